@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace jailbuild {
+
+enum class ElfClass : uint8_t { elf32 = 1, elf64 = 2 };
+enum class Endian : uint8_t { little = 1, big = 2 };
+
+/// What the dynamic linker needs to know about one ELF object, and nothing more.
+struct ElfInfo {
+  ElfClass elf_class = ElfClass::elf64;
+  Endian endian = Endian::little;
+  uint16_t machine = 0; ///< e_machine (EM_X86_64 = 62, ...)
+  uint8_t osabi = 0;    ///< e_ident[EI_OSABI]
+  uint16_t type = 0;    ///< e_type (ET_EXEC = 2, ET_DYN = 3)
+  uint32_t flags = 0;   ///< e_flags (ARM float ABI, MIPS ABI, ...)
+  bool has_dynamic = false; ///< a PT_DYNAMIC segment exists
+  std::optional<std::string> interpreter;
+  std::vector<std::string> needed;
+  std::optional<std::string> soname;
+  std::optional<std::string> rpath;   ///< raw DT_RPATH string, not split
+  std::optional<std::string> runpath; ///< raw DT_RUNPATH string, not split
+  bool nodeflib = false;              ///< DF_1_NODEFLIB in DT_FLAGS_1
+
+  bool operator==(const ElfInfo&) const = default;
+};
+
+/// The ELF identity of a file, for the linker's "wrong class or machine: skip silently" rule.
+struct ElfIdentity {
+  ElfClass elf_class;
+  Endian endian;
+  uint16_t machine;
+  bool operator==(const ElfIdentity&) const = default;
+};
+
+/// Reads the first bytes of a file: its identity if it is ELF, nullopt if not (or unreadable).
+std::optional<ElfIdentity> probe_elf(const std::string& path);
+
+/// The fast reader used by the walk: reads only the ELF header, the program headers, the dynamic
+/// segment and its string table (a few KiB), never the whole file. Throws Error naming the path for a
+/// missing file, a non-ELF file, or a truncated/corrupt one (dynamic segment outside the file, ...).
+ElfInfo read_elf_dynamic(const std::string& path);
+
+/// The same facts read with LIEF (full parse). The reference reader; cross-checked against
+/// read_elf_dynamic() by the tests. Throws Error like read_elf_dynamic().
+ElfInfo read_elf_lief(const std::string& path);
+
+/// Security hardening of an executable or library, as checksec reports it.
+struct ElfHardening {
+  enum class Relro : uint8_t { none, partial, full };
+  bool pie = false;
+  Relro relro = Relro::none;
+  bool nx_stack = false;
+  bool canary = false;
+  bool fortify = false;
+};
+
+/// Hardening facts read with LIEF's full parse (symbols, segments, dynamic flags).
+ElfHardening read_elf_hardening(const std::string& path);
+
+/// Debian's multiarch triplet for an ELF identity ("x86_64-linux-gnu"), from e_machine, class,
+/// byte order and flags; nullopt for a machine we do not know.
+std::optional<std::string> multiarch_triplet(const ElfInfo& info);
+
+} // namespace jailbuild

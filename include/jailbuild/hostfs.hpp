@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace jailbuild {
+
+/// One symlink met while resolving a path: its absolute host path and its link text, verbatim,
+/// so that a jail can reproduce the hop exactly.
+struct SymlinkHop {
+  std::string path;
+  std::string target;
+  bool operator==(const SymlinkHop&) const = default;
+};
+
+/// A host path with every symlink resolved, and the hops taken on the way, in order.
+struct ResolvedPath {
+  std::string path;
+  std::vector<SymlinkHop> hops;
+};
+
+/// The host file system seen from a root directory (--host-root). Every absolute path, including
+/// absolute symlink targets and "..", stays below the root, as it would after chroot(2): a fake host
+/// root in a test can never leak to the real /usr.
+class HostRoot {
+public:
+  explicit HostRoot(std::string root = "/");
+
+  const std::string& root() const { return root_; }
+  /// The path on this machine of an absolute host path; nothing is resolved.
+  std::string real(std::string_view host_path) const;
+  /// Resolves every symlink of an absolute host path below the root. nullopt when a component is
+  /// missing, a loop is met, or a non-directory is used as one.
+  std::optional<ResolvedPath> resolve(std::string_view host_path) const;
+  /// The whole content of a host file; throws Error naming the host path.
+  std::string read_file(std::string_view host_path) const;
+  /// Host paths matching a glob pattern (absolute, host-relative), sorted.
+  std::vector<std::string> glob(std::string_view pattern) const;
+  /// True when the host path exists (symlinks followed below the root).
+  bool exists(std::string_view host_path) const;
+
+private:
+  std::string root_; // without trailing slash; "" for "/"
+};
+
+/// Lexical normalisation of an absolute path: collapses "//", "." and "..", never above "/".
+std::string normalize_path(std::string_view path);
+/// The directory part of an absolute path ("/a/b" -> "/a", "/a" -> "/").
+std::string dirname_of(std::string_view path);
+/// Joins an absolute directory and a relative name, then normalises.
+std::string join_path(std::string_view dir, std::string_view name);
+
+} // namespace jailbuild

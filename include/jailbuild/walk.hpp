@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: MIT
+// The dependency walk: from root files, the whole closure ld.so would load, interpreter included,
+// with every symlink hop on the way, read below a host root and never executed.
+#pragma once
+#include "jailbuild/elf.hpp"
+#include "jailbuild/hostfs.hpp"
+#include "jailbuild/ldso.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace jailbuild {
+
+/// A file the walk starts from.
+struct WalkRoot {
+  std::string path; ///< absolute host path
+  /// The program that dlopen()s this root at run time (a PHP extension and php-fpm): the root is
+  /// then resolved in that program's namespace, with it as loader and executable. Empty: the root
+  /// is a program (or a library inspected) of its own.
+  std::string loaded_by;
+};
+
+/// The identity of a file version, for deduplication and for caches: (device, inode, size, mtime).
+struct FileStamp {
+  uint64_t dev = 0;
+  uint64_t ino = 0;
+  int64_t size = 0;
+  int64_t mtime_ns = 0;
+  bool operator==(const FileStamp&) const = default;
+};
+
+enum class ObjectRole : uint8_t { root, interpreter, library, hwcaps_variant };
+
+/// One object of the closure, deduplicated by (device, inode).
+struct WalkObject {
+  std::string path;               ///< canonical host path (every symlink resolved)
+  std::vector<std::string> names; ///< host paths it was opened by, first one first
+  std::vector<SymlinkHop> hops;   ///< every symlink met on those paths, in order
+  ObjectRole role = ObjectRole::library;
+  FileStamp stamp;
+  ElfInfo elf;
+};
+
+/// One DT_NEEDED (or PT_INTERP) edge: `from` needed `name`, found as object `to` (or not found).
+struct WalkEdge {
+  size_t from = 0;
+  std::string name;
+  std::optional<size_t> to;
+  std::optional<SearchSource> found_in; ///< which rule found it; nullopt for a direct path or reuse
+};
+
+/// A name nobody could find, with every object that needed it.
+struct Unresolved {
+  std::string name;
+  std::vector<std::string> needed_by; ///< canonical host paths
+};
+
+struct WalkResult {
+  std::vector<WalkObject> objects; ///< breadth-first: roots, interpreters, then libraries
+  std::vector<WalkEdge> edges;
+  std::vector<Unresolved> unresolved;
+};
+
+/// Reads the ELF facts of a file; the walk calls it once per (device, inode). Replaceable so that
+/// sync can serve unchanged files from its cache instead of reading them again.
+using ElfReader = std::function<ElfInfo(const std::string& real_path, const FileStamp& stamp)>;
+
+/// The default reader: read_elf_dynamic().
+ElfInfo read_elf_for_walk(const std::string& real_path, const FileStamp& stamp);
+
+/// Walks the closure of `roots` below `host`. Throws Error for a missing, non-ELF or corrupt root or
+/// library; names nobody could find are returned in `unresolved`, all of them.
+WalkResult walk(const HostRoot& host, const std::vector<WalkRoot>& roots, const ElfReader& reader = read_elf_for_walk);
+
+} // namespace jailbuild

@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: MIT
+// The fast ELF reader for the dependency walk. LIEF reads and models whole files (a 30 MB libicudata
+// costs as much as everything else together); the walk only needs the dynamic segment, so this reads
+// the ELF header, the program headers, PT_INTERP, PT_DYNAMIC and the dynamic string table with a few
+// pread() calls. LIEF stays the reader for full inspection; a test cross-checks both on real files.
+#include "jailbuild/elf.hpp"
+
+#include "jailbuild/error.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <elf.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bit>
+
+namespace jailbuild {
+
+namespace {
+
+/// A file opened for reading, closed on every path out.
+class InputFile {
+public:
+  explicit InputFile(const std::string& path) : path_(path) {
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) throw system_error(path, "cannot open", errno);
+    struct stat st;
+    if (::fstat(fd_, &st) != 0) throw system_error(path, "cannot stat", errno);
+    if (!S_ISREG(st.st_mode)) throw Error(path, "not a regular file");
+    size_ = static_cast<uint64_t>(st.st_size);
+  }
+  ~InputFile() { ::close(fd_); }
+  InputFile(const InputFile&) = delete;
+  InputFile& operator=(const InputFile&) = delete;
+
+  uint64_t size() const { return size_; }
+  /// Exactly `len` bytes at `offset`, or an Error saying the file is truncated.
+  void read_exact(void* buf, uint64_t len, uint64_t offset, const char* what) const {
+    if (offset > size_ || len > size_ - offset)
+      throw Error(path_, std::string("truncated or corrupt ELF: ") + what + " lies outside the file");
+    auto* p = static_cast<char*>(buf);
+    while (len > 0) {
+      ssize_t n = ::pread(fd_, p, len, static_cast<off_t>(offset));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        throw system_error(path_, "cannot read", errno);
+      }
+      if (n == 0) throw Error(path_, std::string("truncated ELF: ") + what + " lies outside the file");
+      p += n;
+      len -= static_cast<uint64_t>(n);
+      offset += static_cast<uint64_t>(n);
+    }
+  }
+
+private:
+  std::string path_;
+  int fd_ = -1;
+  uint64_t size_ = 0;
+};
+
+template <typename T> T swap_if(T v, bool swap) {
+  if (!swap) return v;
+  if constexpr (sizeof(T) == 1) return v;
+  else if constexpr (sizeof(T) == 2) return static_cast<T>(__builtin_bswap16(static_cast<uint16_t>(v)));
+  else if constexpr (sizeof(T) == 4) return static_cast<T>(__builtin_bswap32(static_cast<uint32_t>(v)));
+  else return static_cast<T>(__builtin_bswap64(static_cast<uint64_t>(v)));
+}
+
+struct Elf32Types {
+  using Ehdr = Elf32_Ehdr;
+  using Phdr = Elf32_Phdr;
+  using Shdr = Elf32_Shdr;
+  using Dyn = Elf32_Dyn;
+};
+struct Elf64Types {
+  using Ehdr = Elf64_Ehdr;
+  using Phdr = Elf64_Phdr;
+  using Shdr = Elf64_Shdr;
+  using Dyn = Elf64_Dyn;
+};
+
+/// The dynamic string table and the lookup of one string in it.
+class StringTable {
+public:
+  StringTable(std::string data, const std::string& path) : data_(std::move(data)), path_(path) {}
+  std::string at(uint64_t offset) const {
+    if (offset >= data_.size()) throw Error(path_, "corrupt ELF: string offset outside DT_STRTAB");
+    size_t end = data_.find('\0', static_cast<size_t>(offset));
+    if (end == std::string::npos) throw Error(path_, "corrupt ELF: unterminated string in DT_STRTAB");
+    return data_.substr(static_cast<size_t>(offset), end - static_cast<size_t>(offset));
+  }
+
+private:
+  std::string data_;
+  const std::string& path_;
+};
+
+template <typename T> ElfInfo read_typed(const InputFile& file, const std::string& path, bool swap) {
+  using Ehdr = typename T::Ehdr;
+  using Phdr = typename T::Phdr;
+  using Dyn = typename T::Dyn;
+  auto sw = [swap](auto v) { return swap_if(v, swap); };
+
+  Ehdr eh;
+  file.read_exact(&eh, sizeof eh, 0, "ELF header");
+  ElfInfo info;
+  info.elf_class = sizeof(Ehdr) == sizeof(Elf64_Ehdr) ? ElfClass::elf64 : ElfClass::elf32;
+  info.endian = eh.e_ident[EI_DATA] == ELFDATA2MSB ? Endian::big : Endian::little;
+  info.osabi = eh.e_ident[EI_OSABI];
+  info.type = sw(eh.e_type);
+  info.machine = sw(eh.e_machine);
+  info.flags = sw(eh.e_flags);
+
+  uint64_t phnum = sw(eh.e_phnum);
+  uint64_t phoff = sw(eh.e_phoff);
+  if (phnum == PN_XNUM) { // the real count lives in section header 0's sh_info
+    typename T::Shdr sh0;
+    file.read_exact(&sh0, sizeof sh0, sw(eh.e_shoff), "section header 0");
+    phnum = sw(sh0.sh_info);
+  }
+  if (phnum == 0) return info; // no program headers: nothing for the dynamic linker
+  if (sw(eh.e_phentsize) != sizeof(Phdr)) throw Error(path, "corrupt ELF: unexpected program header size");
+  std::vector<Phdr> phdrs(phnum);
+  file.read_exact(phdrs.data(), phnum * sizeof(Phdr), phoff, "program header table");
+
+  const Phdr* dynamic = nullptr;
+  for (const Phdr& ph : phdrs) {
+    uint32_t type = sw(ph.p_type);
+    if (type == PT_INTERP) {
+      std::string interp(sw(ph.p_filesz), '\0');
+      file.read_exact(interp.data(), interp.size(), sw(ph.p_offset), "PT_INTERP");
+      interp.resize(std::strlen(interp.c_str()));
+      info.interpreter = interp;
+    } else if (type == PT_DYNAMIC && !dynamic) {
+      dynamic = &ph;
+    }
+  }
+  if (!dynamic) return info;
+  info.has_dynamic = true;
+
+  uint64_t dyn_size = sw(dynamic->p_filesz);
+  std::vector<Dyn> dyns(dyn_size / sizeof(Dyn));
+  file.read_exact(dyns.data(), dyns.size() * sizeof(Dyn), sw(dynamic->p_offset), "dynamic segment");
+
+  std::vector<uint64_t> needed_offsets;
+  std::optional<uint64_t> soname, rpath, runpath, strtab_addr;
+  uint64_t strsz = 0;
+  bool terminated = false;
+  for (const Dyn& d : dyns) {
+    auto tag = static_cast<int64_t>(sw(d.d_tag));
+    auto val = static_cast<uint64_t>(sw(d.d_un.d_val));
+    if (tag == DT_NULL) { // padding follows; ld.so stops at the first DT_NULL too
+      terminated = true;
+      break;
+    }
+    switch (tag) {
+    case DT_NEEDED: needed_offsets.push_back(val); break;
+    case DT_SONAME: soname = val; break;
+    case DT_RPATH: rpath = val; break;
+    case DT_RUNPATH: runpath = val; break;
+    case DT_STRTAB: strtab_addr = val; break;
+    case DT_STRSZ: strsz = val; break;
+    case DT_FLAGS_1: info.nodeflib = (val & DF_1_NODEFLIB) != 0; break;
+    default: break;
+    }
+  }
+  if (!terminated) throw Error(path, "corrupt ELF: dynamic segment has no DT_NULL terminator");
+  bool wants_strings = !needed_offsets.empty() || soname || rpath || runpath;
+  if (!wants_strings) return info;
+  if (!strtab_addr) throw Error(path, "corrupt ELF: dynamic segment has no DT_STRTAB");
+
+  // DT_STRTAB is a virtual address: map it to a file offset through the PT_LOAD segments.
+  std::optional<uint64_t> strtab_offset;
+  for (const Phdr& ph : phdrs) {
+    if (sw(ph.p_type) != PT_LOAD) continue;
+    uint64_t vaddr = sw(ph.p_vaddr), filesz = sw(ph.p_filesz);
+    if (*strtab_addr >= vaddr && *strtab_addr < vaddr + filesz) {
+      strtab_offset = sw(ph.p_offset) + (*strtab_addr - vaddr);
+      strsz = std::min(strsz, vaddr + filesz - *strtab_addr);
+      break;
+    }
+  }
+  if (!strtab_offset) throw Error(path, "corrupt ELF: DT_STRTAB is not inside a loadable segment");
+  std::string strings(strsz, '\0');
+  file.read_exact(strings.data(), strsz, *strtab_offset, "dynamic string table");
+  StringTable table(std::move(strings), path);
+
+  for (uint64_t off : needed_offsets) info.needed.push_back(table.at(off));
+  if (soname) info.soname = table.at(*soname);
+  if (rpath) info.rpath = table.at(*rpath);
+  if (runpath) info.runpath = table.at(*runpath);
+  return info;
+}
+
+bool host_is_little() { return std::endian::native == std::endian::little; }
+
+} // namespace
+
+std::optional<ElfIdentity> probe_elf(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  unsigned char ident[EI_NIDENT + 4];
+  ssize_t n = ::pread(fd, ident, sizeof ident, 0);
+  ::close(fd);
+  if (n < static_cast<ssize_t>(sizeof ident) || std::memcmp(ident, ELFMAG, SELFMAG) != 0) return std::nullopt;
+  if (ident[EI_CLASS] != ELFCLASS32 && ident[EI_CLASS] != ELFCLASS64) return std::nullopt;
+  if (ident[EI_DATA] != ELFDATA2LSB && ident[EI_DATA] != ELFDATA2MSB) return std::nullopt;
+  ElfIdentity id{ident[EI_CLASS] == ELFCLASS64 ? ElfClass::elf64 : ElfClass::elf32,
+                 ident[EI_DATA] == ELFDATA2MSB ? Endian::big : Endian::little, 0};
+  // e_machine follows e_ident (16 bytes) and e_type (2 bytes).
+  uint16_t machine;
+  std::memcpy(&machine, ident + EI_NIDENT + 2, 2);
+  bool swap = (id.endian == Endian::little) != host_is_little();
+  id.machine = swap_if(machine, swap);
+  return id;
+}
+
+ElfInfo read_elf_dynamic(const std::string& path) {
+  InputFile file(path);
+  unsigned char ident[EI_NIDENT];
+  if (file.size() < EI_NIDENT) throw Error(path, "not an ELF file");
+  file.read_exact(ident, EI_NIDENT, 0, "ELF identification");
+  if (std::memcmp(ident, ELFMAG, SELFMAG) != 0) throw Error(path, "not an ELF file");
+  bool big = ident[EI_DATA] == ELFDATA2MSB;
+  if (!big && ident[EI_DATA] != ELFDATA2LSB) throw Error(path, "corrupt ELF: unknown byte order");
+  bool swap = big == host_is_little();
+  switch (ident[EI_CLASS]) {
+  case ELFCLASS32: return read_typed<Elf32Types>(file, path, swap);
+  case ELFCLASS64: return read_typed<Elf64Types>(file, path, swap);
+  default: throw Error(path, "corrupt ELF: unknown class");
+  }
+}
+
+std::optional<std::string> multiarch_triplet(const ElfInfo& info) {
+  bool is64 = info.elf_class == ElfClass::elf64;
+  bool le = info.endian == Endian::little;
+  switch (info.machine) {
+  case EM_X86_64: return is64 ? "x86_64-linux-gnu" : "x86_64-linux-gnux32";
+  case EM_386: return "i386-linux-gnu";
+  case EM_AARCH64: return le ? "aarch64-linux-gnu" : "aarch64_be-linux-gnu";
+  case EM_ARM: return (info.flags & EF_ARM_ABI_FLOAT_HARD) ? "arm-linux-gnueabihf" : "arm-linux-gnueabi";
+  case EM_PPC64: return le ? "powerpc64le-linux-gnu" : "powerpc64-linux-gnu";
+  case EM_PPC: return "powerpc-linux-gnu";
+  case EM_S390: return is64 ? "s390x-linux-gnu" : "s390-linux-gnu";
+  case EM_RISCV: return is64 ? "riscv64-linux-gnu" : "riscv32-linux-gnu";
+  case EM_MIPS:
+    if (is64) return le ? "mips64el-linux-gnuabi64" : "mips64-linux-gnuabi64";
+    return le ? "mipsel-linux-gnu" : "mips-linux-gnu";
+  case EM_LOONGARCH: return "loongarch64-linux-gnu";
+  case EM_SPARCV9: return "sparc64-linux-gnu";
+  case EM_68K: return "m68k-linux-gnu";
+  case EM_SH: return "sh4-linux-gnu";
+  case EM_ALPHA: return "alpha-linux-gnu";
+  case EM_PARISC: return "hppa-linux-gnu";
+  case EM_IA_64: return "ia64-linux-gnu";
+  default: return std::nullopt;
+  }
+}
+
+} // namespace jailbuild

@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: MIT
+#include "jailbuild/hostfs.hpp"
+
+#include "jailbuild/error.hpp"
+
+#include <cerrno>
+#include <fcntl.h>
+#include <glob.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+namespace jailbuild {
+
+namespace {
+
+std::vector<std::string> split_components(std::string_view path) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < path.size()) {
+    size_t j = path.find('/', i);
+    if (j == std::string_view::npos) j = path.size();
+    if (j > i) out.emplace_back(path.substr(i, j - i));
+    i = j + 1;
+  }
+  return out;
+}
+
+std::string join_components(const std::vector<std::string>& parts) {
+  if (parts.empty()) return "/";
+  std::string out;
+  for (const auto& p : parts) out += "/" + p;
+  return out;
+}
+
+} // namespace
+
+std::string normalize_path(std::string_view path) {
+  std::vector<std::string> out;
+  for (auto& c : split_components(path)) {
+    if (c == ".") continue;
+    if (c == "..") {
+      if (!out.empty()) out.pop_back();
+      continue;
+    }
+    out.push_back(std::move(c));
+  }
+  return join_components(out);
+}
+
+std::string dirname_of(std::string_view path) {
+  std::string norm = normalize_path(path);
+  size_t slash = norm.rfind('/');
+  if (slash == 0 || slash == std::string::npos) return "/";
+  return norm.substr(0, slash);
+}
+
+std::string join_path(std::string_view dir, std::string_view name) {
+  if (!name.empty() && name.front() == '/') return normalize_path(name);
+  std::string s(dir);
+  s += "/";
+  s += name;
+  return normalize_path(s);
+}
+
+HostRoot::HostRoot(std::string root) {
+  while (root.size() > 1 && root.back() == '/') root.pop_back();
+  root_ = (root == "/" || root.empty()) ? std::string() : std::move(root);
+}
+
+std::string HostRoot::real(std::string_view host_path) const {
+  std::string out = root_;
+  if (host_path.empty() || host_path.front() != '/') out += "/";
+  out += host_path;
+  return out;
+}
+
+std::optional<ResolvedPath> HostRoot::resolve(std::string_view host_path) const {
+  ResolvedPath result;
+  // Components still to walk, reversed so the next one is at the back.
+  std::vector<std::string> todo = split_components(host_path);
+  std::reverse(todo.begin(), todo.end());
+  std::vector<std::string> done;
+  int links_followed = 0;
+  while (!todo.empty()) {
+    std::string comp = std::move(todo.back());
+    todo.pop_back();
+    if (comp == ".") continue;
+    if (comp == "..") {
+      if (!done.empty()) done.pop_back(); // never above the root, as after chroot(2)
+      continue;
+    }
+    done.push_back(comp);
+    std::string here = join_components(done);
+    struct stat st;
+    if (::lstat(real(here).c_str(), &st) != 0) return std::nullopt;
+    if (S_ISLNK(st.st_mode)) {
+      if (++links_followed > 40) return std::nullopt; // ELOOP, as the kernel counts
+      std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
+      ssize_t n = ::readlink(real(here).c_str(), target.data(), target.size());
+      if (n < 0) return std::nullopt;
+      target.resize(static_cast<size_t>(n));
+      result.hops.push_back({here, target});
+      done.pop_back();
+      if (!target.empty() && target.front() == '/') done.clear();
+      std::vector<std::string> more = split_components(target);
+      for (auto it = more.rbegin(); it != more.rend(); ++it) todo.push_back(*it);
+    } else if (!todo.empty() && !S_ISDIR(st.st_mode)) {
+      return std::nullopt; // ENOTDIR
+    }
+  }
+  result.path = join_components(done);
+  return result;
+}
+
+std::string HostRoot::read_file(std::string_view host_path) const {
+  std::string p(host_path);
+  auto resolved = resolve(p);
+  if (!resolved) throw Error(p, "no such file");
+  int fd = ::open(real(resolved->path).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw system_error(p, "cannot open", errno);
+  std::string data;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      int err = errno;
+      ::close(fd);
+      throw system_error(p, "cannot read", err);
+    }
+    if (n == 0) break;
+    data.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return data;
+}
+
+std::vector<std::string> HostRoot::glob(std::string_view pattern) const {
+  std::string real_pattern = real(pattern);
+  glob_t g{};
+  std::vector<std::string> out;
+  if (::glob(real_pattern.c_str(), 0, nullptr, &g) == 0) {
+    for (size_t i = 0; i < g.gl_pathc; ++i) {
+      std::string_view hit = g.gl_pathv[i];
+      hit.remove_prefix(root_.size());
+      out.emplace_back(hit);
+    }
+  }
+  ::globfree(&g);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+bool HostRoot::exists(std::string_view host_path) const { return resolve(host_path).has_value(); }
+
+} // namespace jailbuild

@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// Profiles: declarative TOML files saying what a service needs inside its jail.
+//
+// A profile is one file, NAME.toml, and is named NAME. Every top-level key is optional; any other
+// key is an error naming the file and line, as is a value of the wrong type.
+//
+//   description = "one line"              # shown by `jailbuild profiles list`
+//   include  = ["base", "nss"]            # profiles expanded before this one
+//   package  = "nginx"                    # Debian package to suggest when `requires` is not met
+//   requires = ["/usr/sbin/nginx"]        # host paths that must exist for the profile to be usable
+//   discover = "nginx"                    # discovery hook to run: "nginx" or "php-fpm"
+//   users    = ["www-data"]               # host users carried into the jail
+//   groups   = []                         # host groups carried into the jail
+//   extend   = false                      # see "Precedence" below
+//
+//   [[dirs]]      # a directory created in the jail
+//   path = "/tmp"   mode = "1777"   owner = "root"   group = "root"
+//                   # mode: octal string, default "0755"; owner/group: name or number, default root
+//   [[files]]     # host files copied in; path may be a glob
+//   path = "/etc/nginx"   recursive = false   optional = false   dest = "/etc/nginx"   mode = "0644"
+//                   # dest: jail path, default path (not allowed with a glob: each match keeps its
+//                   # own path); mode: overrides the host's mode; optional: a missing path (or a
+//                   # glob matching nothing) is not an error
+//   [[symlinks]]  # a symlink created in the jail, target stored verbatim
+//   path = "/lib"   target = "usr/lib"
+//   [[devices]]   # a device node created in the jail
+//   path = "/dev/null"   type = "char"   major = 1   minor = 3   mode = "0666"
+//                   # type: "char" or "block"; mode default "0600", so access is opened explicitly
+//   [[elf]]       # ELF files copied in with the closure of their shared libraries; globs allowed
+//   paths = ["/usr/sbin/nginx"]   optional = false      # optional: as for [[files]]
+//   [[generate]]  # a file whose content is written by jailbuild, not copied from the host
+//   path = "/etc/nsswitch.conf"   mode = "0644"   content = "..."      # mode default "0644"
+//   [[binds]]     # a bind mount set up when the jail is entered
+//   source = "/run/mysqld"   dest = "/run/mysqld"   access = "ro"   noexec = false
+//                   # dest default source; access "ro" (default) or "rw"
+//
+// Paths are absolute. Jail-side paths (dirs, files.dest, symlinks.path, devices, generate,
+// binds.dest) may not contain "..", so no profile can name a place outside the jail.
+//
+// Variables: path strings (not content) may contain $TRIPLET, the multiarch triplet
+// ("x86_64-linux-gnu"), and $PHP, the PHP version ("8.2"). They are stored verbatim here and
+// substituted when the plan is made; any other "$NAME" is an error.
+//
+// Precedence: ProfileSet::load reads directories in increasing precedence, the built-in directory
+// first. A later NAME.toml replaces an earlier one, unless it says `extend = true`: then its lists
+// are appended to the earlier profile's and the scalars it sets (description, package, discover)
+// override.
+#include "jailbuild/error.hpp"
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace jailbuild {
+
+/// Where a profile entry was written, so that a later step can name the file and line in an error.
+struct Origin {
+  std::string file;
+  std::uint32_t line = 0;
+};
+
+/// An Error pointing at a profile entry: "<file>: line N: <what>".
+Error profile_error(const Origin& origin, const std::string& what);
+
+/// Whether a missing host path is an error.
+enum class Presence { required, optional };
+/// Whether a directory is copied with everything below it.
+enum class Recursive { no, yes };
+enum class BindAccess { read_only, read_write };
+/// Whether a bind mount forbids executing its files.
+enum class NoExec { no, yes };
+/// The discovery hook a profile asks for; the hooks themselves live in the discovery module.
+enum class Discovery { none, nginx, php_fpm };
+
+/// The name a profile uses for a discovery hook ("nginx", "php-fpm"; "" for none).
+std::string_view to_string(Discovery discovery);
+
+struct DirSpec {
+  std::string path;
+  std::uint32_t mode = 0755;
+  std::string owner = "root"; ///< a user name, or a number as decimal digits
+  std::string group = "root"; ///< a group name, or a number as decimal digits
+  Origin origin;
+};
+
+struct FileSpec {
+  std::string path; ///< host path or glob
+  std::string dest; ///< jail path; equal to path when not given (always so for a glob)
+  Recursive recursive = Recursive::no;
+  Presence presence = Presence::required;
+  std::optional<std::uint32_t> mode; ///< replaces the host's permission bits when set
+  Origin origin;
+};
+
+struct SymlinkSpec {
+  std::string path;
+  std::string target; ///< link text, verbatim
+  Origin origin;
+};
+
+struct DeviceSpec {
+  // Nested: plan.hpp and jailfs.hpp each have a namespace-level device enum of their own.
+  enum class Type { character, block };
+  std::string path;
+  Type type = Type::character;
+  std::uint32_t major = 0;
+  std::uint32_t minor = 0;
+  std::uint32_t mode = 0600;
+  Origin origin;
+};
+
+struct ElfSpec {
+  std::vector<std::string> paths; ///< host paths or globs
+  Presence presence = Presence::required;
+  Origin origin;
+};
+
+struct GeneratedSpec {
+  std::string path;
+  std::uint32_t mode = 0644;
+  std::string content;
+  Origin origin;
+};
+
+/// A bind mount a profile asks for (plan.hpp's BindSpec is the plan's, without origin).
+struct BindMountSpec {
+  std::string source; ///< host path
+  std::string dest;   ///< jail path; equal to source when not given
+  BindAccess access = BindAccess::read_only;
+  NoExec noexec = NoExec::no;
+  Origin origin;
+};
+
+/// One profile after precedence is applied: a replaced profile is gone, an extended one holds the
+/// lists of every file that extended it.
+struct Profile {
+  std::string name;
+  std::vector<std::string> sources; ///< files read, in order: the defining file, then extensions
+  std::string description;
+  std::vector<std::string> includes;
+  std::string package;                     ///< "" when not given
+  std::vector<std::string> required_paths; ///< `requires` in the file (a C++ keyword)
+  Discovery discover = Discovery::none;
+  std::vector<std::string> users;
+  std::vector<std::string> groups;
+  std::vector<DirSpec> dirs;
+  std::vector<FileSpec> files;
+  std::vector<SymlinkSpec> symlinks;
+  std::vector<DeviceSpec> devices;
+  std::vector<ElfSpec> elf;
+  std::vector<GeneratedSpec> generate;
+  std::vector<BindMountSpec> binds;
+};
+
+/// Every profile found in a list of directories. Checked as a whole when loaded (syntax, types,
+/// includes naming existing profiles, no include cycles), so later steps can trust it.
+class ProfileSet {
+public:
+  /// Reads NAME.toml from each directory, in increasing precedence. The first (built-in) directory
+  /// must exist; a later one may be missing, as /etc/jailbuild/profiles.d usually is. Throws Error.
+  static ProfileSet load(const std::vector<std::string>& dirs);
+
+  /// Every profile name, sorted.
+  std::vector<std::string> names() const;
+  /// The profile called name, or nullptr.
+  const Profile* find(std::string_view name) const;
+  /// The profiles to apply for `--with names`: each included profile before the one including it,
+  /// each profile once, in a deterministic order. Throws Error("--with", ...) for an unknown name.
+  /// The pointers live as long as this set.
+  std::vector<const Profile*> expand(const std::vector<std::string>& names) const;
+  /// The text of a profile as read, for `jailbuild profiles show`: each source file preceded by a
+  /// "# <path>" line. Throws Error("profiles show", ...) for an unknown name.
+  std::string source_text(std::string_view name) const;
+
+private:
+  struct Entry {
+    Profile profile;
+    std::string text; // every source file, with its header line
+  };
+  const Entry& entry_or_throw(std::string_view name, const std::string& what_asked) const;
+
+  std::map<std::string, Entry, std::less<>> entries_;
+};
+
+} // namespace jailbuild

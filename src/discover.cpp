@@ -1,0 +1,708 @@
+// SPDX-License-Identifier: MIT
+// Two halves, php-fpm then nginx, behind one header; each reads its configuration language the
+// way the daemon does, so that the jail gets what the daemon will open, and nothing else.
+#include "jailbuild/discover.hpp"
+
+#include "jailbuild/accounts.hpp"
+#include "jailbuild/error.hpp"
+#include "jailbuild/hostfs.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <string_view>
+
+namespace jailbuild {
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers shared by both halves.
+
+void add_unique(std::vector<std::string>& list, const std::string& item) {
+  if (std::find(list.begin(), list.end(), item) == list.end()) list.push_back(item);
+}
+
+std::string_view trim(std::string_view s) {
+  constexpr std::string_view space = " \t\r\n";
+  size_t begin = s.find_first_not_of(space);
+  if (begin == std::string_view::npos) return {};
+  return s.substr(begin, s.find_last_not_of(space) - begin + 1);
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+bool all_digits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+std::string where(const std::string& file, size_t line) {
+  return file + ":" + std::to_string(line);
+}
+
+// The primary group of `user` (a name or a uid), which php-fpm takes from getpwnam(3) at run time
+// when a pool names no group: by name from the host's /etc/group, else the bare gid (chown(2) takes it).
+std::optional<std::string> primary_group(const HostRoot& host, const std::string& user) {
+  auto read = [&](const char* path) { return host.exists(path) ? host.read_file(path) : std::string(); };
+  for (const PasswdEntry& account : parse_passwd(read("/etc/passwd"))) {
+    if (account.name != user && std::to_string(account.uid) != user) continue;
+    for (const GroupEntry& group : parse_group(read("/etc/group")))
+      if (group.gid == account.gid) return group.name;
+    return std::to_string(account.gid);
+  }
+  return std::nullopt;
+}
+
+// ---------------------------------------------------------------------------------------------
+// PHP's ini syntax (php.ini, conf.d, and php-fpm.conf, which php-fpm parses with the same scanner).
+
+struct IniLine {
+  enum class Kind { section, entry } kind;
+  std::string name; ///< section name, or entry key
+  std::string value;
+  size_t line;
+  bool has_variable; ///< the value holds ${...}, which PHP fills from the environment at startup
+};
+
+// The value of `key = value` as PHP's normal scanner reads it: "double quotes" (\" \\ \$ escaped),
+// 'raw single quotes', and bare text, which a ';' ends. The bare words PHP turns into booleans
+// become "1" or "", so that `upload_tmp_dir = none` reads as unset, as it does in PHP.
+std::string ini_value(std::string_view raw) {
+  std::string out;
+  size_t bare_end = 0; // trailing whitespace of bare text is not part of the value
+  bool quoted_anything = false;
+  for (size_t i = 0; i < raw.size(); ++i) {
+    char c = raw[i];
+    if (c == ';') break;
+    if (c == '"' || c == '\'') {
+      quoted_anything = true;
+      for (++i; i < raw.size() && raw[i] != c; ++i) {
+        if (c == '"' && raw[i] == '\\' && i + 1 < raw.size() &&
+            (raw[i + 1] == '"' || raw[i + 1] == '\\' || raw[i + 1] == '$'))
+          ++i;
+        out += raw[i];
+      }
+      bare_end = out.size();
+      continue;
+    }
+    if (out.empty() && (c == ' ' || c == '\t')) continue;
+    out += c;
+    if (c != ' ' && c != '\t' && c != '\r') bare_end = out.size();
+  }
+  out.resize(bare_end);
+  if (!quoted_anything) {
+    std::string word = lower(out);
+    if (word == "none" || word == "null" || word == "off" || word == "no" || word == "false") return "";
+    if (word == "on" || word == "yes" || word == "true") return "1";
+  }
+  return out;
+}
+
+std::vector<IniLine> parse_ini(std::string_view text) {
+  std::vector<IniLine> lines;
+  size_t number = 0;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t eol = std::min(text.find('\n', pos), text.size());
+    std::string_view line = trim(text.substr(pos, eol - pos));
+    pos = eol + 1;
+    ++number;
+    if (line.empty() || line.front() == ';') continue;
+    if (line.front() == '[') {
+      size_t close = line.find(']');
+      std::string_view name =
+          line.substr(1, close == std::string_view::npos ? std::string_view::npos : close - 1);
+      lines.push_back({IniLine::Kind::section, std::string(trim(name)), "", number, false});
+      continue;
+    }
+    size_t eq = line.find('=');
+    if (eq == std::string_view::npos) continue; // a bare key sets nothing we look at
+    std::string_view raw_value = line.substr(eq + 1);
+    lines.push_back({IniLine::Kind::entry, std::string(trim(line.substr(0, eq))), ini_value(raw_value),
+                     number, raw_value.find("${") != std::string_view::npos});
+  }
+  return lines;
+}
+
+// ---------------------------------------------------------------------------------------------
+// php-fpm
+
+constexpr std::string_view fpm_binary_stem = "/usr/sbin/php-fpm";
+constexpr std::string_view debian_session_dir = "/var/lib/php/sessions"; // Debian's patched default
+constexpr std::string_view fpm_install_prefix = "/usr";                  // php-fpm's prefix without -p
+constexpr std::string_view fpm_localstate_dir = "/var"; // relative pid and error_log start here
+
+bool is_php_version(std::string_view v) {
+  size_t dot = v.find('.');
+  return dot != std::string_view::npos && all_digits(v.substr(0, dot)) && all_digits(v.substr(dot + 1));
+}
+
+// "8.10" sorts after "8.9", as the user reads versions.
+bool version_less(const std::string& a, const std::string& b) {
+  auto key = [](const std::string& v) {
+    size_t dot = v.find('.');
+    return std::pair(std::stoi(v.substr(0, dot)), std::stoi(v.substr(dot + 1)));
+  };
+  return key(a) < key(b);
+}
+
+std::string choose_php_version(const HostRoot& host, const std::optional<std::string>& wanted) {
+  std::vector<std::string> installed;
+  for (const std::string& binary : host.glob(std::string(fpm_binary_stem) + "*")) {
+    std::string version = binary.substr(fpm_binary_stem.size());
+    if (is_php_version(version) && host.exists("/etc/php/" + version + "/fpm")) installed.push_back(version);
+  }
+  std::sort(installed.begin(), installed.end(), version_less);
+  if (installed.empty())
+    throw Error("php-fpm", "not installed on the host: install the Debian package php-fpm");
+  std::string list;
+  for (const auto& v : installed)
+    list += (list.empty() ? "" : ", ") + v;
+  if (wanted) {
+    if (std::find(installed.begin(), installed.end(), *wanted) == installed.end())
+      throw Error("php-fpm", "PHP " + *wanted + " is not installed on the host (installed: " + list + ")");
+    return *wanted;
+  }
+  if (installed.size() > 1)
+    throw Error("php-fpm", "several PHP versions are installed (" + list + "): choose one with --php X.Y");
+  return installed.front();
+}
+
+// PHP's compiled-in extension_dir, found without running PHP: Debian builds it as
+// /usr/lib/php/<Zend API date>, and the string sits in the binary's read-only data.
+std::string compiled_extension_dir(const HostRoot& host, const std::string& binary) {
+  constexpr std::string_view stem = "/usr/lib/php/";
+  const std::string bytes = host.read_file(binary);
+  for (size_t at = bytes.find(stem); at != std::string::npos; at = bytes.find(stem, at + 1)) {
+    size_t end = at + stem.size() + 8;
+    if (end > bytes.size() || !all_digits(std::string_view(bytes).substr(at + stem.size(), 8))) continue;
+    if (end < bytes.size() && ((bytes[end] >= '0' && bytes[end] <= '9') || bytes[end] == '/')) continue;
+    return bytes.substr(at, end - at);
+  }
+  std::vector<std::string> dirs;
+  for (const std::string& dir : host.glob("/usr/lib/php/*"))
+    if (all_digits(dir.substr(stem.size())) && dir.size() == stem.size() + 8) dirs.push_back(dir);
+  if (dirs.size() == 1) return dirs.front();
+  throw Error(binary, dirs.empty() ? "cannot find its extension directory (/usr/lib/php/<API date>): "
+                                     "set extension_dir in php.ini"
+                                   : "cannot tell which /usr/lib/php/<API date> directory is its own: "
+                                     "set extension_dir in php.ini");
+}
+
+// An extension= or zend_extension= request as PHP resolves it: an absolute path is used as is;
+// anything else is looked up in extension_dir, first as written, then with ".so" appended.
+// (PHP itself takes a relative `extension=` holding a '/' from the working directory; we keep it
+// in extension_dir, where a packaged module can only be.)
+std::string extension_path(const HostRoot& host, const std::string& dir, const std::string& value) {
+  if (value.front() == '/') return normalize_path(value);
+  std::string as_written = join_path(dir, value);
+  if (value.ends_with(".so") || host.exists(as_written)) return as_written;
+  return as_written + ".so";
+}
+
+struct ExtensionRequest {
+  std::string value;
+  std::string origin; ///< "file:line", for warnings
+};
+
+// The php.ini settings discovery needs, last assignment winning as in PHP.
+struct PhpIni {
+  std::vector<ExtensionRequest> zend_extensions;
+  std::vector<ExtensionRequest> extensions;
+  std::map<std::string, std::string> settings;
+};
+
+PhpIni read_php_ini(const HostRoot& host, const std::string& etc, PhpDiscovery& out) {
+  PhpIni ini;
+  std::string main_ini = etc + "/php.ini";
+  if (host.exists(main_ini))
+    out.ini_files.push_back(main_ini);
+  else
+    out.warnings.push_back(main_ini + ": missing: php-fpm runs with PHP's built-in defaults");
+  // PHP reads the scan directory's *.ini in alphabetical order and skips what it cannot stat.
+  for (const std::string& file : host.glob(etc + "/conf.d/*.ini")) {
+    if (host.exists(file))
+      out.ini_files.push_back(file);
+    else
+      out.warnings.push_back(file + ": dangling symlink: PHP skips it");
+  }
+  for (const std::string& file : out.ini_files) {
+    // [PATH=...] and [HOST=...] sections apply per request; PHP loads no extension from them.
+    bool special = false;
+    for (const IniLine& line : parse_ini(host.read_file(file))) {
+      if (line.kind == IniLine::Kind::section) {
+        std::string name = lower(line.name);
+        special = name.starts_with("path=") || name.starts_with("host=");
+        continue;
+      }
+      if (special) continue;
+      if (line.has_variable)
+        out.warnings.push_back(where(file, line.line) + ": " + line.name +
+                               " uses ${...}, which PHP takes from its environment: kept verbatim");
+      std::string key = lower(line.name);
+      if (key == "extension" || key == "zend_extension") {
+        if (line.value.empty()) continue;
+        (key == "extension" ? ini.extensions : ini.zend_extensions)
+            .push_back({line.value, where(file, line.line)});
+      } else {
+        ini.settings[line.name] = line.value;
+      }
+    }
+  }
+  return ini;
+}
+
+struct PoolConf {
+  std::string name;
+  std::string origin;                                                ///< where the section starts
+  std::map<std::string, std::pair<std::string, std::string>> values; ///< key -> (value, "file:line")
+  std::vector<ExtensionRequest> extensions; ///< php_value[extension], php_admin_value[extension]
+};
+
+struct FpmConf {
+  std::map<std::string, std::string> global;
+  std::vector<PoolConf> pools;
+  std::set<std::string> parsed; ///< resolved paths, so that an include loop ends
+};
+
+constexpr size_t no_pool = static_cast<size_t>(-1);
+
+// Reads one php-fpm configuration file; `current` is the index of the pool being defined, which an
+// included file continues and may change, as in php-fpm.
+void read_fpm_conf(const HostRoot& host, const std::string& file, FpmConf& conf, size_t& current,
+                   PhpDiscovery& out) {
+  auto resolved = host.resolve(file);
+  if (!resolved) throw Error(file, "no such file: php-fpm would not start");
+  add_unique(out.fpm_conf_files, file);
+  if (!conf.parsed.insert(resolved->path).second) return;
+  for (const IniLine& line : parse_ini(host.read_file(file))) {
+    if (line.kind == IniLine::Kind::section) {
+      // php-fpm reopens a pool whose name (case-insensitively) was seen before.
+      current = no_pool;
+      if (lower(line.name) == "global") continue;
+      for (size_t i = 0; i < conf.pools.size(); ++i)
+        if (lower(conf.pools[i].name) == lower(line.name)) current = i;
+      if (current == no_pool) {
+        conf.pools.push_back({line.name, where(file, line.line), {}, {}});
+        current = conf.pools.size() - 1;
+      }
+      continue;
+    }
+    std::string key = lower(line.name);
+    if (key == "include") {
+      std::string pattern = join_path(fpm_install_prefix, line.value);
+      std::vector<std::string> matches = host.glob(pattern);
+      if (matches.empty())
+        out.warnings.push_back(where(file, line.line) + ": include " + pattern + " matches nothing");
+      for (const std::string& match : matches)
+        read_fpm_conf(host, match, conf, current, out);
+      continue;
+    }
+    if (line.has_variable)
+      out.warnings.push_back(where(file, line.line) + ": " + line.name +
+                             " uses ${...}, which php-fpm takes from its environment: kept verbatim");
+    if (current == no_pool) {
+      conf.global[key] = line.value;
+    } else if ((key == "php_value[extension]" || key == "php_admin_value[extension]") &&
+               !line.value.empty()) {
+      conf.pools[current].extensions.push_back({line.value, where(file, line.line)});
+    } else {
+      // php_value[...] keeps the ini directive's case; php-fpm's own keys are case-insensitive.
+      std::string stored = key.starts_with("php_") ? line.name : key;
+      conf.pools[current].values[stored] = {line.value, where(file, line.line)};
+    }
+  }
+}
+
+std::string replace_all(std::string text, std::string_view from, std::string_view to) {
+  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
+    text.replace(at, from.size(), to);
+  return text;
+}
+
+// Resolves each pool's settings, applies php-fpm's defaults, and collects the paths they name.
+void finish_pools(const HostRoot& host, FpmConf& conf, const PhpIni& ini, PhpDiscovery& out) {
+  for (PoolConf& pool : conf.pools) {
+    // php-fpm replaces $pool in every value with the pool's name.
+    auto get = [&](const std::string& key) -> std::optional<std::string> {
+      auto it = pool.values.find(key);
+      if (it == pool.values.end()) return std::nullopt;
+      return replace_all(it->second.first, "$pool", pool.name);
+    };
+    // A PHP setting as this pool's workers see it: php_admin_value, php_value, then php.ini.
+    auto php_setting = [&](const std::string& key) {
+      auto value = get("php_admin_value[" + key + "]");
+      if (!value) value = get("php_value[" + key + "]");
+      if (auto it = ini.settings.find(key); !value && it != ini.settings.end()) value = it->second;
+      return value.value_or("");
+    };
+    // Relative paths start at the pool's prefix, itself relative to php-fpm's install prefix.
+    const std::string prefix = join_path(fpm_install_prefix, get("prefix").value_or(""));
+    auto pool_path = [&](const std::string& value) { return join_path(prefix, value); };
+    auto warn = [&](const std::string& origin, const std::string& what) {
+      out.warnings.push_back(origin + ": pool '" + pool.name + "' " + what);
+    };
+
+    PhpPool result;
+    result.name = pool.name;
+    result.user = get("user").value_or("");
+    if (result.user.empty()) warn(pool.origin, "sets no user: php-fpm refuses to run it as root");
+    result.group = get("group").value_or("");
+    if (result.group.empty() && !result.user.empty()) {
+      result.group = primary_group(host, result.user).value_or("");
+      if (result.group.empty()) warn(pool.origin, "runs as " + result.user + ", who is not in /etc/passwd");
+    }
+    std::string listen = get("listen").value_or("");
+    if (listen.empty()) warn(pool.origin, "has no listen address");
+    bool tcp = listen.find(':') != std::string::npos || all_digits(listen);
+    result.listen_kind = tcp ? ListenKind::tcp : ListenKind::unix_socket;
+    result.listen = (tcp || listen.empty()) ? listen : pool_path(listen);
+    if (!tcp && !listen.empty()) add_unique(out.socket_dirs, dirname_of(result.listen));
+    result.listen_owner = get("listen.owner").value_or("root");
+    result.listen_group = get("listen.group").value_or(primary_group(host, result.listen_owner).value_or(""));
+    result.listen_mode = get("listen.mode").value_or("0660");
+    if (auto chroot = get("chroot"); chroot && !chroot->empty())
+      warn(pool.values["chroot"].second,
+           "sets chroot = " + *chroot +
+               ": inside the jail php-fpm would chroot a second time and SCRIPT_FILENAME from nginx "
+               "would no longer exist (\"Primary script unknown\"); remove it");
+    for (const char* key : {"access.log", "slowlog"})
+      if (auto log = get(key); log && !log->empty()) add_unique(out.log_files, pool_path(*log));
+
+    // The PHP settings naming directories and files the workers write to.
+    std::string handler = php_setting("session.save_handler");
+    if (handler.empty() || handler == "files") {
+      std::string save_path = php_setting("session.save_path");
+      if (save_path.empty()) save_path = debian_session_dir;
+      // "N;/path" and "N;MODE;/path" spread sessions below /path.
+      add_unique(out.session_dirs, pool_path(save_path.substr(save_path.rfind(';') + 1)));
+    }
+    if (std::string dir = php_setting("upload_tmp_dir"); !dir.empty())
+      add_unique(out.upload_dirs, pool_path(dir));
+    if (std::string log = php_setting("error_log"); !log.empty() && log != "syslog")
+      add_unique(out.log_files, pool_path(log));
+    out.pools.push_back(std::move(result));
+  }
+}
+
+} // namespace
+
+PhpDiscovery discover_php(const HostRoot& host, std::optional<std::string> version) {
+  if (version && !is_php_version(*version)) throw Error("--php", "expected a PHP version such as 8.2");
+  PhpDiscovery out;
+  out.version = choose_php_version(host, version);
+  out.fpm_binary = std::string(fpm_binary_stem) + out.version;
+  const std::string etc = "/etc/php/" + out.version + "/fpm";
+
+  // php-fpm reads its own php.ini and scan directory, compiled in as /etc/php/X.Y/fpm.
+  PhpIni ini = read_php_ini(host, etc, out);
+  auto dir = ini.settings.find("extension_dir");
+  if (dir != ini.settings.end() && !dir->second.empty()) {
+    if (dir->second.front() != '/')
+      out.warnings.push_back(etc + "/php.ini: extension_dir " + dir->second +
+                             " is relative to php-fpm's working directory: taken from /");
+    out.extension_dir = normalize_path("/" + dir->second);
+  } else {
+    out.extension_dir = compiled_extension_dir(host, out.fpm_binary);
+  }
+
+  // Its own configuration, pools included.
+  FpmConf conf;
+  size_t current = no_pool;
+  read_fpm_conf(host, etc + "/php-fpm.conf", conf, current, out);
+  std::string pid = conf.global["pid"];
+  if (!pid.empty()) out.pid_file = join_path(fpm_localstate_dir, pid);
+  std::string error_log = conf.global.count("error_log") ? conf.global["error_log"] : "log/php-fpm.log";
+  if (!error_log.empty() && error_log != "syslog")
+    add_unique(out.log_files, join_path(fpm_localstate_dir, error_log));
+  if (conf.pools.empty())
+    out.warnings.push_back(etc + "/php-fpm.conf: no pool is defined: php-fpm will not start");
+  finish_pools(host, conf, ini, out);
+
+  // Extensions in load order: PHP loads every zend_extension first.
+  std::vector<ExtensionRequest> requests = ini.zend_extensions;
+  requests.insert(requests.end(), ini.extensions.begin(), ini.extensions.end());
+  for (const PoolConf& pool : conf.pools)
+    requests.insert(requests.end(), pool.extensions.begin(), pool.extensions.end());
+  for (const ExtensionRequest& request : requests) {
+    std::string path = extension_path(host, out.extension_dir, request.value);
+    if (!host.exists(path)) {
+      std::string hint = request.value.ends_with(".dll") ? " (a Windows file name)" : "";
+      out.warnings.push_back(request.origin + ": extension " + request.value + hint + " is enabled but " +
+                             path + " does not exist: PHP starts without it");
+    } else if (std::find(out.extensions.begin(), out.extensions.end(), path) != out.extensions.end()) {
+      out.warnings.push_back(request.origin + ": extension " + request.value +
+                             " is enabled twice: PHP warns \"already loaded\"");
+    } else {
+      out.extensions.push_back(path);
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// nginx
+
+namespace {
+
+constexpr std::string_view nginx_binary = "/usr/sbin/nginx";
+constexpr std::string_view nginx_conf = "/etc/nginx/nginx.conf";
+constexpr std::string_view nginx_conf_prefix = "/etc/nginx";  // relative includes start here
+constexpr std::string_view nginx_prefix = "/usr/share/nginx"; // every other relative path starts here
+
+struct NginxToken {
+  enum class Kind { word, semicolon, open, close } kind;
+  std::string text;
+  size_t line;
+};
+
+// nginx's lexer (ngx_conf_read_token): '#' starts a comment only at the start of a word; quotes
+// and backslashes escape; "${" does not open a block; a '}' inside a word belongs to the word.
+std::vector<NginxToken> tokenize_nginx(std::string_view text, const std::string& file) {
+  std::vector<NginxToken> tokens;
+  size_t line = 1;
+  size_t i = 0;
+  auto unescape = [](char c) { return c == 't' ? '\t' : c == 'r' ? '\r' : c == 'n' ? '\n' : c; };
+  auto escapable = [](char c) {
+    return c == '"' || c == '\'' || c == '\\' || c == 't' || c == 'r' || c == 'n';
+  };
+  while (i < text.size()) {
+    char c = text[i];
+    if (c == '\n') ++line;
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+      ++i;
+    } else if (c == '#') {
+      while (i < text.size() && text[i] != '\n')
+        ++i;
+    } else if (c == ';' || c == '{' || c == '}') {
+      auto kind = c == ';'   ? NginxToken::Kind::semicolon
+                  : c == '{' ? NginxToken::Kind::open
+                             : NginxToken::Kind::close;
+      tokens.push_back({kind, std::string(1, c), line});
+      ++i;
+    } else if (c == '"' || c == '\'') {
+      size_t start_line = line;
+      std::string word;
+      for (++i; i < text.size() && text[i] != c; ++i) {
+        if (text[i] == '\n') ++line;
+        if (text[i] == '\\' && i + 1 < text.size() && escapable(text[i + 1])) {
+          word += unescape(text[++i]);
+          continue;
+        }
+        word += text[i];
+      }
+      if (i == text.size())
+        throw Error(file, "line " + std::to_string(start_line) + ": unterminated quoted string");
+      ++i;
+      tokens.push_back({NginxToken::Kind::word, std::move(word), start_line});
+    } else {
+      std::string word;
+      while (i < text.size()) {
+        char w = text[i];
+        if (w == ' ' || w == '\t' || w == '\r' || w == '\n' || w == ';') break;
+        if (w == '{' && !(!word.empty() && word.back() == '$')) break;
+        if (w == '\\' && i + 1 < text.size()) {
+          if (escapable(text[i + 1]))
+            word += unescape(text[i + 1]);
+          else
+            word.append(text.substr(i, 2));
+          i += 2;
+          continue;
+        }
+        word += w;
+        ++i;
+      }
+      tokens.push_back({NginxToken::Kind::word, std::move(word), line});
+    }
+  }
+  return tokens;
+}
+
+struct NginxDirective {
+  std::vector<std::string> words;
+  size_t line = 0;
+  bool has_block = false;
+  std::vector<NginxDirective> block;
+};
+
+std::vector<NginxDirective> parse_nginx_block(const std::vector<NginxToken>& tokens, size_t& at,
+                                              const std::string& file, bool nested) {
+  std::vector<NginxDirective> list;
+  NginxDirective current;
+  auto fail = [&](size_t line, const std::string& what) {
+    throw Error(file, "line " + std::to_string(line) + ": " + what);
+  };
+  while (at < tokens.size()) {
+    const NginxToken& token = tokens[at++];
+    switch (token.kind) {
+    case NginxToken::Kind::word:
+      if (current.words.empty()) current.line = token.line;
+      current.words.push_back(token.text);
+      break;
+    case NginxToken::Kind::semicolon:
+      if (current.words.empty()) fail(token.line, "unexpected \";\"");
+      list.push_back(std::move(current));
+      current = {};
+      break;
+    case NginxToken::Kind::open:
+      if (current.words.empty()) fail(token.line, "unexpected \"{\"");
+      current.has_block = true;
+      current.block = parse_nginx_block(tokens, at, file, true);
+      list.push_back(std::move(current));
+      current = {};
+      break;
+    case NginxToken::Kind::close:
+      if (!nested || !current.words.empty()) fail(token.line, "unexpected \"}\"");
+      return list;
+    }
+  }
+  if (!current.words.empty()) fail(current.line, "unexpected end of file, expecting \";\" or \"}\"");
+  if (nested) fail(tokens.empty() ? 1 : tokens.back().line, "unexpected end of file, expecting \"}\"");
+  return list;
+}
+
+// Walks nginx's configuration as nginx applies it: includes are read in place, in the context of
+// the including block.
+class NginxWalk {
+public:
+  NginxWalk(const HostRoot& host, NginxDiscovery& out) : host_(host), out_(out) {}
+
+  void read(const std::string& file) {
+    auto resolved = host_.resolve(file);
+    if (!resolved) throw Error(file, "no such file: nginx would not start");
+    add_unique(out_.conf_files, file);
+    // Each file is parsed once: an include loop ends, and snippets included in many locations
+    // name the same paths every time.
+    if (!parsed_.insert(resolved->path).second) return;
+    std::vector<NginxToken> tokens = tokenize_nginx(host_.read_file(file), file);
+    size_t at = 0;
+    walk(parse_nginx_block(tokens, at, file, false), file);
+  }
+
+  void finish() {
+    if (!user_seen_) {
+      out_.user = "nobody"; // nginx's compiled defaults, used when the master runs as root
+      out_.group = "nogroup";
+    }
+    if (out_.pid_file.empty()) out_.pid_file = "/run/nginx.pid";
+    if (http_seen_) {
+      // Debian's --http-*-temp-path defaults; nginx creates them unless http{} moves them.
+      for (const char* kind : {"client_body", "proxy", "fastcgi", "uwsgi", "scgi"}) {
+        std::string directive = std::string(kind) + "_temp_path";
+        if (http_set_.count(directive)) continue;
+        add_unique(out_.temp_dirs,
+                   std::string("/var/lib/nginx/") + (directive == "client_body_temp_path" ? "body" : kind));
+      }
+      if (!http_set_.count("access_log")) add_unique(out_.log_files, "/var/log/nginx/access.log");
+    }
+    // No default error log file: Debian builds nginx with --error-log-path=stderr.
+    for (const auto* sockets : {&out_.fastcgi_sockets, &out_.listen_sockets})
+      for (const std::string& socket : *sockets)
+        add_unique(out_.socket_dirs, dirname_of(socket));
+  }
+
+private:
+  void walk(const std::vector<NginxDirective>& list, const std::string& file) {
+    for (const NginxDirective& d : list) {
+      apply(d, file);
+      if (d.has_block) {
+        context_.push_back(d.words[0]);
+        walk(d.block, file);
+        context_.pop_back();
+      }
+    }
+  }
+
+  std::string path_of(const std::string& value, const std::string& file, size_t line) {
+    if (value.find('$') != std::string::npos)
+      out_.warnings.push_back(where(file, line) + ": " + value + " contains variables: kept verbatim");
+    return join_path(nginx_prefix, value);
+  }
+
+  void add_socket(std::vector<std::string>& list, const std::string& address, const std::string& file,
+                  size_t line) {
+    if (address.starts_with("unix:")) add_unique(list, path_of(address.substr(5), file, line));
+  }
+
+  void apply(const NginxDirective& d, const std::string& file) {
+    const std::string& name = d.words[0];
+    const std::vector<std::string>& args = d.words;
+    const bool main = context_.empty();
+    const bool http_level = context_.size() == 1 && context_[0] == "http";
+    if (http_level) http_set_.insert(name);
+    if (name == "http" && d.has_block) http_seen_ = true;
+    if (name == "include" && args.size() >= 2) {
+      std::string pattern = join_path(nginx_conf_prefix, args[1]);
+      if (pattern.find_first_of("*?[") != std::string::npos) {
+        for (const std::string& match : host_.glob(pattern))
+          read(match);
+      } else if (!host_.exists(pattern)) {
+        throw Error(file,
+                    "line " + std::to_string(d.line) + ": included file " + pattern + " does not exist");
+      } else {
+        read(pattern);
+      }
+      return;
+    }
+    // The entries of these blocks are data, not directives (`types { text/html html; }`).
+    static constexpr std::string_view data_blocks[] = {"types",         "map",         "geo",
+                                                       "split_clients", "charset_map", "match"};
+    if (!context_.empty() &&
+        std::find(std::begin(data_blocks), std::end(data_blocks), context_.back()) != std::end(data_blocks))
+      return;
+    if (args.size() < 2) return;
+    const std::string& value = args[1];
+    if (main && name == "user") {
+      user_seen_ = true;
+      out_.user = value;
+      out_.group = args.size() >= 3 ? args[2] : value; // nginx looks up a group named as the user
+    } else if (main && name == "pid") {
+      out_.pid_file = path_of(value, file, d.line);
+    } else if (main && name == "load_module") {
+      std::string module = path_of(value, file, d.line);
+      if (!host_.exists(module))
+        out_.warnings.push_back(where(file, d.line) + ": module " + module + " does not exist");
+      add_unique(out_.modules, module);
+    } else if (name == "error_log") {
+      if (value != "stderr" && !value.starts_with("syslog:") && !value.starts_with("memory:"))
+        add_unique(out_.log_files, path_of(value, file, d.line));
+    } else if (name == "access_log") {
+      if (value != "off" && !value.starts_with("syslog:"))
+        add_unique(out_.log_files, path_of(value, file, d.line));
+    } else if (name.ends_with("_temp_path") || name.ends_with("_cache_path")) {
+      add_unique(out_.temp_dirs, path_of(value, file, d.line));
+    } else if (name == "listen") {
+      add_socket(out_.listen_sockets, value, file, d.line);
+    } else if (name == "fastcgi_pass" || (name == "server" && !main && context_.back() == "upstream")) {
+      add_socket(out_.fastcgi_sockets, value, file, d.line);
+    }
+  }
+
+  const HostRoot& host_;
+  NginxDiscovery& out_;
+  std::set<std::string> parsed_;
+  std::vector<std::string> context_; ///< names of the enclosing blocks, outermost first
+  std::set<std::string> http_set_;   ///< directives set directly in http{}
+  bool http_seen_ = false;
+  bool user_seen_ = false;
+};
+
+} // namespace
+
+NginxDiscovery discover_nginx(const HostRoot& host) {
+  if (!host.exists(nginx_binary))
+    throw Error("nginx", "not installed on the host: install the Debian package nginx");
+  NginxDiscovery out;
+  out.binary = nginx_binary;
+  NginxWalk walk(host, out);
+  walk.read(std::string(nginx_conf));
+  walk.finish();
+  return out;
+}
+
+} // namespace jailbuild

@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+namespace jailbuild {
+
+/// How copy_file moves a file's bytes into the jail.
+enum class CopyMethod {
+  copy,    ///< Always a full copy, hashed on the way: the jail file shares no storage with the host.
+  reflink, ///< Share extents with the host file where the file system can (FICLONE, copy_file_range).
+};
+
+/// Whether a written file and its directory entry are flushed to disk before the call returns.
+enum class Fsync { no, yes };
+
+/// The kind of a device node.
+enum class DeviceKind { character, block };
+
+/// What copy_file put into the jail.
+struct CopyResult {
+  std::string digest;     ///< SHA-256 of the bytes now in the jail file, lowercase hex.
+  std::uint64_t size = 0; ///< Their number.
+};
+
+/// The one way jailbuild writes into a jail. Paths are relative to the jail root ("etc/passwd"; a
+/// leading "/" is ignored, ".." is refused) and no symlink inside the jail is ever followed, in any
+/// component: a symlink where a directory is expected is an error, one at the final name is replaced
+/// or refused, never written through. Files appear only complete (temporary file, then rename).
+/// Owners of (uid_t)-1 / (gid_t)-1 leave that id unchanged. Errors are Error(root + "/" + rel, ...).
+class JailFs {
+public:
+  /// Opens the jail root, which must be a real directory: a symlink there is an error.
+  explicit JailFs(const std::string& root);
+  ~JailFs();
+  JailFs(JailFs&& other) noexcept;
+  JailFs& operator=(JailFs&& other) noexcept;
+  JailFs(const JailFs&) = delete;
+  JailFs& operator=(const JailFs&) = delete;
+
+  /// The jail root as given, without trailing slashes.
+  const std::string& root() const { return root_; }
+  /// The host path of a jail path, for messages: root + "/" + rel.
+  std::string path(std::string_view rel) const;
+
+  /// Creates a directory, or fixes mode and owner of an existing one; "" is the jail root itself.
+  /// The mode is applied exactly (sticky and setgid included, no umask). The parent must exist.
+  void make_dir(std::string_view rel, mode_t mode, uid_t uid, gid_t gid);
+  /// Copies a host file (path trusted, symlinks followed) into the jail, atomically replacing whatever
+  /// non-directory is there. Setuid and setgid bits are always stripped; xattrs are never copied.
+  CopyResult copy_file(std::string_view rel, const std::string& host_source, mode_t mode, uid_t uid,
+                       gid_t gid, CopyMethod method, Fsync fsync = Fsync::no);
+  /// Writes generated content as copy_file does; returns its SHA-256.
+  std::string write_file(std::string_view rel, std::string_view content, mode_t mode, uid_t uid, gid_t gid,
+                         Fsync fsync = Fsync::no);
+  /// Makes rel a symlink to target: a no-op when it already is one, else an atomic replacement of
+  /// any non-directory there. The target is stored verbatim and never resolved.
+  void make_symlink(std::string_view rel, const std::string& target);
+  /// Makes rel a device node. An identical node (kind and number) only has mode and owner fixed;
+  /// anything else that is not a directory is replaced atomically. Needs CAP_MKNOD.
+  void make_device(std::string_view rel, DeviceKind kind, unsigned major, unsigned minor, mode_t mode,
+                   uid_t uid, gid_t gid);
+  /// Removes a file, symlink or device node (a symlink itself, never its target); absent is a no-op.
+  void remove(std::string_view rel);
+  /// Removes an empty directory; absent is a no-op.
+  void remove_dir(std::string_view rel);
+  /// The entry's own status (a symlink is not followed); nullopt when it or a parent is absent.
+  /// A symlink met as a parent component is an error, not an absence.
+  std::optional<struct stat> lstat(std::string_view rel) const;
+  /// The text of a symlink; nullopt when absent or not a symlink.
+  std::optional<std::string> read_link(std::string_view rel) const;
+  /// Opens a regular file for reading (never a symlink, FIFO or device), so that audit and sync can
+  /// hash jail files safely. The caller closes the returned fd.
+  int open_read(std::string_view rel) const;
+
+private:
+  std::string root_;
+  int root_fd_ = -1; // O_PATH: every path is resolved beneath it
+};
+
+} // namespace jailbuild

@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: MIT
+// `jailbuild create`: check the place, plan, assemble, record the manifest.
+#pragma once
+#include "jailbuild/assemble.hpp"
+#include "jailbuild/plan.hpp"
+
+#include <string>
+#include <vector>
+
+namespace jailbuild {
+
+/// Where profiles are read from, in increasing precedence: the built-in ones, then
+/// /etc/jailbuild/profiles.d, then any given with --profiles-dir.
+std::vector<std::string> profile_dirs(const std::vector<std::string>& extra);
+
+enum class DryRun { no, yes };
+
+struct CreateOptions {
+  std::string dir;
+  JailSpec spec;
+  DryRun dry_run = DryRun::no;
+  AssembleOptions assemble;
+};
+
+struct CreateResult {
+  std::string dir;
+  Plan plan;
+  AssembleReport report;
+};
+
+/// Creates (or brings up to date) the jail at options.dir. Everything that can be wrong with the
+/// input is found before anything is written; a jail directory this call made is removed again if
+/// assembling fails half-way.
+CreateResult create_jail(const CreateOptions& options);
+
+} // namespace jailbuild

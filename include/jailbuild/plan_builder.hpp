@@ -1,0 +1,21 @@
+// SPDX-License-Identifier: MIT
+// Builds a plan from what the user asked (a JailSpec), the profiles, discovery of the services'
+// configuration and the dependency walk. Reads the host, writes nothing.
+#pragma once
+#include "jailbuild/plan.hpp"
+
+namespace jailbuild {
+
+class HostRoot;
+class ProfileSet;
+
+/// Whether file digests are computed while planning (--dry-run shows them) or left to the
+/// assembler, which hashes while it copies so that every byte is read once.
+enum class Digests { now, while_copying };
+
+/// The plan for a spec. Throws Error, before anything is written, for an unknown profile, a service
+/// missing on the host (naming the Debian package), a bad profile entry (file and line), unresolved
+/// libraries (all of them at once) and conflicting entries.
+Plan build_plan(const HostRoot& host, const ProfileSet& profiles, const JailSpec& spec, Digests digests);
+
+} // namespace jailbuild

@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: MIT
+#include "jailbuild/create.hpp"
+
+#include "jailbuild/error.hpp"
+#include "jailbuild/hostfs.hpp"
+#include "jailbuild/plan_builder.hpp"
+#include "jailbuild/profile.hpp"
+
+#include <boost/filesystem.hpp>
+
+#include <cerrno>
+#include <ctime>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace jailbuild {
+
+std::vector<std::string> profile_dirs(const std::vector<std::string>& extra) {
+  std::vector<std::string> dirs;
+  struct stat st;
+  // A build tree uses the profiles of its source tree; an installed jailbuild its shared copy.
+  dirs.push_back(::stat(JB_SOURCE_PROFILES_DIR, &st) == 0 ? JB_SOURCE_PROFILES_DIR : JB_BUILTIN_PROFILES_DIR);
+  dirs.push_back("/etc/jailbuild/profiles.d");
+  dirs.insert(dirs.end(), extra.begin(), extra.end());
+  return dirs;
+}
+
+CreateResult create_jail(const CreateOptions& options) {
+  CreateResult result;
+  result.dir = check_jail_location(options.dir);
+  HostRoot host(options.spec.host_root);
+  ProfileSet profiles = ProfileSet::load(options.spec.profile_dirs);
+  Digests digests = options.dry_run == DryRun::yes ? Digests::now : Digests::while_copying;
+  result.plan = build_plan(host, profiles, options.spec, digests);
+  if (options.dry_run == DryRun::yes) return result;
+
+  if (::geteuid() != 0)
+    throw Error(result.dir, "creating a jail needs root (owners, device nodes); try --dry-run to see the plan");
+
+  bool made_here = false;
+  if (::mkdir(result.dir.c_str(), 0755) == 0) {
+    made_here = true;
+    if (::chown(result.dir.c_str(), 0, 0) != 0 || ::chmod(result.dir.c_str(), 0755) != 0)
+      throw system_error(result.dir, "cannot set owner and mode", errno);
+  } else if (errno != EEXIST) {
+    throw system_error(result.dir, "cannot create", errno);
+  }
+  try {
+    JailFs jail(result.dir);
+    jail.make_dir("", 0755, 0, 0);
+    // Marks the directory as ours before anything else lands, so a re-run after a failure may go on.
+    jail.make_dir(manifest_dir, 0700, 0, 0);
+    std::optional<Manifest> previous;
+    if (jail.lstat(manifest_file)) previous = read_manifest(result.dir);
+    result.report = assemble(jail, host, result.plan, previous ? &*previous : nullptr, options.assemble);
+    Manifest manifest;
+    manifest.tool = std::string("jailbuild ") + JB_VERSION;
+    manifest.updated = static_cast<int64_t>(std::time(nullptr));
+    manifest.created = previous ? previous->created : manifest.updated;
+    manifest.plan = result.plan;
+    write_manifest(jail, manifest);
+  } catch (...) {
+    if (made_here) {
+      boost::system::error_code ignored;
+      boost::filesystem::remove_all(result.dir, ignored); // never follows symlinks
+    }
+    throw;
+  }
+  return result;
+}
+
+} // namespace jailbuild

@@ -1,0 +1,459 @@
+// SPDX-License-Identifier: MIT
+#include "jailbuild/plan_builder.hpp"
+
+#include "jailbuild/accounts.hpp"
+#include "jailbuild/digest.hpp"
+#include "jailbuild/discover.hpp"
+#include "jailbuild/error.hpp"
+#include "jailbuild/hostfs.hpp"
+#include "jailbuild/profile.hpp"
+
+#include <boost/filesystem.hpp>
+
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <map>
+#include <set>
+
+namespace jailbuild {
+
+namespace {
+
+bool starts_with_dir(const std::string& path, const std::string& dir) {
+  return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/');
+}
+
+EntryRole role_for_host_file(const std::string& path) {
+  if (starts_with_dir(path, "/etc")) return EntryRole::config;
+  return EntryRole::data;
+}
+
+class Builder {
+public:
+  Builder(const HostRoot& host, const ProfileSet& profiles, const JailSpec& spec, Digests digests)
+      : host_(host), profiles_(profiles), spec_(spec), digests_(digests) {}
+
+  Plan build() {
+    std::vector<const Profile*> list = profiles_.expand(spec_.services);
+    check_requirements(list, Variables::no);
+    run_discovery(list);
+    decide_triplet(list);
+    check_requirements(list, Variables::yes);
+
+    // The closure first: its entries carry the ELF roles and stamps that later duplicates merge into.
+    walk_closure(list);
+    for (const Profile* p : list) apply_profile(*p);
+    apply_discovery();
+    apply_writable();
+    for (const BindSpec& b : spec_.binds) add_bind(b, "--bind");
+    add_accounts();
+
+    plan_.spec = spec_;
+    plan_.entries = std::move(entries_).finish();
+    if (digests_ == Digests::now)
+      for (PlanEntry& e : plan_.entries)
+        if (e.kind == EntryKind::file) e.digest = sha256_file(host_.real(e.source));
+    return std::move(plan_);
+  }
+
+private:
+  // ---- what the services are -------------------------------------------------------------
+
+  enum class Variables { no, yes };
+  /// Paths without variables are checked before discovery, the others once $PHP and $TRIPLET are known.
+  void check_requirements(const std::vector<const Profile*>& list, Variables pass) {
+    for (const Profile* p : list)
+      for (const std::string& raw : p->required_paths) {
+        bool has_vars = raw.find('$') != std::string::npos;
+        if (has_vars != (pass == Variables::yes)) continue;
+        std::string path = has_vars ? substitute(raw, Origin{p->sources.front(), 0}) : raw;
+        if (!host_.exists(path))
+          throw Error(p->name, path + " is missing: not installed on the host" +
+                                   (p->package.empty() ? std::string() : ": install the Debian package " + p->package));
+      }
+  }
+
+  void run_discovery(const std::vector<const Profile*>& list) {
+    for (const Profile* p : list) {
+      if (p->discover == Discovery::php_fpm && !php_) {
+        php_ = discover_php(host_, spec_.php_version);
+        vars_["PHP"] = php_->version;
+        for (const std::string& w : php_->warnings) plan_.warnings.push_back(w);
+      } else if (p->discover == Discovery::nginx && !nginx_) {
+        nginx_ = discover_nginx(host_);
+        for (const std::string& w : nginx_->warnings) plan_.warnings.push_back(w);
+      }
+    }
+  }
+
+  /// $TRIPLET comes from the services' own binaries, never from the machine jailbuild runs on.
+  void decide_triplet(const std::vector<const Profile*>& list) {
+    std::vector<std::string> candidates;
+    if (php_) candidates.push_back(php_->fpm_binary);
+    if (nginx_) candidates.push_back(nginx_->binary);
+    for (const Profile* p : list)
+      for (const ElfSpec& e : p->elf)
+        for (const std::string& path : e.paths)
+          if (path.find('$') == std::string::npos && path.find('*') == std::string::npos) candidates.push_back(path);
+    for (const std::string& c : candidates) {
+      auto resolved = host_.resolve(c);
+      if (!resolved) continue;
+      ElfInfo info = read_elf_dynamic(host_.real(resolved->path));
+      if (auto t = multiarch_triplet(info)) {
+        vars_["TRIPLET"] = *t;
+        return;
+      }
+    }
+    throw Error("--with", "cannot tell the architecture: none of the services' programs was found on the host");
+  }
+
+  std::string substitute(const std::string& text, const Origin& origin) const {
+    std::string out;
+    for (size_t i = 0; i < text.size();) {
+      if (text[i] != '$') {
+        out += text[i++];
+        continue;
+      }
+      size_t j = i + 1;
+      while (j < text.size() && (std::isalnum(static_cast<unsigned char>(text[j])) || text[j] == '_')) ++j;
+      std::string name = text.substr(i + 1, j - i - 1);
+      auto it = vars_.find(name);
+      if (it == vars_.end())
+        throw profile_error(origin, "$" + name + " is not known here (only $TRIPLET, and $PHP with php-fpm)");
+      out += it->second;
+      i = j;
+    }
+    return out;
+  }
+
+  // ---- the closure ---------------------------------------------------------------------------
+
+  void walk_closure(const std::vector<const Profile*>& list) {
+    std::vector<WalkRoot> roots;
+    if (nginx_) {
+      roots.push_back({nginx_->binary, {}});
+      for (const std::string& m : nginx_->modules) roots.push_back({m, nginx_->binary});
+    }
+    if (php_) {
+      roots.push_back({php_->fpm_binary, {}});
+      // Extensions are dlopen()ed by php-fpm: they resolve in its namespace.
+      for (const std::string& e : php_->extensions) roots.push_back({e, php_->fpm_binary});
+    }
+    for (const Profile* p : list) {
+      for (const ElfSpec& spec : p->elf) {
+        for (const std::string& pattern : spec.paths) {
+          std::vector<std::string> hits = host_.glob(substitute(pattern, spec.origin));
+          if (hits.empty() && spec.presence == Presence::required)
+            throw profile_error(spec.origin, substitute(pattern, spec.origin) + ": no such file on the host");
+          for (const std::string& h : hits) roots.push_back({h, {}});
+        }
+      }
+    }
+    WalkResult result = walk(host_, roots);
+    if (!result.unresolved.empty()) {
+      std::string list_text;
+      for (const Unresolved& u : result.unresolved) {
+        list_text += "\n  " + u.name + " (needed by ";
+        for (size_t i = 0; i < u.needed_by.size(); ++i) list_text += (i ? ", " : "") + u.needed_by[i];
+        list_text += ")";
+      }
+      throw Error(result.unresolved.front().needed_by.front(),
+                  "libraries not found on the host, the jail would not run:" + list_text);
+    }
+    for (const WalkObject& obj : result.objects) {
+      for (const SymlinkHop& hop : obj.hops) add_symlink(hop.path, hop.target, "walk");
+      struct stat st;
+      if (::stat(host_.real(obj.path).c_str(), &st) != 0) throw Error(obj.path, "vanished while planning");
+      PlanEntry e;
+      e.kind = EntryKind::file;
+      bool program = obj.role == ObjectRole::root && obj.elf.interpreter.has_value();
+      e.role = program ? EntryRole::executable : EntryRole::library;
+      e.path = obj.path;
+      e.mode = st.st_mode & 0777;
+      e.source = obj.path;
+      e.source_stamp = obj.stamp;
+      e.origin = "walk";
+      entries_.add(std::move(e));
+    }
+    plan_.objects = std::move(result.objects);
+  }
+
+  // ---- profiles ------------------------------------------------------------------------------
+
+  void apply_profile(const Profile& p) {
+    std::string origin = "profile " + p.name;
+    for (const std::string& u : p.users) want_user(u);
+    for (const std::string& g : p.groups) want_group(g);
+    for (const SymlinkSpec& s : p.symlinks) add_symlink(substitute(s.path, s.origin), s.target, origin);
+    for (const DirSpec& d : p.dirs)
+      add_dir(substitute(d.path, d.origin), d.mode, uid_of(d.owner), gid_of(d.group), EntryRole::system, origin);
+    for (const DeviceSpec& d : p.devices) {
+      PlanEntry e;
+      e.kind = EntryKind::device;
+      e.role = EntryRole::system;
+      e.path = substitute(d.path, d.origin);
+      e.mode = d.mode & 0777;
+      e.device_type = d.type == DeviceSpec::Type::block ? DeviceType::block : DeviceType::character;
+      e.major = d.major;
+      e.minor = d.minor;
+      e.origin = origin;
+      entries_.add(std::move(e));
+    }
+    for (const FileSpec& f : p.files) {
+      std::string pattern = substitute(f.path, f.origin);
+      std::vector<std::string> hits = host_.glob(pattern);
+      if (hits.empty() && f.presence == Presence::required)
+        throw profile_error(f.origin, pattern + ": no such file on the host" +
+                                          (p.package.empty() ? std::string() : " (Debian package " + p.package + "?)"));
+      for (const std::string& h : hits) {
+        std::string dest = (f.dest.empty() || f.dest == f.path) ? h : substitute(f.dest, f.origin);
+        add_host_path(h, dest, f.recursive == Recursive::yes, f.mode, origin);
+      }
+    }
+    for (const GeneratedSpec& g : p.generate) add_generated(substitute(g.path, g.origin), g.content, g.mode, origin);
+    for (const BindMountSpec& b : p.binds)
+      add_bind({substitute(b.source, b.origin), substitute(b.dest.empty() ? b.source : b.dest, b.origin),
+                b.access == BindAccess::read_only, b.noexec == NoExec::yes},
+               origin);
+  }
+
+  /// A host file, directory or symlink at its place in the jail. Symlinks are reproduced with their
+  /// own text and what they point to is brought in too, so that nothing dangles.
+  void add_host_path(const std::string& host_path, const std::string& jail_path, bool recursive,
+                     std::optional<uint32_t> mode_override, const std::string& origin) {
+    // The parent may itself be reached through host symlinks: reproduce them, use the real place.
+    std::string parent = dirname_of(host_path);
+    auto rparent = host_.resolve(parent);
+    if (!rparent) return;
+    for (const SymlinkHop& hop : rparent->hops) add_symlink(hop.path, hop.target, origin);
+    std::string canonical = join_path(rparent->path, host_path.substr(host_path.rfind('/') + 1));
+    std::string dest = jail_path == host_path ? canonical : jail_path;
+    if (!visited_.insert(canonical + "\n" + dest).second) return;
+
+    struct stat st;
+    if (::lstat(host_.real(canonical).c_str(), &st) != 0) return;
+    if (S_ISLNK(st.st_mode)) {
+      std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
+      ssize_t n = ::readlink(host_.real(canonical).c_str(), target.data(), target.size());
+      if (n < 0) return;
+      target.resize(static_cast<size_t>(n));
+      add_symlink(dest, target, origin);
+      if (auto r = host_.resolve(canonical)) {
+        for (const SymlinkHop& hop : r->hops) add_symlink(hop.path, hop.target, origin);
+        add_host_path(r->path, r->path, recursive, mode_override, origin);
+      } else {
+        plan_.warnings.push_back(canonical + ": symlink to " + target + " dangles on the host; reproduced as it is");
+      }
+      return;
+    }
+    if (S_ISDIR(st.st_mode)) {
+      add_dir(dest, st.st_mode & 01777, 0, 0, role_for_host_file(dest), origin);
+      if (!recursive) return;
+      std::vector<std::string> children;
+      for (const auto& entry : boost::filesystem::directory_iterator(host_.real(canonical)))
+        children.push_back(entry.path().filename().string());
+      std::sort(children.begin(), children.end());
+      for (const std::string& c : children)
+        add_host_path(join_path(canonical, c), join_path(dest, c), true, mode_override, origin);
+      return;
+    }
+    if (!S_ISREG(st.st_mode)) {
+      plan_.warnings.push_back(canonical + ": not a regular file, directory or symlink; left out");
+      return;
+    }
+    PlanEntry e;
+    e.kind = EntryKind::file;
+    e.role = role_for_host_file(dest);
+    e.path = dest;
+    e.mode = mode_override ? *mode_override & 0777 : st.st_mode & 0777; // never setuid/setgid
+    e.source = canonical;
+    e.source_stamp = {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
+                      static_cast<int64_t>(st.st_size),
+                      static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+    e.origin = origin;
+    entries_.add(std::move(e));
+  }
+
+  // ---- discovery -----------------------------------------------------------------------------
+
+  void apply_discovery() {
+    if (php_) {
+      const std::string origin = "discovery php-fpm";
+      for (const PhpPool& pool : php_->pools) {
+        if (!pool.user.empty()) want_user(pool.user);
+        if (!pool.group.empty()) want_group(pool.group);
+        if (!pool.listen_owner.empty() && pool.listen_owner != "root") want_user(pool.listen_owner);
+        if (!pool.listen_group.empty() && pool.listen_group != "root") want_group(pool.listen_group);
+      }
+      // The master runs as root and creates sockets, the pid file and logs: root-owned directories.
+      for (const std::string& d : php_->socket_dirs) add_dir(d, 0755, 0, 0, EntryRole::state, origin);
+      if (!php_->pid_file.empty()) add_parent_dir(php_->pid_file, origin);
+      for (const std::string& f : php_->log_files) add_parent_dir(f, origin);
+      // As Debian has /var/lib/php/sessions: every worker may create files, none may list them.
+      for (const std::string& d : php_->session_dirs) add_dir(d, 01733, 0, 0, EntryRole::state, origin);
+      for (const std::string& d : php_->upload_dirs) add_dir(d, 01733, 0, 0, EntryRole::state, origin);
+    }
+    if (nginx_) {
+      const std::string origin = "discovery nginx";
+      want_user(nginx_->user);
+      want_group(nginx_->group);
+      if (!nginx_->pid_file.empty()) add_parent_dir(nginx_->pid_file, origin);
+      for (const std::string& f : nginx_->log_files) add_parent_dir(f, origin);
+      for (const std::string& d : nginx_->socket_dirs) add_dir(d, 0755, 0, 0, EntryRole::state, origin);
+      // Temporary files are written by the workers: theirs alone.
+      for (const std::string& d : nginx_->temp_dirs) {
+        add_parent_dir(d, origin);
+        add_dir(d, 0700, uid_of(nginx_->user), gid_of(nginx_->group), EntryRole::state, origin);
+      }
+    }
+  }
+
+  void apply_writable() {
+    for (const WritableSpec& w : spec_.writable) {
+      want_user(w.owner);
+      std::string group = w.group.empty() ? primary_group_of(w.owner) : w.group;
+      want_group(group);
+      add_dir(w.path, 0750, uid_of(w.owner), gid_of(group), EntryRole::state, "--writable");
+    }
+  }
+
+  // ---- accounts ------------------------------------------------------------------------------
+
+  void want_user(const std::string& name) {
+    if (name.empty() || name == "root" || name == "0") return;
+    if (std::find(users_.begin(), users_.end(), name) == users_.end()) users_.push_back(name);
+  }
+  void want_group(const std::string& name) {
+    if (name.empty() || name == "root" || name == "0") return;
+    if (std::find(groups_.begin(), groups_.end(), name) == groups_.end()) groups_.push_back(name);
+  }
+
+  const std::vector<PasswdEntry>& host_users() {
+    if (!host_users_) host_users_ = parse_passwd(host_.read_file("/etc/passwd"));
+    return *host_users_;
+  }
+  const std::vector<GroupEntry>& host_groups() {
+    if (!host_groups_) host_groups_ = parse_group(host_.read_file("/etc/group"));
+    return *host_groups_;
+  }
+
+  static std::optional<uint32_t> number(const std::string& s) {
+    uint32_t v;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || p != s.data() + s.size() || s.empty()) return std::nullopt;
+    return v;
+  }
+
+  uint32_t uid_of(const std::string& name) {
+    if (name == "root") return 0;
+    if (auto n = number(name)) return *n;
+    want_user(name);
+    for (const PasswdEntry& u : host_users())
+      if (u.name == name) return u.uid;
+    throw Error(name, "no such user on the host (/etc/passwd)");
+  }
+  uint32_t gid_of(const std::string& name) {
+    if (name == "root") return 0;
+    if (auto n = number(name)) return *n;
+    want_group(name);
+    for (const GroupEntry& g : host_groups())
+      if (g.name == name) return g.gid;
+    throw Error(name, "no such group on the host (/etc/group)");
+  }
+  std::string primary_group_of(const std::string& user) {
+    for (const PasswdEntry& u : host_users())
+      if (u.name == user)
+        for (const GroupEntry& g : host_groups())
+          if (g.gid == u.gid) return g.name;
+    return user;
+  }
+
+  void add_accounts() {
+    JailAccounts accounts = resolve_accounts(host_, users_, groups_);
+    const std::string origin = "accounts";
+    add_generated("/etc/passwd", render_passwd(accounts), 0644, origin);
+    add_generated("/etc/group", render_group(accounts), 0644, origin);
+    add_generated("/etc/shadow", render_shadow(accounts), 0600, origin);
+    add_generated("/etc/gshadow", render_gshadow(accounts), 0600, origin);
+    for (const PasswdEntry& u : accounts.users) plan_.users.push_back(u.name);
+  }
+
+  // ---- entries -------------------------------------------------------------------------------
+
+  void add_dir(const std::string& path, uint32_t mode, uint32_t uid, uint32_t gid, EntryRole role,
+               const std::string& origin) {
+    PlanEntry e;
+    e.kind = EntryKind::directory;
+    e.role = role;
+    e.path = path;
+    e.mode = mode & 01777;
+    e.uid = uid;
+    e.gid = gid;
+    e.origin = origin;
+    entries_.add(std::move(e));
+  }
+  void add_parent_dir(const std::string& file, const std::string& origin) {
+    std::string dir = dirname_of(file);
+    if (dir != "/" && !entries_.contains(dir)) add_dir(dir, 0755, 0, 0, EntryRole::state, origin);
+  }
+  void add_symlink(const std::string& path, const std::string& target, const std::string& origin) {
+    PlanEntry e;
+    e.kind = EntryKind::symlink;
+    e.role = EntryRole::system;
+    e.path = path;
+    e.mode = 0777;
+    e.source = target;
+    e.origin = origin;
+    entries_.add(std::move(e));
+  }
+  void add_generated(const std::string& path, const std::string& content, uint32_t mode, const std::string& origin) {
+    PlanEntry e;
+    e.kind = EntryKind::generated;
+    e.role = EntryRole::config;
+    e.path = path;
+    e.mode = mode & 0777;
+    e.content = content;
+    e.digest = sha256_hex(content);
+    e.origin = origin;
+    entries_.add(std::move(e));
+  }
+  void add_bind(const BindSpec& b, const std::string& origin) {
+    if (!host_.exists(b.source)) throw Error(b.source, "bind source does not exist on the host");
+    PlanEntry e;
+    e.kind = EntryKind::bind;
+    e.role = EntryRole::system;
+    e.path = b.dest;
+    e.mode = 0755;
+    e.source = b.source;
+    e.read_only = b.read_only;
+    e.noexec = b.noexec;
+    e.origin = origin;
+    entries_.add(std::move(e));
+  }
+
+  const HostRoot& host_;
+  const ProfileSet& profiles_;
+  JailSpec spec_;
+  Digests digests_;
+  Plan plan_;
+  EntrySet entries_;
+  std::map<std::string, std::string> vars_;
+  std::optional<PhpDiscovery> php_;
+  std::optional<NginxDiscovery> nginx_;
+  std::vector<std::string> users_, groups_;
+  std::optional<std::vector<PasswdEntry>> host_users_;
+  std::optional<std::vector<GroupEntry>> host_groups_;
+  std::set<std::string> visited_;
+};
+
+} // namespace
+
+Plan build_plan(const HostRoot& host, const ProfileSet& profiles, const JailSpec& spec, Digests digests) {
+  return Builder(host, profiles, spec, digests).build();
+}
+
+} // namespace jailbuild

@@ -5,6 +5,7 @@
 #include "jailbuild/hostfs.hpp"
 #include "jailbuild/plan_builder.hpp"
 #include "jailbuild/profile.hpp"
+#include "jailbuild/registry.hpp"
 
 #include <boost/filesystem.hpp>
 
@@ -59,6 +60,7 @@ CreateResult create_jail(const CreateOptions& options) {
     manifest.created = previous ? previous->created : manifest.updated;
     manifest.plan = result.plan;
     write_manifest(jail, manifest);
+    Registry(options.state_dir).add(result.dir);
   } catch (...) {
     if (made_here) {
       boost::system::error_code ignored;

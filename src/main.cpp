@@ -6,6 +6,7 @@
 #include "jailbuild/error.hpp"
 #include "jailbuild/plan_report.hpp"
 #include "jailbuild/profile.hpp"
+#include "jailbuild/registry.hpp"
 #include "jailbuild/walk.hpp"
 
 #include <CLI/CLI.hpp>
@@ -50,6 +51,7 @@ struct CreateCli {
   std::string with;
   std::string php;
   std::string host_root = "/";
+  std::string state_dir = default_state_dir;
   std::vector<std::string> binds, writable, profile_dirs;
   bool dry_run = false, json = false, quiet = false, reflink = false;
 };
@@ -101,6 +103,7 @@ int run_create(const CreateCli& c) {
   for (const std::string& w : c.writable) o.spec.writable.push_back(parse_writable(w));
   o.spec.host_root = c.host_root;
   o.spec.profile_dirs = profile_dirs(c.profile_dirs);
+  o.state_dir = c.state_dir;
   o.dry_run = c.dry_run ? DryRun::yes : DryRun::no;
   o.assemble.copy = c.reflink ? CopyMethod::reflink : CopyMethod::copy;
   bool bar = !c.quiet && ::isatty(STDERR_FILENO);
@@ -147,6 +150,7 @@ int main(int argc, char** argv) {
   create_cmd->add_option("--writable", create.writable, "PATH[:USER[:GROUP]] a directory the site may write (default user www-data)");
   create_cmd->add_option("--host-root", create.host_root, "Read the host below this directory")->check(CLI::ExistingDirectory);
   create_cmd->add_option("--profiles-dir", create.profile_dirs, "Extra profile directory (highest precedence; repeatable)");
+  create_cmd->add_option("--state-dir", create.state_dir, "Where jails are registered for sync --all")->capture_default_str();
   create_cmd->add_flag("--dry-run", create.dry_run, "Print the plan and touch nothing");
   create_cmd->add_flag("--json", create.json, "JSON output");
   create_cmd->add_flag("--quiet,-q", create.quiet, "Print nothing but errors");

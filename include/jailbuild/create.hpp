@@ -20,6 +20,7 @@ struct CreateOptions {
   JailSpec spec;
   DryRun dry_run = DryRun::no;
   AssembleOptions assemble;
+  std::string state_dir; ///< where the jail is registered for `sync --all`
 };
 
 struct CreateResult {

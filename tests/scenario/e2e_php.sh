@@ -18,7 +18,7 @@ trap cleanup EXIT
 fail=0
 check() { if eval "$2"; then echo "ok $1"; else echo "FAIL $1"; fail=1; fi; }
 
-"$JB" create "$jail" --with nginx,php-fpm --writable /var/www/data:www-data -q || { echo "FAIL create"; exit 1; }
+"$JB" create "$jail" --with nginx,php-fpm --writable /var/www/data:www-data --state-dir "$tmp/state" -q || { echo "FAIL create"; exit 1; }
 jail_write_site "$jail" "$port" || exit 1
 jail_start "$jail" "$port" || { cat "$jail"/var/log/nginx/*.log "$jail"/var/log/php*-fpm.log 2>/dev/null; exit 1; }
 page=$(curl -fsS "http://127.0.0.1:$port/index.php") || { echo "FAIL fetching the page"; exit 1; }
@@ -33,6 +33,7 @@ check "no setuid or setgid file" '[ -z "$(find "$jail" -xdev -type f -perm /6000
 check "no UID 0 or GID 0 entry" '! awk -F: "\$3 == 0" "$jail/etc/passwd" "$jail/etc/group" | grep -q .'
 check "nsswitch has no systemd" '! grep -q systemd "$jail/etc/nsswitch.conf"'
 check "sessions dir 1733 root" '[ "$(stat -c %a:%u "$jail/var/lib/php/sessions")" = "1733:0" ]'
+check "jail registered" 'grep -qx "$jail" "$tmp/state/jails"'
 check "manifest root-only" '[ "$(stat -c %a:%u "$jail/.jailbuild")" = "700:0" ]'
-check "re-run of create is idempotent" '"$JB" create "$jail" --with nginx,php-fpm --writable /var/www/data:www-data --json | python3 -c "import json,sys; d=json.load(sys.stdin); sys.exit(0 if d[\"bytes_written\"] == 0 else 1)"'
+check "re-run of create is idempotent" '"$JB" create "$jail" --with nginx,php-fpm --writable /var/www/data:www-data --state-dir "$tmp/state" --json | python3 -c "import json,sys; d=json.load(sys.stdin); sys.exit(0 if d[\"bytes_written\"] == 0 else 1)"'
 exit $fail

@@ -1,0 +1,30 @@
+// SPDX-License-Identifier: MIT
+// The jails of this host: create and unpack register them, `sync --all` and the apt hook read them.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace jailbuild {
+
+/// The default state directory; tests and unusual setups pass --state-dir instead.
+inline constexpr const char* default_state_dir = "/var/lib/jailbuild";
+
+/// A list of jail directories kept in STATE_DIR/jails, one absolute path per line, rewritten
+/// atomically (temporary file + rename) under an exclusive lock.
+class Registry {
+public:
+  explicit Registry(std::string state_dir = default_state_dir);
+  /// Adds a jail (a no-op when present). Creates the state directory (0755 root) if needed.
+  void add(const std::string& jail);
+  /// Removes a jail (a no-op when absent).
+  void remove(const std::string& jail);
+  /// The registered jails, sorted; empty when the registry does not exist yet.
+  std::vector<std::string> list() const;
+  const std::string& state_dir() const { return dir_; }
+
+private:
+  void rewrite(const std::vector<std::string>& jails);
+  std::string dir_;
+};
+
+} // namespace jailbuild

@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: MIT
+#include "jailbuild/registry.hpp"
+
+#include "jailbuild/error.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <fcntl.h>
+#include <fstream>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace jailbuild {
+
+namespace {
+
+/// An exclusive flock on STATE_DIR/lock for the life of the object.
+class RegistryLock {
+public:
+  explicit RegistryLock(const std::string& dir) {
+    std::string path = dir + "/lock";
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd_ < 0) throw system_error(path, "cannot open lock", errno);
+    if (::flock(fd_, LOCK_EX) != 0) throw system_error(path, "cannot lock", errno);
+  }
+  ~RegistryLock() { ::close(fd_); }
+  RegistryLock(const RegistryLock&) = delete;
+  RegistryLock& operator=(const RegistryLock&) = delete;
+
+private:
+  int fd_ = -1;
+};
+
+} // namespace
+
+Registry::Registry(std::string state_dir) : dir_(std::move(state_dir)) {
+  while (dir_.size() > 1 && dir_.back() == '/') dir_.pop_back();
+}
+
+std::vector<std::string> Registry::list() const {
+  std::vector<std::string> jails;
+  std::ifstream in(dir_ + "/jails");
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty() && line.front() == '/') jails.push_back(line);
+  std::sort(jails.begin(), jails.end());
+  jails.erase(std::unique(jails.begin(), jails.end()), jails.end());
+  return jails;
+}
+
+void Registry::rewrite(const std::vector<std::string>& jails) {
+  std::string tmp = dir_ + "/.jails.tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    for (const std::string& j : jails) out << j << '\n';
+    out.flush();
+    if (!out) throw Error(tmp, "cannot write the jail registry");
+  }
+  if (::rename(tmp.c_str(), (dir_ + "/jails").c_str()) != 0) throw system_error(dir_ + "/jails", "cannot replace", errno);
+}
+
+void Registry::add(const std::string& jail) {
+  if (::mkdir(dir_.c_str(), 0755) != 0 && errno != EEXIST) throw system_error(dir_, "cannot create state directory", errno);
+  RegistryLock lock(dir_);
+  std::vector<std::string> jails = list();
+  if (std::find(jails.begin(), jails.end(), jail) != jails.end()) return;
+  jails.push_back(jail);
+  std::sort(jails.begin(), jails.end());
+  rewrite(jails);
+}
+
+void Registry::remove(const std::string& jail) {
+  struct stat st;
+  if (::stat(dir_.c_str(), &st) != 0) return;
+  RegistryLock lock(dir_);
+  std::vector<std::string> jails = list();
+  auto it = std::find(jails.begin(), jails.end(), jail);
+  if (it == jails.end()) return;
+  jails.erase(it);
+  rewrite(jails);
+}
+
+} // namespace jailbuild

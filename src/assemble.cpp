@@ -92,12 +92,23 @@ bool same_stamp(const FileStamp& a, const FileStamp& b) {
   return a.dev == b.dev && a.ino == b.ino && a.size == b.size && a.mtime_ns == b.mtime_ns;
 }
 
-/// True when the jail still holds exactly what `prev` recorded, with the plan's mode and owner.
-bool jail_file_matches(const JailFs& jail, const PlanEntry& entry, const PlanEntry& prev, uint64_t size) {
+FileStamp stamp_of(const struct stat& st) {
+  return {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino), static_cast<int64_t>(st.st_size),
+          static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+}
+
+/// True when the jail still holds exactly the file `prev` recorded (same inode, size and mtime), with
+/// the plan's mode and owner.
+bool jail_file_matches(const JailFs& jail, const PlanEntry& entry, const PlanEntry& prev) {
   auto st = jail.lstat(rel_of(entry.path));
-  return st && S_ISREG(st->st_mode) && static_cast<uint64_t>(st->st_size) == size &&
+  return st && S_ISREG(st->st_mode) && same_stamp(stamp_of(*st), prev.jail_stamp) &&
          (st->st_mode & 07777) == entry.mode && st->st_uid == entry.uid && st->st_gid == entry.gid &&
          st->st_nlink == 1 && !prev.digest.empty();
+}
+
+FileStamp jail_stamp_of(const JailFs& jail, const PlanEntry& entry) {
+  auto st = jail.lstat(rel_of(entry.path));
+  return st ? stamp_of(*st) : FileStamp{};
 }
 
 } // namespace
@@ -170,20 +181,24 @@ AssembleReport assemble(JailFs& jail, const HostRoot& host, Plan& plan, const Ma
       try {
         const PlanEntry* prev = previous_of(e);
         if (e.kind == EntryKind::generated) {
-          if (prev && prev->digest == e.digest && jail_file_matches(jail, e, *prev, e.content.size())) {
+          if (prev && prev->digest == e.digest && jail_file_matches(jail, e, *prev)) {
+            e.jail_stamp = prev->jail_stamp;
             ++unchanged;
           } else {
             jail.write_file(rel, e.content, e.mode, e.uid, e.gid);
+            e.jail_stamp = jail_stamp_of(jail, e);
             ++written;
             bytes += e.content.size();
           }
         } else if (prev && same_stamp(prev->source_stamp, e.source_stamp) &&
-                   jail_file_matches(jail, e, *prev, static_cast<uint64_t>(e.source_stamp.size))) {
+                   jail_file_matches(jail, e, *prev)) {
           e.digest = prev->digest;
+          e.jail_stamp = prev->jail_stamp;
           ++unchanged;
         } else {
           CopyResult r = jail.copy_file(rel, host.real(e.source), e.mode, e.uid, e.gid, options.copy);
           e.digest = r.digest;
+          e.jail_stamp = jail_stamp_of(jail, e);
           ++written;
           bytes += r.size;
         }

@@ -60,20 +60,20 @@ std::string format_tree(const WalkResult& r) {
   return out.str();
 }
 
-nlohmann::json optional_json(const std::optional<std::string>& v) { return v ? nlohmann::json(*v) : nlohmann::json(); }
+nlohmann::ordered_json optional_json(const std::optional<std::string>& v) { return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(); }
 
 std::string format_json(const WalkResult& r) {
-  nlohmann::json objects = nlohmann::json::array();
+  nlohmann::ordered_json objects = nlohmann::ordered_json::array();
   for (size_t i = 0; i < r.objects.size(); ++i) {
     const WalkObject& o = r.objects[i];
-    nlohmann::json links = nlohmann::json::array();
+    nlohmann::ordered_json links = nlohmann::ordered_json::array();
     for (const SymlinkHop& h : o.hops) links.push_back({{"path", h.path}, {"target", h.target}});
-    nlohmann::json deps = nlohmann::json::array();
+    nlohmann::ordered_json deps = nlohmann::ordered_json::array();
     for (const WalkEdge& e : r.edges) {
       if (e.from != i) continue;
       deps.push_back({{"name", e.name},
-                      {"path", e.to ? nlohmann::json(r.objects[*e.to].path) : nlohmann::json()},
-                      {"found_in", e.found_in ? nlohmann::json(std::string(to_string(*e.found_in))) : nlohmann::json()}});
+                      {"path", e.to ? nlohmann::ordered_json(r.objects[*e.to].path) : nlohmann::ordered_json()},
+                      {"found_in", e.found_in ? nlohmann::ordered_json(std::string(to_string(*e.found_in))) : nlohmann::ordered_json()}});
     }
     objects.push_back({{"path", o.path},
                        {"role", role_name(o.role)},
@@ -89,9 +89,9 @@ std::string format_json(const WalkResult& r) {
                        {"interpreter", optional_json(o.elf.interpreter)},
                        {"dependencies", deps}});
   }
-  nlohmann::json unresolved = nlohmann::json::array();
+  nlohmann::ordered_json unresolved = nlohmann::ordered_json::array();
   for (const Unresolved& u : r.unresolved) unresolved.push_back({{"name", u.name}, {"needed_by", u.needed_by}});
-  nlohmann::json doc = {{"objects", objects}, {"unresolved", unresolved}};
+  nlohmann::ordered_json doc = {{"objects", objects}, {"unresolved", unresolved}};
   return doc.dump(2) + "\n";
 }
 

@@ -36,7 +36,30 @@ std::string join_components(const std::vector<std::string>& parts) {
 
 } // namespace
 
+namespace {
+
+/// True when the path is absolute and has no empty, "." or ".." component and no trailing slash:
+/// normalising it would change nothing (the walk and the plan call this hundreds of thousands of times).
+bool is_normal(std::string_view path) {
+  if (path.empty() || path.front() != '/') return false;
+  if (path.size() == 1) return true;
+  if (path.back() == '/') return false;
+  for (size_t i = 0; i < path.size(); ++i) {
+    if (path[i] != '/') continue;
+    std::string_view rest = path.substr(i + 1);
+    if (rest.empty() || rest.front() == '/') return false;
+    if (rest.front() == '.') {
+      if (rest.size() == 1 || rest[1] == '/') return false;
+      if (rest[1] == '.' && (rest.size() == 2 || rest[2] == '/')) return false;
+    }
+  }
+  return true;
+}
+
+} // namespace
+
 std::string normalize_path(std::string_view path) {
+  if (is_normal(path)) return std::string(path);
   std::vector<std::string> out;
   for (auto& c : split_components(path)) {
     if (c == ".") continue;
@@ -50,6 +73,10 @@ std::string normalize_path(std::string_view path) {
 }
 
 std::string dirname_of(std::string_view path) {
+  if (is_normal(path)) {
+    size_t slash = path.rfind('/');
+    return slash == 0 ? std::string("/") : std::string(path.substr(0, slash));
+  }
   std::string norm = normalize_path(path);
   size_t slash = norm.rfind('/');
   if (slash == 0 || slash == std::string::npos) return "/";
@@ -58,6 +85,13 @@ std::string dirname_of(std::string_view path) {
 
 std::string join_path(std::string_view dir, std::string_view name) {
   if (!name.empty() && name.front() == '/') return normalize_path(name);
+  bool simple_name = !name.empty() && name.find('/') == std::string_view::npos && name != "." && name != "..";
+  if (simple_name && is_normal(dir)) {
+    std::string s(dir);
+    if (s.size() > 1) s += '/';
+    s += name;
+    return s;
+  }
   std::string s(dir);
   s += "/";
   s += name;
@@ -153,5 +187,57 @@ std::vector<std::string> HostRoot::glob(std::string_view pattern) const {
 }
 
 bool HostRoot::exists(std::string_view host_path) const { return resolve(host_path).has_value(); }
+
+std::optional<ResolvedPath> ResolveCache::resolve(std::string_view host_path) {
+  int links_left = 40; // ELOOP, as the kernel counts
+  return resolve_in(host_path, links_left);
+}
+
+const std::optional<ResolvedPath>& ResolveCache::resolve_dir(std::string_view dir) {
+  int links_left = 40;
+  return resolve_dir_in(normalize_path(dir), links_left);
+}
+
+const std::optional<ResolvedPath>& ResolveCache::resolve_dir_in(const std::string& dir, int& links_left) {
+  auto it = dirs_.find(dir);
+  if (it != dirs_.end()) return it->second;
+  std::optional<ResolvedPath> rdir = resolve_in(dir, links_left);
+  if (rdir && rdir->path != "/") {
+    struct stat st;
+    if (::stat(host_.real(rdir->path).c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) rdir.reset();
+  }
+  return dirs_.emplace(dir, std::move(rdir)).first->second;
+}
+
+std::optional<ResolvedPath> ResolveCache::resolve_in(std::string_view host_path, int& links_left) {
+  std::string path = normalize_path(host_path);
+  if (path == "/") return ResolvedPath{"/", {}};
+  std::string dir = dirname_of(path);
+  std::string base = path.substr(path.rfind('/') + 1);
+  // The directory part, memoised (its own symlinks resolved once for every file below it).
+  const std::optional<ResolvedPath>& rdir = resolve_dir_in(dir, links_left);
+  if (!rdir) return std::nullopt;
+  ResolvedPath out = *rdir;
+  std::string here = join_path(out.path, base);
+  struct stat st;
+  if (::lstat(host_.real(here).c_str(), &st) != 0) return std::nullopt;
+  if (!S_ISLNK(st.st_mode)) {
+    out.path = here;
+    return out;
+  }
+  if (--links_left < 0) return std::nullopt;
+  std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
+  ssize_t n = ::readlink(host_.real(here).c_str(), target.data(), target.size());
+  if (n < 0) return std::nullopt;
+  target.resize(static_cast<size_t>(n));
+  out.hops.push_back({here, target});
+  // Relative targets are relative to the link's (resolved) directory; ".." never climbs above the root.
+  std::optional<ResolvedPath> rest =
+      resolve_in(!target.empty() && target.front() == '/' ? target : out.path + "/" + target, links_left);
+  if (!rest) return std::nullopt;
+  out.path = rest->path;
+  out.hops.insert(out.hops.end(), rest->hops.begin(), rest->hops.end());
+  return out;
+}
 
 } // namespace jailbuild

@@ -56,10 +56,12 @@ json entry_json(const PlanEntry& e) {
     j["source"] = e.source;
     j["digest"] = e.digest;
     j["source_stamp"] = stamp_json(e.source_stamp);
+    j["jail_stamp"] = stamp_json(e.jail_stamp);
     break;
   case EntryKind::generated:
     j["digest"] = e.digest;
     j["content"] = e.content;
+    j["jail_stamp"] = stamp_json(e.jail_stamp);
     break;
   case EntryKind::symlink: j["target"] = e.source; break;
   case EntryKind::device:
@@ -92,10 +94,12 @@ PlanEntry entry_from(const json& j, const std::string& where) {
     e.source = j.at("source").get<std::string>();
     e.digest = j.at("digest").get<std::string>();
     e.source_stamp = stamp_from(j.at("source_stamp"));
+    if (j.contains("jail_stamp")) e.jail_stamp = stamp_from(j.at("jail_stamp"));
     break;
   case EntryKind::generated:
     e.digest = j.at("digest").get<std::string>();
     e.content = j.at("content").get<std::string>();
+    if (j.contains("jail_stamp")) e.jail_stamp = stamp_from(j.at("jail_stamp"));
     break;
   case EntryKind::symlink: e.source = j.at("target").get<std::string>(); break;
   case EntryKind::device: {
@@ -180,6 +184,28 @@ WalkObject object_from(const json& j) {
   return o;
 }
 
+json origin_json(const PackOrigin& o) {
+  json packages = json::array();
+  for (const PackagePin& p : o.packages) packages.push_back({{"name", p.name}, {"version", p.version}});
+  return {{"host", o.host},       {"packed", o.packed},         {"packages_digest", o.packages_digest},
+          {"packages", packages}, {"min_kernel", o.min_kernel}, {"extra_digests", o.extra_digests},
+          {"unpacked", o.unpacked}, {"archive_sha256", o.archive_sha256}};
+}
+
+PackOrigin origin_from(const json& j) {
+  PackOrigin o;
+  o.host = j.at("host").get<std::string>();
+  o.packed = j.at("packed").get<int64_t>();
+  o.packages_digest = j.at("packages_digest").get<std::string>();
+  for (const json& p : j.at("packages"))
+    o.packages.push_back({p.at("name").get<std::string>(), p.at("version").get<std::string>()});
+  o.min_kernel = j.value("min_kernel", "");
+  o.extra_digests = j.value("extra_digests", std::map<std::string, std::string>{});
+  o.unpacked = j.value("unpacked", int64_t{0});
+  o.archive_sha256 = j.value("archive_sha256", "");
+  return o;
+}
+
 } // namespace
 
 std::string manifest_to_json(const Manifest& m) {
@@ -190,7 +216,9 @@ std::string manifest_to_json(const Manifest& m) {
   json doc = {{"format", m.format},     {"tool", m.tool},        {"created", m.created},
               {"updated", m.updated},   {"spec", spec_json(m.plan.spec)}, {"users", m.plan.users},
               {"warnings", m.plan.warnings}, {"entries", entries}, {"elf_cache", objects}};
-  return doc.dump(1) + "\n";
+  if (m.origin) doc["origin"] = origin_json(*m.origin);
+  // Compact: sync reads this on every run (and a no-op sync has 30 ms); `jq .` shows it indented.
+  return doc.dump() + "\n";
 }
 
 Manifest manifest_from_json(const std::string& text, const std::string& where) {
@@ -207,6 +235,7 @@ Manifest manifest_from_json(const std::string& text, const std::string& where) {
     m.plan.warnings = doc.value("warnings", std::vector<std::string>{});
     for (const json& e : doc.at("entries")) m.plan.entries.push_back(entry_from(e, where));
     for (const json& o : doc.at("elf_cache")) m.plan.objects.push_back(object_from(o));
+    if (doc.contains("origin")) m.origin = origin_from(doc.at("origin"));
     return m;
   } catch (const Error&) {
     throw;
@@ -217,8 +246,8 @@ Manifest manifest_from_json(const std::string& text, const std::string& where) {
 
 Manifest read_manifest(const std::string& jail_dir) {
   JailFs jail(jail_dir);
+  if (!jail.lstat(manifest_file)) throw Error(jail_dir, "not a jailbuild jail: no " + std::string(manifest_file));
   int fd = jail.open_read(manifest_file);
-  if (fd < 0) throw Error(jail_dir, "not a jailbuild jail: no " + std::string(manifest_file));
   std::string text;
   char buf[65536];
   for (;;) {

@@ -34,8 +34,9 @@ EntryRole role_for_host_file(const std::string& path) {
 
 class Builder {
 public:
-  Builder(const HostRoot& host, const ProfileSet& profiles, const JailSpec& spec, Digests digests)
-      : host_(host), profiles_(profiles), spec_(spec), digests_(digests) {}
+  Builder(const HostRoot& host, const ProfileSet& profiles, const JailSpec& spec, Digests digests,
+          const ElfReader& reader)
+      : host_(host), profiles_(profiles), spec_(spec), digests_(digests), reader_(reader) {}
 
   Plan build() {
     std::vector<const Profile*> list = profiles_.expand(spec_.services);
@@ -143,17 +144,20 @@ private:
       // Extensions are dlopen()ed by php-fpm: they resolve in its namespace.
       for (const std::string& e : php_->extensions) roots.push_back({e, php_->fpm_binary});
     }
+    // Profile ELF files (gconv, NSS and OpenSSL modules, libgcc_s) are dlopen()ed by libraries inside
+    // the services' processes: they resolve in a service's namespace, as they will at run time.
+    std::string host_program = php_ ? php_->fpm_binary : nginx_ ? nginx_->binary : std::string();
     for (const Profile* p : list) {
       for (const ElfSpec& spec : p->elf) {
         for (const std::string& pattern : spec.paths) {
           std::vector<std::string> hits = host_.glob(substitute(pattern, spec.origin));
           if (hits.empty() && spec.presence == Presence::required)
             throw profile_error(spec.origin, substitute(pattern, spec.origin) + ": no such file on the host");
-          for (const std::string& h : hits) roots.push_back({h, {}});
+          for (const std::string& h : hits) roots.push_back({h, is_program(h) ? std::string() : host_program});
         }
       }
     }
-    WalkResult result = walk(host_, roots);
+    WalkResult result = walk(host_, roots, reader_);
     if (!result.unresolved.empty()) {
       std::string list_text;
       for (const Unresolved& u : result.unresolved) {
@@ -180,6 +184,17 @@ private:
       entries_.add(std::move(e));
     }
     plan_.objects = std::move(result.objects);
+  }
+
+  /// A program (it has an interpreter) runs on its own; anything else is loaded into one.
+  bool is_program(const std::string& host_path) {
+    auto r = resolver_.resolve(host_path);
+    if (!r) return false;
+    struct stat st;
+    if (::stat(host_.real(r->path).c_str(), &st) != 0) return false;
+    FileStamp stamp{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino), static_cast<int64_t>(st.st_size),
+                    static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+    return reader_(host_.real(r->path), stamp).interpreter.has_value();
   }
 
   // ---- profiles ------------------------------------------------------------------------------
@@ -227,11 +242,17 @@ private:
                      std::optional<uint32_t> mode_override, const std::string& origin) {
     // The parent may itself be reached through host symlinks: reproduce them, use the real place.
     std::string parent = dirname_of(host_path);
-    auto rparent = host_.resolve(parent);
+    auto rparent = resolver_.resolve(parent);
     if (!rparent) return;
     for (const SymlinkHop& hop : rparent->hops) add_symlink(hop.path, hop.target, origin);
     std::string canonical = join_path(rparent->path, host_path.substr(host_path.rfind('/') + 1));
-    std::string dest = jail_path == host_path ? canonical : jail_path;
+    add_canonical_path(canonical, jail_path == host_path ? canonical : jail_path, recursive, mode_override, origin);
+  }
+
+  /// add_host_path() for a path whose parent is known to be free of symlinks (a child met while
+  /// descending a directory already resolved): no need to resolve it again.
+  void add_canonical_path(const std::string& canonical, const std::string& dest, bool recursive,
+                          std::optional<uint32_t> mode_override, const std::string& origin) {
     if (!visited_.insert(canonical + "\n" + dest).second) return;
 
     struct stat st;
@@ -242,7 +263,7 @@ private:
       if (n < 0) return;
       target.resize(static_cast<size_t>(n));
       add_symlink(dest, target, origin);
-      if (auto r = host_.resolve(canonical)) {
+      if (auto r = resolver_.resolve(canonical)) {
         for (const SymlinkHop& hop : r->hops) add_symlink(hop.path, hop.target, origin);
         add_host_path(r->path, r->path, recursive, mode_override, origin);
       } else {
@@ -258,7 +279,7 @@ private:
         children.push_back(entry.path().filename().string());
       std::sort(children.begin(), children.end());
       for (const std::string& c : children)
-        add_host_path(join_path(canonical, c), join_path(dest, c), true, mode_override, origin);
+        add_canonical_path(join_path(canonical, c), join_path(dest, c), true, mode_override, origin);
       return;
     }
     if (!S_ISREG(st.st_mode)) {
@@ -439,6 +460,8 @@ private:
   const ProfileSet& profiles_;
   JailSpec spec_;
   Digests digests_;
+  const ElfReader& reader_;
+  ResolveCache resolver_{host_};
   Plan plan_;
   EntrySet entries_;
   std::map<std::string, std::string> vars_;
@@ -452,8 +475,9 @@ private:
 
 } // namespace
 
-Plan build_plan(const HostRoot& host, const ProfileSet& profiles, const JailSpec& spec, Digests digests) {
-  return Builder(host, profiles, spec, digests).build();
+Plan build_plan(const HostRoot& host, const ProfileSet& profiles, const JailSpec& spec, Digests digests,
+                const ElfReader& reader) {
+  return Builder(host, profiles, spec, digests, reader).build();
 }
 
 } // namespace jailbuild

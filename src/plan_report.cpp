@@ -24,8 +24,8 @@ std::string human_bytes(uint64_t n) {
   return buf;
 }
 
-nlohmann::json entry_json(const PlanEntry& e) {
-  nlohmann::json j = {{"kind", to_string(e.kind)}, {"role", to_string(e.role)}, {"path", e.path},
+nlohmann::ordered_json entry_json(const PlanEntry& e) {
+  nlohmann::ordered_json j = {{"kind", to_string(e.kind)}, {"role", to_string(e.role)}, {"path", e.path},
                       {"mode", octal(e.mode)},     {"uid", e.uid},                {"gid", e.gid},
                       {"origin", e.origin}};
   switch (e.kind) {
@@ -75,9 +75,9 @@ std::string format_plan_text(const Plan& plan) {
 }
 
 std::string format_plan_json(const Plan& plan) {
-  nlohmann::json entries = nlohmann::json::array();
+  nlohmann::ordered_json entries = nlohmann::ordered_json::array();
   for (const PlanEntry& e : plan.entries) entries.push_back(entry_json(e));
-  nlohmann::json doc = {{"services", plan.spec.services}, {"users", plan.users},
+  nlohmann::ordered_json doc = {{"services", plan.spec.services}, {"users", plan.users},
                         {"warnings", plan.warnings},      {"entries", entries}};
   return doc.dump(2) + "\n";
 }
@@ -96,7 +96,7 @@ std::string format_summary(const std::string& dir, const Plan& plan, const Assem
 
 std::string format_summary_json(const std::string& dir, const Plan& plan, const AssembleReport& report) {
   PlanSummary s = summarize(plan);
-  nlohmann::json doc = {{"dir", dir},
+  nlohmann::ordered_json doc = {{"dir", dir},
                         {"objects", s.objects},
                         {"files", s.files + s.generated},
                         {"bytes", s.bytes},

@@ -199,10 +199,9 @@ private:
   std::optional<Located> locate(const std::string& host_path) {
     std::string path = normalize_path(host_path);
     std::string dir = dirname_of(path);
-    auto [it, fresh] = dir_cache_.try_emplace(dir);
-    if (fresh) it->second = host_.resolve(dir);
-    if (!it->second) return std::nullopt;
-    const ResolvedPath& rdir = *it->second;
+    const std::optional<ResolvedPath>& resolved_dir = resolver_.resolve_dir(dir);
+    if (!resolved_dir) return std::nullopt;
+    const ResolvedPath& rdir = *resolved_dir;
     std::string candidate = join_path(rdir.path, basename_of(path));
     struct stat st;
     if (::lstat(host_.real(candidate).c_str(), &st) != 0) return std::nullopt;
@@ -210,7 +209,7 @@ private:
     loc.opened_as = path;
     loc.resolved.hops = rdir.hops;
     if (S_ISLNK(st.st_mode)) {
-      std::optional<ResolvedPath> rest = host_.resolve(candidate);
+      std::optional<ResolvedPath> rest = resolver_.resolve(candidate);
       if (!rest) return std::nullopt;
       loc.resolved.path = rest->path;
       loc.resolved.hops.insert(loc.resolved.hops.end(), rest->hops.begin(), rest->hops.end());
@@ -290,7 +289,7 @@ private:
   std::map<std::pair<uint64_t, uint64_t>, size_t> objects_by_file_;
   std::map<std::pair<uint64_t, uint64_t>, ElfInfo> elf_cache_;
   std::set<std::tuple<size_t, std::string, size_t>> edges_seen_;
-  std::map<std::string, std::optional<ResolvedPath>> dir_cache_;
+  ResolveCache resolver_{host_};
   std::map<std::string, Namespace> namespaces_;
   std::map<size_t, Platform> platforms_;
   std::map<std::string, std::vector<std::string>> unresolved_;

@@ -3,6 +3,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace jailbuild {
@@ -43,6 +44,24 @@ public:
 
 private:
   std::string root_; // without trailing slash; "" for "/"
+};
+
+/// HostRoot::resolve() with the directories met memoised, for one run over a host that does not change
+/// meanwhile (a plan, a walk): resolving thousands of paths below /usr then costs one lstat() each
+/// instead of one per component.
+class ResolveCache {
+public:
+  explicit ResolveCache(const HostRoot& host) : host_(host) {}
+  std::optional<ResolvedPath> resolve(std::string_view host_path);
+  /// A directory, resolved once and remembered (nullopt: missing or not a directory).
+  const std::optional<ResolvedPath>& resolve_dir(std::string_view dir);
+  const HostRoot& host() const { return host_; }
+
+private:
+  std::optional<ResolvedPath> resolve_in(std::string_view host_path, int& links_left);
+  const std::optional<ResolvedPath>& resolve_dir_in(const std::string& dir, int& links_left);
+  const HostRoot& host_;
+  std::unordered_map<std::string, std::optional<ResolvedPath>> dirs_;
 };
 
 /// Lexical normalisation of an absolute path: collapses "//", "." and "..", never above "/".

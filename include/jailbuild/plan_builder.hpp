@@ -16,6 +16,8 @@ enum class Digests { now, while_copying };
 /// The plan for a spec. Throws Error, before anything is written, for an unknown profile, a service
 /// missing on the host (naming the Debian package), a bad profile entry (file and line), unresolved
 /// libraries (all of them at once) and conflicting entries.
-Plan build_plan(const HostRoot& host, const ProfileSet& profiles, const JailSpec& spec, Digests digests);
+/// `reader` serves the ELF facts of the walk (sync passes one backed by the manifest's cache).
+Plan build_plan(const HostRoot& host, const ProfileSet& profiles, const JailSpec& spec, Digests digests,
+                const ElfReader& reader = read_elf_for_walk);
 
 } // namespace jailbuild

@@ -1,0 +1,485 @@
+// SPDX-License-Identifier: MIT
+// Three states meet here: what the manifest says was installed (recorded), what the host says should
+// be there now (desired, a fresh plan), and what the jail really holds (actual). Every decision
+// compares the three; every change goes through JailFs, so nothing written here follows a symlink a
+// jailed process may have planted, and nothing is rewritten in place (a running nginx or php-fpm that
+// maps a library would get SIGBUS): replacements are new files renamed over the old names.
+#include "jailbuild/sync.hpp"
+
+#include "jailbuild/create.hpp"
+#include "jailbuild/digest.hpp"
+#include "jailbuild/error.hpp"
+#include "jailbuild/hostfs.hpp"
+#include "jailbuild/jailfs.hpp"
+#include "jailbuild/manifest.hpp"
+#include "jailbuild/plan_builder.hpp"
+#include "jailbuild/profile.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cerrno>
+#include <ctime>
+#include <fcntl.h>
+#include <map>
+#include <sstream>
+#include <sys/file.h>
+#include <sys/sysmacros.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+namespace jailbuild {
+
+std::string_view to_string(ChangeKind kind) {
+  switch (kind) {
+  case ChangeKind::added: return "added";
+  case ChangeKind::updated: return "updated";
+  case ChangeKind::removed: return "removed";
+  case ChangeKind::restored: return "restored";
+  case ChangeKind::kept_local: return "kept-local";
+  case ChangeKind::conflict: return "conflict";
+  case ChangeKind::tampered: return "tampered";
+  }
+  return "?";
+}
+
+size_t SyncReport::count(ChangeKind kind) const {
+  return static_cast<size_t>(std::count_if(changes.begin(), changes.end(), [&](const SyncChange& c) { return c.kind == kind; }));
+}
+
+bool SyncReport::needs_attention() const { return count(ChangeKind::conflict) + count(ChangeKind::tampered) > 0; }
+
+namespace {
+
+std::string rel_of(const std::string& jail_path) { return jail_path.size() > 1 ? jail_path.substr(1) : ""; }
+
+FileStamp stamp_of(const struct stat& st) {
+  return {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino), static_cast<int64_t>(st.st_size),
+          static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+}
+
+/// One sync at a time per jail: an flock on .jailbuild/lock, waited for up to a minute (the apt
+/// hook and the timer may meet).
+class JailLock {
+public:
+  explicit JailLock(const std::string& dir) {
+    std::string meta = dir + "/" + manifest_dir;
+    int dfd = ::open(meta.c_str(), O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_PATH);
+    if (dfd < 0) throw system_error(meta, "cannot open", errno);
+    fd_ = ::openat(dfd, "lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int err = errno;
+    ::close(dfd);
+    if (fd_ < 0) throw system_error(meta + "/lock", "cannot open", err);
+    for (int i = 0; ::flock(fd_, LOCK_EX | LOCK_NB) != 0; ++i) {
+      if (errno != EWOULDBLOCK || i >= 600) {
+        ::close(fd_);
+        throw Error(dir, "another jailbuild holds the jail's lock (" + meta + "/lock)");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  ~JailLock() { ::close(fd_); }
+  JailLock(const JailLock&) = delete;
+  JailLock& operator=(const JailLock&) = delete;
+
+private:
+  int fd_ = -1;
+};
+
+/// What the jail really holds at a path, for a file entry.
+struct Actual {
+  enum class Kind { absent, file, other } kind = Kind::absent;
+  std::string digest; ///< for a file: known without hashing when its stamp is the recorded one
+  FileStamp stamp;
+  uint32_t mode = 0, uid = 0, gid = 0;
+};
+
+/// One thing to do, decided before anything is done (so --dry-run shows exactly what would happen).
+struct Action {
+  enum class Op { install, install_beside, remove, remove_dir, fix_dir, symlink, device, mount_point, record } op;
+  PlanEntry* entry = nullptr;      ///< desired (install, symlink, device, fix_dir, record)
+  const PlanEntry* old = nullptr;  ///< recorded (remove)
+};
+
+class Syncer {
+public:
+  Syncer(const std::string& dir, const SyncOptions& options) : options_(options), jail_(dir) {
+    report_.dir = dir;
+  }
+
+  SyncReport run() {
+    JailLock lock(report_.dir);
+    Manifest old = read_manifest(report_.dir);
+    JailSpec spec = old.plan.spec;
+    // The built-in profiles are wherever this jailbuild has them now; the user's stay as recorded.
+    std::vector<std::string> dirs = profile_dirs({});
+    for (size_t i = 2; i < spec.profile_dirs.size(); ++i) dirs.push_back(spec.profile_dirs[i]);
+    spec.profile_dirs = dirs;
+    HostRoot host(spec.host_root);
+    ProfileSet profiles = ProfileSet::load(spec.profile_dirs);
+
+    // ELF facts of unchanged files come from the manifest: an unchanged file is never parsed again.
+    std::map<std::tuple<uint64_t, uint64_t, int64_t, int64_t>, const ElfInfo*> cache;
+    for (const WalkObject& o : old.plan.objects)
+      cache[{o.stamp.dev, o.stamp.ino, o.stamp.size, o.stamp.mtime_ns}] = &o.elf;
+    ElfReader reader = [&](const std::string& real_path, const FileStamp& s) {
+      auto it = cache.find({s.dev, s.ino, s.size, s.mtime_ns});
+      return it != cache.end() ? *it->second : read_elf_dynamic(real_path);
+    };
+    Plan plan = build_plan(host, profiles, spec, Digests::while_copying, reader);
+    report_.warnings = plan.warnings;
+
+    std::map<std::string, const PlanEntry*> recorded;
+    for (const PlanEntry& e : old.plan.entries) recorded.emplace(e.path, &e);
+    fill_digests(host, plan, recorded);
+    decide(plan, recorded, old);
+    if (options_.mode == SyncMode::dry_run) return std::move(report_);
+
+    bool changed = apply(host) || !same_entries(plan, old.plan) || plan.spec.profile_dirs != old.plan.spec.profile_dirs;
+    if (changed) {
+      Manifest next;
+      next.tool = std::string("jailbuild ") + JB_VERSION;
+      next.created = old.created;
+      next.updated = static_cast<int64_t>(std::time(nullptr));
+      next.origin = old.origin;
+      next.plan = std::move(plan);
+      write_manifest(jail_, next);
+      report_.manifest_written = true;
+    }
+    return std::move(report_);
+  }
+
+private:
+  /// Desired files whose source did not change keep their recorded digest; the others are hashed now.
+  void fill_digests(const HostRoot& host, Plan& plan, const std::map<std::string, const PlanEntry*>& recorded) {
+    for (PlanEntry& e : plan.entries) {
+      if (e.kind != EntryKind::file) continue;
+      auto it = recorded.find(e.path);
+      if (it != recorded.end() && it->second->kind == EntryKind::file && it->second->source_stamp == e.source_stamp &&
+          !it->second->digest.empty())
+        e.digest = it->second->digest;
+      else
+        e.digest = sha256_file(host.real(e.source));
+    }
+  }
+
+  Actual actual_file(const std::string& path, const PlanEntry* rec) {
+    Actual a;
+    std::optional<struct stat> st;
+    try {
+      st = jail_.lstat(rel_of(path));
+    } catch (const Error&) {
+      a.kind = Actual::Kind::other; // a symlink where a directory should be: hostile, never followed
+      return a;
+    }
+    if (!st) return a;
+    if (!S_ISREG(st->st_mode)) {
+      a.kind = Actual::Kind::other;
+      return a;
+    }
+    a.kind = Actual::Kind::file;
+    a.stamp = stamp_of(*st);
+    a.mode = st->st_mode & 07777;
+    a.uid = st->st_uid;
+    a.gid = st->st_gid;
+    // Untouched since we installed it: the recorded digest holds, no need to read 100 MB again.
+    if (rec && st->st_nlink == 1 && !rec->digest.empty() && rec->jail_stamp == a.stamp) {
+      a.digest = rec->digest;
+      return a;
+    }
+    int fd = jail_.open_read(rel_of(path));
+    try {
+      a.digest = sha256_fd(fd);
+    } catch (...) {
+      ::close(fd);
+      throw;
+    }
+    ::close(fd);
+    if (st->st_nlink != 1) a.digest += "+hardlinked"; // shared with something else: never "ours"
+    return a;
+  }
+
+  void change(ChangeKind kind, const std::string& path, std::string detail = {}) {
+    report_.changes.push_back({kind, path, std::move(detail)});
+  }
+
+  void decide(Plan& plan, const std::map<std::string, const PlanEntry*>& recorded, const Manifest& old) {
+    std::map<std::string, const PlanEntry*> desired;
+    for (PlanEntry& e : plan.entries) {
+      desired.emplace(e.path, &e);
+      auto it = recorded.find(e.path);
+      const PlanEntry* rec = it != recorded.end() && it->second->kind == e.kind ? it->second : nullptr;
+      switch (e.kind) {
+      case EntryKind::file:
+      case EntryKind::generated: decide_file(e, rec); break;
+      case EntryKind::directory: decide_dir(e, rec); break;
+      case EntryKind::symlink: decide_symlink(e, rec); break;
+      case EntryKind::device: decide_device(e, rec); break;
+      case EntryKind::bind:
+        if (!jail_.lstat(rel_of(e.path))) actions_.push_back({Action::Op::mount_point, &e, nullptr});
+        break;
+      }
+    }
+    // Entries nobody wants any more, children before their directories.
+    std::vector<const PlanEntry*> gone;
+    for (const PlanEntry& e : old.plan.entries) {
+      auto it = desired.find(e.path);
+      if (it == desired.end() || it->second->kind != e.kind) gone.push_back(&e);
+    }
+    std::reverse(gone.begin(), gone.end());
+    for (const PlanEntry* e : gone) decide_removal(*e);
+  }
+
+  void decide_file(PlanEntry& e, const PlanEntry* rec) {
+    Actual a = actual_file(e.path, rec);
+    bool meta_ok = a.mode == e.mode && a.uid == e.uid && a.gid == e.gid;
+    if (a.kind == Actual::Kind::file && a.digest == e.digest) {
+      // Already what the host wants (also after a sync that was killed before its manifest).
+      e.jail_stamp = a.stamp;
+      if (!meta_ok) {
+        actions_.push_back({Action::Op::install, &e, rec});
+        change(ChangeKind::updated, e.path, "mode or owner");
+      }
+      return;
+    }
+    bool untouched = rec && a.kind == Actual::Kind::file && a.digest == rec->digest;
+    if (a.kind == Actual::Kind::absent) {
+      actions_.push_back({Action::Op::install, &e, rec});
+      change(rec ? ChangeKind::restored : ChangeKind::added, e.path, rec ? "was missing from the jail" : "");
+      return;
+    }
+    if (untouched) {
+      actions_.push_back({Action::Op::install, &e, rec});
+      change(ChangeKind::updated, e.path);
+      return;
+    }
+    // The jail holds something we did not install: a local edit, or tampering.
+    if (e.role == EntryRole::config && a.kind == Actual::Kind::file) {
+      if (rec && rec->digest == e.digest) {
+        e.jail_stamp = rec->jail_stamp;
+        change(ChangeKind::kept_local, e.path, "edited in the jail, unchanged on the host");
+      } else {
+        actions_.push_back({Action::Op::install_beside, &e, rec});
+        change(ChangeKind::conflict, e.path,
+               "edited in the jail and changed on the host: the host's version is " + e.path + ".jailbuild-new");
+      }
+      return;
+    }
+    if (options_.force == Force::yes) {
+      actions_.push_back({Action::Op::install, &e, rec});
+      change(ChangeKind::restored, e.path, "differed from what was installed; replaced (--force)");
+    } else {
+      if (rec) e.jail_stamp = rec->jail_stamp;
+      change(ChangeKind::tampered, e.path,
+             a.kind == Actual::Kind::file ? "differs from what was installed; left in place (--force replaces it)"
+                                          : "is not a regular file; left in place (--force replaces it)");
+    }
+  }
+
+  void decide_dir(PlanEntry& e, const PlanEntry* rec) {
+    std::optional<struct stat> st;
+    try {
+      st = jail_.lstat(rel_of(e.path));
+    } catch (const Error&) {
+      change(ChangeKind::tampered, e.path, "a parent is a symlink; left in place");
+      return;
+    }
+    if (!st) {
+      actions_.push_back({Action::Op::fix_dir, &e, rec});
+      change(rec ? ChangeKind::restored : ChangeKind::added, e.path);
+    } else if (!S_ISDIR(st->st_mode)) {
+      // A jailed process replaced a directory it owned by a symlink (to /etc, say): never follow it.
+      if (options_.force == Force::yes) {
+        actions_.push_back({Action::Op::remove, nullptr, &e});
+        actions_.push_back({Action::Op::fix_dir, &e, rec});
+        change(ChangeKind::restored, e.path, "was not a directory; replaced (--force)");
+      } else {
+        change(ChangeKind::tampered, e.path, "should be a directory but is not; left in place (--force replaces it)");
+      }
+    } else if ((st->st_mode & 07777) != e.mode || st->st_uid != e.uid || st->st_gid != e.gid) {
+      actions_.push_back({Action::Op::fix_dir, &e, rec});
+      change(ChangeKind::updated, e.path, "mode or owner");
+    }
+  }
+
+  void decide_symlink(PlanEntry& e, const PlanEntry* rec) {
+    std::optional<struct stat> st;
+    try {
+      st = jail_.lstat(rel_of(e.path));
+    } catch (const Error&) {
+      change(ChangeKind::tampered, e.path, "a parent is a symlink; left in place");
+      return;
+    }
+    if (st && S_ISLNK(st->st_mode) && jail_.read_link(rel_of(e.path)) == e.source) return;
+    if (st && S_ISDIR(st->st_mode)) {
+      change(ChangeKind::tampered, e.path, "a directory stands where a symlink should be; left in place");
+      return;
+    }
+    actions_.push_back({Action::Op::symlink, &e, rec});
+    if (!st) change(rec ? ChangeKind::restored : ChangeKind::added, e.path, "-> " + e.source);
+    else change(ChangeKind::updated, e.path, "-> " + e.source);
+  }
+
+  void decide_device(PlanEntry& e, const PlanEntry* rec) {
+    std::optional<struct stat> st = jail_.lstat(rel_of(e.path));
+    bool right = st && (e.device_type == DeviceType::block ? S_ISBLK(st->st_mode) : S_ISCHR(st->st_mode)) &&
+                 major(st->st_rdev) == e.major && minor(st->st_rdev) == e.minor && (st->st_mode & 07777) == e.mode &&
+                 st->st_uid == e.uid && st->st_gid == e.gid && st->st_nlink == 1;
+    if (right) return;
+    actions_.push_back({Action::Op::device, &e, rec});
+    change(st ? ChangeKind::updated : (rec ? ChangeKind::restored : ChangeKind::added), e.path);
+  }
+
+  void decide_removal(const PlanEntry& e) {
+    std::optional<struct stat> st;
+    try {
+      st = jail_.lstat(rel_of(e.path));
+    } catch (const Error&) {
+      return; // under a planted symlink: nothing of ours is there
+    }
+    if (!st) return;
+    switch (e.kind) {
+    case EntryKind::file:
+    case EntryKind::generated: {
+      Actual a = actual_file(e.path, &e);
+      if (a.kind == Actual::Kind::file && a.digest == e.digest) {
+        actions_.push_back({Action::Op::remove, nullptr, &e});
+        change(ChangeKind::removed, e.path);
+      } else {
+        change(ChangeKind::conflict, e.path, "no longer needed, but changed in the jail; left in place");
+      }
+      break;
+    }
+    case EntryKind::symlink:
+      if (S_ISLNK(st->st_mode)) {
+        actions_.push_back({Action::Op::remove, nullptr, &e});
+        change(ChangeKind::removed, e.path);
+      }
+      break;
+    case EntryKind::device:
+      if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) {
+        actions_.push_back({Action::Op::remove, nullptr, &e});
+        change(ChangeKind::removed, e.path);
+      }
+      break;
+    case EntryKind::directory:
+    case EntryKind::bind:
+      if (S_ISDIR(st->st_mode)) {
+        actions_.push_back({Action::Op::remove_dir, nullptr, &e});
+        change(ChangeKind::removed, e.path);
+      }
+      break;
+    }
+  }
+
+  /// Performs the actions in their order; returns whether anything was done.
+  bool apply(const HostRoot& host) {
+    for (const Action& a : actions_) {
+      switch (a.op) {
+      case Action::Op::fix_dir: jail_.make_dir(rel_of(a.entry->path), a.entry->mode, a.entry->uid, a.entry->gid); break;
+      case Action::Op::symlink: jail_.make_symlink(rel_of(a.entry->path), a.entry->source); break;
+      case Action::Op::device:
+        jail_.make_device(rel_of(a.entry->path),
+                          a.entry->device_type == DeviceType::block ? DeviceKind::block : DeviceKind::character,
+                          a.entry->major, a.entry->minor, a.entry->mode, a.entry->uid, a.entry->gid);
+        break;
+      case Action::Op::mount_point: {
+        struct stat st;
+        bool dir = ::stat(host.real(a.entry->source).c_str(), &st) != 0 || S_ISDIR(st.st_mode);
+        if (dir) jail_.make_dir(rel_of(a.entry->path), 0755, 0, 0);
+        else jail_.write_file(rel_of(a.entry->path), "", 0644, 0, 0);
+        break;
+      }
+      case Action::Op::install: install(host, *a.entry, a.entry->path); break;
+      case Action::Op::install_beside: {
+        PlanEntry beside = *a.entry;
+        install(host, beside, a.entry->path + ".jailbuild-new");
+        if (a.old) a.entry->jail_stamp = a.old->jail_stamp;
+        break;
+      }
+      case Action::Op::remove: jail_.remove(rel_of(a.old->path)); break;
+      case Action::Op::remove_dir:
+        try {
+          jail_.remove_dir(rel_of(a.old->path));
+        } catch (const Error&) {
+          // Not empty: site files or logs live there. Leave it; it is no longer ours.
+          report_.warnings.push_back(a.old->path + ": no longer needed but not empty; left in place");
+        }
+        break;
+      case Action::Op::record: break;
+      }
+    }
+    return !actions_.empty();
+  }
+
+  void install(const HostRoot& host, PlanEntry& e, const std::string& where) {
+    std::string rel = rel_of(where);
+    if (e.kind == EntryKind::generated) {
+      jail_.write_file(rel, e.content, e.mode, e.uid, e.gid);
+    } else {
+      CopyResult r = jail_.copy_file(rel, host.real(e.source), e.mode, e.uid, e.gid, CopyMethod::copy);
+      if (r.digest != e.digest) throw Error(e.source, "changed on the host while syncing; run sync again");
+    }
+    if (auto st = jail_.lstat(rel)) e.jail_stamp = stamp_of(*st);
+  }
+
+  static bool same_entries(const Plan& a, const Plan& b) {
+    if (a.entries.size() != b.entries.size()) return false;
+    for (size_t i = 0; i < a.entries.size(); ++i)
+      if (!(a.entries[i] == b.entries[i])) return false;
+    return a.users == b.users;
+  }
+
+  SyncOptions options_;
+  JailFs jail_;
+  SyncReport report_;
+  std::vector<Action> actions_;
+};
+
+} // namespace
+
+SyncReport sync_jail(const std::string& dir, const SyncOptions& options) {
+  std::string path = normalize_path(dir);
+  return Syncer(path, options).run();
+}
+
+std::string format_sync_text(const SyncReport& r) {
+  std::ostringstream out;
+  for (const SyncChange& c : r.changes) {
+    char sign = '~';
+    switch (c.kind) {
+    case ChangeKind::added: sign = '+'; break;
+    case ChangeKind::removed: sign = '-'; break;
+    case ChangeKind::restored: sign = '*'; break;
+    case ChangeKind::updated: sign = '~'; break;
+    case ChangeKind::kept_local: sign = '='; break;
+    case ChangeKind::conflict:
+    case ChangeKind::tampered: sign = '!'; break;
+    }
+    out << sign << ' ' << to_string(c.kind) << ' ' << c.path;
+    if (!c.detail.empty()) out << ": " << c.detail;
+    out << '\n';
+  }
+  for (const std::string& w : r.warnings) out << "warning: " << w << '\n';
+  out << "sync " << r.dir << ": " << r.count(ChangeKind::added) << " added, " << r.count(ChangeKind::updated)
+      << " updated, " << r.count(ChangeKind::removed) << " removed, " << r.count(ChangeKind::restored) << " restored, "
+      << r.count(ChangeKind::conflict) << " conflicts, " << r.count(ChangeKind::tampered) << " tampered, "
+      << r.count(ChangeKind::kept_local) << " local changes kept\n";
+  return out.str();
+}
+
+std::string format_sync_json(const std::vector<SyncReport>& reports) {
+  nlohmann::ordered_json all = nlohmann::ordered_json::array();
+  for (const SyncReport& r : reports) {
+    nlohmann::ordered_json changes = nlohmann::ordered_json::array();
+    for (const SyncChange& c : r.changes)
+      changes.push_back({{"kind", to_string(c.kind)}, {"path", c.path}, {"detail", c.detail}});
+    all.push_back({{"dir", r.dir}, {"changes", changes}, {"warnings", r.warnings}, {"manifest_written", r.manifest_written}});
+  }
+  return all.dump(2) + "\n";
+}
+
+} // namespace jailbuild

@@ -9,6 +9,8 @@
 #include <LIEF/ELF.hpp>
 
 #include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <sys/stat.h>
 
 namespace jailbuild {
@@ -21,6 +23,21 @@ std::unique_ptr<LE::Binary> parse(const std::string& path) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) throw system_error(path, "cannot open", errno);
   if (!S_ISREG(st.st_mode)) throw Error(path, "not a regular file");
+  // LIEF zero-fills a header it cannot read: check identification and header size first.
+  // (<elf.h> cannot be included here: its macros are LIEF's enumerator names.)
+  constexpr size_t ident_size = 16, class_byte = 4;
+  constexpr unsigned char class64 = 2;
+  constexpr uint64_t header64 = 64, header32 = 52;
+  unsigned char ident[ident_size] = {};
+  {
+    std::ifstream in(path, std::ios::binary);
+    in.read(reinterpret_cast<char*>(ident), sizeof ident);
+    if (in.gcount() < static_cast<std::streamsize>(sizeof ident) || std::memcmp(ident, "\x7f" "ELF", 4) != 0)
+      throw Error(path, "not an ELF file");
+  }
+  uint64_t header_size = ident[class_byte] == class64 ? header64 : header32;
+  if (static_cast<uint64_t>(st.st_size) < header_size)
+    throw Error(path, "truncated ELF: ELF header lies outside the file");
   std::unique_ptr<LE::Binary> bin;
   try {
     if (!LE::is_elf(path)) throw Error(path, "not an ELF file");

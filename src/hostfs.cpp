@@ -72,6 +72,16 @@ std::string normalize_path(std::string_view path) {
   return join_components(out);
 }
 
+std::string clean_path(std::string_view path) {
+  std::vector<std::string> out;
+  for (auto& c : split_components(path)) {
+    if (c == ".") continue;
+    if (c == ".." && out.empty()) continue; // ".." of the root is the root
+    out.push_back(std::move(c));
+  }
+  return join_components(out);
+}
+
 std::string dirname_of(std::string_view path) {
   if (is_normal(path)) {
     size_t slash = path.rfind('/');
@@ -195,7 +205,7 @@ std::optional<ResolvedPath> ResolveCache::resolve(std::string_view host_path) {
 
 const std::optional<ResolvedPath>& ResolveCache::resolve_dir(std::string_view dir) {
   int links_left = 40;
-  return resolve_dir_in(normalize_path(dir), links_left);
+  return resolve_dir_in(clean_path(dir), links_left);
 }
 
 const std::optional<ResolvedPath>& ResolveCache::resolve_dir_in(const std::string& dir, int& links_left) {
@@ -210,8 +220,18 @@ const std::optional<ResolvedPath>& ResolveCache::resolve_dir_in(const std::strin
 }
 
 std::optional<ResolvedPath> ResolveCache::resolve_in(std::string_view host_path, int& links_left) {
-  std::string path = normalize_path(host_path);
+  std::string path = clean_path(host_path);
   if (path == "/") return ResolvedPath{"/", {}};
+  // ".." goes to the parent of what the path before it really is (symlinks followed), as in the kernel.
+  if (size_t dots = (path + "/").find("/../"); dots != std::string::npos) {
+    const std::optional<ResolvedPath>& before = resolve_dir_in(dots == 0 ? std::string("/") : path.substr(0, dots), links_left);
+    if (!before) return std::nullopt;
+    std::string rest = path.substr(std::min(path.size(), dots + 3));
+    std::optional<ResolvedPath> after = resolve_in(dirname_of(before->path) + rest, links_left);
+    if (!after) return std::nullopt;
+    after->hops.insert(after->hops.begin(), before->hops.begin(), before->hops.end());
+    return after;
+  }
   std::string dir = dirname_of(path);
   std::string base = path.substr(path.rfind('/') + 1);
   // The directory part, memoised (its own symlinks resolved once for every file below it).

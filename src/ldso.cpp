@@ -91,7 +91,10 @@ Platform platform_for(const ElfInfo& info, const std::string& path) {
 }
 
 std::string origin_of(const std::string& opened_as, const std::string& resolved, OriginOf kind) {
-  return dirname_of(kind == OriginOf::main_executable ? resolved : opened_as);
+  // ld.so strips the last component of the name as opened, nothing more: "/a/link/../x.so" keeps its "..".
+  const std::string& path = kind == OriginOf::main_executable ? resolved : opened_as;
+  size_t slash = path.rfind('/');
+  return slash == 0 || slash == std::string::npos ? std::string("/") : path.substr(0, slash);
 }
 
 std::vector<std::string> expand_search_list(std::string_view list, const std::string& origin,
@@ -102,7 +105,8 @@ std::vector<std::string> expand_search_list(std::string_view list, const std::st
     size_t colon = list.find(':', i);
     std::string_view element = list.substr(i, colon == std::string_view::npos ? std::string_view::npos : colon - i);
     std::string dir = expand_tokens(element, origin, platform);
-    dirs.push_back(join_path("/", dir)); // relative to the working directory: the jail root
+    // Relative to the working directory: the jail root. ".." stays for the kernel to resolve.
+    dirs.push_back(clean_path("/" + dir));
     if (colon == std::string_view::npos) break;
     i = colon + 1;
   }
@@ -138,8 +142,15 @@ std::vector<SearchDir> search_dirs(const std::vector<const LinkerObject*>& chain
   if (requester.runpath)
     for (const std::string& d : expand_search_list(*requester.runpath, requester.origin, platform))
       add(d, SearchSource::runpath);
+  // With DF_1_NODEFLIB ld.so still consults ld.so.cache, but drops entries under a system directory.
+  auto in_system_dir = [&](const std::string& d) {
+    for (const std::string& sys : platform.default_dirs)
+      if (d == sys || d.rfind(sys + "/", 0) == 0) return true;
+    return false;
+  };
+  for (const std::string& d : ld_so_conf_dirs)
+    if (!requester.nodeflib || !in_system_dir(d)) add(d, SearchSource::ld_so_conf);
   if (requester.nodeflib) return out;
-  for (const std::string& d : ld_so_conf_dirs) add(d, SearchSource::ld_so_conf);
   for (const std::string& d : platform.default_dirs) add(d, SearchSource::default_dirs);
   return out;
 }

@@ -50,11 +50,11 @@ public:
 
   WalkResult run(const std::vector<WalkRoot>& roots) {
     for (const WalkRoot& root : roots) {
-      std::string path = normalize_path(root.path);
+      std::string path = clean_path(root.path);
       if (root.loaded_by.empty()) {
         namespace_for(path);
       } else {
-        Namespace& ns = namespace_for(normalize_path(root.loaded_by));
+        Namespace& ns = namespace_for(clean_path(root.loaded_by));
         dlopen(ns, path);
       }
     }
@@ -154,7 +154,7 @@ private:
     Search out;
     if (name.find('/') != std::string::npos) {
       // A name with a slash is opened as it is; a relative one from the working directory (the jail root).
-      out.base = locate_matching(ns, join_path("/", name), nullptr);
+      out.base = locate_matching(ns, clean_path("/" + name), nullptr);
       return out;
     }
     std::vector<const LinkerObject*> chain;
@@ -166,7 +166,7 @@ private:
         if (auto v = locate_matching(ns, dir.dir + "/" + sub + "/" + name, nullptr)) variants.push_back(*v);
       // ld.so.cache only knows a file by its soname (ldconfig's links): emulate that for its directories.
       const std::string* cache_name = dir.source == SearchSource::ld_so_conf ? &name : nullptr;
-      std::optional<Located> base = locate_matching(ns, join_path(dir.dir, name), cache_name);
+      std::optional<Located> base = locate_matching(ns, clean_path(dir.dir + "/" + name), cache_name);
       out.variants.insert(out.variants.end(), variants.begin(), variants.end());
       if (base) {
         out.base = base;
@@ -197,12 +197,14 @@ private:
   /// Finds a host path below the root: directories are resolved once and cached, the last component
   /// is resolved on its own, and every hop is kept.
   std::optional<Located> locate(const std::string& host_path) {
-    std::string path = normalize_path(host_path);
-    std::string dir = dirname_of(path);
+    std::string path = clean_path(host_path);
+    std::string dir = path.substr(0, std::max<size_t>(1, path.rfind('/')));
     const std::optional<ResolvedPath>& resolved_dir = resolver_.resolve_dir(dir);
     if (!resolved_dir) return std::nullopt;
     const ResolvedPath& rdir = *resolved_dir;
-    std::string candidate = join_path(rdir.path, basename_of(path));
+    std::string base = basename_of(path);
+    if (base == "..") return std::nullopt; // a directory, never a library
+    std::string candidate = join_path(rdir.path, base);
     struct stat st;
     if (::lstat(host_.real(candidate).c_str(), &st) != 0) return std::nullopt;
     Located loc;

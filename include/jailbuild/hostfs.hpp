@@ -66,6 +66,9 @@ private:
 
 /// Lexical normalisation of an absolute path: collapses "//", "." and "..", never above "/".
 std::string normalize_path(std::string_view path);
+/// Collapses "//" and "." and a trailing slash but keeps "..": the kernel resolves ".." physically,
+/// after the symlinks before it (a/link/.. is link's target's parent, not a), so only a resolver may.
+std::string clean_path(std::string_view path);
 /// The directory part of an absolute path ("/a/b" -> "/a", "/a" -> "/").
 std::string dirname_of(std::string_view path);
 /// Joins an absolute directory and a relative name, then normalises.

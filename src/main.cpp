@@ -1,12 +1,17 @@
 // SPDX-License-Identifier: MIT
 // The command line: parses arguments with CLI11, calls the library, turns errors into
 // "jailbuild: <path>: <what>" and exit codes. Nothing else lives here.
+#include "jailbuild/audit.hpp"
 #include "jailbuild/create.hpp"
 #include "jailbuild/deps_report.hpp"
 #include "jailbuild/error.hpp"
+#include "jailbuild/hook.hpp"
+#include "jailbuild/mounts.hpp"
+#include "jailbuild/pack.hpp"
 #include "jailbuild/plan_report.hpp"
 #include "jailbuild/profile.hpp"
 #include "jailbuild/registry.hpp"
+#include "jailbuild/sync.hpp"
 #include "jailbuild/walk.hpp"
 
 #include <CLI/CLI.hpp>
@@ -54,6 +59,8 @@ struct CreateCli {
   std::string state_dir = default_state_dir;
   std::vector<std::string> binds, writable, profile_dirs;
   bool dry_run = false, json = false, quiet = false, reflink = false;
+  std::string audit_fail_on = "high";
+  bool no_audit = false;
 };
 
 std::vector<std::string> split(const std::string& s, char sep) {
@@ -106,6 +113,7 @@ int run_create(const CreateCli& c) {
   o.state_dir = c.state_dir;
   o.dry_run = c.dry_run ? DryRun::yes : DryRun::no;
   o.assemble.copy = c.reflink ? CopyMethod::reflink : CopyMethod::copy;
+  o.audit = c.no_audit ? AuditAfter::no : AuditAfter::yes;
   bool bar = !c.quiet && ::isatty(STDERR_FILENO);
   if (bar)
     o.assemble.progress = [](size_t done, size_t total) {
@@ -121,7 +129,104 @@ int run_create(const CreateCli& c) {
   }
   if (c.json) std::cout << format_summary_json(r.dir, r.plan, r.report);
   else if (!c.quiet) std::cout << format_summary(r.dir, r.plan, r.report);
+  Severity threshold = *severity_from(c.audit_fail_on); // checked by CLI11
+  if (r.audit && audit_fails(*r.audit, threshold)) {
+    std::cerr << format_audit_text(*r.audit, threshold) << "jailbuild: " << r.dir << ": the audit found problems at or above "
+              << c.audit_fail_on << "; the jail is left in place (--audit-fail-on or --no-audit to go on)\n";
+    return 1;
+  }
   return 0;
+}
+
+struct AuditCli {
+  std::string dir;
+  std::string fail_on = "medium";
+  bool json = false, no_integrity = false, no_hardening = false;
+};
+
+int run_audit(const AuditCli& c) {
+  AuditOptions o;
+  o.integrity = c.no_integrity ? Integrity::skip : Integrity::check;
+  o.hardening = c.no_hardening ? Hardening::skip : Hardening::check;
+  AuditReport r = audit_jail(c.dir, o);
+  Severity threshold = *severity_from(c.fail_on); // checked by CLI11
+  std::cout << (c.json ? format_audit_json(r, threshold) : format_audit_text(r, threshold));
+  return audit_fails(r, threshold) ? 1 : 0;
+}
+
+struct PackCli {
+  std::string dir, output;
+  bool include_state = false, quiet = false;
+};
+
+int run_pack(const PackCli& c) {
+  PackOptions o;
+  o.dir = c.dir;
+  o.output = c.output;
+  o.state = c.include_state ? StateFiles::include : StateFiles::leave_out;
+  PackResult r = pack_jail(o);
+  for (const std::string& w : r.warnings) std::cerr << "jailbuild: warning: " << w << '\n';
+  std::cout << r.sha256 << "  " << r.archive << '\n';
+  if (!c.quiet)
+    std::cerr << "packed " << r.entries << " entries (" << r.bytes << " bytes of files), left out " << r.left_out
+              << " runtime entries; sha256 in " << r.archive << ".sha256\n";
+  return 0;
+}
+
+struct UnpackCli {
+  std::string archive, dir;
+  std::string state_dir = default_state_dir;
+  UnpackLimits limits;
+  bool quiet = false;
+};
+
+int run_unpack(const UnpackCli& c) {
+  UnpackResult r = unpack_jail({c.archive, c.dir, c.state_dir, c.limits});
+  for (const std::string& w : r.warnings) std::cerr << "jailbuild: warning: " << w << '\n';
+  if (!c.quiet) std::cout << "unpacked " << r.entries << " entries (" << r.bytes << " bytes of files) into " << r.dir << '\n';
+  return 0;
+}
+
+struct SyncCli {
+  std::vector<std::string> dirs;
+  bool all = false, dry_run = false, json = false, quiet = false, force = false;
+  std::string state_dir = default_state_dir;
+  size_t kill_after = 0;
+};
+
+int run_sync(const SyncCli& c) {
+  std::vector<std::string> dirs = c.dirs;
+  if (c.all) {
+    std::vector<std::string> registered = Registry(c.state_dir).list();
+    dirs.insert(dirs.end(), registered.begin(), registered.end());
+  }
+  if (dirs.empty()) throw Error("sync", c.all ? "no jail registered in " + c.state_dir + "/jails" : "name a jail DIR or --all");
+  SyncOptions o;
+  o.mode = c.dry_run ? SyncMode::dry_run : SyncMode::apply;
+  o.force = c.force ? Force::yes : Force::no;
+  o.kill_after_actions = c.kill_after;
+  std::vector<SyncReport> reports;
+  int rc = 0;
+  for (const std::string& d : dirs) {
+    try {
+      reports.push_back(sync_jail(d, o));
+      if (!c.json && !c.quiet) std::cout << format_sync_text(reports.back());
+      if (reports.back().needs_attention()) rc = std::max(rc, 1);
+    } catch (const Error& e) {
+      // One broken jail must not keep the others from their upgrade.
+      std::cerr << "jailbuild: " << e.what() << '\n';
+      rc = 2;
+    }
+  }
+  if (c.json) std::cout << format_sync_json(reports);
+  return rc;
+}
+
+std::string own_executable() {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) throw Error("/proc/self/exe", "cannot tell where jailbuild is installed");
+  return std::string(buf, static_cast<size_t>(n));
 }
 
 } // namespace
@@ -155,6 +260,10 @@ int main(int argc, char** argv) {
   create_cmd->add_flag("--json", create.json, "JSON output");
   create_cmd->add_flag("--quiet,-q", create.quiet, "Print nothing but errors");
   create_cmd->add_flag("--reflink", create.reflink, "Share file extents with the host where the file system can (never hardlinks)");
+  const std::vector<std::string> severities = {"info", "low", "medium", "high", "critical"};
+  auto* audit_fail_on = create_cmd->add_option("--audit-fail-on", create.audit_fail_on, "Fail when the audit of the new jail finds this or worse")
+      ->check(CLI::IsMember(severities))->capture_default_str();
+  create_cmd->add_flag("--no-audit", create.no_audit, "Do not audit the new jail")->excludes(audit_fail_on);
 
   std::vector<std::string> profiles_extra;
   std::string show_name;
@@ -162,6 +271,60 @@ int main(int argc, char** argv) {
   profiles_cmd->add_option("--profiles-dir", profiles_extra, "Extra profile directory (repeatable)");
   CLI::App* show_cmd = profiles_cmd->add_subcommand("show", "Print one profile");
   show_cmd->add_option("NAME", show_name, "Profile name")->required();
+
+  PackCli pack;
+  CLI::App* pack_cmd = app.add_subcommand("pack", "Pack a jail into a reproducible tarball for other hosts");
+  pack_cmd->add_option("DIR", pack.dir, "The jail directory")->required();
+  pack_cmd->add_option("-o,--output", pack.output, "The archive: .tar, .tar.gz, .tar.xz, .tar.zst (zstd otherwise)")->required();
+  pack_cmd->add_flag("--include-state", pack.include_state, "Keep runtime state (/run, /tmp, /var/tmp, logs, sessions)");
+  pack_cmd->add_flag("--quiet,-q", pack.quiet, "Print only the archive's sha256");
+
+  UnpackCli unpack;
+  CLI::App* unpack_cmd = app.add_subcommand("unpack", "Unpack a jailbuild archive into a new jail, verifying everything");
+  unpack_cmd->add_option("FILE", unpack.archive, "The archive made by jailbuild pack")->required();
+  unpack_cmd->add_option("DIR", unpack.dir, "The new jail directory (absent or empty)")->required();
+  unpack_cmd->add_option("--state-dir", unpack.state_dir, "Where jails are registered for sync --all")->capture_default_str();
+  unpack_cmd->add_option("--max-entries", unpack.limits.max_entries, "Refuse an archive with more entries")->capture_default_str();
+  unpack_cmd->add_option("--max-bytes", unpack.limits.max_bytes, "Refuse an archive with more bytes of files")->capture_default_str();
+  unpack_cmd->add_flag("--quiet,-q", unpack.quiet, "Print nothing but warnings and errors");
+
+  std::string mount_dir;
+  bool mount_quiet = false;
+  CLI::App* mount_cmd = app.add_subcommand("mount", "Mount the jail's bind mounts (idempotent)");
+  mount_cmd->add_option("DIR", mount_dir, "The jail directory")->required();
+  mount_cmd->add_flag("--quiet,-q", mount_quiet, "Print nothing but errors");
+  CLI::App* umount_cmd = app.add_subcommand("umount", "Unmount the jail's bind mounts (idempotent)");
+  umount_cmd->add_option("DIR", mount_dir, "The jail directory")->required();
+  umount_cmd->add_flag("--quiet,-q", mount_quiet, "Print nothing but errors");
+
+  SyncCli sync;
+  CLI::App* sync_cmd = app.add_subcommand("sync", "Bring jails up to date with the host after package upgrades");
+  sync_cmd->add_option("DIR", sync.dirs, "Jail directories");
+  sync_cmd->add_flag("--all", sync.all, "Every jail registered by create and unpack");
+  sync_cmd->add_flag("--dry-run", sync.dry_run, "Print the difference and write nothing");
+  sync_cmd->add_flag("--json", sync.json, "JSON output");
+  sync_cmd->add_flag("--quiet,-q", sync.quiet, "Print nothing but errors");
+  sync_cmd->add_flag("--force", sync.force, "Also replace executables and libraries that were tampered with");
+  sync_cmd->add_option("--state-dir", sync.state_dir, "Where jails are registered")->capture_default_str();
+  sync_cmd->add_option("--test-kill-after", sync.kill_after, "")->group(""); // fault injection for the tests
+
+  std::string hook_root = "/", hook_state = default_state_dir;
+  CLI::App* hook_cmd = app.add_subcommand("hook", "Run sync --all after every apt/dpkg run and daily");
+  hook_cmd->require_subcommand(1);
+  CLI::App* hook_install = hook_cmd->add_subcommand("install", "Write the apt hook and the systemd service and timer");
+  CLI::App* hook_remove = hook_cmd->add_subcommand("remove", "Remove them");
+  for (CLI::App* sub : {hook_install, hook_remove})
+    sub->add_option("--root", hook_root, "Install below this directory instead of /")->check(CLI::ExistingDirectory);
+  hook_install->add_option("--state-dir", hook_state, "State directory the hook's sync uses")->capture_default_str();
+
+  AuditCli audit;
+  CLI::App* audit_cmd = app.add_subcommand("audit", "Find what makes a jail escapable or shows it was tampered with");
+  audit_cmd->add_option("DIR", audit.dir, "The jail directory (made by jailbuild or not)")->required();
+  audit_cmd->add_flag("--json", audit.json, "JSON output (schema in the README)");
+  audit_cmd->add_option("--fail-on", audit.fail_on, "Exit 1 when a finding is this severe or worse")
+      ->check(CLI::IsMember(severities))->capture_default_str();
+  audit_cmd->add_flag("--no-integrity", audit.no_integrity, "Do not hash the files the manifest records");
+  audit_cmd->add_flag("--no-hardening", audit.no_hardening, "Do not parse ELF files for PIE, RELRO, NX, canary, FORTIFY");
 
   try {
     app.parse(argc, argv);
@@ -171,6 +334,25 @@ int main(int argc, char** argv) {
   try {
     if (deps_cmd->parsed()) return run_deps(deps);
     if (create_cmd->parsed()) return run_create(create);
+    if (sync_cmd->parsed()) return run_sync(sync);
+    if (audit_cmd->parsed()) return run_audit(audit);
+    if (hook_install->parsed()) {
+      for (const std::string& p : install_hook(hook_root, own_executable(), hook_state)) std::cout << "wrote " << p << '\n';
+      if (hook_root == "/")
+        std::cout << "enable the timer with: systemctl daemon-reload && systemctl enable --now jailbuild-sync.timer\n";
+      return 0;
+    }
+    if (hook_remove->parsed()) {
+      for (const std::string& p : remove_hook(hook_root)) std::cout << "removed " << p << '\n';
+      return 0;
+    }
+    if (mount_cmd->parsed() || umount_cmd->parsed()) {
+      std::vector<BindOutcome> done = mount_cmd->parsed() ? mount_jail(mount_dir) : umount_jail(mount_dir);
+      if (!mount_quiet) std::cout << format_bind_outcomes(done);
+      return 0;
+    }
+    if (pack_cmd->parsed()) return run_pack(pack);
+    if (unpack_cmd->parsed()) return run_unpack(unpack);
     if (profiles_cmd->parsed()) {
       ProfileSet set = ProfileSet::load(profile_dirs(profiles_extra));
       if (show_cmd->parsed()) {

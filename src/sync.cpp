@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cerrno>
+#include <csignal>
 #include <ctime>
 #include <fcntl.h>
 #include <map>
@@ -111,6 +112,7 @@ public:
   }
 
   SyncReport run() {
+    if (!jail_.lstat(manifest_file)) throw Error(report_.dir, "not a jailbuild jail: no " + std::string(manifest_file));
     JailLock lock(report_.dir);
     Manifest old = read_manifest(report_.dir);
     JailSpec spec = old.plan.spec;
@@ -231,6 +233,29 @@ private:
     }
     std::reverse(gone.begin(), gone.end());
     for (const PlanEntry* e : gone) decide_removal(*e);
+    order_actions();
+  }
+
+  /// The jail must work after every single step (a sync may be killed anywhere): directories first,
+  /// then new contents (libraries before the programs that may need them), then the symlinks that
+  /// may point at them, and only then what is no longer needed.
+  void order_actions() {
+    auto phase = [](const Action& a) {
+      switch (a.op) {
+      case Action::Op::fix_dir:
+      case Action::Op::mount_point: return 0;
+      case Action::Op::install:
+      case Action::Op::install_beside:
+      case Action::Op::device: return a.entry->role == EntryRole::executable ? 2 : 1;
+      case Action::Op::symlink: return 3;
+      case Action::Op::remove:
+      case Action::Op::remove_dir: return a.entry ? 0 : 4; // a remove paired with fix_dir (--force) stays first
+      case Action::Op::record: return 5;
+      }
+      return 5;
+    };
+    std::stable_sort(actions_.begin(), actions_.end(),
+                     [&](const Action& x, const Action& y) { return phase(x) < phase(y); });
   }
 
   void decide_file(PlanEntry& e, const PlanEntry* rec) {
@@ -293,7 +318,7 @@ private:
     } else if (!S_ISDIR(st->st_mode)) {
       // A jailed process replaced a directory it owned by a symlink (to /etc, say): never follow it.
       if (options_.force == Force::yes) {
-        actions_.push_back({Action::Op::remove, nullptr, &e});
+        actions_.push_back({Action::Op::remove, &e, &e}); // entry set: stays before its fix_dir
         actions_.push_back({Action::Op::fix_dir, &e, rec});
         change(ChangeKind::restored, e.path, "was not a directory; replaced (--force)");
       } else {
@@ -377,7 +402,9 @@ private:
 
   /// Performs the actions in their order; returns whether anything was done.
   bool apply(const HostRoot& host) {
+    size_t applied = 0;
     for (const Action& a : actions_) {
+      if (options_.kill_after_actions && applied++ == options_.kill_after_actions) ::raise(SIGKILL);
       switch (a.op) {
       case Action::Op::fix_dir: jail_.make_dir(rel_of(a.entry->path), a.entry->mode, a.entry->uid, a.entry->gid); break;
       case Action::Op::symlink: jail_.make_symlink(rel_of(a.entry->path), a.entry->source); break;

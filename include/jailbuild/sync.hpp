@@ -33,6 +33,9 @@ struct SyncOptions {
   SyncMode mode = SyncMode::apply;
   Force force = Force::no; ///< replace tampered executables and libraries too
   unsigned threads = 2;
+  /// Fault injection for the tests only (hidden --test-kill-after N): SIGKILL after N applied actions,
+  /// to prove that a sync killed at any point leaves a working jail and the next one converges.
+  size_t kill_after_actions = 0;
 };
 
 struct SyncReport {

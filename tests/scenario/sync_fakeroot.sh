@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# sync against a fake host root built here from tiny C sources: soname bump, a new DT_NEEDED, a
+# disabled extension, every conffile case, a planted symlink, kill -9 in the middle, the lock.
+set -u
+[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root (create sets owners; chroot runs the jailed program)"; exit 77; }
+command -v gcc >/dev/null || { echo "SKIP: gcc is not installed"; exit 77; }
+
+tmp=$(mktemp -d /tmp/jb-sync.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+host=$tmp/host jail=$tmp/jail pdir=$tmp/profiles state=$tmp/state src=$tmp/src
+triplet=$(gcc -print-multiarch)
+fail=0
+check() { if eval "$2"; then echo "ok $1"; else echo "FAIL $1"; fail=1; fi; }
+jb_sync() { "$JB" sync "$jail" --state-dir "$state" "$@"; }
+
+# --- a fake host: merged /usr, the real libc and dynamic linker, an app with a library and a plugin
+mkdir -p "$host"/usr/{lib/"$triplet",lib64,bin} "$host"/etc/app "$host"/opt/app/{bin,lib,plugins} "$src" "$pdir"
+ln -s usr/lib "$host/lib"; ln -s usr/lib64 "$host/lib64"; ln -s usr/bin "$host/bin"
+cp -L /lib/"$triplet"/libc.so.6 "$host/usr/lib/$triplet/"
+interp=$(readelf -l /bin/true | sed -n 's/.*interpreter: \(.*\)]/\1/p')
+cp -L "$interp" "$host/usr/lib/$triplet/$(basename "$interp")"
+[ "$(dirname "$interp")" = /lib64 ] && ln -s "/lib/$triplet/$(basename "$interp")" "$host/usr/lib64/$(basename "$interp")"
+printf 'root:x:0:0:root:/root:/bin/bash\nwww-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\n' > "$host/etc/passwd"
+printf 'root:x:0:\nwww-data:x:33:\n' > "$host/etc/group"
+echo "setting=1" > "$host/etc/app/app.conf"
+echo "other=1" > "$host/etc/app/other.conf"
+
+cat > "$src/foo.c" <<'C'
+#include <stdio.h>
+#ifdef WITH_BAR
+int bar(void);
+#endif
+const char* foo(void) {
+#ifdef WITH_BAR
+  return bar() ? VERSION "+bar" : VERSION;
+#else
+  return VERSION;
+#endif
+}
+C
+echo 'int bar(void) { return 1; }' > "$src/bar.c"
+echo 'int priv(void) { return 7; }' > "$src/priv.c"
+echo 'int priv(void); int ext(void) { return priv(); }' > "$src/ext.c"
+cat > "$src/app.c" <<'C'
+#include <stdio.h>
+const char* foo(void);
+int main(void) { printf("foo %s\n", foo()); return 0; }
+C
+lib=$host/opt/app/lib
+build_foo() { # build_foo VERSION [extra flags...]
+  local v=$1; shift
+  gcc -shared -fPIC -o "$lib/libfoo.so.$v" -Wl,-soname,libfoo.so.1 -DVERSION="\"$v\"" "$src/foo.c" "$@"
+}
+build_foo 1.0.0
+ln -s libfoo.so.1.0.0 "$lib/libfoo.so.1"
+gcc -shared -fPIC -o "$lib/libpriv.so.1" -Wl,-soname,libpriv.so.1 "$src/priv.c"
+gcc -shared -fPIC -o "$host/opt/app/plugins/ext.so" "$src/ext.c" -L"$lib" -l:libpriv.so.1 -Wl,--enable-new-dtags,-rpath,/opt/app/lib
+gcc -o "$host/opt/app/bin/app" "$src/app.c" -L"$lib" -l:libfoo.so.1 -Wl,--enable-new-dtags,-rpath,/opt/app/lib
+
+cat > "$pdir/app.toml" <<'TOML'
+description = "test application"
+users = ["www-data"]
+[[elf]]
+paths = ["/opt/app/bin/app"]
+[[elf]]
+paths = ["/opt/app/plugins/*.so"]
+optional = true
+[[files]]
+path = "/etc/app"
+recursive = true
+[[dirs]]
+path = "/var/lib/app"
+owner = "www-data"
+group = "www-data"
+mode = "0750"
+[[dirs]]
+path = "/var/lib/app/cache"
+[[generate]]
+path = "/var/lib/app/cache/README"
+content = "planned\n"
+TOML
+
+"$JB" create "$jail" --with app --host-root "$host" --profiles-dir "$pdir" --state-dir "$state" -q ||
+  { echo "FAIL create"; exit 1; }
+check "the jailed app runs" '[ "$(chroot "$jail" /opt/app/bin/app)" = "foo 1.0.0" ]'
+check "no-op sync changes nothing" 'jb_sync --json | python3 -c "import json,sys; sys.exit(len(json.load(sys.stdin)[0][\"changes\"]))"'
+check "no-op sync leaves the manifest alone" '! jb_sync --json | grep -q "\"manifest_written\": true"'
+
+# --- soname bump: 1.0.0 -> 1.0.1, the link repointed, the old target gone
+build_foo 1.0.1
+ln -sfn libfoo.so.1.0.1 "$lib/libfoo.so.1"
+rm "$lib/libfoo.so.1.0.0"
+jb_sync --dry-run > "$tmp/dry.txt"
+check "dry-run lists the bump" 'grep -q "libfoo.so.1.0.1" "$tmp/dry.txt" && grep -q "removed /opt/app/lib/libfoo.so.1.0.0" "$tmp/dry.txt"'
+check "dry-run writes nothing" '[ ! -e "$jail/opt/app/lib/libfoo.so.1.0.1" ]'
+jb_sync -q
+check "soname bump: new target copied" '[ -f "$jail/opt/app/lib/libfoo.so.1.0.1" ]'
+check "soname bump: link repointed" '[ "$(readlink "$jail/opt/app/lib/libfoo.so.1")" = libfoo.so.1.0.1 ]'
+check "soname bump: old target removed" '[ ! -e "$jail/opt/app/lib/libfoo.so.1.0.0" ]'
+check "nothing dangles" '[ -z "$(find "$jail" -xtype l)" ]'
+check "the jailed app runs the new library" '[ "$(chroot "$jail" /opt/app/bin/app)" = "foo 1.0.1" ]'
+
+# --- a library that gains a DT_NEEDED
+gcc -shared -fPIC -o "$lib/libbar.so.1" -Wl,-soname,libbar.so.1 "$src/bar.c"
+build_foo 1.0.1 -DWITH_BAR -L"$lib" -l:libbar.so.1 -Wl,--enable-new-dtags,-rpath,/opt/app/lib
+jb_sync -q
+check "new DT_NEEDED: libbar copied" '[ -f "$jail/opt/app/lib/libbar.so.1" ]'
+check "the jailed app uses it" '[ "$(chroot "$jail" /opt/app/bin/app)" = "foo 1.0.1+bar" ]'
+
+# --- a disabled extension: it and its private library go
+rm "$host/opt/app/plugins/ext.so"
+jb_sync -q
+check "disabled extension removed" '[ ! -e "$jail/opt/app/plugins/ext.so" ]'
+check "its private library removed" '[ ! -e "$jail/opt/app/lib/libpriv.so.1" ]'
+
+# --- conffiles
+echo "local=1" >> "$jail/etc/app/app.conf"
+jb_sync > "$tmp/out.txt"
+check "edited in the jail only: kept" 'grep -q "local=1" "$jail/etc/app/app.conf" && grep -q "kept-local /etc/app/app.conf" "$tmp/out.txt"'
+echo "setting=2" > "$host/etc/app/app.conf"
+jb_sync > "$tmp/out.txt"; rc=$?
+check "edited on both sides: the jail's stays" 'grep -q "local=1" "$jail/etc/app/app.conf"'
+check "edited on both sides: the host's beside it" '[ "$(cat "$jail/etc/app/app.conf.jailbuild-new")" = "setting=2" ]'
+check "edited on both sides: conflict reported, exit 1" 'grep -q "conflict /etc/app/app.conf" "$tmp/out.txt" && [ $rc -eq 1 ]'
+echo "other=2" > "$host/etc/app/other.conf"
+jb_sync -q
+check "edited on the host only: updated" '[ "$(cat "$jail/etc/app/other.conf")" = "other=2" ]'
+
+# --- a tampered library is reported, replaced only with --force
+echo junk >> "$jail/opt/app/lib/libbar.so.1"
+jb_sync > "$tmp/out.txt"; rc=$?
+check "tampered library reported" 'grep -q "tampered /opt/app/lib/libbar.so.1" "$tmp/out.txt" && [ $rc -eq 1 ]'
+check "tampered library left without --force" 'tail -c 5 "$jail/opt/app/lib/libbar.so.1" | grep -q junk'
+jb_sync --force -q
+check "--force restores it" 'cmp -s "$jail/opt/app/lib/libbar.so.1" "$lib/libbar.so.1"'
+
+# --- a symlink planted in a service-writable directory is never followed
+mkdir "$tmp/outside"
+rm -rf "$jail/var/lib/app/cache"
+ln -s "$tmp/outside" "$jail/var/lib/app/cache"
+jb_sync > "$tmp/out.txt"; rc=$?
+check "planted symlink reported" 'grep -q "tampered /var/lib/app/cache" "$tmp/out.txt" && [ $rc -eq 1 ]'
+check "nothing written through it" '[ -z "$(ls -A "$tmp/outside")" ]'
+rm "$jail/var/lib/app/cache"
+jb_sync -q
+check "after removing it, sync restores the directory" '[ -d "$jail/var/lib/app/cache" ] && [ -f "$jail/var/lib/app/cache/README" ]'
+
+# --- kill -9 in the middle, then a rerun converges
+build_foo 1.0.2
+ln -sfn libfoo.so.1.0.2 "$lib/libfoo.so.1"
+rm "$lib/libfoo.so.1.0.1"
+for n in 1 2; do
+  cp -a "$jail" "$tmp/jail-copy"
+  jb_sync -q --test-kill-after "$n"; rc=$?
+  check "killed after $n actions (SIGKILL)" '[ $rc -eq 137 ]'
+  check "the jail still works after the kill" 'chroot "$jail" /opt/app/bin/app | grep -q "^foo 1.0."'
+  rm -rf "$jail"; mv "$tmp/jail-copy" "$jail"
+done
+jb_sync -q --test-kill-after 2
+jb_sync -q
+check "rerun converged: the app has 1.0.2" '[ "$(chroot "$jail" /opt/app/bin/app)" = "foo 1.0.2" ]'
+check "rerun converged: libbar, no longer needed, is gone" '[ ! -e "$jail/opt/app/lib/libbar.so.1" ]'
+check "rerun converged: the next sync has nothing to do (the kept local edit aside)" 'jb_sync --json | python3 -c "import json,sys; sys.exit(len([c for c in json.load(sys.stdin)[0][\"changes\"] if c[\"kind\"] != \"kept-local\"]))"'
+check "nothing dangles after the kill" '[ -z "$(find "$jail" -xtype l)" ]'
+
+# --- the lock, and a directory that is not a jail
+flock "$jail/.jailbuild/lock" sleep 3 &
+sleep 0.3
+timeout 1 "$JB" sync "$jail" --state-dir "$state" -q; rc=$?
+check "a second sync waits for the lock" '[ $rc -eq 124 ]'
+wait
+mkdir "$tmp/notajail"
+out=$("$JB" sync "$tmp/notajail" 2>&1); rc=$?
+check "a directory without a manifest is refused" '[ $rc -eq 2 ] && grep -q "not a jailbuild jail" <<<"$out"'
+check "sync --all finds the registered jail" '"$JB" sync --all --state-dir "$state" | grep -q "sync $jail:"'
+[ -n "${KEEP:-}" ] && { trap - EXIT; echo "kept $tmp"; }
+exit $fail

@@ -12,6 +12,7 @@
 #include "jailbuild/hostfs.hpp"
 #include "jailbuild/jailfs.hpp"
 #include "jailbuild/manifest.hpp"
+#include "jailbuild/origin.hpp"
 #include "jailbuild/plan_builder.hpp"
 #include "jailbuild/profile.hpp"
 
@@ -121,6 +122,10 @@ public:
     for (size_t i = 2; i < spec.profile_dirs.size(); ++i) dirs.push_back(spec.profile_dirs[i]);
     spec.profile_dirs = dirs;
     HostRoot host(spec.host_root);
+    // An unpacked jail whose packages this host does not have in the same versions: refreshing some
+    // files from here would mix two versions of one package. Say so instead.
+    if (std::optional<std::string> mismatch = package_mismatch(old, host))
+      throw Error(report_.dir, *mismatch + "; rebuild the jail here with `jailbuild create`, or unpack a fresh archive");
     ProfileSet profiles = ProfileSet::load(spec.profile_dirs);
 
     // ELF facts of unchanged files come from the manifest: an unchanged file is never parsed again.

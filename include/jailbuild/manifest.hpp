@@ -6,7 +6,10 @@
 #include "jailbuild/plan.hpp"
 
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace jailbuild {
 
@@ -16,12 +19,36 @@ class JailFs;
 inline constexpr const char* manifest_dir = ".jailbuild";
 inline constexpr const char* manifest_file = ".jailbuild/manifest.json";
 
+/// A Debian package that owned some of the jail's source files on the host that packed the jail.
+struct PackagePin {
+  std::string name;    ///< as dpkg names its file list: "libc6:amd64", "nginx-common"
+  std::string version;
+  bool operator==(const PackagePin&) const = default;
+};
+
+/// Where a packed jail's files came from (pack.hpp, origin.hpp). `jailbuild pack` sets it in the
+/// archive's copy of the manifest; unpack keeps it and stamps `unpacked`, so that sync can tell that
+/// the files came from another host's packages. Absent in jails built on this host.
+struct PackOrigin {
+  std::string host;                 ///< the packing host's name
+  int64_t packed = 0;               ///< the archive's timestamp: SOURCE_DATE_EPOCH or `updated`
+  std::string packages_digest;      ///< sha256 of "name version\n" for each of `packages`
+  std::vector<PackagePin> packages; ///< installed packages owning the jail's sources, sorted by name
+  std::string min_kernel;           ///< from the ELF ABI note of the jail's libc ("3.2.0"); "" if none
+  /// sha256 of each packed regular file the plan does not list (site content, kept state), by jail path.
+  std::map<std::string, std::string> extra_digests;
+  int64_t unpacked = 0;        ///< set by unpack: when; 0 in an archive
+  std::string archive_sha256;  ///< set by unpack: the archive it came from
+  bool operator==(const PackOrigin&) const = default;
+};
+
 struct Manifest {
   int format = 1;
   std::string tool;     ///< "jailbuild X.Y.Z"
   int64_t created = 0;  ///< unix time
   int64_t updated = 0;
   Plan plan;
+  std::optional<PackOrigin> origin; ///< JSON "origin", optional: older manifests have none
 };
 
 std::string manifest_to_json(const Manifest& manifest);

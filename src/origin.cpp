@@ -1,0 +1,293 @@
+// SPDX-License-Identifier: MIT
+#include "jailbuild/origin.hpp"
+
+#include "jailbuild/digest.hpp"
+#include "jailbuild/error.hpp"
+#include "jailbuild/hostfs.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <dirent.h>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <sys/utsname.h>
+#include <unordered_set>
+
+namespace jailbuild {
+
+namespace {
+
+constexpr std::string_view dpkg_info_dir = "/var/lib/dpkg/info";
+constexpr std::string_view dpkg_status = "/var/lib/dpkg/status";
+
+/// dpkg lists /lib/x86_64-linux-gnu/libc.so.6 while the walk may have found /usr/lib/...: after the
+/// /usr merge they are one file. Paths are compared with the merged directories folded onto /.
+std::string merged_key(std::string_view path) {
+  for (std::string_view dir :
+       {"/usr/bin/", "/usr/sbin/", "/usr/lib/", "/usr/lib32/", "/usr/lib64/", "/usr/libx32/"})
+    if (path.starts_with(dir)) return std::string(path.substr(4));
+  return std::string(path);
+}
+
+/// Installed packages and their versions, keyed as dpkg names their file lists: "name:arch" for
+/// Multi-Arch: same packages, "name" for the others. Empty when the host has no dpkg database.
+std::map<std::string, std::string> installed_versions(const HostRoot& host) {
+  std::map<std::string, std::string> versions;
+  if (!host.exists(dpkg_status)) return versions;
+  std::istringstream in(host.read_file(dpkg_status));
+  std::string name, arch, version, status, multi_arch;
+  auto flush = [&] {
+    // "install ok installed", "hold ok installed": only the last word says the files are there.
+    if (!name.empty() && status.ends_with(" installed"))
+      versions[multi_arch == "same" ? name + ":" + arch : name] = version;
+    for (std::string* field : {&name, &arch, &version, &status, &multi_arch})
+      field->clear();
+  };
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) {
+      flush();
+      continue;
+    }
+    auto field = [&](std::string_view key, std::string& into) {
+      if (line.starts_with(key) && line.size() > key.size() && line[key.size()] == ':') {
+        into = line.substr(key.size() + 1);
+        into.erase(0, into.find_first_not_of(' '));
+      }
+    };
+    field("Package", name);
+    field("Architecture", arch);
+    field("Version", version);
+    field("Status", status);
+    field("Multi-Arch", multi_arch);
+  }
+  flush();
+  return versions;
+}
+
+std::string machine_name(const ElfIdentity& id) {
+  ElfInfo info;
+  info.elf_class = id.elf_class;
+  info.endian = id.endian;
+  info.machine = id.machine;
+  std::optional<std::string> triplet = multiarch_triplet(info);
+  return triplet ? *triplet
+                 : "ELF machine " + std::to_string(id.machine) +
+                       (id.elf_class == ElfClass::elf64 ? " (64-bit)" : " (32-bit)");
+}
+
+/// uid -> user name of a passwd file.
+std::map<uint32_t, std::string> users_by_uid(const std::string& passwd) {
+  std::map<uint32_t, std::string> users;
+  std::istringstream in(passwd);
+  for (std::string line; std::getline(in, line);) {
+    std::vector<std::string> fields;
+    std::istringstream parts(line);
+    for (std::string f; std::getline(parts, f, ':');)
+      fields.push_back(f);
+    if (fields.size() < 3 || fields[0].empty() || fields[0][0] == '#') continue;
+    uint32_t uid = 0;
+    auto [end, ec] = std::from_chars(fields[2].data(), fields[2].data() + fields[2].size(), uid);
+    if (ec == std::errc() && end == fields[2].data() + fields[2].size()) users.emplace(uid, fields[0]);
+  }
+  return users;
+}
+
+/// The leading "a.b.c" of a kernel release or version, missing parts 0.
+std::vector<unsigned> version_numbers(std::string_view text) {
+  std::vector<unsigned> numbers;
+  const char* p = text.data();
+  const char* end = text.data() + text.size();
+  while (numbers.size() < 3 && p < end) {
+    unsigned n = 0;
+    auto [next, ec] = std::from_chars(p, end, n);
+    if (ec != std::errc()) break;
+    numbers.push_back(n);
+    if (next == end || *next != '.') break;
+    p = next + 1;
+  }
+  numbers.resize(3, 0);
+  return numbers;
+}
+
+std::string join(const std::vector<std::string>& parts, std::string_view sep) {
+  std::string out;
+  for (const std::string& p : parts)
+    out += (out.empty() ? "" : std::string(sep)) + p;
+  return out;
+}
+
+} // namespace
+
+std::vector<PackagePin> owning_packages(const Plan& plan, const HostRoot& host) {
+  std::unordered_set<std::string> wanted;
+  for (const PlanEntry& e : plan.entries)
+    if (e.kind == EntryKind::file && !e.source.empty()) wanted.insert(merged_key(e.source));
+  std::set<std::string> owners;
+  std::string info = host.real(dpkg_info_dir);
+  DIR* dir = ::opendir(info.c_str());
+  if (!dir) return {};
+  std::vector<std::string> lists;
+  while (dirent* d = ::readdir(dir)) {
+    std::string_view name = d->d_name;
+    if (name.ends_with(".list")) lists.emplace_back(name);
+  }
+  ::closedir(dir);
+  for (const std::string& list : lists) {
+    std::ifstream in(info + "/" + list);
+    for (std::string line; std::getline(in, line);) {
+      if (wanted.count(merged_key(line))) {
+        owners.insert(list.substr(0, list.size() - 5));
+        break; // one owned file is enough to pin the package
+      }
+    }
+  }
+  std::map<std::string, std::string> versions = installed_versions(host);
+  std::vector<PackagePin> pins;
+  for (const std::string& owner : owners) {
+    auto it = versions.find(owner);
+    if (it != versions.end()) pins.push_back({owner, it->second});
+  }
+  return pins;
+}
+
+std::string packages_digest(const std::vector<PackagePin>& packages) {
+  Sha256 hash;
+  for (const PackagePin& p : packages)
+    hash.update(p.name + " " + p.version + "\n");
+  return hash.finish();
+}
+
+std::optional<std::string> package_mismatch(const Manifest& manifest, const HostRoot& host) {
+  if (!manifest.origin || manifest.origin->packages.empty()) return std::nullopt;
+  std::map<std::string, std::string> here = installed_versions(host);
+  std::vector<std::string> differences;
+  for (const PackagePin& pin : manifest.origin->packages) {
+    auto it = here.find(pin.name);
+    if (it == here.end())
+      differences.push_back(pin.name + " " + pin.version + " there, not installed here");
+    else if (it->second != pin.version)
+      differences.push_back(pin.name + " " + pin.version + " there, " + it->second + " here");
+  }
+  if (differences.empty()) return std::nullopt;
+  return "this jail was packed on " + manifest.origin->host +
+         ", whose packages differ from this host's: " + join(differences, "; ");
+}
+
+HostFacts this_host() {
+  HostFacts facts;
+  std::optional<ElfIdentity> self = probe_elf("/proc/self/exe");
+  if (!self) throw Error("/proc/self/exe", "cannot read the ELF identity of the running program");
+  facts.identity = *self;
+  struct utsname uts {};
+  if (::uname(&uts) != 0) throw system_error("uname", "cannot read the kernel release", errno);
+  facts.kernel_release = uts.release;
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  for (std::string line; std::getline(cpuinfo, line);) {
+    if (!line.starts_with("flags")) continue;
+    std::istringstream words(line.substr(line.find(':') + 1));
+    for (std::string w; words >> w;)
+      facts.cpu_flags.push_back(w);
+    break; // every CPU lists the same flags on the systems we run on
+  }
+  std::sort(facts.cpu_flags.begin(), facts.cpu_flags.end());
+  std::ifstream passwd("/etc/passwd");
+  std::ostringstream text;
+  text << passwd.rdbuf();
+  facts.passwd = text.str();
+  return facts;
+}
+
+std::vector<std::string> required_hwcaps(const Plan& plan) {
+  std::unordered_set<std::string> paths;
+  for (const PlanEntry& e : plan.entries)
+    paths.insert(e.path);
+  std::set<std::string> levels;
+  constexpr std::string_view marker = "/glibc-hwcaps/";
+  for (const PlanEntry& e : plan.entries) {
+    if (e.kind != EntryKind::file && e.kind != EntryKind::symlink) continue;
+    std::size_t at = e.path.find(marker);
+    if (at == std::string::npos) continue;
+    std::string_view rest = std::string_view(e.path).substr(at + marker.size()); // "x86-64-v3/libfoo.so.1"
+    std::size_t slash = rest.find('/');
+    if (slash == std::string_view::npos || rest.find('/', slash + 1) != std::string_view::npos) continue;
+    std::string base = e.path.substr(0, at) + "/" + std::string(rest.substr(slash + 1));
+    if (!paths.count(base)) levels.insert(std::string(rest.substr(0, slash)));
+  }
+  return {levels.begin(), levels.end()};
+}
+
+std::optional<bool> cpu_meets(std::string_view level, const std::vector<std::string>& cpu_flags) {
+  // The x86-64 psABI micro-architecture levels, in /proc/cpuinfo's names (pni is SSE3, abm is LZCNT).
+  static const std::vector<std::string> v2 = {"cx16",   "lahf_lm", "popcnt", "pni",
+                                              "sse4_1", "sse4_2",  "ssse3"};
+  static const std::vector<std::string> v3 = {"avx", "avx2", "bmi1",  "bmi2", "f16c",
+                                              "fma", "abm",  "movbe", "xsave"};
+  static const std::vector<std::string> v4 = {"avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"};
+  std::vector<const std::vector<std::string>*> needed;
+  if (level == "x86-64-v2")
+    needed = {&v2};
+  else if (level == "x86-64-v3")
+    needed = {&v2, &v3};
+  else if (level == "x86-64-v4")
+    needed = {&v2, &v3, &v4};
+  else
+    return std::nullopt;
+  std::unordered_set<std::string> have(cpu_flags.begin(), cpu_flags.end());
+  for (const auto* flags : needed)
+    for (const std::string& flag : *flags)
+      if (!have.count(flag)) return false;
+  return true;
+}
+
+bool kernel_at_least(std::string_view release, std::string_view minimum) {
+  return version_numbers(release) >= version_numbers(minimum);
+}
+
+HostCheck check_host(const Manifest& manifest, const HostFacts& host) {
+  HostCheck check;
+  // Architecture: every walked object must be of the host's machine, class and byte order.
+  std::set<std::string> foreign;
+  for (const WalkObject& o : manifest.plan.objects) {
+    ElfIdentity id{o.elf.elf_class, o.elf.endian, o.elf.machine};
+    if (!(id == host.identity)) foreign.insert(machine_name(id));
+  }
+  if (!foreign.empty())
+    check.errors.push_back("the jail's programs are built for " +
+                           join({foreign.begin(), foreign.end()}, ", ") + "; this host runs " +
+                           machine_name(host.identity));
+
+  // Kernel: glibc refuses to start on a kernel older than its ABI note says ("FATAL: kernel too old").
+  if (manifest.origin && !manifest.origin->min_kernel.empty() &&
+      !kernel_at_least(host.kernel_release, manifest.origin->min_kernel))
+    check.errors.push_back("the jail's libc needs Linux " + manifest.origin->min_kernel +
+                           " or later; this host runs " + host.kernel_release);
+
+  // CPU: a library only present under glibc-hwcaps/LEVEL cannot be loaded below that level.
+  for (const std::string& level : required_hwcaps(manifest.plan)) {
+    std::optional<bool> meets = cpu_meets(level, host.cpu_flags);
+    if (!meets)
+      check.warnings.push_back("the jail has libraries only for glibc-hwcaps level " + level +
+                               ", which jailbuild cannot check on this CPU");
+    else if (!*meets)
+      check.errors.push_back("the jail has libraries only for glibc-hwcaps level " + level +
+                             ", which this CPU does not support");
+  }
+
+  // Users: a jail uid that is another user here is not an error, but files would change hands.
+  std::map<uint32_t, std::string> host_users = users_by_uid(host.passwd);
+  for (const PlanEntry& e : manifest.plan.entries) {
+    if (e.path != "/etc/passwd" || e.kind != EntryKind::generated) continue;
+    for (const auto& [uid, name] : users_by_uid(e.content)) {
+      auto it = host_users.find(uid);
+      if (it != host_users.end() && it->second != name)
+        check.warnings.push_back("jail user " + name + " has uid " + std::to_string(uid) + ", which is " +
+                                 it->second + " on this host");
+    }
+  }
+  return check;
+}
+
+} // namespace jailbuild

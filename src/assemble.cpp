@@ -147,11 +147,13 @@ AssembleReport assemble(JailFs& jail, const HostRoot& host, Plan& plan, const Ma
                        e.minor, e.mode, e.uid, e.gid);
       break;
     case EntryKind::bind: {
-      // Only the mount point: `jailbuild mount` does the mounting.
+      // Only the mount point, and only when it is missing: `jailbuild mount` does the mounting, and
+      // once it has, this path shows the host source, whose owner and mode are not ours to change.
+      if (jail.lstat(rel)) break;
       struct stat st;
       bool dir = ::stat(host.real(e.source).c_str(), &st) != 0 || S_ISDIR(st.st_mode);
       if (dir) jail.make_dir(rel, 0755, 0, 0);
-      else if (!jail.lstat(rel)) jail.write_file(rel, "", 0644, 0, 0);
+      else jail.write_file(rel, "", 0644, 0, 0);
       break;
     }
     case EntryKind::generated:

@@ -454,6 +454,55 @@ std::string JailFs::write_file(std::string_view rel, std::string_view content, m
   return sha256_hex(content);
 }
 
+CopyResult JailFs::write_stream(std::string_view rel, const std::function<std::string_view()>& next, mode_t mode,
+                                uid_t uid, gid_t gid, Fsync fsync) {
+  const std::string shown = path(rel);
+  Parent parent = require_parent(root_fd_, rel, shown);
+  refuse_directory(parent, shown);
+  TempFile temp = create_temp_file(parent, shown);
+  Sha256 hash;
+  CopyResult result;
+  for (std::string_view block = next(); !block.empty(); block = next()) {
+    hash.update(block);
+    write_all(temp.fd.get(), block.data(), block.size(), shown);
+    result.size += block.size();
+  }
+  result.digest = hash.finish();
+  finish_file(parent, temp, shown, mode, uid, gid, fsync);
+  return result;
+}
+
+void JailFs::make_hardlink(std::string_view rel, std::string_view existing) {
+  const std::string shown = path(rel);
+  const std::string existing_shown = path(existing);
+  Parent from = require_parent(root_fd_, existing, existing_shown);
+  std::optional<struct stat> target = stat_entry(from, existing_shown);
+  if (!target || !S_ISREG(target->st_mode))
+    throw Error(shown, "hardlink target " + relative_text(existing, existing_shown) +
+                           " is not a regular file of the jail");
+  Parent parent = require_parent(root_fd_, rel, shown);
+  refuse_directory(parent, shown);
+  for (int attempt = 0; attempt < temp_name_attempts; ++attempt) {
+    std::string name = temp_name(parent.name, shown);
+    // Flags 0: a symlink swapped in at `existing` would be linked itself, never followed; the inode
+    // check below refuses it.
+    if (::linkat(from.dir.get(), from.name.c_str(), parent.dir.get(), name.c_str(), 0) != 0) {
+      if (errno == EEXIST) continue;
+      throw system_error(shown, "creating a hardlink", errno);
+    }
+    TempEntry temp(parent.dir.get(), std::move(name));
+    struct stat made {};
+    if (::fstatat(parent.dir.get(), temp.name.c_str(), &made, AT_SYMLINK_NOFOLLOW) != 0)
+      throw system_error(shown, "reading status", errno);
+    if (made.st_dev != target->st_dev || made.st_ino != target->st_ino)
+      throw Error(shown, "the hardlink target changed under jailbuild: is a process in the jail tampering "
+                         "with this directory?");
+    commit(parent, temp, made, shown, Fsync::no);
+    return;
+  }
+  throw Error(shown, "no free temporary name");
+}
+
 void JailFs::make_symlink(std::string_view rel, const std::string& target) {
   const std::string shown = path(rel);
   if (target.empty() || target.find('\0') != std::string::npos) throw Error(shown, "invalid symlink target");
@@ -557,6 +606,33 @@ std::optional<std::string> JailFs::read_link(std::string_view rel) const {
   std::optional<Parent> parent = find_parent(root_fd_, rel, shown);
   if (!parent) return std::nullopt;
   return read_link_at(*parent, shown);
+}
+
+int JailFs::open_path(std::string_view rel) const {
+  const std::string shown = path(rel);
+  std::vector<std::string> components = components_of(rel, shown);
+  std::string joined = ".";
+  for (const std::string& component : components)
+    joined += "/" + component;
+  open_how how{};
+  how.flags = O_PATH | O_CLOEXEC;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  long fd = ::syscall(SYS_openat2, root_fd_, joined.c_str(), &how, sizeof how);
+  if (fd >= 0) return static_cast<int>(fd);
+  // Any failure: the component walk is just as safe, and it says what went wrong (as open_beneath).
+  if (components.empty()) {
+    Fd root(::openat(root_fd_, ".", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (root.get() < 0) throw system_error(shown, "opening the jail root", errno);
+    return root.release();
+  }
+  Parent parent = require_parent(root_fd_, rel, shown);
+  // O_PATH | O_NOFOLLOW opens a symlink itself, which is then refused.
+  Fd entry(::openat(parent.dir.get(), parent.name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  if (entry.get() < 0) throw system_error(shown, "opening", errno);
+  struct stat st {};
+  if (::fstat(entry.get(), &st) != 0) throw system_error(shown, "reading status", errno);
+  if (S_ISLNK(st.st_mode)) refuse_symlink(shown, relative_text(rel, shown));
+  return entry.release();
 }
 
 int JailFs::open_read(std::string_view rel) const {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -57,6 +58,14 @@ public:
   /// Writes generated content as copy_file does; returns its SHA-256.
   std::string write_file(std::string_view rel, std::string_view content, mode_t mode, uid_t uid, gid_t gid,
                          Fsync fsync = Fsync::no);
+  /// Writes content pulled block by block from `next` (an empty block ends it) as write_file does,
+  /// hashing it on the way: for content too large to hold in memory, such as a file unpacked from an
+  /// archive. An exception thrown by `next` leaves nothing behind.
+  CopyResult write_stream(std::string_view rel, const std::function<std::string_view()>& next, mode_t mode,
+                          uid_t uid, gid_t gid, Fsync fsync = Fsync::no);
+  /// Makes rel another name (a hardlink) of `existing`, which must be a regular file of the jail:
+  /// neither path follows a symlink, and a link is only ever made to an inode inside the jail.
+  void make_hardlink(std::string_view rel, std::string_view existing);
   /// Makes rel a symlink to target: a no-op when it already is one, else an atomic replacement of
   /// any non-directory there. The target is stored verbatim and never resolved.
   void make_symlink(std::string_view rel, const std::string& target);
@@ -76,6 +85,10 @@ public:
   /// Opens a regular file for reading (never a symlink, FIFO or device), so that audit and sync can
   /// hash jail files safely. The caller closes the returned fd.
   int open_read(std::string_view rel) const;
+  /// Opens an entry O_PATH without following any symlink, the final name included ("" is the root):
+  /// the fd holds exactly that inode, so that a mount can be made onto it and not onto whatever a
+  /// process in the jail puts at that path afterwards. Absent is an error. The caller closes the fd.
+  int open_path(std::string_view rel) const;
 
 private:
   std::string root_;

@@ -1,0 +1,425 @@
+// SPDX-License-Identifier: MIT
+//
+// Why mounts are made onto file descriptors: root makes the bind mounts, and their mount points lie
+// in the jail, where the services may write. Were a mount point named by a path, a process in the jail
+// could replace /mnt/data by a symlink to /etc between our check and mount(2), and root would bind the
+// source (say the host's /proc, or a read-write data directory) over the host's /etc. So:
+//  - the mount point is opened through JailFs::open_path (openat2 with RESOLVE_IN_ROOT |
+//    RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS, as O_PATH): a symlink anywhere is refused, and the
+//    fd holds exactly the inode found inside the jail;
+//  - the mount is attached to that fd: move_mount(2) with MOVE_MOUNT_T_EMPTY_PATH, or mount(2) onto
+//    /proc/self/fd/N, a magic link to the fd's own inode, not a path anything can swap;
+//  - afterwards the mount table must show the new mount at the jail path, with the source's inode and
+//    the asked-for options; otherwise it is detached again;
+//  - unmounting names the point as /proc/self/fd/P/NAME, P its parent opened the same way, with
+//    UMOUNT_NOFOLLOW; a mount point cannot be renamed or replaced while something is mounted on it.
+// Binds are never recursive: submounts of the source (e.g. under /proc) stay outside the jail.
+#include "jailbuild/mounts.hpp"
+
+#include "jailbuild/assemble.hpp"
+#include "jailbuild/error.hpp"
+#include "jailbuild/hostfs.hpp"
+#include "jailbuild/jailfs.hpp"
+#include "jailbuild/manifest.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <fcntl.h>
+#include <fstream>
+#include <sstream>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <utility>
+
+namespace jailbuild {
+
+namespace {
+
+/// More mounts stacked on one point than this means something is wrong; umount stops there.
+constexpr int max_stacked_mounts = 16;
+
+/// Owns a file descriptor.
+class Fd {
+public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  Fd& operator=(Fd&& other) noexcept {
+    std::swap(fd_, other.fd_);
+    return *this;
+  }
+  int get() const { return fd_; }
+
+private:
+  int fd_ = -1;
+};
+
+std::string proc_fd(int fd) {
+  return "/proc/self/fd/" + std::to_string(fd);
+}
+
+std::string read_proc(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw system_error(path, "cannot read", errno);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+bool is_octal(char c) {
+  return c >= '0' && c <= '7';
+}
+
+/// mountinfo writes space, tab, newline and backslash in paths as "\ooo".
+std::string unescape(std::string_view field) {
+  std::string out;
+  for (size_t i = 0; i < field.size(); ++i) {
+    if (field[i] == '\\' && i + 3 < field.size() && is_octal(field[i + 1]) && is_octal(field[i + 2]) &&
+        is_octal(field[i + 3])) {
+      out += static_cast<char>((field[i + 1] - '0') * 64 + (field[i + 2] - '0') * 8 + (field[i + 3] - '0'));
+      i += 3;
+    } else {
+      out += field[i];
+    }
+  }
+  return out;
+}
+
+std::vector<std::string_view> split_view(std::string_view text, char sep) {
+  std::vector<std::string_view> out;
+  while (!text.empty()) {
+    size_t at = text.find(sep);
+    std::string_view part = text.substr(0, at);
+    if (!part.empty()) out.push_back(part);
+    if (at == std::string_view::npos) break;
+    text.remove_prefix(at + 1);
+  }
+  return out;
+}
+
+bool parse_u64(std::string_view s, uint64_t& out) {
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && end == s.data() + s.size() && !s.empty();
+}
+
+/// The id of the mount an fd lies on, from /proc/self/fdinfo (statx's STATX_MNT_ID is not in
+/// Debian 12's glibc struct).
+uint64_t mount_id(int fd, const std::string& shown) {
+  std::string info = read_proc("/proc/self/fdinfo/" + std::to_string(fd));
+  for (std::string_view line : split_view(info, '\n')) {
+    if (line.rfind("mnt_id:", 0) != 0) continue;
+    line.remove_prefix(7);
+    while (!line.empty() && (line.front() == ' ' || line.front() == '\t'))
+      line.remove_prefix(1);
+    uint64_t id = 0;
+    if (parse_u64(line, id)) return id;
+  }
+  throw Error(shown, "no mnt_id in /proc/self/fdinfo");
+}
+
+/// The mount an fd lies on, as the mount table shows it.
+MountInfo mount_of(int fd, const std::string& shown) {
+  uint64_t id = mount_id(fd, shown);
+  for (MountInfo& m : read_mountinfo())
+    if (m.id == id) return std::move(m);
+  throw Error(shown, "its mount " + std::to_string(id) + " is not in /proc/self/mountinfo");
+}
+
+std::string joined(const std::vector<std::string>& words) {
+  std::string out;
+  for (const std::string& w : words)
+    out += (out.empty() ? "" : ",") + w;
+  return out;
+}
+
+std::string rel_of(const PlanEntry& bind) {
+  std::string_view path = bind.path;
+  while (!path.empty() && path.front() == '/')
+    path.remove_prefix(1);
+  return std::string(path);
+}
+
+unsigned long mount_flags(const PlanEntry& bind) {
+  unsigned long flags = MS_NOSUID | MS_NODEV;
+  if (bind.read_only) flags |= MS_RDONLY;
+  if (bind.noexec) flags |= MS_NOEXEC;
+  return flags;
+}
+
+/// The host source with its symlinks resolved below the host root (/dev/log is often a link).
+std::string host_source(const HostRoot& host, const std::string& source) {
+  std::optional<ResolvedPath> resolved = host.resolve(source);
+  if (!resolved) throw Error(source, "bind source does not exist on the host");
+  return host.real(resolved->path);
+}
+
+/// Creates a missing mount point and its missing parents, root-owned, through JailFs. An existing
+/// entry is left as it is: open_path refuses a symlink, and the type is checked on the fd.
+void make_mount_point(JailFs& jail, const std::string& rel, bool directory) {
+  std::vector<std::string_view> parts = split_view(rel, '/');
+  std::string prefix;
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    prefix += (prefix.empty() ? "" : "/") + std::string(parts[i]);
+    if (!jail.lstat(prefix)) jail.make_dir(prefix, 0755, 0, 0);
+  }
+  if (jail.lstat(rel)) return;
+  if (directory)
+    jail.make_dir(rel, 0755, 0, 0);
+  else
+    jail.write_file(rel, "", 0644, 0, 0);
+}
+
+void remount(int fd, const PlanEntry& bind, const std::string& shown) {
+  // MS_REMOUNT | MS_BIND changes the per-mount flags only; the atime flags are kept (Linux >= 3.17).
+  if (::mount(nullptr, proc_fd(fd).c_str(), nullptr, MS_REMOUNT | MS_BIND | mount_flags(bind), nullptr) != 0)
+    throw system_error(shown, "remounting the bind of " + bind.source + " " + joined(bind_options(bind)),
+                       errno);
+}
+
+/// Attaches a detached clone of the source, its flags set before it is visible anywhere. Returns an
+/// fd of the new mount, or an empty Fd when the kernel lacks the new mount API.
+Fd attach_detached(const std::string& source, int point, const PlanEntry& bind, const std::string& shown) {
+  // No AT_RECURSIVE: a plain, non-recursive bind. open_tree follows symlinks in the source, as mount does.
+  Fd tree(::open_tree(AT_FDCWD, source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+  if (tree.get() < 0) {
+    if (errno == ENOSYS) return Fd();
+    throw system_error(shown, "cloning the bind source " + source, errno);
+  }
+  const uint64_t all = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+  mount_attr attr{};
+  attr.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+  if (bind.read_only) attr.attr_set |= MOUNT_ATTR_RDONLY;
+  if (bind.noexec) attr.attr_set |= MOUNT_ATTR_NOEXEC;
+  attr.attr_clr = all & ~attr.attr_set;
+  if (::mount_setattr(tree.get(), "", AT_EMPTY_PATH, &attr, sizeof attr) != 0) {
+    if (errno == ENOSYS) return Fd(); // Linux 5.2 to 5.11: open_tree without mount_setattr
+    throw system_error(shown, "setting the flags of the bind of " + source, errno);
+  }
+  if (::move_mount(tree.get(), "", point, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
+    throw system_error(shown, "attaching the bind of " + source, errno);
+  return tree;
+}
+
+bool same_inode(int fd, const struct stat& source) {
+  struct stat st {};
+  return ::fstat(fd, &st) == 0 && st.st_dev == source.st_dev && st.st_ino == source.st_ino;
+}
+
+/// Checks that the mount held by `mounted` sits at the jail path, shows the source and has the
+/// bind's options, and that the jail path leads to it (nothing stacked above, nothing swapped).
+void verify(JailFs& jail, const std::string& rel, int mounted, const struct stat& source,
+            const PlanEntry& bind, const std::string& shown) {
+  MountInfo m = mount_of(mounted, shown);
+  if (m.mount_point != shown)
+    throw Error(shown, "the bind mount of " + bind.source + " landed at " + m.mount_point + " instead");
+  if (!same_inode(mounted, source))
+    throw Error(shown, "the mount here does not show the bind source " + bind.source);
+  if (!bind_options_match(m, bind))
+    throw Error(shown, "mounted with options " + joined(m.options) + ", not " + joined(bind_options(bind)));
+  Fd now(jail.open_path(rel));
+  if (mount_id(now.get(), shown) != m.id)
+    throw Error(shown, "the jail path does not lead to the new bind mount");
+}
+
+} // namespace
+
+std::vector<MountInfo> parse_mountinfo(std::string_view text) {
+  std::vector<MountInfo> out;
+  for (std::string_view line : split_view(text, '\n')) {
+    std::vector<std::string_view> f = split_view(line, ' ');
+    // id parent major:minor root mount_point options [optional fields...] - fs_type source super_options
+    auto dash = std::find(f.begin(), f.end(), std::string_view("-"));
+    if (f.size() < 9 || dash - f.begin() < 6 || f.end() - dash < 3) continue;
+    MountInfo m;
+    if (!parse_u64(f[0], m.id) || !parse_u64(f[1], m.parent)) continue;
+    m.root = unescape(f[3]);
+    m.mount_point = unescape(f[4]);
+    for (std::string_view option : split_view(f[5], ','))
+      m.options.emplace_back(option);
+    m.fs_type = unescape(dash[1]);
+    m.source = unescape(dash[2]);
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+std::vector<MountInfo> read_mountinfo() {
+  return parse_mountinfo(read_proc("/proc/self/mountinfo"));
+}
+
+std::vector<std::string> bind_options(const PlanEntry& bind) {
+  std::vector<std::string> options{bind.read_only ? "ro" : "rw", "nosuid", "nodev"};
+  if (bind.noexec) options.emplace_back("noexec");
+  return options;
+}
+
+bool bind_options_match(const MountInfo& mount, const PlanEntry& bind) {
+  auto has = [&](const char* option) {
+    return std::find(mount.options.begin(), mount.options.end(), option) != mount.options.end();
+  };
+  return has(bind.read_only ? "ro" : "rw") && has("nosuid") && has("nodev") && has("noexec") == bind.noexec;
+}
+
+std::string_view to_string(BindAction action) {
+  switch (action) {
+  case BindAction::mounted:
+    return "mounted";
+  case BindAction::remounted:
+    return "remounted";
+  case BindAction::unchanged:
+    return "unchanged";
+  case BindAction::unmounted:
+    return "unmounted";
+  case BindAction::absent:
+    return "absent";
+  }
+  return "?";
+}
+
+BindAction mount_bind(JailFs& jail, const HostRoot& host, const PlanEntry& bind, MountApi api) {
+  const std::string rel = rel_of(bind);
+  const std::string shown = jail.path(rel);
+  if (bind.kind != EntryKind::bind) throw Error(shown, "not a bind entry");
+  if (rel.empty()) throw Error(shown, "a bind mount cannot cover the jail root");
+  const std::string source = host_source(host, bind.source);
+  // A source inside the jail could be swapped by a process in the jail for a link to any host path.
+  auto inside_jail = [&](const std::string& p) {
+    return p == jail.root() || p.rfind(jail.root() + "/", 0) == 0;
+  };
+  if (inside_jail(host.real(normalize_path(bind.source))) || inside_jail(source))
+    throw Error(bind.source,
+                "bind source lies inside the jail " + jail.root() + ": a process in the jail could swap it");
+  struct stat src {};
+  if (::stat(source.c_str(), &src) != 0) throw system_error(bind.source, "bind source", errno);
+  make_mount_point(jail, rel, S_ISDIR(src.st_mode));
+
+  Fd point(jail.open_path(rel));
+  struct stat st {};
+  if (::fstat(point.get(), &st) != 0) throw system_error(shown, "reading status", errno);
+  if (S_ISDIR(st.st_mode) != S_ISDIR(src.st_mode))
+    throw Error(shown, std::string(S_ISDIR(src.st_mode) ? "is not a directory" : "is a directory") +
+                           ", but the bind source " + bind.source +
+                           (S_ISDIR(src.st_mode) ? " is" : " is not"));
+
+  MountInfo here = mount_of(point.get(), shown);
+  if (here.mount_point == shown) {
+    // Mounted already: ours when it shows the source's inode; then only the flags may need fixing.
+    if (!same_inode(point.get(), src))
+      throw Error(shown, "something else is mounted here (" + here.source + "); unmount it first");
+    if (bind_options_match(here, bind)) return BindAction::unchanged;
+    remount(point.get(), bind, shown);
+    verify(jail, rel, point.get(), src, bind, shown);
+    return BindAction::remounted;
+  }
+
+  Fd mounted;
+  if (api == MountApi::detached) mounted = attach_detached(source, point.get(), bind, shown);
+  const bool classic = mounted.get() < 0;
+  if (classic) {
+    if (::mount(source.c_str(), proc_fd(point.get()).c_str(), nullptr, MS_BIND, nullptr) != 0)
+      throw system_error(shown, "bind mounting " + bind.source, errno);
+    // `point` still holds the directory beneath the new mount; the jail path now leads to the mount.
+    mounted = Fd(jail.open_path(rel));
+  }
+  try {
+    if (classic) remount(mounted.get(), bind, shown);
+    verify(jail, rel, mounted.get(), src, bind, shown);
+  } catch (...) {
+    // Never leave a mount that is not what was asked: detach exactly the one just made.
+    ::umount2(proc_fd(mounted.get()).c_str(), MNT_DETACH);
+    throw;
+  }
+  return BindAction::mounted;
+}
+
+BindAction umount_bind(JailFs& jail, const PlanEntry& bind) {
+  const std::string rel = rel_of(bind);
+  const std::string shown = jail.path(rel);
+  if (rel.empty()) throw Error(shown, "a bind mount cannot cover the jail root");
+  if (!jail.lstat(rel)) return BindAction::absent;
+  size_t slash = rel.rfind('/');
+  const std::string name = slash == std::string::npos ? rel : rel.substr(slash + 1);
+  Fd parent(jail.open_path(slash == std::string::npos ? "" : rel.substr(0, slash)));
+  const std::string target = proc_fd(parent.get()) + "/" + name;
+  BindAction action = BindAction::absent;
+  for (int i = 0; i < max_stacked_mounts; ++i) {
+    {
+      // Closed before umount2: an open fd on the mount would keep it busy.
+      Fd point(::openat(parent.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+      if (point.get() < 0) {
+        if (errno == ENOENT) break;
+        throw system_error(shown, "opening", errno);
+      }
+      if (mount_of(point.get(), shown).mount_point != shown) break;
+    }
+    if (::umount2(target.c_str(), UMOUNT_NOFOLLOW) != 0) {
+      if (errno == EBUSY) throw Error(shown, "the bind mount is busy: stop the jail's services first");
+      throw system_error(shown, "unmounting", errno);
+    }
+    action = BindAction::unmounted;
+  }
+  return action;
+}
+
+namespace {
+
+std::vector<const PlanEntry*> binds_of(const Manifest& manifest) {
+  std::vector<const PlanEntry*> binds;
+  for (const PlanEntry& e : manifest.plan.entries)
+    if (e.kind == EntryKind::bind) binds.push_back(&e);
+  std::sort(binds.begin(), binds.end(),
+            [](const PlanEntry* a, const PlanEntry* b) { return path_less(a->path, b->path); });
+  return binds;
+}
+
+std::string checked_jail(const std::string& jail_dir, const char* what) {
+  std::string dir = check_jail_location(jail_dir);
+  if (::geteuid() != 0) throw Error(dir, std::string(what) + " needs root");
+  return dir;
+}
+
+} // namespace
+
+std::vector<BindOutcome> mount_jail(const std::string& jail_dir) {
+  std::string dir = checked_jail(jail_dir, "mounting");
+  Manifest manifest = read_manifest(dir);
+  JailFs jail(dir);
+  HostRoot host(manifest.plan.spec.host_root);
+  std::vector<BindOutcome> out;
+  for (const PlanEntry* bind : binds_of(manifest)) {
+    BindAction action = mount_bind(jail, host, *bind);
+    out.push_back({jail.path(rel_of(*bind)), bind->source, bind_options(*bind), action});
+  }
+  return out;
+}
+
+std::vector<BindOutcome> umount_jail(const std::string& jail_dir) {
+  std::string dir = checked_jail(jail_dir, "unmounting");
+  Manifest manifest = read_manifest(dir);
+  JailFs jail(dir);
+  std::vector<const PlanEntry*> binds = binds_of(manifest);
+  std::vector<BindOutcome> out;
+  // Children first: a bind inside another bind's mount point goes before it.
+  for (auto it = binds.rbegin(); it != binds.rend(); ++it) {
+    BindAction action = umount_bind(jail, **it);
+    out.push_back({jail.path(rel_of(**it)), (*it)->source, bind_options(**it), action});
+  }
+  return out;
+}
+
+std::string format_bind_outcomes(const std::vector<BindOutcome>& outcomes) {
+  std::string out;
+  for (const BindOutcome& o : outcomes) {
+    std::string action(to_string(o.action));
+    if (o.action == BindAction::absent) action = "not mounted";
+    out += action + " " + o.path + " <- " + o.source + " (" + joined(o.options) + ")\n";
+  }
+  return out;
+}
+
+} // namespace jailbuild

@@ -1,0 +1,368 @@
+// SPDX-License-Identifier: MIT
+// The jail location checks and the assembler (plan -> directory). The plan, accounts and manifest
+// have tests of their own; the CLI is driven by tests/scenario/create_cli.sh.
+#include "jailbuild/assemble.hpp"
+#include "jailbuild/digest.hpp"
+#include "jailbuild/error.hpp"
+#include "jailbuild/hostfs.hpp"
+#include "jailbuild/jailfs.hpp"
+#include "jailbuild/manifest.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+using namespace jailbuild;
+namespace fs = std::filesystem;
+
+namespace {
+
+/// A fresh directory under /tmp (root-owned 0700 when we are root), removed with its content.
+struct TempDir {
+  std::string path;
+  explicit TempDir(const char* tag) {
+    std::string pattern = std::string("/tmp/jb-") + tag + "-XXXXXX";
+    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
+    path = pattern;
+  }
+  ~TempDir() { fs::remove_all(path); }
+  std::string operator/(const std::string& rel) const { return path + "/" + rel; }
+};
+
+std::string error_of(const std::function<void()>& operation) {
+  try {
+    operation();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+bool is_root() {
+  return ::geteuid() == 0;
+}
+
+std::string read_host(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+struct stat lstat_of(const std::string& path) {
+  struct stat st {};
+  REQUIRE(::lstat(path.c_str(), &st) == 0);
+  return st;
+}
+
+} // namespace
+
+TEST_CASE("check_jail_location: refuses / and system directories") {
+  for (const char* dir : {"/", "/usr", "/etc", "/var", "/home", "/usr/lib/x", "/etc/nginx/jail", "/var/lib/x",
+                          "/usr/", "//usr", "/tmp/../usr/local", "/proc/1", "/dev/shm/jail", "/boot"}) {
+    CAPTURE(dir);
+    CHECK(contains(error_of([&] { check_jail_location(dir); }), "system directory"));
+  }
+}
+
+TEST_CASE("check_jail_location: refuses a relative path") {
+  CHECK(contains(error_of([] { check_jail_location("jail"); }), "absolute path"));
+  CHECK(contains(error_of([] { check_jail_location("./var/www/chroot"); }), "absolute path"));
+  CHECK(contains(error_of([] { check_jail_location(""); }), "absolute path"));
+}
+
+TEST_CASE("check_jail_location: a parent owned by another user, or writable by others without sticky bit") {
+  TempDir parent("location");
+  const std::string jail = parent / "jail";
+  if (!is_root()) {
+    // Our own temporary directory is not root-owned: that alone is refused.
+    CHECK(contains(error_of([&] { check_jail_location(jail); }), "not owned by root"));
+    MESSAGE("partly skipped: chown needs root");
+    return;
+  }
+  CHECK(check_jail_location(jail) == jail);
+
+  REQUIRE(::chown(parent.path.c_str(), 65534, 65534) == 0);
+  std::string err = error_of([&] { check_jail_location(jail); });
+  CHECK(contains(err, parent.path + ": parent of the jail is not owned by root"));
+  REQUIRE(::chown(parent.path.c_str(), 0, 0) == 0);
+
+  REQUIRE(::chmod(parent.path.c_str(), 0777) == 0);
+  CHECK(contains(error_of([&] { check_jail_location(jail); }),
+                 "writable by group or others without the sticky bit"));
+  REQUIRE(::chmod(parent.path.c_str(), 0775) == 0);
+  CHECK(contains(error_of([&] { check_jail_location(jail); }), "writable by group or others"));
+  REQUIRE(::chmod(parent.path.c_str(), 01777) == 0); // sticky, as /tmp: accepted
+  CHECK(check_jail_location(jail) == jail);
+  REQUIRE(::chmod(parent.path.c_str(), 0700) == 0);
+
+  // A grandparent counts as well.
+  REQUIRE(::mkdir((parent / "sub").c_str(), 0755) == 0);
+  REQUIRE(::chown(parent.path.c_str(), 65534, 65534) == 0);
+  CHECK(contains(error_of([&] { check_jail_location(parent / "sub/jail"); }), "not owned by root"));
+  REQUIRE(::chown(parent.path.c_str(), 0, 0) == 0);
+}
+
+TEST_CASE("check_jail_location: refuses a symlink, a file and a foreign non-empty directory") {
+  if (!is_root()) {
+    MESSAGE("skipped: the parent of a temporary directory is root-owned only when we are root");
+    return;
+  }
+  TempDir parent("location");
+  REQUIRE(::mkdir((parent / "real").c_str(), 0755) == 0);
+  REQUIRE(::symlink((parent / "real").c_str(), (parent / "link").c_str()) == 0);
+  CHECK(contains(error_of([&] { check_jail_location(parent / "link"); }), "is a symlink"));
+  // A symlink as a parent of the jail too.
+  CHECK(contains(error_of([&] { check_jail_location(parent / "link/jail"); }), "is a symlink"));
+
+  std::ofstream(parent / "file") << "x";
+  CHECK(contains(error_of([&] { check_jail_location(parent / "file"); }), "not a directory"));
+
+  // Empty: accepted. Non-empty without .jailbuild/: refused. With it: a jailbuild jail, accepted.
+  CHECK(check_jail_location(parent / "real") == parent / "real");
+  CHECK(check_jail_location(parent / "real/") == parent / "real");
+  std::ofstream(parent / "real/index.html") << "site";
+  std::string err = error_of([&] { check_jail_location(parent / "real"); });
+  CHECK(contains(err, "not empty"));
+  CHECK(contains(err, ".jailbuild"));
+  REQUIRE(::mkdir((parent / "real/.jailbuild").c_str(), 0700) == 0);
+  CHECK(check_jail_location(parent / "real") == parent / "real");
+  // A .jailbuild that a user could have made does not count.
+  REQUIRE(::chown((parent / "real/.jailbuild").c_str(), 65534, 65534) == 0);
+  CHECK(contains(error_of([&] { check_jail_location(parent / "real"); }), "not empty"));
+}
+
+namespace {
+
+/// A small host tree and a plan with one entry of each kind over it.
+struct AssembleFixture {
+  TempDir host_dir{"host"};
+  TempDir parent{"jail"};
+  std::string jail_dir = parent / "jail";
+  HostRoot host{host_dir.path};
+  Plan plan;
+
+  AssembleFixture() {
+    fs::create_directories(host_dir / "usr/bin");
+    fs::create_directories(host_dir / "srv/data");
+    std::ofstream(host_dir / "usr/bin/tool") << "#!/bin/false\nbinary\n";
+    REQUIRE(::chmod((host_dir / "usr/bin/tool").c_str(), 04755) == 0); // setuid on the host
+    std::ofstream(host_dir / "usr/bin/data.txt") << "data";
+    REQUIRE(::chmod((host_dir / "usr/bin/data.txt").c_str(), 0640) == 0);
+    REQUIRE(::mkdir(jail_dir.c_str(), 0755) == 0);
+
+    add_dir("/usr", 0755);
+    add_dir("/usr/bin", 0755);
+    add_file("/usr/bin/tool", "/usr/bin/tool", 0755);
+    add_file("/usr/bin/data.txt", "/usr/bin/data.txt", 0640);
+    add_dir("/tmp", 01777);
+    add_dir("/dev", 0755);
+    add_device("/dev/null", 1, 3);
+    add_device("/dev/urandom", 1, 9);
+    add_device("/dev/big", 240, 300000); // a minor far above 255
+    PlanEntry link;
+    link.kind = EntryKind::symlink;
+    link.path = "/bin";
+    link.mode = 0777;
+    link.source = "usr/bin";
+    plan.entries.push_back(link);
+    add_dir("/etc", 0755);
+    PlanEntry passwd;
+    passwd.kind = EntryKind::generated;
+    passwd.path = "/etc/passwd";
+    passwd.mode = 0644;
+    passwd.content = "www-data:x:33:33::/var/www:/usr/sbin/nologin\n";
+    passwd.digest = sha256_hex(passwd.content); // as the plan builder sets it
+    plan.entries.push_back(passwd);
+    add_dir("/mnt", 0755);
+    PlanEntry bind;
+    bind.kind = EntryKind::bind;
+    bind.path = "/mnt/data";
+    bind.mode = 0755;
+    bind.source = "/srv/data";
+    plan.entries.push_back(bind);
+  }
+
+  void add_dir(const std::string& path, uint32_t mode) {
+    PlanEntry e;
+    e.kind = EntryKind::directory;
+    e.path = path;
+    e.mode = mode;
+    plan.entries.push_back(e);
+  }
+  void add_file(const std::string& path, const std::string& source, uint32_t mode) {
+    struct stat st = lstat_of(host.real(source));
+    PlanEntry e;
+    e.kind = EntryKind::file;
+    e.path = path;
+    e.mode = mode;
+    e.source = source;
+    e.source_stamp = {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
+                      static_cast<int64_t>(st.st_size),
+                      static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+    plan.entries.push_back(e);
+  }
+  void add_device(const std::string& path, uint32_t major, uint32_t minor) {
+    PlanEntry e;
+    e.kind = EntryKind::device;
+    e.path = path;
+    e.mode = 0666;
+    e.major = major;
+    e.minor = minor;
+    plan.entries.push_back(e);
+  }
+};
+
+} // namespace
+
+TEST_CASE("assemble: applies every kind of entry; no setuid bit, no shared inode, exact device numbers") {
+  if (!is_root()) {
+    MESSAGE("skipped: the assembler chowns to root and makes device nodes, which needs root");
+    return;
+  }
+  AssembleFixture f;
+  JailFs jail(f.jail_dir);
+  AssembleReport report = assemble(jail, f.host, f.plan, nullptr, AssembleOptions{});
+  CHECK(report.written == f.plan.entries.size());
+  CHECK(report.unchanged == 0);
+
+  const std::string j = f.jail_dir;
+  struct stat tool = lstat_of(j + "/usr/bin/tool");
+  struct stat host_tool = lstat_of(f.host.real("/usr/bin/tool"));
+  CHECK(S_ISREG(tool.st_mode));
+  CHECK((tool.st_mode & 07777) == 0755);
+  CHECK((tool.st_mode & (S_ISUID | S_ISGID)) == 0);
+  CHECK(tool.st_ino != host_tool.st_ino); // a copy, never a hardlink
+  CHECK(tool.st_nlink == 1);
+  CHECK(read_host(j + "/usr/bin/tool") == "#!/bin/false\nbinary\n");
+  CHECK((lstat_of(j + "/usr/bin/data.txt").st_mode & 07777) == 0640);
+  CHECK(lstat_of(j + "/usr/bin/data.txt").st_uid == 0);
+
+  CHECK((lstat_of(j + "/tmp").st_mode & 07777) == 01777);
+  struct stat null_dev = lstat_of(j + "/dev/null");
+  CHECK(S_ISCHR(null_dev.st_mode));
+  CHECK(major(null_dev.st_rdev) == 1);
+  CHECK(minor(null_dev.st_rdev) == 3);
+  CHECK((null_dev.st_mode & 07777) == 0666);
+  CHECK(minor(lstat_of(j + "/dev/urandom").st_rdev) == 9);
+  struct stat big = lstat_of(j + "/dev/big");
+  CHECK(major(big.st_rdev) == 240);
+  CHECK(minor(big.st_rdev) == 300000);
+
+  CHECK(fs::read_symlink(j + "/bin") == "usr/bin");
+  CHECK(read_host(j + "/etc/passwd") == f.plan.entries[11].content);
+  // The bind's mount point only; mounting is `jailbuild mount`'s business.
+  CHECK(S_ISDIR(lstat_of(j + "/mnt/data").st_mode));
+  CHECK(fs::is_empty(j + "/mnt/data"));
+
+  // Digests were filled in as the files were copied.
+  for (const PlanEntry& e : f.plan.entries)
+    if (e.kind == EntryKind::file || e.kind == EntryKind::generated) CHECK(e.digest.size() == 64);
+}
+
+TEST_CASE("assemble: a re-run over the previous manifest writes nothing") {
+  if (!is_root()) {
+    MESSAGE("skipped: needs root");
+    return;
+  }
+  AssembleFixture f;
+  JailFs jail(f.jail_dir);
+  Plan first = f.plan;
+  assemble(jail, f.host, first, nullptr, AssembleOptions{});
+  Manifest previous;
+  previous.plan = first;
+
+  Plan again = f.plan;
+  AssembleReport report = assemble(jail, f.host, again, &previous, AssembleOptions{});
+  CHECK(report.bytes == 0);
+  CHECK(report.unchanged == 3); // two files and the generated passwd
+  CHECK(again.entries == first.entries);
+
+  // A jail file changed behind our back is written again.
+  std::ofstream(f.jail_dir + "/usr/bin/data.txt") << "tampered, longer";
+  Plan third = f.plan;
+  report = assemble(jail, f.host, third, &previous, AssembleOptions{});
+  CHECK(report.unchanged == 2);
+  CHECK(report.bytes == 4);
+  CHECK(read_host(f.jail_dir + "/usr/bin/data.txt") == "data");
+}
+
+TEST_CASE("assemble: a bind of a non-directory gets an empty file as mount point") {
+  if (!is_root()) {
+    MESSAGE("skipped: needs root");
+    return;
+  }
+  AssembleFixture f;
+  // A socket, as /dev/log is.
+  fs::create_directories(f.host_dir / "dev");
+  int sock = ::socket(AF_UNIX, SOCK_DGRAM, 0);
+  REQUIRE(sock >= 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::string sock_path = f.host_dir / "dev/log";
+  REQUIRE(sock_path.size() < sizeof addr.sun_path);
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", sock_path.c_str());
+  REQUIRE(::bind(sock, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  ::close(sock);
+  PlanEntry bind;
+  bind.kind = EntryKind::bind;
+  bind.path = "/dev/log";
+  bind.mode = 0755;
+  bind.source = "/dev/log";
+  f.plan.entries.push_back(bind);
+
+  JailFs jail(f.jail_dir);
+  assemble(jail, f.host, f.plan, nullptr, AssembleOptions{});
+  struct stat st = lstat_of(f.jail_dir + "/dev/log");
+  CHECK(S_ISREG(st.st_mode));
+  CHECK(st.st_size == 0);
+}
+
+TEST_CASE("assemble: never writes through a symlink planted in the jail") {
+  if (!is_root()) {
+    MESSAGE("skipped: needs root");
+    return;
+  }
+  AssembleFixture f;
+  TempDir outside("outside");
+  JailFs jail(f.jail_dir);
+  assemble(jail, f.host, f.plan, nullptr, AssembleOptions{});
+  // A process in the jail replaces /etc by a link to a host directory.
+  fs::remove_all(f.jail_dir + "/etc");
+  REQUIRE(::symlink(outside.path.c_str(), (f.jail_dir + "/etc").c_str()) == 0);
+  Plan again = f.plan;
+  std::string err = error_of([&] { assemble(jail, f.host, again, nullptr, AssembleOptions{}); });
+  CHECK(contains(err, "symlink"));
+  CHECK(fs::is_empty(outside.path));
+}
+
+TEST_CASE("assemble: leaves an existing bind mount point alone (it may show the host source)") {
+  if (!is_root()) {
+    MESSAGE("skipped: needs root");
+    return;
+  }
+  AssembleFixture f;
+  // As after `jailbuild mount`: the mount point shows the source, owned by a service user.
+  fs::create_directories(f.jail_dir + "/mnt/data");
+  REQUIRE(::chown((f.jail_dir + "/mnt/data").c_str(), 65534, 65534) == 0);
+  REQUIRE(::chmod((f.jail_dir + "/mnt/data").c_str(), 0750) == 0);
+  JailFs jail(f.jail_dir);
+  assemble(jail, f.host, f.plan, nullptr, AssembleOptions{});
+  struct stat st = lstat_of(f.jail_dir + "/mnt/data");
+  CHECK(st.st_uid == 65534);
+  CHECK((st.st_mode & 07777) == 0750);
+}

@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: MIT
+#include "jailbuild/error.hpp"
+#include "jailbuild/hostfs.hpp"
+#include "jailbuild/jailfs.hpp"
+#include "jailbuild/mounts.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+using namespace jailbuild;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TempDir {
+  std::string path;
+  explicit TempDir(const char* tag) {
+    std::string pattern = std::string("/tmp/jb-") + tag + "-XXXXXX";
+    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
+    path = pattern;
+  }
+  ~TempDir() { fs::remove_all(path); }
+  std::string operator/(const std::string& rel) const { return path + "/" + rel; }
+};
+
+/// Detaches whatever a test left mounted at these paths, before any TempDir is removed: removing a
+/// directory tree with a bind mount in it would remove the bind source's files.
+struct MountGuard {
+  std::vector<std::string> paths;
+  ~MountGuard() {
+    for (const std::string& p : paths)
+      for (int i = 0; i < 8 && ::umount2(p.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) == 0; ++i) {
+      }
+  }
+};
+
+std::string error_of(const std::function<void()>& operation) {
+  try {
+    operation();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+PlanEntry bind_entry(const std::string& path, const std::string& source, bool read_only = true,
+                     bool noexec = false) {
+  PlanEntry e;
+  e.kind = EntryKind::bind;
+  e.path = path;
+  e.mode = 0755;
+  e.source = source;
+  e.read_only = read_only;
+  e.noexec = noexec;
+  return e;
+}
+
+/// The mounts whose mount point is `path`.
+std::vector<MountInfo> mounts_at(const std::string& path) {
+  std::vector<MountInfo> out;
+  for (const MountInfo& m : read_mountinfo())
+    if (m.mount_point == path) out.push_back(m);
+  return out;
+}
+
+bool has_option(const MountInfo& m, const std::string& option) {
+  return std::find(m.options.begin(), m.options.end(), option) != m.options.end();
+}
+
+/// Whether this process may mount: root with CAP_SYS_ADMIN, and a kernel that lets it here.
+bool can_mount() {
+  if (::geteuid() != 0) return false;
+  TempDir probe("probe");
+  fs::create_directory(probe / "a");
+  fs::create_directory(probe / "b");
+  if (::mount((probe / "a").c_str(), (probe / "b").c_str(), nullptr, MS_BIND, nullptr) != 0) return false;
+  ::umount2((probe / "b").c_str(), MNT_DETACH);
+  return true;
+}
+
+} // namespace
+
+TEST_CASE("parse_mountinfo: fields, optional fields and octal escapes") {
+  const char* text = "22 27 0:21 / /proc rw,relatime - proc proc rw\n"
+                     "36 35 98:0 /mnt1 /mnt/with\\040space rw,nosuid,nodev,noexec shared:1 master:2 - ext3 "
+                     "/dev/root rw,errors=continue\n"
+                     "garbage line\n"
+                     "40 22 0:21 / /var/www/chroot/proc ro,nosuid,nodev,noexec,relatime - proc proc rw\n"
+                     "41 27 254:0 /back\\134slash /tab\\011here rw - ext4 /dev/vda rw\n";
+  std::vector<MountInfo> m = parse_mountinfo(text);
+  REQUIRE(m.size() == 4);
+  CHECK(m[0].id == 22);
+  CHECK(m[0].parent == 27);
+  CHECK(m[0].mount_point == "/proc");
+  CHECK(m[0].fs_type == "proc");
+  CHECK(m[1].root == "/mnt1");
+  CHECK(m[1].mount_point == "/mnt/with space");
+  CHECK(m[1].options == std::vector<std::string>{"rw", "nosuid", "nodev", "noexec"});
+  CHECK(m[1].fs_type == "ext3");
+  CHECK(m[1].source == "/dev/root");
+  CHECK(m[2].mount_point == "/var/www/chroot/proc");
+  CHECK(m[3].root == "/back\\slash");
+  CHECK(m[3].mount_point == "/tab\there");
+}
+
+TEST_CASE("bind_options / bind_options_match: ro or rw, always nosuid and nodev, noexec when asked") {
+  PlanEntry ro = bind_entry("/mnt/data", "/srv/data");
+  PlanEntry rw_noexec = bind_entry("/run/mysqld", "/run/mysqld", false, true);
+  CHECK(bind_options(ro) == std::vector<std::string>{"ro", "nosuid", "nodev"});
+  CHECK(bind_options(rw_noexec) == std::vector<std::string>{"rw", "nosuid", "nodev", "noexec"});
+
+  MountInfo m;
+  m.options = {"ro", "nosuid", "nodev", "relatime"};
+  CHECK(bind_options_match(m, ro));
+  CHECK_FALSE(bind_options_match(m, rw_noexec));
+  m.options = {"ro", "nosuid", "nodev", "noexec", "relatime"};
+  CHECK_FALSE(bind_options_match(m, ro)); // noexec not asked: a difference to fix
+  m.options = {"rw", "nosuid", "nodev", "noexec"};
+  CHECK(bind_options_match(m, rw_noexec));
+  m.options = {"rw", "nodev", "noexec"};
+  CHECK_FALSE(bind_options_match(m, rw_noexec));
+}
+
+TEST_CASE("mount_bind / umount_bind: idempotent, flags as asked, both mount APIs") {
+  if (!can_mount()) {
+    MESSAGE("skipped: needs root allowed to mount");
+    return;
+  }
+  for (MountApi api : {MountApi::detached, MountApi::classic}) {
+    CAPTURE(static_cast<int>(api));
+    TempDir source("bindsrc");
+    TempDir jail_dir("bindjail");
+    MountGuard guard;
+    std::ofstream(source / "file.txt") << "hello";
+    JailFs jail(jail_dir.path);
+    HostRoot host("/");
+    PlanEntry bind = bind_entry("/mnt/data", source.path);
+    const std::string point = jail_dir / "mnt/data";
+    guard.paths.push_back(point);
+
+    // Missing parents and mount point are created.
+    CHECK(mount_bind(jail, host, bind, api) == BindAction::mounted);
+    std::vector<MountInfo> here = mounts_at(point);
+    REQUIRE(here.size() == 1);
+    CHECK(has_option(here[0], "ro"));
+    CHECK(has_option(here[0], "nosuid"));
+    CHECK(has_option(here[0], "nodev"));
+    CHECK_FALSE(has_option(here[0], "noexec"));
+    {
+      std::ifstream in(point + "/file.txt"); // closed at once: an open file keeps the mount busy
+      std::string word;
+      in >> word;
+      CHECK(word == "hello");
+    }
+    // Read-only: even root cannot create a file there.
+    CHECK_FALSE(std::ofstream(point + "/new.txt").is_open());
+
+    // Again: nothing to do, still one mount.
+    CHECK(mount_bind(jail, host, bind, api) == BindAction::unchanged);
+    CHECK(mounts_at(point).size() == 1);
+
+    // Other flags asked: only a remount.
+    PlanEntry rw = bind_entry("/mnt/data", source.path, false, true);
+    CHECK(mount_bind(jail, host, rw, api) == BindAction::remounted);
+    here = mounts_at(point);
+    REQUIRE(here.size() == 1);
+    CHECK(has_option(here[0], "rw"));
+    CHECK(has_option(here[0], "noexec"));
+    CHECK(has_option(here[0], "nosuid"));
+    CHECK(mount_bind(jail, host, bind, api) == BindAction::remounted);
+    here = mounts_at(point);
+    REQUIRE(here.size() == 1);
+    CHECK(has_option(here[0], "ro"));
+    CHECK_FALSE(has_option(here[0], "noexec"));
+
+    CHECK(umount_bind(jail, bind) == BindAction::unmounted);
+    CHECK(mounts_at(point).empty());
+    CHECK(umount_bind(jail, bind) == BindAction::absent);
+    CHECK(fs::exists(source / "file.txt"));
+  }
+}
+
+TEST_CASE("mount_bind: a symlink at the mount point or on the way is refused, nothing is mounted") {
+  if (!can_mount()) {
+    MESSAGE("skipped: needs root allowed to mount");
+    return;
+  }
+  TempDir source("bindsrc");
+  TempDir target("target"); // stands for the host's /etc
+  TempDir jail_dir("bindjail");
+  MountGuard guard;
+  guard.paths = {jail_dir / "mnt/data", target.path};
+  JailFs jail(jail_dir.path);
+  HostRoot host("/");
+  fs::create_directory(jail_dir / "mnt");
+  REQUIRE(::symlink(target.path.c_str(), (jail_dir / "mnt/data").c_str()) == 0);
+  PlanEntry bind = bind_entry("/mnt/data", source.path);
+  std::string err = error_of([&] { mount_bind(jail, host, bind); });
+  CHECK(contains(err, jail_dir / "mnt/data"));
+  CHECK(contains(err, "symlink"));
+  CHECK(mounts_at(target.path).empty());
+  CHECK(mounts_at(jail_dir / "mnt/data").empty());
+
+  // An absolute link as a parent.
+  fs::remove(jail_dir / "mnt/data");
+  fs::remove(jail_dir / "mnt");
+  REQUIRE(::symlink(target.path.c_str(), (jail_dir / "mnt").c_str()) == 0);
+  CHECK(contains(error_of([&] { mount_bind(jail, host, bind); }), "symlink"));
+  CHECK(mounts_at(target / "data").empty());
+  CHECK_FALSE(fs::exists(target / "data"));
+  // umount through the link is refused too, never acting on the host path.
+  CHECK(contains(error_of([&] { umount_bind(jail, bind); }), "symlink"));
+}
+
+TEST_CASE("mount_bind: missing source, wrong mount point type, the jail root") {
+  if (!can_mount()) {
+    MESSAGE("skipped: needs root allowed to mount");
+    return;
+  }
+  TempDir source("bindsrc");
+  TempDir jail_dir("bindjail");
+  MountGuard guard;
+  guard.paths = {jail_dir / "data", jail_dir / "file"};
+  JailFs jail(jail_dir.path);
+  HostRoot host("/");
+  std::string err = error_of([&] { mount_bind(jail, host, bind_entry("/data", source / "missing")); });
+  CHECK(contains(err, source / "missing"));
+  CHECK(contains(err, "does not exist on the host"));
+  CHECK_FALSE(fs::exists(jail_dir / "data"));
+
+  std::ofstream(jail_dir / "file") << "";
+  err = error_of([&] { mount_bind(jail, host, bind_entry("/file", source.path)); });
+  CHECK(contains(err, "is not a directory"));
+  CHECK(mounts_at(jail_dir / "file").empty());
+
+  CHECK(contains(error_of([&] { mount_bind(jail, host, bind_entry("/", source.path)); }), "jail root"));
+  fs::create_directory(jail_dir / "inner");
+  CHECK(contains(error_of([&] { mount_bind(jail, host, bind_entry("/data", jail_dir / "inner")); }),
+                 "inside the jail"));
+  REQUIRE(::symlink((jail_dir / "inner").c_str(), (source / "to-jail").c_str()) == 0);
+  CHECK(contains(error_of([&] { mount_bind(jail, host, bind_entry("/data", source / "to-jail")); }),
+                 "inside the jail"));
+  CHECK(mounts_at(jail_dir / "data").empty());
+
+  // A file source gets an empty file as mount point.
+  std::ofstream(source / "f.txt") << "content";
+  PlanEntry file_bind = bind_entry("/data", source / "f.txt");
+  CHECK(mount_bind(jail, host, file_bind) == BindAction::mounted);
+  CHECK(fs::is_regular_file(jail_dir / "data"));
+  CHECK(fs::file_size(jail_dir / "data") == 7);
+  CHECK(umount_bind(jail, file_bind) == BindAction::unmounted);
+  CHECK(fs::file_size(jail_dir / "data") == 0);
+}

@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: MIT
+#include "jailbuild/error.hpp"
+#include "jailbuild/plan.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <functional>
+#include <string>
+#include <vector>
+
+using namespace jailbuild;
+
+namespace {
+
+/// what() of the Error an operation throws; "" when it throws none.
+std::string error_of(const std::function<void()>& operation) {
+  try {
+    operation();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+PlanEntry dir_entry(const std::string& path, uint32_t mode = 0755, uint32_t uid = 0,
+                    const std::string& origin = "test") {
+  PlanEntry e;
+  e.kind = EntryKind::directory;
+  e.path = path;
+  e.mode = mode;
+  e.uid = uid;
+  e.gid = uid;
+  e.origin = origin;
+  return e;
+}
+
+PlanEntry file_entry(const std::string& path, const std::string& source, uint64_t ino,
+                     const std::string& origin = "test") {
+  PlanEntry e;
+  e.kind = EntryKind::file;
+  e.path = path;
+  e.mode = 0644;
+  e.source = source;
+  e.source_stamp = {1, ino, 10, 0};
+  e.origin = origin;
+  return e;
+}
+
+PlanEntry symlink_entry(const std::string& path, const std::string& target,
+                        const std::string& origin = "test") {
+  PlanEntry e;
+  e.kind = EntryKind::symlink;
+  e.path = path;
+  e.mode = 0777;
+  e.source = target;
+  e.origin = origin;
+  return e;
+}
+
+std::vector<std::string> paths_of(const std::vector<PlanEntry>& entries) {
+  std::vector<std::string> paths;
+  for (const PlanEntry& e : entries)
+    paths.push_back(e.path);
+  return paths;
+}
+
+const PlanEntry* find(const std::vector<PlanEntry>& entries, const std::string& path) {
+  auto it = std::find_if(entries.begin(), entries.end(), [&](const PlanEntry& e) { return e.path == path; });
+  return it == entries.end() ? nullptr : &*it;
+}
+
+} // namespace
+
+TEST_CASE("path_less: parents first, component by component") {
+  CHECK(path_less("/usr", "/usr/lib"));
+  CHECK(path_less("/usr/lib", "/usr-x")); // plain byte order would put "/usr-x" first ('-' < '/')
+  CHECK(path_less("/usr/lib/z", "/usr.d"));
+  CHECK(path_less("/a/b", "/ab"));
+  CHECK_FALSE(path_less("/usr/lib", "/usr"));
+  CHECK_FALSE(path_less("/usr", "/usr"));
+  CHECK(path_less("/etc/a", "/etc/b"));
+
+  std::vector<std::string> paths{"/usr-x", "/usr/lib/x", "/usr", "/etc", "/usr/lib", "/", "/usr.conf"};
+  std::sort(paths.begin(), paths.end(), path_less);
+  CHECK(paths ==
+        std::vector<std::string>{"/", "/etc", "/usr", "/usr/lib", "/usr/lib/x", "/usr-x", "/usr.conf"});
+}
+
+TEST_CASE("EntrySet::add: an identical entry merges, a conflicting one is an Error naming both origins") {
+  EntrySet set;
+  set.add(file_entry("/usr/lib/libc.so.6", "/usr/lib/libc.so.6", 42, "walk"));
+  CHECK_NOTHROW(set.add(file_entry("/usr/lib/libc.so.6", "/usr/lib/libc.so.6", 42, "profile base")));
+  set.add(symlink_entry("/lib", "usr/lib", "base"));
+  CHECK_NOTHROW(set.add(symlink_entry("/lib", "usr/lib", "walk")));
+  set.add(dir_entry("/tmp", 01777));
+  CHECK_NOTHROW(set.add(dir_entry("/tmp", 01777)));
+  CHECK(set.contains("/usr/lib/libc.so.6"));
+
+  // Two different files at one path.
+  std::string err =
+      error_of([&] { set.add(file_entry("/usr/lib/libc.so.6", "/other/libc.so.6", 43, "profile x")); });
+  CHECK(contains(err, "/usr/lib/libc.so.6"));
+  CHECK(contains(err, "walk"));
+  CHECK(contains(err, "profile x"));
+  // A file and a directory at one path.
+  err = error_of([&] { set.add(dir_entry("/usr/lib/libc.so.6", 0755, 0, "profile y")); });
+  CHECK(contains(err, "planned twice"));
+  CHECK(contains(err, "profile y"));
+  // Two different link texts.
+  CHECK(contains(error_of([&] { set.add(symlink_entry("/lib", "/usr/lib", "z")); }), "/lib"));
+
+  std::vector<PlanEntry> entries = std::move(set).finish();
+  CHECK(std::count_if(entries.begin(), entries.end(),
+                      [](const PlanEntry& e) { return e.path == "/usr/lib/libc.so.6"; }) == 1);
+}
+
+TEST_CASE("EntrySet::add: a specific directory request wins over a skeleton default") {
+  EntrySet set;
+  set.add(dir_entry("/var/lib/nginx", 0755, 0, "base"));
+  set.add(dir_entry("/var/lib/nginx", 0750, 33, "nginx discovery"));
+  set.add(dir_entry("/var/lib/nginx", 0755, 0, "later default")); // a default does not undo it
+  std::vector<PlanEntry> entries = std::move(set).finish();
+  const PlanEntry* e = find(entries, "/var/lib/nginx");
+  REQUIRE(e);
+  CHECK(e->mode == 0750);
+  CHECK(e->uid == 33);
+  CHECK(e->origin == "nginx discovery");
+}
+
+TEST_CASE("EntrySet::finish: sorted, missing parents added as 0755 root directories") {
+  EntrySet set;
+  set.add(file_entry("/usr/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/x86_64-linux-gnu/libc.so.6", 1));
+  set.add(dir_entry("/tmp", 01777));
+  set.add(file_entry("/etc/nginx/nginx.conf", "/etc/nginx/nginx.conf", 2));
+  set.add(dir_entry("/usr", 0711)); // given: kept as given, not replaced by a default parent
+  std::vector<PlanEntry> entries = std::move(set).finish();
+  CHECK(paths_of(entries) == std::vector<std::string>{"/etc", "/etc/nginx", "/etc/nginx/nginx.conf", "/tmp",
+                                                      "/usr", "/usr/lib", "/usr/lib/x86_64-linux-gnu",
+                                                      "/usr/lib/x86_64-linux-gnu/libc.so.6"});
+  for (const char* parent : {"/etc", "/etc/nginx", "/usr/lib", "/usr/lib/x86_64-linux-gnu"}) {
+    const PlanEntry* e = find(entries, parent);
+    REQUIRE(e);
+    CHECK(e->kind == EntryKind::directory);
+    CHECK(e->mode == 0755);
+    CHECK(e->uid == 0);
+    CHECK(e->gid == 0);
+  }
+  CHECK(find(entries, "/usr")->mode == 0711);
+  CHECK(find(entries, "/tmp")->mode == 01777);
+}
+
+TEST_CASE("EntrySet::finish: refuses a child under a planned symlink or file") {
+  {
+    EntrySet set;
+    set.add(symlink_entry("/lib", "usr/lib", "base"));
+    set.add(file_entry("/lib/libc.so.6", "/lib/libc.so.6", 7, "profile p"));
+    std::string err = error_of([&] { (void)std::move(set).finish(); });
+    CHECK(contains(err, "/lib/libc.so.6"));
+    CHECK(contains(err, "planned as a symlink"));
+  }
+  {
+    // Deeper: the missing parent /lib/x would be added as a directory under the symlink.
+    EntrySet set;
+    set.add(symlink_entry("/lib", "usr/lib", "base"));
+    set.add(file_entry("/lib/x/y.so", "/lib/x/y.so", 8, "profile p"));
+    CHECK(contains(error_of([&] { (void)std::move(set).finish(); }), "planned as a symlink"));
+  }
+  {
+    EntrySet set;
+    set.add(file_entry("/etc/hosts", "/etc/hosts", 9, "dns"));
+    set.add(file_entry("/etc/hosts/x", "/etc/hostname", 10, "p"));
+    CHECK(contains(error_of([&] { (void)std::move(set).finish(); }), "planned as a file"));
+  }
+}
+
+TEST_CASE("summarize: counts entries by kind and sums bytes") {
+  Plan plan;
+  plan.entries.push_back(dir_entry("/etc"));
+  PlanEntry f = file_entry("/etc/a", "/etc/a", 1);
+  f.source_stamp.size = 100;
+  plan.entries.push_back(f);
+  PlanEntry g;
+  g.kind = EntryKind::generated;
+  g.path = "/etc/passwd";
+  g.content = "12345";
+  plan.entries.push_back(g);
+  PlanEntry b;
+  b.kind = EntryKind::bind;
+  b.path = "/proc";
+  b.source = "/proc";
+  plan.entries.push_back(b);
+  plan.users = {"www-data"};
+  PlanSummary s = summarize(plan);
+  CHECK(s.directories == 1);
+  CHECK(s.files == 1);
+  CHECK(s.generated == 1);
+  CHECK(s.binds == 1);
+  CHECK(s.bytes == 105);
+  CHECK(s.users == 1);
+}

@@ -8,11 +8,11 @@ packages=(
   # build
   build-essential cmake pkg-config
   liblief-dev libarchive-dev libboost-filesystem-dev libcli11-dev doctest-dev
-  libtomlplusplus-dev nlohmann-json3-dev libssl-dev
+  libtomlplusplus-dev nlohmann-json3-dev libsimdjson-dev libssl-dev
   # end-to-end tests: the real services a jail must run
   nginx php-fpm php-intl php-gd php-curl php-mbstring php-sqlite3 php-xml curl
   # test oracles and benchmark peers
-  pax-utils python3-pyelftools jailkit hyperfine zstd xz-utils
+  pax-utils python3-pyelftools jailkit hyperfine zstd xz-utils time
 )
 
 missing=()

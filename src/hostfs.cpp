@@ -73,6 +73,7 @@ std::string normalize_path(std::string_view path) {
 }
 
 std::string clean_path(std::string_view path) {
+  if (is_normal(path)) return std::string(path);
   std::vector<std::string> out;
   for (auto& c : split_components(path)) {
     if (c == ".") continue;

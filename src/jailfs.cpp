@@ -19,6 +19,7 @@
 #include "jailbuild/error.hpp"
 
 #include <cerrno>
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <linux/openat2.h>
@@ -599,6 +600,37 @@ std::optional<struct stat> JailFs::lstat(std::string_view rel) const {
   std::optional<Parent> parent = find_parent(root_fd_, rel, shown);
   if (!parent) return std::nullopt;
   return stat_entry(*parent, shown);
+}
+
+std::optional<std::vector<JailFs::Listed>> JailFs::list_dir(std::string_view rel) const {
+  const std::string shown = path(rel);
+  std::vector<std::string> components = components_of(rel, shown);
+  std::optional<Fd> dir = open_beneath(root_fd_, components, components.size(), shown);
+  if (!dir) return std::nullopt;
+  // O_PATH cannot be read: reopen "." of exactly that directory for reading.
+  int fd = ::openat(dir->get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) throw system_error(shown, "opening directory", errno);
+  DIR* d = ::fdopendir(fd);
+  if (!d) {
+    int err = errno;
+    ::close(fd);
+    throw system_error(shown, "reading directory", err);
+  }
+  std::vector<Listed> out;
+  while (dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    Listed item{name, {}, {}};
+    if (::fstatat(fd, name.c_str(), &item.st, AT_SYMLINK_NOFOLLOW) != 0) continue; // gone meanwhile
+    if (S_ISLNK(item.st.st_mode)) {
+      std::string text(static_cast<std::size_t>(item.st.st_size) + 1, '\0');
+      ssize_t n = ::readlinkat(fd, name.c_str(), text.data(), text.size());
+      if (n >= 0) item.link.assign(text.data(), static_cast<std::size_t>(n));
+    }
+    out.push_back(std::move(item));
+  }
+  ::closedir(d);
+  return out;
 }
 
 std::optional<std::string> JailFs::read_link(std::string_view rel) const {

@@ -23,6 +23,7 @@
 #include <ctime>
 #include <fcntl.h>
 #include <map>
+#include <unordered_map>
 #include <sstream>
 #include <sys/file.h>
 #include <sys/sysmacros.h>
@@ -173,16 +174,54 @@ private:
     }
   }
 
+  /// What the jail holds at a path, from one listing per directory (read once, during decide).
+  struct Seen {
+    enum class State { absent, present, blocked } state = State::absent; ///< blocked: a parent is a symlink
+    struct stat st {};
+    std::string link;
+  };
+  Seen seen(const std::string& path) {
+    Seen out;
+    if (path == "/") {
+      out.state = Seen::State::present;
+      out.st = *jail_.lstat("");
+      return out;
+    }
+    std::string dir = dirname_of(path);
+    auto it = listings_.find(dir);
+    if (it == listings_.end()) {
+      Listing listing;
+      try {
+        if (auto entries = jail_.list_dir(rel_of(dir))) {
+          listing.present = true;
+          for (JailFs::Listed& l : *entries) listing.entries.emplace(l.name, std::move(l));
+        }
+      } catch (const Error&) {
+        listing.blocked = true; // a symlink where a directory should be: hostile, never followed
+      }
+      it = listings_.emplace(dir, std::move(listing)).first;
+    }
+    if (it->second.blocked) {
+      out.state = Seen::State::blocked;
+      return out;
+    }
+    auto e = it->second.entries.find(path.substr(path.rfind('/') + 1));
+    if (e == it->second.entries.end()) return out;
+    out.state = Seen::State::present;
+    out.st = e->second.st;
+    out.link = e->second.link;
+    return out;
+  }
+
   Actual actual_file(const std::string& path, const PlanEntry* rec) {
     Actual a;
-    std::optional<struct stat> st;
-    try {
-      st = jail_.lstat(rel_of(path));
-    } catch (const Error&) {
-      a.kind = Actual::Kind::other; // a symlink where a directory should be: hostile, never followed
+    Seen s = seen(path);
+    if (s.state == Seen::State::blocked) {
+      a.kind = Actual::Kind::other;
       return a;
     }
-    if (!st) return a;
+    if (s.state == Seen::State::absent) return a;
+    std::optional<struct stat> st = s.st;
     if (!S_ISREG(st->st_mode)) {
       a.kind = Actual::Kind::other;
       return a;
@@ -226,7 +265,7 @@ private:
       case EntryKind::symlink: decide_symlink(e, rec); break;
       case EntryKind::device: decide_device(e, rec); break;
       case EntryKind::bind:
-        if (!jail_.lstat(rel_of(e.path))) actions_.push_back({Action::Op::mount_point, &e, nullptr});
+        if (seen(e.path).state == Seen::State::absent) actions_.push_back({Action::Op::mount_point, &e, nullptr});
         break;
       }
     }
@@ -310,13 +349,13 @@ private:
   }
 
   void decide_dir(PlanEntry& e, const PlanEntry* rec) {
-    std::optional<struct stat> st;
-    try {
-      st = jail_.lstat(rel_of(e.path));
-    } catch (const Error&) {
+    Seen s = seen(e.path);
+    if (s.state == Seen::State::blocked) {
       change(ChangeKind::tampered, e.path, "a parent is a symlink; left in place");
       return;
     }
+    std::optional<struct stat> st;
+    if (s.state == Seen::State::present) st = s.st;
     if (!st) {
       actions_.push_back({Action::Op::fix_dir, &e, rec});
       change(rec ? ChangeKind::restored : ChangeKind::added, e.path);
@@ -336,14 +375,14 @@ private:
   }
 
   void decide_symlink(PlanEntry& e, const PlanEntry* rec) {
-    std::optional<struct stat> st;
-    try {
-      st = jail_.lstat(rel_of(e.path));
-    } catch (const Error&) {
+    Seen s = seen(e.path);
+    if (s.state == Seen::State::blocked) {
       change(ChangeKind::tampered, e.path, "a parent is a symlink; left in place");
       return;
     }
-    if (st && S_ISLNK(st->st_mode) && jail_.read_link(rel_of(e.path)) == e.source) return;
+    std::optional<struct stat> st;
+    if (s.state == Seen::State::present) st = s.st;
+    if (st && S_ISLNK(st->st_mode) && s.link == e.source) return;
     if (st && S_ISDIR(st->st_mode)) {
       change(ChangeKind::tampered, e.path, "a directory stands where a symlink should be; left in place");
       return;
@@ -354,7 +393,13 @@ private:
   }
 
   void decide_device(PlanEntry& e, const PlanEntry* rec) {
-    std::optional<struct stat> st = jail_.lstat(rel_of(e.path));
+    Seen s = seen(e.path);
+    if (s.state == Seen::State::blocked) {
+      change(ChangeKind::tampered, e.path, "a parent is a symlink; left in place");
+      return;
+    }
+    std::optional<struct stat> st;
+    if (s.state == Seen::State::present) st = s.st;
     bool right = st && (e.device_type == DeviceType::block ? S_ISBLK(st->st_mode) : S_ISCHR(st->st_mode)) &&
                  major(st->st_rdev) == e.major && minor(st->st_rdev) == e.minor && (st->st_mode & 07777) == e.mode &&
                  st->st_uid == e.uid && st->st_gid == e.gid && st->st_nlink == 1;
@@ -364,13 +409,9 @@ private:
   }
 
   void decide_removal(const PlanEntry& e) {
-    std::optional<struct stat> st;
-    try {
-      st = jail_.lstat(rel_of(e.path));
-    } catch (const Error&) {
-      return; // under a planted symlink: nothing of ours is there
-    }
-    if (!st) return;
+    Seen s = seen(e.path);
+    if (s.state != Seen::State::present) return; // absent, or under a planted symlink: nothing of ours
+    std::optional<struct stat> st = s.st;
     switch (e.kind) {
     case EntryKind::file:
     case EntryKind::generated: {
@@ -465,6 +506,11 @@ private:
     return a.users == b.users;
   }
 
+  struct Listing {
+    bool present = false, blocked = false;
+    std::unordered_map<std::string, JailFs::Listed> entries;
+  };
+  std::unordered_map<std::string, Listing> listings_;
   SyncOptions options_;
   JailFs jail_;
   SyncReport report_;

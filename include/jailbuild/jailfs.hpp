@@ -80,6 +80,16 @@ public:
   /// The entry's own status (a symlink is not followed); nullopt when it or a parent is absent.
   /// A symlink met as a parent component is an error, not an absence.
   std::optional<struct stat> lstat(std::string_view rel) const;
+  /// One entry of a directory listing: its own status (a symlink not followed) and a symlink's text.
+  struct Listed {
+    std::string name;
+    struct stat st;
+    std::string link; ///< for a symlink: its text; empty otherwise
+  };
+  /// Every entry of a jail directory with its status, in one pass (sync and audit look at thousands of
+  /// entries: one open per directory instead of one per entry). nullopt when the directory is absent;
+  /// a symlink met on the way, or at `rel` itself, is an error as in lstat().
+  std::optional<std::vector<Listed>> list_dir(std::string_view rel) const;
   /// The text of a symlink; nullopt when absent or not a symlink.
   std::optional<std::string> read_link(std::string_view rel) const;
   /// Opens a regular file for reading (never a symlink, FIFO or device), so that audit and sync can

@@ -44,6 +44,8 @@ void add_unique(std::vector<std::string>& list, std::string value) {
   if (std::find(list.begin(), list.end(), value) == list.end()) list.push_back(std::move(value));
 }
 
+} // namespace
+
 std::string expand_tokens(std::string_view element, const std::string& origin, const Platform& platform) {
   std::string out;
   size_t i = 0;
@@ -71,8 +73,6 @@ std::string expand_tokens(std::string_view element, const std::string& origin, c
   }
   return out;
 }
-
-} // namespace
 
 Platform platform_for(const ElfInfo& info, const std::string& path) {
   std::optional<std::string> triplet = multiarch_triplet(info);

@@ -150,11 +150,15 @@ private:
     std::optional<SearchSource> source;
   };
 
-  Search search(const Namespace& ns, size_t requester, const std::string& name) {
+  Search search(const Namespace& ns, size_t requester, const std::string& needed) {
     Search out;
+    // ld.so expands $ORIGIN, $LIB and $PLATFORM in DT_NEEDED names too.
+    std::string name = needed.find('$') == std::string::npos
+                           ? needed
+                           : expand_tokens(needed, ns.linker.at(requester).origin, platform_of(requester));
     if (name.find('/') != std::string::npos) {
       // A name with a slash is opened as it is; a relative one from the working directory (the jail root).
-      out.base = locate_matching(ns, clean_path("/" + name), nullptr);
+      out.base = locate_matching(ns, clean_path(name.front() == '/' ? name : "/" + name), nullptr);
       return out;
     }
     std::vector<const LinkerObject*> chain;
@@ -253,7 +257,15 @@ private:
   /// The ELF facts of a located file, read once per (device, inode).
   const ElfInfo& elf_of(const Located& loc) {
     auto [it, fresh] = elf_cache_.try_emplace(std::make_pair(loc.stamp.dev, loc.stamp.ino));
-    if (fresh) it->second = reader_(host_.real(loc.resolved.path), loc.stamp);
+    if (fresh) {
+      try {
+        it->second = reader_(host_.real(loc.resolved.path), loc.stamp);
+      } catch (const Error& e) {
+        elf_cache_.erase(it);
+        // Name the file as the user knows it: its host path, not where --host-root put it here.
+        throw Error(loc.resolved.path, e.message());
+      }
+    }
     return it->second;
   }
 

@@ -49,6 +49,10 @@ std::string origin_of(const std::string& opened_as, const std::string& resolved,
 std::vector<std::string> expand_search_list(std::string_view list, const std::string& origin,
                                             const Platform& platform);
 
+/// Expands $ORIGIN, $LIB, $PLATFORM (and ${...}) in one string, nothing else: ld.so does this for
+/// DT_NEEDED names too ("$ORIGIN/../lib/libx.so").
+std::string expand_tokens(std::string_view text, const std::string& origin, const Platform& platform);
+
 /// Where a search directory came from, for --tree and --json and for error messages.
 enum class SearchSource { rpath, runpath, ld_so_conf, default_dirs };
 std::string_view to_string(SearchSource source);

@@ -59,7 +59,7 @@ struct Unresolved {
 };
 
 struct WalkResult {
-  std::vector<WalkObject> objects; ///< breadth-first: roots, interpreters, then libraries
+  std::vector<WalkObject> objects; ///< in discovery order: each root, its interpreter, then its libraries breadth-first
   std::vector<WalkEdge> edges;
   std::vector<Unresolved> unresolved;
 };

@@ -1,0 +1,283 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Benchmarks jailbuild against the tools it replaces, on this machine's nginx and php-fpm. Not a test:
+# it prints timings, ratios and the bars of the issue with PASS/FAIL, and exits 1 when a bar fails.
+#
+#   scripts/bench.sh [--only SECTION] [--runs N]
+#
+# Bootstraps (scripts/bootstrap.sh), builds a Release jailbuild into build-release, then runs every
+# section, or only SECTION. Idempotent: a re-run rebuilds only what changed and overwrites the results
+# in build-release/bench/. A section is a function bench_<name> listed in `sections`; later commands
+# (create, audit, sync, pack) add theirs the same way.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+build=$here/build-release
+results=$build/bench
+sections=(deps create sync pack)
+only=""
+runs=20
+python=/usr/bin/python3
+
+usage() {
+  echo "usage: scripts/bench.sh [--only SECTION] [--runs N]   (sections: ${sections[*]})" >&2
+  exit 2
+}
+while [ $# -gt 0 ]; do
+  case $1 in
+    --only) [ $# -ge 2 ] || usage; only=$2; shift 2 ;;
+    --runs) [ $# -ge 2 ] || usage; runs=$2; shift 2 ;;
+    -h | --help) usage ;;
+    *) usage ;;
+  esac
+done
+if [ -n "$only" ] && [[ " ${sections[*]} " != *" $only "* ]]; then
+  echo "bench: no section '$only' (sections: ${sections[*]})" >&2
+  exit 2
+fi
+
+bar_failures=0
+# bar WHAT VALUE LIMIT UNIT: PASS when VALUE <= LIMIT.
+bar() {
+  local what=$1 value=$2 limit=$3 unit=$4 verdict
+  if "$python" -c "import sys; sys.exit(0 if float(sys.argv[1]) <= float(sys.argv[2]) else 1)" "$value" "$limit"; then
+    verdict=PASS
+  else
+    verdict=FAIL
+    bar_failures=$((bar_failures + 1))
+  fi
+  printf '  %-4s %s: %s %s (bar: <= %s %s)\n' "$verdict" "$what" "$value" "$unit" "$limit" "$unit"
+}
+
+# median_ms JSON INDEX: the median wall time of hyperfine's INDEXth command, in milliseconds.
+median_ms() {
+  "$python" -c 'import json, sys; r = json.load(open(sys.argv[1]))["results"][int(sys.argv[2])]; print("%.1f" % (r["median"] * 1000))' "$1" "$2"
+}
+ratio() { "$python" -c 'import sys; print("%.3f" % (float(sys.argv[1]) / float(sys.argv[2])))' "$1" "$2"; }
+
+# peak_rss_mb COMMAND...: the largest maximum resident set size of three runs, in MB.
+peak_rss_mb() {
+  local kb max=0
+  for _ in 1 2 3; do
+    kb=$(/usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -n1)
+    [ "$kb" -gt "$max" ] && max=$kb
+  done
+  "$python" -c 'import sys; print("%.1f" % (int(sys.argv[1]) / 1024))' "$max"
+}
+
+# --- deps: the shared-library closure of nginx, php-fpm and every PHP extension ----------------------
+bench_deps() {
+  echo "== deps: jailbuild deps vs an ldd loop vs lddtree -l"
+  local files=() f
+  for f in /usr/sbin/nginx /usr/sbin/php-fpm* /usr/lib/php/*/*.so; do
+    [ -f "$f" ] && files+=("$f")
+  done
+  if [ ! -x /usr/sbin/nginx ] || [ ${#files[@]} -lt 3 ]; then
+    echo "  skipped: nginx and php-fpm are not installed"
+    return
+  fi
+  echo "  ${#files[@]} files: nginx, php-fpm and $((${#files[@]} - 2)) PHP extensions; $runs runs each"
+
+  # The same file list for every tool. hyperfine starts each command through sh -c and subtracts that
+  # shell's start-up; the ldd loop needs a shell of its own (ldd itself is a shell script).
+  local ldd_loop=$results/deps-ldd-loop.sh
+  echo "for f in $(printf '%q ' "${files[@]}"); do ldd \"\$f\"; done" >"$ldd_loop"
+  local jb_cmd ldd_cmd lddtree_cmd
+  jb_cmd=$(printf '%q ' "$build/jailbuild" deps "${files[@]}")
+  ldd_cmd=$(printf '%q ' bash "$ldd_loop")
+  lddtree_cmd=$(printf '%q ' /usr/bin/python3 /usr/bin/lddtree -l "${files[@]}")
+  # jailbuild must succeed (exit 0: everything resolved) for its time to mean anything.
+  if ! "$build/jailbuild" deps "${files[@]}" >/dev/null 2>"$results/deps-jailbuild.err"; then
+    echo "  FAIL jailbuild deps did not resolve everything: $(head -n3 "$results/deps-jailbuild.err")"
+    bar_failures=$((bar_failures + 1))
+    return
+  fi
+
+  local json=$results/deps.json
+  hyperfine --style none --warmup 3 --runs "$runs" --export-json "$json" \
+    --command-name "jailbuild deps" "$jb_cmd" \
+    --command-name "ldd loop" "$ldd_cmd" \
+    --command-name "lddtree -l" "$lddtree_cmd" >"$results/deps-hyperfine.txt"
+  local jb_ms ldd_ms lddtree_ms
+  jb_ms=$(median_ms "$json" 0)
+  ldd_ms=$(median_ms "$json" 1)
+  lddtree_ms=$(median_ms "$json" 2)
+  printf '  median wall time: jailbuild deps %s ms, ldd loop %s ms, lddtree -l %s ms\n' "$jb_ms" "$ldd_ms" "$lddtree_ms"
+  local vs_ldd vs_lddtree rss
+  vs_ldd=$(ratio "$jb_ms" "$ldd_ms")
+  vs_lddtree=$(ratio "$jb_ms" "$lddtree_ms")
+  printf '  ratios: jailbuild/ldd %s, jailbuild/lddtree %s\n' "$vs_ldd" "$vs_lddtree"
+  rss=$(peak_rss_mb "$build/jailbuild" deps "${files[@]}")
+  printf '  peak RSS of jailbuild deps: %s MB\n' "$rss"
+  bar "jailbuild deps / ldd loop" "$vs_ldd" 0.5 "x"
+  bar "jailbuild deps peak RSS" "$rss" 150 "MB"
+}
+
+# An ini section for jailkit holding what jailbuild puts into an nginx + php-fpm jail, so that both
+# tools build the same thing: jk_init copies the paths and the libraries ldd names for them.
+write_jailkit_ini() {
+  local ini=$1 php paths
+  php=$(basename /usr/sbin/php-fpm* | head -1 | sed 's/^php-fpm//')
+  paths=$(printf '%s, ' /usr/sbin/nginx "/usr/sbin/php-fpm$php" /usr/lib/php/20*/ /etc/nginx "/etc/php/$php" \
+    /usr/share/zoneinfo "/usr/lib/$(gcc -print-multiarch)/gconv" /etc/ssl/certs /usr/share/ca-certificates \
+    /usr/lib/locale/C.utf8 /etc/hosts /etc/services /etc/protocols "/lib/$(gcc -print-multiarch)/libgcc_s.so.1")
+  cat >"$ini" <<INI
+[web]
+comment = nginx + php-fpm, as jailbuild builds it
+paths = ${paths%, }
+devices = /dev/null, /dev/zero, /dev/full, /dev/random, /dev/urandom
+users = www-data
+groups = www-data
+INI
+}
+
+# --- create: jailbuild create vs jk_init vs cp -a of jailbuild's own output --------------------------
+bench_create() {
+  echo "== create: jailbuild create vs jk_init (same contents) vs cp -a of jailbuild's jail"
+  if [ "$(id -u)" -ne 0 ] || [ ! -x /usr/sbin/nginx ] || ! ls /usr/sbin/php-fpm* >/dev/null 2>&1; then
+    echo "  skipped: needs root, nginx and php-fpm"
+    return
+  fi
+  local work q
+  work=$(mktemp -d /tmp/jb-bench-create.XXXXXX)
+  q() { printf '%q ' "$@"; }
+  "$build/jailbuild" create "$work/ref" --with nginx,php-fpm --state-dir "$work/state" -q
+  write_jailkit_ini "$work/jk_init.ini"
+  printf '  jail: %s files, %s\n' "$(find "$work/ref" -type f | wc -l)" "$(du -sh "$work/ref" | cut -f1)"
+  local create_runs=$((runs < 10 ? runs : 10)) json=$results/create.json
+  hyperfine --style none --warmup 1 --runs "$create_runs" --export-json "$json" \
+    --prepare "rm -rf $(q "$work/jb" "$work/cp" "$work/jk")" \
+    --command-name "jailbuild create" "$(q "$build/jailbuild" create "$work/jb" --with nginx,php-fpm --state-dir "$work/state" -q)" \
+    --command-name "cp -a" "$(q cp -a "$work/ref" "$work/cp")" \
+    --command-name "jk_init" "$(q jk_init -c "$work/jk_init.ini" -j "$work/jk" web) >/dev/null 2>&1" \
+    >"$results/create-hyperfine.txt"
+  local jb_ms cp_ms jk_ms vs_cp vs_jk rss
+  jb_ms=$(median_ms "$json" 0)
+  cp_ms=$(median_ms "$json" 1)
+  jk_ms=$(median_ms "$json" 2)
+  vs_cp=$(ratio "$jb_ms" "$cp_ms")
+  vs_jk=$(ratio "$jb_ms" "$jk_ms")
+  printf '  median wall time: jailbuild create %s ms, cp -a %s ms, jk_init %s ms\n' "$jb_ms" "$cp_ms" "$jk_ms"
+  printf '  ratios: jailbuild/cp -a %s, jailbuild/jk_init %s\n' "$vs_cp" "$vs_jk"
+  rm -rf "$work/jb"
+  rss=$(peak_rss_mb "$build/jailbuild" create "$work/jb" --with nginx,php-fpm --state-dir "$work/state" -q)
+  printf '  peak RSS of jailbuild create: %s MB\n' "$rss"
+  rm -rf "$work"
+  bar "jailbuild create / cp -a" "$vs_cp" 1.5 "x"
+  bar "jailbuild create peak RSS" "$rss" 150 "MB"
+}
+
+# --- sync: no-op and one library changed, vs jk_update on the equivalent jailkit jail -----------------
+bench_sync() {
+  echo "== sync: jailbuild sync (nothing changed; one library changed) vs jk_update"
+  if [ "$(id -u)" -ne 0 ] || [ ! -x /usr/sbin/nginx ] || ! ls /usr/sbin/php-fpm* >/dev/null 2>&1; then
+    echo "  skipped: needs root, nginx and php-fpm"
+    return
+  fi
+  local work q
+  work=$(mktemp -d /tmp/jb-bench-sync.XXXXXX)
+  q() { printf '%q ' "$@"; }
+  # One library of our own beside the services, so that "one library changed" changes a real file
+  # without touching the host's libraries: two builds of it swapped in before each timed run.
+  mkdir -p "$work/profiles" /opt/jailbuild-bench/lib
+  echo 'int bench_version(void) { return VERSION; }' >"$work/v.c"
+  gcc -shared -fPIC -DVERSION=1 -o "$work/libbench.so.1.v1" -Wl,-soname,libbench.so.1 "$work/v.c"
+  gcc -shared -fPIC -DVERSION=2 -o "$work/libbench.so.1.v2" -Wl,-soname,libbench.so.1 "$work/v.c"
+  cp "$work/libbench.so.1.v1" /opt/jailbuild-bench/lib/libbench.so.1
+  printf 'description = "benchmark library"\n[[elf]]\npaths = ["/opt/jailbuild-bench/lib/libbench.so.1"]\n' >"$work/profiles/bench.toml"
+  "$build/jailbuild" create "$work/jb" --with nginx,php-fpm,bench --profiles-dir "$work/profiles" --state-dir "$work/state" -q
+  write_jailkit_ini "$work/jk_init.ini"
+  jk_init -c "$work/jk_init.ini" -j "$work/jk" web >/dev/null 2>&1
+  "$build/jailbuild" sync "$work/jb" --state-dir "$work/state" -q # settle
+  local json=$results/sync.json swap
+  local lib=/opt/jailbuild-bench/lib/libbench.so.1
+  # Alternate the two builds: every timed sync meets a library whose content changed.
+  swap="if cmp -s $(q "$work/libbench.so.1.v1") $lib; then cp $(q "$work/libbench.so.1.v2") $lib.tmp; else cp $(q "$work/libbench.so.1.v1") $lib.tmp; fi && mv $lib.tmp $lib"
+  hyperfine --style none --warmup 3 --runs "$runs" --export-json "$json" \
+    --command-name "jailbuild sync (no-op)" "$(q "$build/jailbuild" sync "$work/jb" --state-dir "$work/state" -q)" \
+    --command-name "jk_update (no-op)" "$(q jk_update -j "$work/jk") >/dev/null 2>&1" \
+    >"$results/sync-hyperfine.txt"
+  hyperfine --style none --warmup 1 --runs "$runs" --export-json "$results/sync-changed.json" \
+    --prepare "$swap" \
+    --command-name "jailbuild sync (one library changed)" "$(q "$build/jailbuild" sync "$work/jb" --state-dir "$work/state" -q)" \
+    >"$results/sync-changed-hyperfine.txt"
+  local noop_ms jk_ms changed_ms speedup
+  noop_ms=$(median_ms "$json" 0)
+  jk_ms=$(median_ms "$json" 1)
+  changed_ms=$(median_ms "$results/sync-changed.json" 0)
+  speedup=$(ratio "$jk_ms" "$noop_ms")
+  printf '  median wall time: sync no-op %s ms, sync with one library changed %s ms, jk_update no-op %s ms\n' \
+    "$noop_ms" "$changed_ms" "$jk_ms"
+  printf '  jk_update / jailbuild sync (no-op): %sx\n' "$speedup"
+  rm -rf "$work" /opt/jailbuild-bench
+  bar "jailbuild sync no-op" "$noop_ms" 30 "ms"
+  "$python" -c "import sys; sys.exit(0 if float(sys.argv[1]) >= 10 else 1)" "$speedup" &&
+    echo "  PASS jk_update / jailbuild sync no-op: ${speedup}x (bar: >= 10x)" ||
+    { echo "  FAIL jk_update / jailbuild sync no-op: ${speedup}x (bar: >= 10x)"; bar_failures=$((bar_failures + 1)); }
+}
+
+# --- pack: jailbuild pack/unpack vs tar + zstd on the same nginx + php-fpm jail ---------------------
+bench_pack() {
+  echo "== pack: jailbuild pack vs tar -cf - | zstd -T0; jailbuild unpack vs tar -xf"
+  if [ "$(id -u)" -ne 0 ] || [ ! -x /usr/sbin/nginx ] || ! ls /usr/sbin/php-fpm* >/dev/null 2>&1; then
+    echo "  skipped: needs root, nginx and php-fpm (to create the jail)"
+    return
+  fi
+  # A root-owned private place: jailbuild refuses a jail below a directory others can write.
+  local work jail
+  work=$(mktemp -d /tmp/jb-bench-pack.XXXXXX)
+  jail=$work/jail
+  "$build/jailbuild" create "$jail" --with nginx,php-fpm --state-dir "$work/state" -q
+  printf '  jail: %s files, %s\n' "$(find "$jail" -type f | wc -l)" "$(du -sh "$jail" | cut -f1)"
+
+  # Same compressor and level on both sides: zstd level 3 (the default of both) with every CPU.
+  local pack_runs=$((runs < 10 ? runs : 10)) json=$results/pack.json
+  hyperfine --style none --warmup 1 --runs "$pack_runs" --export-json "$json" \
+    --command-name "jailbuild pack" "$(printf '%q ' "$build/jailbuild" pack "$jail" -o "$work/jb.tar.zst" -q) >/dev/null" \
+    --command-name "tar | zstd -T0" "tar -cf - -C $(printf '%q' "$jail") . | zstd -T0 -q -f -o $(printf '%q' "$work/tar.tar.zst")" \
+    >"$results/pack-hyperfine.txt"
+  local jb_ms tar_ms pack_ratio
+  jb_ms=$(median_ms "$json" 0)
+  tar_ms=$(median_ms "$json" 1)
+  pack_ratio=$(ratio "$jb_ms" "$tar_ms")
+  printf '  pack median: jailbuild %s ms, tar | zstd %s ms; ratio %s; sizes: %s vs %s bytes\n' "$jb_ms" "$tar_ms" \
+    "$pack_ratio" "$(stat -c %s "$work/jb.tar.zst")" "$(stat -c %s "$work/tar.tar.zst")"
+
+  # Each run unpacks into a fresh directory; removing the previous one is not timed.
+  json=$results/unpack.json
+  hyperfine --style none --warmup 1 --runs "$pack_runs" --export-json "$json" \
+    --prepare "rm -rf $(printf '%q ' "$work/u" "$work/t" "$work/ustate")" \
+    --command-name "jailbuild unpack" "$(printf '%q ' "$build/jailbuild" unpack "$work/jb.tar.zst" "$work/u" --state-dir "$work/ustate" -q)" \
+    --command-name "tar -xf" "mkdir $(printf '%q' "$work/t") && tar -xf $(printf '%q ' "$work/tar.tar.zst") -C $(printf '%q' "$work/t")" \
+    >"$results/unpack-hyperfine.txt"
+  local unpack_ratio
+  jb_ms=$(median_ms "$json" 0)
+  tar_ms=$(median_ms "$json" 1)
+  unpack_ratio=$(ratio "$jb_ms" "$tar_ms")
+  printf '  unpack median: jailbuild %s ms, tar -xf %s ms; ratio %s\n' "$jb_ms" "$tar_ms" "$unpack_ratio"
+  rm -rf "$work"
+  bar "jailbuild pack / tar | zstd -T0" "$pack_ratio" 1.2 "x"
+  bar "jailbuild unpack / tar -xf" "$unpack_ratio" 1.5 "x"
+}
+
+# --- Setup: the tools, and a Release build -----------------------------------------------------------
+"$here/scripts/bootstrap.sh"
+mkdir -p "$results"
+if ! { cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF &&
+  cmake --build "$build" --target jailbuild -j"$(nproc)"; } >"$results/build.log" 2>&1; then
+  tail -n 30 "$results/build.log" >&2
+  echo "bench: the Release build failed (log: $results/build.log)" >&2
+  exit 1
+fi
+echo "bench: $("$build/jailbuild" --version 2>/dev/null || echo jailbuild) (Release), $(nproc) CPUs, $(uname -r)"
+
+for section in "${sections[@]}"; do
+  [ -z "$only" ] || [ "$only" = "$section" ] || continue
+  "bench_$section"
+done
+
+if [ "$bar_failures" -ne 0 ]; then
+  echo "bench: $bar_failures bar(s) failed"
+  exit 1
+fi
+echo "bench: every bar passed"

@@ -14,7 +14,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=$here/build-release
 results=$build/bench
-sections=(deps create sync pack)
+sections=(deps create sync pack audit)
 only=""
 runs=20
 python=/usr/bin/python3
@@ -139,14 +139,15 @@ bench_create() {
     return
   fi
   local work q
-  work=$(mktemp -d /tmp/jb-bench-create.XXXXXX)
+  # jk_init refuses a jail below a world-writable directory, sticky bit or not: not /tmp.
+  work=$(mktemp -d /srv/jb-bench-create.XXXXXX)
   q() { printf '%q ' "$@"; }
   "$build/jailbuild" create "$work/ref" --with nginx,php-fpm --state-dir "$work/state" -q
   write_jailkit_ini "$work/jk_init.ini"
   printf '  jail: %s files, %s\n' "$(find "$work/ref" -type f | wc -l)" "$(du -sh "$work/ref" | cut -f1)"
   local create_runs=$((runs < 10 ? runs : 10)) json=$results/create.json
   hyperfine --style none --warmup 1 --runs "$create_runs" --export-json "$json" \
-    --prepare "rm -rf $(q "$work/jb" "$work/cp" "$work/jk")" \
+    --prepare "rm -rf $(q "$work/jb" "$work/cp" "$work/jk") && mkdir -m 0755 $(q "$work/jk")" \
     --command-name "jailbuild create" "$(q "$build/jailbuild" create "$work/jb" --with nginx,php-fpm --state-dir "$work/state" -q)" \
     --command-name "cp -a" "$(q cp -a "$work/ref" "$work/cp")" \
     --command-name "jk_init" "$(q jk_init -c "$work/jk_init.ini" -j "$work/jk" web) >/dev/null 2>&1" \
@@ -175,7 +176,7 @@ bench_sync() {
     return
   fi
   local work q
-  work=$(mktemp -d /tmp/jb-bench-sync.XXXXXX)
+  work=$(mktemp -d /srv/jb-bench-sync.XXXXXX) # not /tmp: see bench_create
   q() { printf '%q ' "$@"; }
   # One library of our own beside the services, so that "one library changed" changes a real file
   # without touching the host's libraries: two builds of it swapped in before each timed run.
@@ -187,7 +188,8 @@ bench_sync() {
   printf 'description = "benchmark library"\n[[elf]]\npaths = ["/opt/jailbuild-bench/lib/libbench.so.1"]\n' >"$work/profiles/bench.toml"
   "$build/jailbuild" create "$work/jb" --with nginx,php-fpm,bench --profiles-dir "$work/profiles" --state-dir "$work/state" -q
   write_jailkit_ini "$work/jk_init.ini"
-  jk_init -c "$work/jk_init.ini" -j "$work/jk" web >/dev/null 2>&1
+  mkdir -m 0755 "$work/jk"
+  jk_init -c "$work/jk_init.ini" -j "$work/jk" web >"$results/sync-jk_init.log" 2>&1
   "$build/jailbuild" sync "$work/jb" --state-dir "$work/state" -q # settle
   local json=$results/sync.json swap
   local lib=/opt/jailbuild-bench/lib/libbench.so.1
@@ -217,6 +219,28 @@ bench_sync() {
 }
 
 # --- pack: jailbuild pack/unpack vs tar + zstd on the same nginx + php-fpm jail ---------------------
+# alternating_runs JSON RUNS PREPARE NAME_A CMD_A NAME_B CMD_B: times A and B in turns (A B A B ...)
+# after one warm-up each, PREPARE (untimed) before every run, and writes hyperfine-style JSON for
+# median_ms. In turns, both commands meet the same load: a machine shared with compilers and other
+# benchmarks drifts, and hyperfine's "all of A, then all of B" turns that drift into a ratio.
+alternating_runs() {
+  "$python" - "$@" <<'PY'
+import json, statistics, subprocess, sys, time
+out, runs, prepare, name_a, cmd_a, name_b, cmd_b = sys.argv[1:8]
+commands = [(name_a, cmd_a), (name_b, cmd_b)]
+times = {name: [] for name, _ in commands}
+for round in range(int(runs) + 1):
+    for name, cmd in commands:
+        subprocess.run(prepare, shell=True, check=True)
+        start = time.perf_counter()
+        subprocess.run(cmd, shell=True, check=True, stdout=subprocess.DEVNULL)
+        if round > 0:  # round 0 warms the page cache and the binaries
+            times[name].append(time.perf_counter() - start)
+results = [{"command": name, "times": times[name], "median": statistics.median(times[name])} for name, _ in commands]
+json.dump({"results": results}, open(out, "w"), indent=1)
+PY
+}
+
 bench_pack() {
   echo "== pack: jailbuild pack vs tar -cf - | zstd -T0; jailbuild unpack vs tar -xf"
   if [ "$(id -u)" -ne 0 ] || [ ! -x /usr/sbin/nginx ] || ! ls /usr/sbin/php-fpm* >/dev/null 2>&1; then
@@ -224,19 +248,19 @@ bench_pack() {
     return
   fi
   # A root-owned private place: jailbuild refuses a jail below a directory others can write.
-  local work jail
+  local work jail q
   work=$(mktemp -d /tmp/jb-bench-pack.XXXXXX)
   jail=$work/jail
+  q() { printf '%q ' "$@"; }
   "$build/jailbuild" create "$jail" --with nginx,php-fpm --state-dir "$work/state" -q
-  printf '  jail: %s files, %s\n' "$(find "$jail" -type f | wc -l)" "$(du -sh "$jail" | cut -f1)"
+  printf '  jail: %s files, %s; %s runs each, in turns\n' "$(find "$jail" -type f | wc -l)" \
+    "$(du -sh "$jail" | cut -f1)" "$runs"
 
-  # Same compressor and level on both sides: zstd level 3 (the default of both) with every CPU.
-  local pack_runs=$((runs < 10 ? runs : 10)) json=$results/pack.json
-  hyperfine --style none --warmup 1 --runs "$pack_runs" --export-json "$json" \
-    --command-name "jailbuild pack" "$(printf '%q ' "$build/jailbuild" pack "$jail" -o "$work/jb.tar.zst" -q) >/dev/null" \
-    --command-name "tar | zstd -T0" "tar -cf - -C $(printf '%q' "$jail") . | zstd -T0 -q -f -o $(printf '%q' "$work/tar.tar.zst")" \
-    >"$results/pack-hyperfine.txt"
-  local jb_ms tar_ms pack_ratio
+  # Same compressor and level on both sides: zstd level 3 (the default of both) on every CPU.
+  local json=$results/pack.json jb_ms tar_ms pack_ratio unpack_ratio
+  alternating_runs "$json" "$runs" "true" \
+    "jailbuild pack" "$(q "$build/jailbuild" pack "$jail" -o "$work/jb.tar.zst" -q)" \
+    "tar | zstd -T0" "tar -cf - -C $(q "$jail") . | zstd -T0 -q -f -o $(q "$work/tar.tar.zst")"
   jb_ms=$(median_ms "$json" 0)
   tar_ms=$(median_ms "$json" 1)
   pack_ratio=$(ratio "$jb_ms" "$tar_ms")
@@ -245,12 +269,9 @@ bench_pack() {
 
   # Each run unpacks into a fresh directory; removing the previous one is not timed.
   json=$results/unpack.json
-  hyperfine --style none --warmup 1 --runs "$pack_runs" --export-json "$json" \
-    --prepare "rm -rf $(printf '%q ' "$work/u" "$work/t" "$work/ustate")" \
-    --command-name "jailbuild unpack" "$(printf '%q ' "$build/jailbuild" unpack "$work/jb.tar.zst" "$work/u" --state-dir "$work/ustate" -q)" \
-    --command-name "tar -xf" "mkdir $(printf '%q' "$work/t") && tar -xf $(printf '%q ' "$work/tar.tar.zst") -C $(printf '%q' "$work/t")" \
-    >"$results/unpack-hyperfine.txt"
-  local unpack_ratio
+  alternating_runs "$json" "$runs" "rm -rf $(q "$work/u" "$work/t" "$work/ustate")" \
+    "jailbuild unpack" "$(q "$build/jailbuild" unpack "$work/jb.tar.zst" "$work/u" --state-dir "$work/ustate" -q)" \
+    "tar -xf" "mkdir $(q "$work/t") && tar -xf $(q "$work/tar.tar.zst") -C $(q "$work/t")"
   jb_ms=$(median_ms "$json" 0)
   tar_ms=$(median_ms "$json" 1)
   unpack_ratio=$(ratio "$jb_ms" "$tar_ms")
@@ -258,6 +279,63 @@ bench_pack() {
   rm -rf "$work"
   bar "jailbuild pack / tar | zstd -T0" "$pack_ratio" 1.2 "x"
   bar "jailbuild unpack / tar -xf" "$unpack_ratio" 1.5 "x"
+}
+
+# --- audit: jailbuild audit vs a find -perm walk and jk_check; integrity hashing vs sha256sum ----------
+bench_audit() {
+  echo "== audit: jailbuild audit vs find -perm (same tree) and jk_check (jailkit jail); integrity vs sha256sum"
+  if [ "$(id -u)" -ne 0 ] || [ ! -x /usr/sbin/nginx ] || ! ls /usr/sbin/php-fpm* >/dev/null 2>&1; then
+    echo "  skipped: needs root, nginx and php-fpm"
+    return
+  fi
+  local work jail q
+  work=$(mktemp -d /srv/jb-bench-audit.XXXXXX) # not /tmp: jk_init refuses it (see bench_create)
+  jail=$work/jb
+  q() { printf '%q ' "$@"; }
+  "$build/jailbuild" create "$jail" --with nginx,php-fpm --state-dir "$work/state" -q
+  # The equivalent jailkit jail, and a jk_check configuration naming it (-c: /etc/jailkit is left alone).
+  write_jailkit_ini "$work/jk_init.ini"
+  mkdir -m 0755 "$work/jk"
+  jk_init -c "$work/jk_init.ini" -j "$work/jk" web >"$results/audit-jk_init.log" 2>&1
+  printf '[%s]\n' "$work/jk" >"$work/jk_check.ini"
+  # The files the integrity check hashes, for sha256sum: every regular file but the manifest.
+  find "$jail" -type f ! -path "$jail/.jailbuild/*" -print0 >"$work/files"
+  printf '  jail: %s entries, %s files, %s\n' "$(find "$jail" | wc -l)" "$(tr -cd '\0' <"$work/files" | wc -c)" \
+    "$(du -sh "$jail" | cut -f1)"
+  if ! "$build/jailbuild" audit "$jail" >"$results/audit-report.txt"; then
+    echo "  FAIL a fresh jail does not audit clean: $(grep -m3 -A1 '^[A-Z]* (' "$results/audit-report.txt")"
+    bar_failures=$((bar_failures + 1))
+  fi
+
+  # What find -perm checks of the tree: setuid/setgid, world-writable, devices, writable dirs without +t.
+  local find_cmd json=$results/audit.json
+  find_cmd="find $(q "$jail") -xdev \\( -perm /6000 -o -perm -0002 -o -type b -o -type c -o \\( -type d -perm /0022 ! -perm -1000 \\) \\) -print"
+  hyperfine --style none --warmup 5 --runs "$runs" --export-json "$json" \
+    --command-name "find -perm" "$find_cmd >/dev/null" \
+    --command-name "audit --no-integrity --no-hardening" "$(q "$build/jailbuild" audit "$jail" --no-integrity --no-hardening) >/dev/null" \
+    --command-name "audit --no-integrity" "$(q "$build/jailbuild" audit "$jail" --no-integrity) >/dev/null" \
+    --command-name "audit --no-hardening" "$(q "$build/jailbuild" audit "$jail" --no-hardening) >/dev/null" \
+    --command-name "sha256sum" "xargs -0 -a $(q "$work/files") sha256sum >/dev/null" \
+    --command-name "audit (everything)" "$(q "$build/jailbuild" audit "$jail") >/dev/null" \
+    --command-name "jk_check" "$(q jk_check -c "$work/jk_check.ini" "$work/jk") >/dev/null 2>&1 || true" \
+    >"$results/audit-hyperfine.txt"
+  local find_ms rules_ms hardening_ms integrity_ms sha_ms full_ms jk_ms
+  find_ms=$(median_ms "$json" 0)
+  rules_ms=$(median_ms "$json" 1)
+  hardening_ms=$(median_ms "$json" 2)
+  integrity_ms=$(median_ms "$json" 3)
+  sha_ms=$(median_ms "$json" 4)
+  full_ms=$(median_ms "$json" 5)
+  jk_ms=$(median_ms "$json" 6)
+  printf '  median wall time: find -perm %s ms; audit without integrity (and hardening) %s ms\n' "$find_ms" "$rules_ms"
+  printf '  integrity: audit --no-hardening %s ms (hashing alone ~%s ms) vs sha256sum of the same files %s ms\n' \
+    "$integrity_ms" "$("$python" -c 'import sys; print("%.1f" % (float(sys.argv[1]) - float(sys.argv[2])))' "$integrity_ms" "$rules_ms")" "$sha_ms"
+  printf '  hardening (LIEF, every ELF file): audit --no-integrity %s ms\n' "$hardening_ms"
+  printf '  everything: jailbuild audit %s ms; jk_check on the jailkit jail %s ms (ratio %s)\n' "$full_ms" "$jk_ms" \
+    "$(ratio "$full_ms" "$jk_ms")"
+  rm -rf "$work"
+  bar "audit without integrity / find -perm walk" "$(ratio "$rules_ms" "$find_ms")" 2 "x"
+  bar "audit with integrity / sha256sum" "$(ratio "$integrity_ms" "$sha_ms")" 1.5 "x"
 }
 
 # --- Setup: the tools, and a Release build -----------------------------------------------------------

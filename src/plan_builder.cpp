@@ -263,7 +263,10 @@ private:
       if (n < 0) return;
       target.resize(static_cast<size_t>(n));
       add_symlink(dest, target, origin);
-      if (auto r = resolver_.resolve(canonical)) {
+      if (dest != canonical) add_symlink(canonical, target, origin);
+      // The link was just read: resolve its target from the link's own (symlink-free) directory.
+      std::string next = !target.empty() && target.front() == '/' ? target : dirname_of(canonical) + "/" + target;
+      if (auto r = resolver_.resolve(next)) {
         for (const SymlinkHop& hop : r->hops) add_symlink(hop.path, hop.target, origin);
         add_host_path(r->path, r->path, recursive, mode_override, origin);
       } else {

@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: MIT
+// `jailbuild audit`: what makes a jail escapable or shows it was tampered with, on any directory,
+// with or without a jailbuild manifest. Read-only: the audit never writes into the jail, never
+// follows a symlink inside it and never walks into what is mounted below it.
+#pragma once
+#include "jailbuild/elf.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace jailbuild {
+
+/// How bad a finding is. The order is the order of the thresholds: --fail-on medium fails on
+/// medium, high and critical findings.
+enum class Severity : uint8_t { info, low, medium, high, critical };
+std::string_view to_string(Severity severity);
+std::optional<Severity> severity_from(std::string_view name);
+
+/// One thing wrong with the jail.
+struct Finding {
+  std::string rule; ///< stable id, e.g. "setuid", "integrity-modified"
+  Severity severity = Severity::info;
+  std::string path;    ///< inside the jail ("/usr/bin/su"); "host:/srv" for a path outside it
+  std::string message; ///< what is wrong and why it matters
+  std::string fix;     ///< one line saying how to fix it
+
+  bool operator==(const Finding&) const = default;
+};
+
+/// Whether the audit hashes every file the manifest records (the slow part of an audit).
+enum class Integrity { check, skip };
+/// Whether the audit parses every ELF file for its hardening (LIEF's full parse: the other slow part).
+enum class Hardening { check, skip };
+
+struct AuditOptions {
+  Integrity integrity = Integrity::check;
+  Hardening hardening = Hardening::check;
+  unsigned threads = 2; ///< hashing and ELF parsing run in parallel
+  /// The mount table read for the mount rules; tests give a fake one.
+  std::string mountinfo = "/proc/self/mountinfo";
+};
+
+/// The hardening of one ELF file, as checksec reports it.
+struct ElfAudit {
+  enum class Type : uint8_t { executable, library, other };
+  std::string path; ///< inside the jail
+  Type type = Type::other;
+  ElfHardening hardening;
+  std::string error; ///< why it could not be parsed; empty when it was
+};
+std::string_view to_string(ElfAudit::Type type);
+
+/// What the integrity check covered.
+struct IntegrityStats {
+  bool checked = false;
+  std::string skipped_because; ///< "no manifest", "--no-integrity"
+  std::size_t files = 0;       ///< files hashed
+  std::uint64_t bytes = 0;     ///< bytes hashed
+  std::size_t modified = 0, missing = 0, unexpected = 0;
+};
+
+struct AuditReport {
+  std::string jail; ///< the jail directory as given, without trailing slashes
+  bool has_manifest = false;
+  std::size_t entries = 0;       ///< entries walked
+  std::vector<Finding> findings; ///< most severe first, then by path and rule
+  IntegrityStats integrity;
+  bool hardening_checked = false;
+  std::vector<ElfAudit> elves; ///< every ELF file, sorted by path
+};
+
+/// Audits the jail at `dir`. Problems of the jail are findings; a per-file failure (an unreadable
+/// file) is an "audit-error" finding and the audit goes on. Throws Error only when the jail cannot be
+/// audited at all (missing, not a directory, a corrupt manifest).
+AuditReport audit_jail(const std::string& dir, const AuditOptions& options = {});
+
+/// True when a finding is at or above the threshold: the audit fails (exit status 1).
+bool audit_fails(const AuditReport& report, Severity threshold);
+
+/// Findings grouped by severity with counts, each with its rule, path, message and fix; then the
+/// integrity and checksec-style hardening summaries and the verdict against the threshold.
+std::string format_audit_text(const AuditReport& report, Severity threshold);
+/// The report as JSON; the schema is documented in audit_report.cpp and the README.
+std::string format_audit_json(const AuditReport& report, Severity threshold);
+
+} // namespace jailbuild

@@ -1,0 +1,523 @@
+// SPDX-License-Identifier: MIT
+// The audit's driver: walk the jail (audit_walk.cpp), read the accounts, run the rules
+// (audit_rules.cpp), then check every file against the manifest and the hardening of every ELF file.
+// Files are read only through JailFs::open_read, which never follows a symlink inside the jail.
+#include "jailbuild/audit.hpp"
+
+#include "audit_internal.hpp"
+#include "jailbuild/digest.hpp"
+#include "jailbuild/error.hpp"
+#include "jailbuild/hostfs.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <fstream>
+#include <future>
+#include <map>
+#include <set>
+#include <sstream>
+#include <tuple>
+#include <unistd.h>
+#include <utility>
+
+namespace jailbuild {
+
+namespace audit {
+
+const Node* Context::find(std::string_view path) const {
+  auto it = index.find(std::string(path));
+  return it == index.end() ? nullptr : &nodes[it->second];
+}
+
+void Context::add(std::string rule, Severity severity, std::string path, std::string message,
+                  std::string fix) {
+  findings.push_back({std::move(rule), severity, std::move(path), std::move(message), std::move(fix)});
+}
+
+std::optional<std::string> Context::read_text(const std::string& path, std::size_t limit) {
+  const Node* node = find(path);
+  if (!node || node->mount) return std::nullopt;
+  if (!S_ISREG(node->st.st_mode)) {
+    add("audit-error", Severity::medium, path,
+        "is not a regular file (a symlink?): not followed, not checked", "make it a regular file");
+    return std::nullopt;
+  }
+  try {
+    Fd fd(jail.open_read(path));
+    std::string text;
+    char buffer[16384];
+    while (text.size() < limit) {
+      ssize_t got = ::read(fd.get(), buffer, std::min(sizeof buffer, limit - text.size()));
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) break;
+      text.append(buffer, static_cast<std::size_t>(got));
+    }
+    return text;
+  } catch (const Error& e) {
+    add("audit-error", Severity::medium, path, std::string("cannot be read: ") + e.message(),
+        "check its permissions");
+    return std::nullopt;
+  }
+}
+
+namespace {
+
+std::string unescape_mountinfo(const std::string& field) {
+  std::string out;
+  for (std::size_t i = 0; i < field.size(); ++i) {
+    if (field[i] == '\\' && i + 3 < field.size() && std::isdigit(static_cast<unsigned char>(field[i + 1]))) {
+      out += static_cast<char>(std::strtol(field.substr(i + 1, 3).c_str(), nullptr, 8));
+      i += 3;
+    } else {
+      out += field[i];
+    }
+  }
+  return out;
+}
+
+} // namespace
+
+std::vector<Mount> parse_mountinfo(const std::string& text) {
+  // "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue"
+  std::vector<Mount> mounts;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream words(line);
+    std::string id, parent, device, root, point, options;
+    if (!(words >> id >> parent >> device >> root >> point >> options)) continue;
+    std::string word;
+    while (words >> word && word != "-") {
+    } // optional fields
+    Mount m;
+    if (!(words >> m.fstype >> m.source)) continue;
+    if (std::sscanf(device.c_str(), "%u:%u", &m.major, &m.minor) != 2) continue;
+    m.root = unescape_mountinfo(root);
+    m.mount_point = unescape_mountinfo(point);
+    m.options = options;
+    mounts.push_back(std::move(m));
+  }
+  return mounts;
+}
+
+} // namespace audit
+
+namespace {
+
+using namespace audit;
+
+/// The ELF header: enough for the magic, the byte order and e_type.
+constexpr std::size_t elf_header_bytes = 20;
+
+bool inside_dir(std::string_view path, std::string_view dir) {
+  return dir == "/"
+             ? path != "/"
+             : path.size() > dir.size() && path.substr(0, dir.size()) == dir && path[dir.size()] == '/';
+}
+
+/// What reading one file found: its digest, whether it is ELF and how it is hardened.
+struct FileResult {
+  std::size_t node = 0;
+  bool hash = false;
+  std::string digest;
+  bool elf = false;
+  ElfAudit::Type type = ElfAudit::Type::other;
+  ElfHardening hardening;
+  std::string error; ///< reading the file failed
+  std::string elf_error;
+};
+
+ElfAudit::Type elf_type(const unsigned char* header, const ElfHardening& hardening) {
+  unsigned type = header[5] == 2 ? (header[16] << 8 | header[17]) : (header[17] << 8 | header[16]);
+  if (type == 2) return ElfAudit::Type::executable; // ET_EXEC
+  if (type == 3)
+    return hardening.pie ? ElfAudit::Type::executable // ET_DYN: a PIE, or a library
+                         : ElfAudit::Type::library;
+  return ElfAudit::Type::other;
+}
+
+void read_file(const Context& ctx, FileResult& r, bool hardening) {
+  const Node& node = ctx.nodes[r.node];
+  int raw = -1;
+  try {
+    raw = ctx.jail.open_read(node.path);
+  } catch (const Error& e) {
+    r.error = e.message();
+    return;
+  }
+  Fd fd(raw);
+  unsigned char header[elf_header_bytes] = {};
+  ssize_t got = ::pread(fd.get(), header, sizeof header, 0);
+  static constexpr unsigned char elf_magic[] = {0x7f, 'E', 'L', 'F'};
+  r.elf = got == static_cast<ssize_t>(sizeof header) && std::memcmp(header, elf_magic, sizeof elf_magic) == 0;
+  try {
+    if (r.hash) {
+      ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+      r.digest = sha256_fd(fd.get());
+    }
+  } catch (const Error& e) {
+    r.error = e.message();
+    return;
+  }
+  if (!r.elf || !hardening) return;
+  // LIEF opens by name: /proc/self/fd/N is the file we hold, whatever the jail does to its path.
+  try {
+    r.hardening = read_elf_hardening("/proc/self/fd/" + std::to_string(fd.get()));
+  } catch (const std::exception& e) {
+    const Error* error = dynamic_cast<const Error*>(&e);
+    r.elf_error = error ? error->message() : e.what();
+  }
+  r.type = elf_type(header, r.hardening);
+}
+
+Severity role_severity(EntryRole role) {
+  switch (role) {
+  case EntryRole::executable:
+  case EntryRole::library:
+  case EntryRole::config:
+    return Severity::high;
+  case EntryRole::data:
+  case EntryRole::system:
+    return Severity::medium;
+  case EntryRole::state:
+    return Severity::info;
+  }
+  return Severity::high;
+}
+
+std::string type_name(mode_t mode) {
+  if (S_ISREG(mode)) return "a regular file";
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISLNK(mode)) return "a symlink";
+  if (S_ISCHR(mode) || S_ISBLK(mode)) return "a device node";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  return "a socket";
+}
+
+/// Where the services' master processes, running as root, write logs and pid files.
+constexpr const char* runtime_dirs[] = {"/run", "/var/run", "/var/log", "/var/cache"};
+
+/// True when a path lies below a mount point of the jail: the walk did not look there.
+bool under_mount(const Context& ctx, std::string path) {
+  while (path.size() > 1) {
+    path = dirname_of(path);
+    if (const Node* n = ctx.find(path)) return n->mount;
+  }
+  return false;
+}
+
+/// Checks every manifest entry against the walked tree and the digests just computed.
+void check_integrity(Context& ctx, const std::unordered_map<std::size_t, const FileResult*>& results,
+                     IntegrityStats& stats) {
+  const Plan& plan = ctx.manifest->plan;
+  const std::string fix = "jailbuild sync " + ctx.jail.root() + " restores it; find out first who changed it";
+  std::set<std::string> planned;
+  std::vector<std::string> writable_dirs; // where services put files of their own
+  for (const WritableSpec& w : plan.spec.writable)
+    writable_dirs.push_back(w.path);
+  for (const PlanEntry& e : plan.entries) {
+    planned.insert(e.path);
+    if (e.kind == EntryKind::directory &&
+        (e.role == EntryRole::state || (e.mode & S_IWOTH) || ctx.service.uids.count(e.uid)))
+      writable_dirs.push_back(e.path);
+    const Node* node = ctx.find(e.path);
+    if ((node && node->mount) || (!node && under_mount(ctx, e.path))) continue; // the host's, not the jail's
+    Severity severity = role_severity(e.role);
+    auto modified = [&](const std::string& what) {
+      ++stats.modified;
+      ctx.add("integrity-modified", severity, e.path, std::string(to_string(e.role)) + " " + what, fix);
+    };
+    if (!node) {
+      if (e.kind == EntryKind::bind) continue; // its mount point may be made when the jail starts
+      ++stats.missing;
+      Severity missing = e.kind == EntryKind::directory || e.kind == EntryKind::device ? Severity::low
+                         : e.kind == EntryKind::symlink                                ? Severity::medium
+                                                                                       : severity;
+      ctx.add("integrity-missing", missing, e.path,
+              std::string(to_string(e.role)) + " " + std::string(to_string(e.kind)) +
+                  " recorded in the manifest is gone",
+              fix);
+      continue;
+    }
+    switch (e.kind) {
+    case EntryKind::file:
+    case EntryKind::generated: {
+      if (!S_ISREG(node->st.st_mode)) {
+        severity = Severity::high;
+        modified("file was replaced by " + type_name(node->st.st_mode));
+        break;
+      }
+      auto r = results.find(static_cast<std::size_t>(node - ctx.nodes.data()));
+      if (r == results.end() || !r->second->error.empty()) break; // reported as audit-error
+      if (r->second->digest != e.digest)
+        modified("file was modified (sha256 " + r->second->digest.substr(0, 16) + "...)");
+      break;
+    }
+    case EntryKind::symlink:
+      // A changed link in a library directory loads another library: as bad as a changed library.
+      severity = Severity::high;
+      if (!S_ISLNK(node->st.st_mode))
+        modified("symlink was replaced by " + type_name(node->st.st_mode));
+      else if (node->link != e.source)
+        modified("symlink now points to '" + node->link + "', not '" + e.source + "'");
+      break;
+    case EntryKind::directory:
+      severity = Severity::high;
+      if (!S_ISDIR(node->st.st_mode)) modified("directory was replaced by " + type_name(node->st.st_mode));
+      break;
+    case EntryKind::device:
+    case EntryKind::bind:
+      break; // the device and mount rules judge what is there
+    }
+  }
+  // An unpacked jail also holds the packing host's site content and state, recorded by digest.
+  static const std::map<std::string, std::string> no_extras;
+  const std::map<std::string, std::string>& extras =
+      ctx.manifest->origin ? ctx.manifest->origin->extra_digests : no_extras;
+  for (const Node& n : ctx.nodes) {
+    if (n.parent < 0 || n.mount || S_ISDIR(n.st.st_mode) || planned.count(n.path) ||
+        inside_dir(n.path, std::string("/") + manifest_dir))
+      continue;
+    auto extra = extras.find(n.path);
+    bool in_writable = std::any_of(writable_dirs.begin(), writable_dirs.end(),
+                                   [&](const std::string& d) { return inside_dir(n.path, d); });
+    auto r = results.find(static_cast<std::size_t>(&n - ctx.nodes.data()));
+    bool elf = r != results.end() && r->second->elf;
+    bool executable = S_ISREG(n.st.st_mode) && (elf || (n.st.st_mode & 0111));
+    std::string_view name = base_name(n.path);
+    // What the file is, from where it lies and what it holds: a noun for the messages.
+    std::string what = executable ? "an executable" : type_name(n.st.st_mode);
+    bool library = name.size() > 3 &&
+                   (name.substr(name.size() - 3) == ".so" || name.find(".so.") != std::string_view::npos);
+    Severity severity = Severity::high;
+    if (!S_ISREG(n.st.st_mode) && !S_ISLNK(n.st.st_mode)) {
+      severity = Severity::info; // a service's socket or FIFO; the device rule judges device nodes
+    } else if (in_writable) {
+      severity = Severity::info;
+      what += " in a writable state directory";
+    } else if (executable) {
+    } else if (inside_dir(n.path, "/etc")) {
+      what = "a configuration file";
+    } else if (library || in_system_area(n.path)) {
+      what += " in a system directory";
+    } else if (std::any_of(std::begin(runtime_dirs), std::end(runtime_dirs),
+                           [&](const char* d) { return inside_dir(n.path, d); })) {
+      severity = Severity::info;
+      what += " in a runtime directory (a log, a pid file)";
+    } else {
+      severity = Severity::low;
+    }
+    if (extra != extras.end()) {
+      if (r == results.end() || !r->second->error.empty() || r->second->digest == extra->second) continue;
+      ++stats.modified;
+      ctx.add("integrity-modified", severity, n.path, what + ", packed with the jail, was modified since",
+              fix);
+      continue;
+    }
+    ++stats.unexpected;
+    ctx.add("integrity-unexpected", severity, n.path, what + " that is not in the manifest",
+            severity == Severity::info ? "nothing, if the service wrote it"
+                                       : "find out who put it there, then remove it");
+  }
+}
+
+int severity_rank(const Finding& f) {
+  return -static_cast<int>(f.severity);
+}
+
+/// The service users of a jail's manifest, all that the rules need of it without the integrity
+/// check. A scan that knows JSON's strings, escapes and nesting finds the top-level "users" array and
+/// only that is parsed: the rest, a megabyte of entries in a PHP jail, is neither parsed nor validated
+/// (the integrity check reads all of it with read_manifest).
+Manifest read_manifest_users(const JailFs& jail) {
+  const std::string shown = jail.path(manifest_file);
+  Fd fd(jail.open_read(manifest_file));
+  std::string text;
+  char buffer[65536];
+  for (ssize_t got; (got = ::read(fd.get(), buffer, sizeof buffer)) != 0;) {
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) throw system_error(shown, "cannot read", errno);
+    text.append(buffer, static_cast<std::size_t>(got));
+  }
+  int depth = 0;
+  std::size_t users = std::string::npos; // where the value of the top-level "users" starts
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    switch (text[i]) {
+    case '"': {
+      std::size_t end = i + 1;
+      while (end < text.size() && text[end] != '"')
+        end += text[end] == '\\' ? 2 : 1;
+      if (end >= text.size()) throw Error(shown, "corrupt manifest: an unterminated string");
+      std::size_t next = text.find_first_not_of(" \t\r\n", end + 1);
+      if (depth == 1 && next != std::string::npos && text[next] == ':' &&
+          text.compare(i, end + 1 - i, "\"users\"") == 0)
+        users = next + 1;
+      i = end;
+      break;
+    }
+    case '{':
+    case '[':
+      ++depth;
+      break;
+    case '}':
+    case ']':
+      if (--depth == 1 && users != std::string::npos) { // the end of the users array
+        Manifest manifest;
+        try {
+          manifest.plan.users =
+              nlohmann::json::parse(text.substr(users, i + 1 - users)).get<std::vector<std::string>>();
+        } catch (const std::exception& e) {
+          throw Error(shown, std::string("corrupt manifest: ") + e.what());
+        }
+        return manifest;
+      }
+      break;
+    default:
+      break;
+    }
+  }
+  throw Error(shown, "corrupt manifest: no \"users\" array");
+}
+
+} // namespace
+
+AuditReport audit_jail(const std::string& dir, const AuditOptions& options) {
+  JailFs jail(dir); // throws for a missing root, or a symlink there
+  AuditReport report;
+  report.jail = jail.root();
+  Context ctx(jail);
+  char real[PATH_MAX];
+  if (!::realpath(jail.root().c_str(), real)) throw system_error(jail.root(), "cannot resolve", errno);
+  ctx.real_root = real;
+
+  // The manifest (a megabyte of JSON for a PHP jail) is read while the tree is walked: all of it for
+  // the integrity check, only its users otherwise.
+  std::optional<struct stat> manifest_st = jail.lstat(manifest_file);
+  report.has_manifest = manifest_st && S_ISREG(manifest_st->st_mode);
+  std::future<Manifest> manifest_future;
+  if (report.has_manifest && options.integrity == Integrity::check)
+    manifest_future = std::async(std::launch::async, read_manifest, jail.root());
+  else if (report.has_manifest)
+    manifest_future = std::async(std::launch::async, [&jail] { return read_manifest_users(jail); });
+
+  // The mount table says which directories hold mounts: those are reported, not walked.
+  std::set<std::string> mount_points;
+  if (!options.mountinfo.empty()) {
+    std::ifstream in(options.mountinfo);
+    std::stringstream text;
+    text << in.rdbuf();
+    if (!in)
+      ctx.add("audit-error", Severity::medium, "host:" + options.mountinfo, "cannot read the mount table",
+              "mount /proc");
+    ctx.mounts = parse_mountinfo(text.str());
+    for (const Mount& m : ctx.mounts)
+      if (inside_dir(m.mount_point, ctx.real_root))
+        mount_points.insert(m.mount_point.substr(ctx.real_root.size()));
+  }
+
+  // Walk the tree.
+  Node root;
+  root.path = "/";
+  Fd root_fd(::open(jail.root().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (root_fd.get() < 0 || ::fstat(root_fd.get(), &root.st) != 0)
+    throw system_error(jail.root(), "cannot open", errno);
+  const bool read_links = options.integrity == Integrity::check && report.has_manifest;
+  walk_jail(ctx, std::move(root_fd), root, mount_points, read_links, std::max(1u, options.threads));
+  for (std::size_t i = 0; i < ctx.nodes.size(); ++i)
+    ctx.index.emplace(ctx.nodes[i].path, i);
+  report.entries = ctx.nodes.size();
+  std::optional<Manifest> manifest;
+  if (report.has_manifest) {
+    manifest = manifest_future.get(); // rethrows a corrupt manifest's Error
+    ctx.manifest = &*manifest;
+  }
+
+  // The rules. Accounts first: they tell the others who the service users are.
+  check_accounts(ctx);
+  for (Node& n : ctx.nodes) {
+    const Node* parent = n.parent < 0 ? nullptr : &ctx.nodes[static_cast<std::size_t>(n.parent)];
+    if (S_ISDIR(n.st.st_mode))
+      n.service_reach = (!parent || parent->service_reach) && ctx.service.may(n.st, 1);
+    // The symlink rule reads the links in directories a service can write.
+    if (S_ISLNK(n.st.st_mode) && !read_links && parent && ctx.service.may(parent->st, 2)) {
+      try {
+        n.link = jail.read_link(n.path).value_or("");
+      } catch (const Error& e) {
+        ctx.add("audit-error", Severity::medium, n.path, "cannot read the symlink: " + e.message(),
+                "audit again");
+      }
+    }
+  }
+  check_chroot_rules(ctx);
+  check_entries(ctx);
+  check_mounts(ctx);
+  check_name_service(ctx);
+  check_secrets(ctx);
+
+  // Read the files: digests for the integrity check, headers and hardening for every ELF file.
+  bool integrity = options.integrity == Integrity::check && report.has_manifest;
+  bool hardening = options.hardening == Hardening::check;
+  std::set<std::string> hashed;
+  if (integrity)
+    for (const PlanEntry& e : ctx.manifest->plan.entries)
+      if (e.kind == EntryKind::file || e.kind == EntryKind::generated) hashed.insert(e.path);
+  if (integrity && ctx.manifest->origin)
+    for (const auto& [path, digest] : ctx.manifest->origin->extra_digests)
+      hashed.insert(path);
+  std::vector<FileResult> results;
+  for (std::size_t i = 0; i < ctx.nodes.size(); ++i) {
+    const Node& n = ctx.nodes[i];
+    if (n.mount || !S_ISREG(n.st.st_mode)) continue;
+    bool hash = hashed.count(n.path) != 0;
+    // Without hardening, only unexpected files need their header (is it an executable?).
+    bool header = hardening || (integrity && !hash);
+    if (hash || header) results.push_back({i, hash, {}, false, ElfAudit::Type::other, {}, {}, {}});
+  }
+  // Biggest first, so that the two threads finish together.
+  std::sort(results.begin(), results.end(), [&](const FileResult& a, const FileResult& b) {
+    return ctx.nodes[a.node].st.st_size > ctx.nodes[b.node].st.st_size;
+  });
+  parallel_for(results.size(), std::max(1u, options.threads),
+               [&](std::size_t i) { read_file(ctx, results[i], hardening); });
+  std::unordered_map<std::size_t, const FileResult*> by_node;
+  for (const FileResult& r : results) {
+    by_node.emplace(r.node, &r);
+    const std::string& path = ctx.nodes[r.node].path;
+    if (!r.error.empty())
+      ctx.add("audit-error", Severity::medium, path, "cannot be read: " + r.error + "; not checked",
+              "run the audit as root");
+    if (r.hash) {
+      ++report.integrity.files;
+      report.integrity.bytes += static_cast<std::uint64_t>(ctx.nodes[r.node].st.st_size);
+    }
+    if (r.elf && hardening) report.elves.push_back({path, r.type, r.hardening, r.elf_error});
+  }
+  report.integrity.checked = integrity;
+  if (integrity)
+    check_integrity(ctx, by_node, report.integrity);
+  else
+    report.integrity.skipped_because = report.has_manifest ? "--no-integrity" : "no manifest";
+  report.hardening_checked = hardening;
+  std::sort(report.elves.begin(), report.elves.end(),
+            [](const ElfAudit& a, const ElfAudit& b) { return a.path < b.path; });
+
+  report.findings = std::move(ctx.findings);
+  std::sort(report.findings.begin(), report.findings.end(), [](const Finding& a, const Finding& b) {
+    return std::tuple(severity_rank(a), a.path, a.rule, a.message) <
+           std::tuple(severity_rank(b), b.path, b.rule, b.message);
+  });
+  return report;
+}
+
+bool audit_fails(const AuditReport& report, Severity threshold) {
+  return std::any_of(report.findings.begin(), report.findings.end(),
+                     [&](const Finding& f) { return f.severity >= threshold; });
+}
+
+} // namespace jailbuild

@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: MIT
+// Private to the audit module: the jail as walked (audit_walk.cpp), the rules that read it
+// (audit_rules.cpp), and what the driver (audit.cpp) shares with them. Not installed, not included
+// anywhere else.
+#pragma once
+#include "jailbuild/accounts.hpp"
+#include "jailbuild/audit.hpp"
+#include "jailbuild/jailfs.hpp"
+#include "jailbuild/manifest.hpp"
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <sys/stat.h>
+#include <thread>
+#include <unistd.h>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace jailbuild::audit {
+
+/// Owns a file descriptor.
+class Fd {
+public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  Fd& operator=(Fd&& other) noexcept {
+    std::swap(fd_, other.fd_);
+    return *this;
+  }
+  int get() const { return fd_; }
+
+private:
+  int fd_;
+};
+
+/// Runs work(0) ... work(count - 1) on `threads` threads; work must not throw.
+template <class Work> void parallel_for(std::size_t count, unsigned threads, Work&& work) {
+  std::atomic<std::size_t> next{0};
+  auto run = [&] {
+    for (std::size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < count;)
+      work(i);
+  };
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < threads && t < count; ++t)
+    pool.emplace_back(run);
+  run();
+  for (std::thread& t : pool)
+    t.join();
+}
+
+/// One entry of the jail, as lstat saw it during the walk.
+struct Node {
+  std::string path; ///< inside the jail: "/" for the root, "/usr/bin/php"
+  struct stat st {};
+  std::string link;           ///< a symlink's text, when read (see Walker::read_links)
+  int parent = -1;            ///< index of the directory holding it; -1 for the root
+  bool mount = false;         ///< something is mounted here: the mount rules report it, nothing walks it
+  bool capability = false;    ///< carries a security.capability xattr
+  bool service_reach = false; ///< a directory a service user can search, and reach from the jail root
+};
+
+/// One line of /proc/self/mountinfo.
+struct Mount {
+  unsigned major = 0, minor = 0;
+  std::string root;        ///< the directory of its file system that is mounted ("/" for all of it)
+  std::string mount_point; ///< host path
+  std::string options;     ///< per-mount options: "rw,nosuid,..."
+  std::string fstype;
+  std::string source;
+};
+
+/// Parses mountinfo; lines it cannot read are skipped. Octal escapes (\040) are decoded.
+std::vector<Mount> parse_mountinfo(const std::string& text);
+
+/// The ids a compromised service may run as: every id but 0 in the jail's passwd and group. A
+/// permission is granted when the owner, group or other class allows it to any of them; that
+/// over-approximates (an owner denied by its owner bits still counts through "other"), which errs on
+/// the side of reporting.
+struct Principals {
+  std::set<uint32_t> uids, gids;
+  /// perm: 4 read, 2 write, 1 search or execute.
+  bool may(const struct stat& st, unsigned perm) const;
+  bool owns(const struct stat& st) const { return uids.count(st.st_uid) || gids.count(st.st_gid); }
+};
+
+/// What the rules read and where they put their findings.
+struct Context {
+  explicit Context(const JailFs& j) : jail(j) {}
+
+  const JailFs& jail;
+  std::string real_root;   ///< the jail's canonical host path, for mountinfo and for parents
+  std::vector<Node> nodes; ///< parents before children; nodes[0] is the root
+  std::unordered_map<std::string, std::size_t> index; ///< path -> node
+  std::vector<Mount> mounts;                          ///< the whole mount table
+  const Manifest* manifest = nullptr;                 ///< the jail's, if it has one
+  std::vector<PasswdEntry> passwd;
+  std::vector<GroupEntry> groups;
+  Principals service;
+  std::vector<Finding> findings;
+
+  const Node* find(std::string_view path) const;
+  /// The host path of a jail path, for fixes the user can paste.
+  std::string host(std::string_view path) const { return jail.path(path); }
+  void add(std::string rule, Severity severity, std::string path, std::string message, std::string fix);
+  /// Reads up to `limit` bytes of a jail file through JailFs::open_read (never through a symlink);
+  /// nullopt when it is absent. Anything else that stops the read becomes an audit-error finding.
+  std::optional<std::string> read_text(const std::string& path, std::size_t limit = 1 << 20);
+};
+
+/// Under /usr, /lib*, /bin, /sbin or /etc: what a service must never be able to change.
+bool in_system_area(std::string_view path);
+/// "/usr/lib/x" -> "x".
+std::string_view base_name(std::string_view path);
+
+/// Walks the tree below the jail root (already open as root_fd, O_RDONLY) into ctx.nodes, parents first,
+/// on `threads` threads, without following a symlink or entering a mount point. read_links: read
+/// every symlink's text (the integrity check compares them all).
+void walk_jail(Context& ctx, Fd root_fd, const Node& root, const std::set<std::string>& mount_points,
+               bool read_links, unsigned threads);
+
+// The rules, each appending its findings to the context.
+void check_chroot_rules(Context& ctx); ///< the jail root and its parents: root-owned, not writable
+/// passwd, group, shadow, gshadow. Runs first: it also fills passwd, groups and the service
+/// principals that the other rules use.
+void check_accounts(Context& ctx);
+void check_entries(Context& ctx);      ///< one pass over every walked entry
+void check_mounts(Context& ctx);       ///< mounts below the jail that expose the host
+void check_name_service(Context& ctx); ///< nsswitch.conf, NSS modules, ld.so.preload
+void check_secrets(Context& ctx);      ///< private keys and shadow files readable by a service
+
+} // namespace jailbuild::audit

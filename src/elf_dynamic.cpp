@@ -194,6 +194,45 @@ template <typename T> ElfInfo read_typed(const InputFile& file, const std::strin
   return info;
 }
 
+/// Walks the notes of every PT_NOTE segment for NT_GNU_ABI_TAG ("GNU", 4 words: os, major, minor,
+/// patch). Segments are small (a few hundred bytes); a huge one is corrupt, not read.
+template <typename T>
+std::optional<ElfAbiTag> abi_tag_typed(const InputFile& file, const std::string& path, bool swap) {
+  using Phdr = typename T::Phdr;
+  auto sw = [swap](auto v) { return swap_if(v, swap); };
+  typename T::Ehdr eh;
+  file.read_exact(&eh, sizeof eh, 0, "ELF header");
+  uint64_t phnum = sw(eh.e_phnum);
+  if (phnum == 0 || phnum == PN_XNUM) return std::nullopt;
+  if (sw(eh.e_phentsize) != sizeof(Phdr)) throw Error(path, "corrupt ELF: unexpected program header size");
+  std::vector<Phdr> phdrs(phnum);
+  file.read_exact(phdrs.data(), phnum * sizeof(Phdr), sw(eh.e_phoff), "program header table");
+  for (const Phdr& ph : phdrs) {
+    if (sw(ph.p_type) != PT_NOTE) continue;
+    uint64_t size = sw(ph.p_filesz);
+    if (size > (uint64_t{1} << 20)) throw Error(path, "corrupt ELF: PT_NOTE segment larger than 1 MiB");
+    std::string notes(size, '\0');
+    file.read_exact(notes.data(), size, sw(ph.p_offset), "PT_NOTE segment");
+    const uint64_t align = sw(ph.p_align) == 8 ? 8 : 4; // gABI: 4; .note.gnu.property uses 8
+    auto padded = [align](uint64_t n) { return (n + align - 1) / align * align; };
+    for (uint64_t at = 0; at + 12 <= size;) {
+      uint32_t words[3];
+      std::memcpy(words, notes.data() + at, sizeof words);
+      uint64_t namesz = sw(words[0]), descsz = sw(words[1]), type = sw(words[2]);
+      uint64_t name_at = at + 12, desc_at = name_at + padded(namesz);
+      if (desc_at > size || descsz > size - desc_at) break; // a malformed tail: no tag there
+      if (type == NT_GNU_ABI_TAG && namesz == 4 && std::memcmp(notes.data() + name_at, "GNU", 4) == 0 &&
+          descsz >= 16) {
+        uint32_t tag[4];
+        std::memcpy(tag, notes.data() + desc_at, sizeof tag);
+        return ElfAbiTag{sw(tag[0]), sw(tag[1]), sw(tag[2]), sw(tag[3])};
+      }
+      at = desc_at + padded(descsz);
+    }
+  }
+  return std::nullopt;
+}
+
 bool host_is_little() { return std::endian::native == std::endian::little; }
 
 } // namespace
@@ -229,6 +268,22 @@ ElfInfo read_elf_dynamic(const std::string& path) {
   switch (ident[EI_CLASS]) {
   case ELFCLASS32: return read_typed<Elf32Types>(file, path, swap);
   case ELFCLASS64: return read_typed<Elf64Types>(file, path, swap);
+  default: throw Error(path, "corrupt ELF: unknown class");
+  }
+}
+
+std::optional<ElfAbiTag> read_elf_abi_tag(const std::string& path) {
+  InputFile file(path);
+  unsigned char ident[EI_NIDENT];
+  if (file.size() < EI_NIDENT) throw Error(path, "not an ELF file");
+  file.read_exact(ident, EI_NIDENT, 0, "ELF identification");
+  if (std::memcmp(ident, ELFMAG, SELFMAG) != 0) throw Error(path, "not an ELF file");
+  bool big = ident[EI_DATA] == ELFDATA2MSB;
+  if (!big && ident[EI_DATA] != ELFDATA2LSB) throw Error(path, "corrupt ELF: unknown byte order");
+  bool swap = big == host_is_little();
+  switch (ident[EI_CLASS]) {
+  case ELFCLASS32: return abi_tag_typed<Elf32Types>(file, path, swap);
+  case ELFCLASS64: return abi_tag_typed<Elf64Types>(file, path, swap);
   default: throw Error(path, "corrupt ELF: unknown class");
   }
 }

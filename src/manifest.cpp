@@ -156,6 +156,18 @@ std::string manifest_to_json(const Manifest& m) {
   return doc.dump() + "\n";
 }
 
+std::string origin_to_json(const PackOrigin& origin) {
+  return origin_json(origin).dump(1) + "\n";
+}
+
+PackOrigin origin_from_json(const std::string& text, const std::string& where) {
+  try {
+    return origin_from(json::parse(text));
+  } catch (const std::exception& e) {
+    throw Error(where, std::string("corrupt origin: ") + e.what());
+  }
+}
+
 namespace {
 
 // Reading is on sync's hot path: a no-op sync has 30 ms and the manifest of an nginx + php-fpm jail

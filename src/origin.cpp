@@ -9,11 +9,13 @@
 #include <cerrno>
 #include <charconv>
 #include <dirent.h>
+#include <fcntl.h>
 #include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
 #include <sys/utsname.h>
+#include <unistd.h>
 #include <unordered_set>
 
 namespace jailbuild {
@@ -25,11 +27,26 @@ constexpr std::string_view dpkg_status = "/var/lib/dpkg/status";
 
 /// dpkg lists /lib/x86_64-linux-gnu/libc.so.6 while the walk may have found /usr/lib/...: after the
 /// /usr merge they are one file. Paths are compared with the merged directories folded onto /.
-std::string merged_key(std::string_view path) {
+std::string_view merged_view(std::string_view path) {
   for (std::string_view dir :
        {"/usr/bin/", "/usr/sbin/", "/usr/lib/", "/usr/lib32/", "/usr/lib64/", "/usr/libx32/"})
-    if (path.starts_with(dir)) return std::string(path.substr(4));
-  return std::string(path);
+    if (path.starts_with(dir)) return path.substr(4);
+  return path;
+}
+
+/// Appends a whole file to `text` with plain read(2)s; false when it cannot be opened.
+bool read_whole(const std::string& path, std::string& text) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buffer[65536];
+  for (;;) {
+    ssize_t got = ::read(fd, buffer, sizeof buffer);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) break;
+    text.append(buffer, static_cast<std::size_t>(got));
+  }
+  ::close(fd);
+  return true;
 }
 
 /// Installed packages and their versions, keyed as dpkg names their file lists: "name:arch" for
@@ -122,9 +139,11 @@ std::string join(const std::vector<std::string>& parts, std::string_view sep) {
 } // namespace
 
 std::vector<PackagePin> owning_packages(const Plan& plan, const HostRoot& host) {
-  std::unordered_set<std::string> wanted;
+  // Looked up once per line of every file list (some 150,000 lines): views into `keys`, no copies.
+  std::vector<std::string> keys;
   for (const PlanEntry& e : plan.entries)
-    if (e.kind == EntryKind::file && !e.source.empty()) wanted.insert(merged_key(e.source));
+    if (e.kind == EntryKind::file && !e.source.empty()) keys.emplace_back(merged_view(e.source));
+  std::unordered_set<std::string_view> wanted(keys.begin(), keys.end());
   std::set<std::string> owners;
   std::string info = host.real(dpkg_info_dir);
   DIR* dir = ::opendir(info.c_str());
@@ -135,10 +154,15 @@ std::vector<PackagePin> owning_packages(const Plan& plan, const HostRoot& host) 
     if (name.ends_with(".list")) lists.emplace_back(name);
   }
   ::closedir(dir);
+  std::string text;
   for (const std::string& list : lists) {
-    std::ifstream in(info + "/" + list);
-    for (std::string line; std::getline(in, line);) {
-      if (wanted.count(merged_key(line))) {
+    text.clear();
+    if (!read_whole(info + "/" + list, text)) continue;
+    for (std::string_view rest = text; !rest.empty();) {
+      std::size_t end = rest.find('\n');
+      std::string_view line = rest.substr(0, end);
+      rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
+      if (wanted.count(merged_view(line))) {
         owners.insert(list.substr(0, list.size() - 5));
         break; // one owned file is enough to pin the package
       }

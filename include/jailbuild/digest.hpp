@@ -13,6 +13,7 @@ namespace jailbuild {
 /// Incremental SHA-256, so that a copy can hash the bytes it moves instead of reading them twice.
 class Sha256 {
 public:
+  /// Starts an empty hash.
   Sha256();
   /// Feeds more bytes.
   void update(const void* data, std::size_t size);

@@ -45,6 +45,18 @@ std::optional<ElfIdentity> probe_elf(const std::string& path);
 /// missing file, a non-ELF file, or a truncated/corrupt one (dynamic segment outside the file, ...).
 ElfInfo read_elf_dynamic(const std::string& path);
 
+/// The NT_GNU_ABI_TAG note of an ELF object (glibc's .note.ABI-tag): the oldest kernel it runs on.
+struct ElfAbiTag {
+  uint32_t os = 0; ///< ELF_NOTE_OS_LINUX = 0, GNU = 1, ...
+  uint32_t major = 0, minor = 0, patch = 0;
+  bool operator==(const ElfAbiTag&) const = default;
+};
+
+/// Reads the ABI tag from the PT_NOTE segments, the way read_elf_dynamic() reads (a few pread()
+/// calls); nullopt when there is none. Throws Error naming the path for a missing or corrupt file.
+/// Pack records the jail libc's tag so that unpack can refuse a host whose kernel is older.
+std::optional<ElfAbiTag> read_elf_abi_tag(const std::string& path);
+
 /// The same facts read with LIEF (full parse). The reference reader; cross-checked against
 /// read_elf_dynamic() by the tests. Throws Error like read_elf_dynamic().
 ElfInfo read_elf_lief(const std::string& path);

@@ -26,9 +26,10 @@ struct PackagePin {
   bool operator==(const PackagePin&) const = default;
 };
 
-/// Where a packed jail's files came from (pack.hpp, origin.hpp). `jailbuild pack` sets it in the
-/// archive's copy of the manifest; unpack keeps it and stamps `unpacked`, so that sync can tell that
-/// the files came from another host's packages. Absent in jails built on this host.
+/// Where a packed jail's files came from (pack.hpp, origin.hpp). `jailbuild pack` writes it into the
+/// archive beside the jail's manifest (.jailbuild/origin.json); unpack puts it into the manifest and
+/// stamps `unpacked`, so that sync can tell that the files came from another host's packages. Absent
+/// in jails built on this host.
 struct PackOrigin {
   std::string host;                 ///< the packing host's name
   int64_t packed = 0;               ///< the archive's timestamp: SOURCE_DATE_EPOCH or `updated`
@@ -54,6 +55,11 @@ struct Manifest {
 std::string manifest_to_json(const Manifest& manifest);
 /// Parses a manifest; throws Error naming `where` for anything malformed.
 Manifest manifest_from_json(const std::string& text, const std::string& where);
+
+/// A PackOrigin alone, as pack stores it in the archive.
+std::string origin_to_json(const PackOrigin& origin);
+/// Parses what origin_to_json wrote; throws Error naming `where` for anything malformed.
+PackOrigin origin_from_json(const std::string& text, const std::string& where);
 
 /// Reads DIR's manifest; throws Error(DIR, "not a jailbuild jail: ...") when there is none.
 Manifest read_manifest(const std::string& jail_dir);

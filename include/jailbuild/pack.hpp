@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: MIT
+// `jailbuild pack` and `unpack`: a jail as a reproducible pax tarball for other hosts, and its safe
+// extraction. The only module that uses libarchive (src/pack.cpp, src/unpack.cpp).
+//
+// The archive: `.jailbuild/`, `.jailbuild/manifest.json` (the jail's manifest, byte for byte) and
+// `.jailbuild/origin.json` (a PackOrigin: the packing host and the packages the files came from, the
+// kernel the jail's libc needs, the digest of every packed file the plan does not list) first, then
+// every other entry sorted by path components, parents first. Entries carry numeric owners only, no
+// atime/ctime, and the mtime of the archive (SOURCE_DATE_EPOCH, else the manifest's `updated`), so
+// the same jail always gives the same bytes.
+#pragma once
+#include "jailbuild/plan.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace jailbuild {
+
+/// The origin's place in the archive, beside the manifest (unpack merges it into the manifest).
+inline constexpr const char* origin_file = ".jailbuild/origin.json";
+
+/// The compression of an archive, from its name.
+enum class Compression { none, gzip, xz, zstd };
+/// .tar: none; .tar.gz/.tgz: gzip; .tar.xz/.txz: xz; .tar.zst/.tzst and anything else: zstd.
+Compression compression_for(const std::string& file);
+
+/// Whether runtime state goes into the archive: by default it is left out (sockets always are).
+enum class StateFiles { leave_out, include };
+
+struct PackOptions {
+  std::string dir;    ///< the jail
+  std::string output; ///< the archive; FILE.sha256 is written beside it
+  StateFiles state = StateFiles::leave_out;
+  /// The archive's timestamp; nullopt reads SOURCE_DATE_EPOCH, else uses the manifest's `updated`.
+  std::optional<int64_t> source_date_epoch;
+};
+
+struct PackResult {
+  std::string archive;
+  std::string sha256;       ///< of the archive file
+  std::size_t entries = 0;  ///< archive entries written
+  uint64_t bytes = 0;       ///< file content packed
+  std::size_t left_out = 0; ///< runtime state and sockets not packed
+  std::vector<std::string> warnings;
+};
+
+/// Packs a jail. Reads the jail only through fds opened beneath it without following symlinks, and
+/// never follows one. Refuses (naming every problem) a jail that differs from its manifest (a
+/// missing entry, a file whose content changed, a setuid file, a device node unpack would refuse):
+/// the archive must unpack. A planned file whose stamp (device, inode, size, mtime) is still the one
+/// the manifest recorded is not hashed again, as in sync and audit; unpack verifies every file in
+/// any case. The archive is written to a temporary file renamed into place, so an error leaves
+/// nothing under the final name.
+PackResult pack_jail(const PackOptions& options);
+
+/// Limits that keep a hostile archive from filling the disk or the inode table.
+struct UnpackLimits {
+  uint64_t max_entries = 200'000;
+  uint64_t max_bytes = uint64_t{4} << 30; ///< total size of file content
+};
+
+struct UnpackOptions {
+  std::string archive;
+  std::string dir;       ///< must not exist, or be an empty directory
+  std::string state_dir; ///< the registry the jail is added to
+  UnpackLimits limits;
+};
+
+struct UnpackResult {
+  std::string dir;
+  std::size_t entries = 0;
+  uint64_t bytes = 0;
+  std::vector<std::string> warnings; ///< from the host checks (a uid with another name here)
+};
+
+/// Unpacks an archive made by pack_jail into a new jail, treating it as hostile until proven
+/// otherwise: its manifest and origin must come first, and the host must be able to run the jail
+/// (origin.hpp), before anything is written; then every entry must have a relative path without
+/// "..", a parent directory made earlier by the archive, and a type and mode we accept (directory,
+/// regular file, symlink, a hardlink to an earlier regular file, a device of device_allowed());
+/// setuid and setgid are refused, not stripped, since no jailbuild archive has them. All writes go
+/// through JailFs, so nothing is written through a symlink, even one the archive itself made. Every
+/// file must match the digest its manifest gives, and every manifest entry must be present; when
+/// FILE.sha256 exists, the archive must match it. On any error the directory is removed again
+/// (emptied, if it existed). On success the manifest records the origin and the unpack, and the
+/// jail is registered. File times are not restored (they are the archive's time, which says
+/// nothing). Errors name the archive: Error(archive, "<entry>: <why>").
+UnpackResult unpack_jail(const UnpackOptions& options);
+
+/// The device nodes a jail may hold: null, zero, full, random, urandom (character 1,3/5/7/8/9) and
+/// tty (character 5,0). Anything else in a jail would give its services access to hardware.
+bool device_allowed(DeviceType type, unsigned major, unsigned minor);
+
+} // namespace jailbuild

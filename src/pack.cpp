@@ -1,0 +1,484 @@
+// SPDX-License-Identifier: MIT
+// `jailbuild pack`: the jail as a reproducible pax tarball. The steps: read the manifest; walk the
+// jail without following symlinks, leaving runtime state out; check that the jail is what its
+// manifest says (so that the archive will unpack); record the origin; write the archive to a
+// temporary file, verifying every planned file's digest as it streams; rename it into place.
+#include "jailbuild/pack.hpp"
+
+#include "jailbuild/digest.hpp"
+#include "jailbuild/error.hpp"
+#include "jailbuild/hostfs.hpp"
+#include "jailbuild/jailfs.hpp"
+#include "jailbuild/manifest.hpp"
+#include "jailbuild/origin.hpp"
+#include "pack_internal.hpp"
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <fcntl.h>
+#include <future>
+#include <map>
+#include <memory>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/utsname.h>
+#include <thread>
+#include <unistd.h>
+#include <unordered_map>
+#include <utility>
+
+namespace jailbuild {
+
+namespace {
+
+/// Blocks read from jail files and written to the archive file: large, so that big files cost few
+/// system calls and the compressor's threads get long runs.
+constexpr std::size_t pack_buffer_size = std::size_t{1} << 20;
+
+int64_t archive_time(const PackOptions& options, const Manifest& manifest) {
+  if (options.source_date_epoch) return *options.source_date_epoch;
+  const char* env = std::getenv("SOURCE_DATE_EPOCH");
+  if (!env || !*env) return manifest.updated;
+  char* end = nullptr;
+  errno = 0;
+  long long value = std::strtoll(env, &end, 10);
+  if (errno != 0 || *end != '\0' || value < 0)
+    throw Error("SOURCE_DATE_EPOCH", std::string("not a number of seconds: '") + env + "'");
+  return value;
+}
+
+/// The archive file being written: a temporary file beside the final name, filled through a large
+/// buffer and hashed on the way; renamed into place by commit(), removed otherwise.
+class OutputFile {
+public:
+  explicit OutputFile(std::string final_path) : final_(std::move(final_path)) {
+    std::string dir = final_.find('/') == std::string::npos ? "." : final_.substr(0, final_.rfind('/'));
+    std::string base = final_.substr(final_.rfind('/') + 1);
+    temp_ = (dir.empty() ? "" : dir) + "/." + base + ".jbtmp.XXXXXX";
+    // mkstemp: O_EXCL, mode 0600. The archive holds the jail's private files (its shadow, 0700
+    // directories): root-only, whatever the umask.
+    fd_ = ::mkstemp(temp_.data());
+    if (fd_ < 0) throw system_error(final_, "creating a temporary file", errno);
+    buffer_ = std::make_unique_for_overwrite<char[]>(pack_buffer_size);
+  }
+  ~OutputFile() {
+    if (fd_ >= 0) ::close(fd_);
+    if (!committed_) ::unlink(temp_.c_str());
+  }
+  OutputFile(const OutputFile&) = delete;
+  OutputFile& operator=(const OutputFile&) = delete;
+
+  void write(const void* data, std::size_t size) {
+    hash_.update(data, size);
+    const char* p = static_cast<const char*>(data);
+    while (size > 0) {
+      std::size_t n = std::min(size, pack_buffer_size - used_);
+      std::copy_n(p, n, buffer_.get() + used_);
+      used_ += n, p += n, size -= n;
+      if (used_ == pack_buffer_size) flush();
+    }
+  }
+  void flush() {
+    for (std::size_t done = 0; done < used_;) {
+      ssize_t n = ::write(fd_, buffer_.get() + done, used_ - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throw system_error(final_, "writing", errno);
+      done += static_cast<std::size_t>(n);
+    }
+    written_ += used_;
+    used_ = 0;
+    // Start writing back what is written, without waiting: ext4 would otherwise allocate and flush
+    // the whole file inside the final rename (its replace-by-rename safeguard), after the work is done.
+    ::sync_file_range(fd_, 0, static_cast<off_t>(written_), SYNC_FILE_RANGE_WRITE);
+  }
+  /// Flushes, renames into place; returns the sha256 of the archive.
+  std::string commit() {
+    flush();
+    if (::close(std::exchange(fd_, -1)) != 0) throw system_error(final_, "writing", errno);
+    if (::rename(temp_.c_str(), final_.c_str()) != 0)
+      throw system_error(final_, "renaming into place", errno);
+    committed_ = true;
+    return hash_.finish();
+  }
+  const std::string& path() const { return final_; }
+
+private:
+  std::string final_, temp_;
+  int fd_ = -1;
+  bool committed_ = false;
+  std::unique_ptr<char[]> buffer_;
+  std::size_t used_ = 0;
+  uint64_t written_ = 0;
+  Sha256 hash_;
+};
+
+/// A libarchive write handle for a pax archive into an OutputFile.
+class ArchiveWriter {
+public:
+  ArchiveWriter(OutputFile& out, Compression compression) : out_(out), a_(archive_write_new()) {
+    if (!a_) throw Error(out.path(), "libarchive: out of memory");
+    // Restricted pax: ustar headers, with a pax extended header only where ustar cannot say it (long
+    // names, large ids or sizes), which is what every tar reads. BINARY: names are stored as the
+    // bytes they are, whatever the locale, so that the archive does not depend on LANG.
+    check(archive_write_set_format_pax_restricted(a_), "setting the format");
+    // Threads for the compressors; at least 1 for zstd and 2 for xz, so that the multi-threaded
+    // encoder (whose output does not depend on the number of threads) is used on every host.
+    unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
+    switch (compression) {
+    case Compression::none:
+      check(archive_write_add_filter_none(a_), "setting the filter");
+      break;
+    case Compression::gzip:
+      check(archive_write_add_filter_gzip(a_), "adding gzip");
+      check(archive_write_set_filter_option(a_, "gzip", "timestamp", nullptr), "dropping the gzip timestamp");
+      break;
+    case Compression::xz:
+      check(archive_write_add_filter_xz(a_), "adding xz");
+      check(archive_write_set_filter_option(a_, "xz", "threads", std::to_string(std::max(2u, cpus)).c_str()),
+            "setting xz threads");
+      break;
+    case Compression::zstd:
+      check(archive_write_add_filter_zstd(a_), "adding zstd");
+      check(archive_write_set_filter_option(a_, "zstd", "compression-level", "3"), "setting the zstd level");
+      check(archive_write_set_filter_option(a_, "zstd", "threads", std::to_string(cpus).c_str()),
+            "setting zstd threads");
+      break;
+    }
+    check(archive_write_set_bytes_per_block(a_, 10240), "setting the block size");
+    // A compressed stream ends where the compressor ends it, not padded to a tar block.
+    if (compression != Compression::none)
+      check(archive_write_set_bytes_in_last_block(a_, 1), "setting padding");
+    check(archive_write_open2(a_, this, nullptr, &ArchiveWriter::write_cb, nullptr, nullptr), "opening");
+    entry_ = archive_entry_new();
+    if (!entry_) throw Error(out.path(), "libarchive: out of memory");
+  }
+  ~ArchiveWriter() {
+    archive_entry_free(entry_);
+    archive_write_free(a_);
+  }
+  ArchiveWriter(const ArchiveWriter&) = delete;
+  ArchiveWriter& operator=(const ArchiveWriter&) = delete;
+
+  /// A fresh entry: only what we set is written (no names, no atime or ctime, no xattrs).
+  archive_entry* entry(const std::string& rel, mode_t type, mode_t perm, uid_t uid, gid_t gid,
+                       int64_t mtime) {
+    archive_entry_clear(entry_);
+    archive_entry_copy_pathname(entry_, rel.c_str()); // UTF-8, as is the locale (ScopedUtf8Locale)
+    archive_entry_set_filetype(entry_, type);
+    archive_entry_set_perm(entry_, perm);
+    archive_entry_set_uid(entry_, uid);
+    archive_entry_set_gid(entry_, gid);
+    archive_entry_set_mtime(entry_, static_cast<time_t>(mtime), 0);
+    return entry_;
+  }
+  void write_header(const std::string& rel) { check(archive_write_header(a_, entry_), rel); }
+  void write_data(const void* data, std::size_t size, const std::string& rel) {
+    la_ssize_t put = archive_write_data(a_, data, size);
+    if (put < 0 || static_cast<std::size_t>(put) != size) throw Error(out_.path(), rel + ": " + error_text());
+  }
+  /// A root-only file (0600) with the given content.
+  void write_file(const std::string& rel, const std::string& content, int64_t mtime) {
+    archive_entry_set_size(entry(rel, AE_IFREG, 0600, 0, 0, mtime), static_cast<la_int64_t>(content.size()));
+    write_header(rel);
+    write_data(content.data(), content.size(), rel);
+  }
+  void close() { check(archive_write_close(a_), "finishing the archive"); }
+
+private:
+  static la_ssize_t write_cb(archive* a, void* self, const void* data, size_t size) {
+    auto* writer = static_cast<ArchiveWriter*>(self);
+    try {
+      writer->out_.write(data, size);
+      return static_cast<la_ssize_t>(size);
+    } catch (const Error& e) {
+      archive_set_error(a, EIO, "%s", e.what());
+      return -1;
+    }
+  }
+  std::string error_text() const {
+    const char* text = archive_error_string(a_);
+    return text ? text : "libarchive failed";
+  }
+  void check(int status, const std::string& what) {
+    // A warning too: it means libarchive wrote something other than what was asked.
+    if (status != ARCHIVE_OK) throw Error(out_.path(), what + ": " + error_text());
+  }
+
+  OutputFile& out_;
+  archive* a_;
+  archive_entry* entry_ = nullptr;
+};
+
+/// Streams one jail file into the archive, hashing it; returns the digest, or nullopt when the
+/// file still has the stamp (device, inode, size, mtime) its manifest recorded with the digest: then
+/// it is untouched since, as sync and audit also assume, and hashing it again would only cost time
+/// (unpack verifies every file anyway). The size in the header is that of the opened file: a file
+/// that changes meanwhile is an error.
+std::optional<std::string> pack_file(ArchiveWriter& writer, const JailFs& jail, const PackItem& item,
+                                     const PlanEntry* planned, int64_t mtime, char* buffer, uint64_t& bytes) {
+  const std::string rel = jail_rel(item.path);
+  OwnedFd fd(jail.open_read(rel));
+  struct stat st {};
+  if (::fstat(fd.fd, &st) != 0) throw system_error(jail.path(rel), "reading status", errno);
+  const FileStamp stamp{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
+                        static_cast<int64_t>(st.st_size),
+                        static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+  const bool verify =
+      !planned || planned->digest.empty() || st.st_nlink != 1 || !(planned->jail_stamp == stamp);
+  ::posix_fadvise(fd.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  archive_entry* e = writer.entry(rel, AE_IFREG, st.st_mode & 07777, st.st_uid, st.st_gid, mtime);
+  archive_entry_set_size(e, st.st_size);
+  writer.write_header(rel);
+  Sha256 hash;
+  uint64_t left = static_cast<uint64_t>(st.st_size);
+  while (left > 0) {
+    ssize_t got = ::read(fd.fd, buffer, std::min<uint64_t>(left, pack_buffer_size));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) throw system_error(jail.path(rel), "reading", errno);
+    if (got == 0) throw Error(jail.path(rel), "shrank while being packed");
+    if (verify) hash.update(buffer, static_cast<std::size_t>(got));
+    writer.write_data(buffer, static_cast<std::size_t>(got), rel);
+    left -= static_cast<uint64_t>(got);
+  }
+  char probe;
+  if (::read(fd.fd, &probe, 1) > 0) throw Error(jail.path(rel), "grew while being packed");
+  bytes += static_cast<uint64_t>(st.st_size);
+  if (!verify) return std::nullopt;
+  return hash.finish();
+}
+
+/// The plan's entries by jail path.
+using PlanIndex = std::unordered_map<std::string, const PlanEntry*>;
+
+PlanIndex index_of(const Plan& plan) {
+  PlanIndex index;
+  for (const PlanEntry& e : plan.entries)
+    index.emplace(e.path, &e);
+  return index;
+}
+
+/// The digest the manifest gives a planned file, or nullptr.
+const std::string* planned_digest(const PlanIndex& plan, const std::string& path) {
+  auto it = plan.find(path);
+  if (it == plan.end()) return nullptr;
+  const PlanEntry& e = *it->second;
+  return (e.kind == EntryKind::file || e.kind == EntryKind::generated) ? &e.digest : nullptr;
+}
+
+std::string joined(const std::vector<std::string>& lines) {
+  std::string text;
+  for (const std::string& line : lines)
+    text += "\n  " + line;
+  return text;
+}
+
+/// "HEX  NAME\n", as sha256sum writes it, atomically.
+void write_checksum_file(const std::string& archive, const std::string& sha256) {
+  std::string path = archive + ".sha256";
+  std::string temp = path + ".jbtmp.XXXXXX";
+  int fd = ::mkstemp(temp.data());
+  if (fd < 0) throw system_error(path, "creating a temporary file", errno);
+  std::string line = sha256 + "  " + archive.substr(archive.rfind('/') + 1) + "\n";
+  bool ok =
+      ::fchmod(fd, 0644) == 0 && ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  ok = ::close(fd) == 0 && ok;
+  if (!ok || ::rename(temp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    ::unlink(temp.c_str());
+    throw system_error(path, "writing", err);
+  }
+}
+
+bool is_ascii(std::string_view text) {
+  return std::all_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+}
+
+/// The manifest file's bytes, read without following a symlink in the jail.
+std::string read_manifest_text(const JailFs& jail) {
+  if (!jail.lstat(manifest_file))
+    throw Error(jail.root(), "not a jailbuild jail: no " + std::string(manifest_file));
+  OwnedFd fd(jail.open_read(manifest_file));
+  std::string text;
+  char buffer[65536];
+  for (;;) {
+    ssize_t got = ::read(fd.fd, buffer, sizeof buffer);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) throw system_error(jail.path(manifest_file), "reading", errno);
+    if (got == 0) return text;
+    text.append(buffer, static_cast<std::size_t>(got));
+  }
+}
+
+/// The archive must not be inside the jail it packs: it would be walked while being written.
+void refuse_output_inside(const PackOptions& options) {
+  const std::string& output = options.output;
+  std::string out_dir = output.find('/') == std::string::npos ? "." : output.substr(0, output.rfind('/'));
+  if (out_dir.empty()) out_dir = "/";
+  char out_real[PATH_MAX], jail_real[PATH_MAX];
+  if (!::realpath(out_dir.c_str(), out_real)) throw system_error(output, "its directory", errno);
+  if (!::realpath(options.dir.c_str(), jail_real)) throw system_error(options.dir, "resolving", errno);
+  if ((std::string(out_real) + "/").starts_with(std::string(jail_real) + "/"))
+    throw Error(output, "refusing to write the archive inside the jail it packs");
+}
+
+/// Hardlinks: the first name in archive order carries the content, later ones link to it.
+void mark_hardlinks(std::vector<PackItem>& items) {
+  std::map<std::pair<dev_t, ino_t>, std::string> first_name;
+  for (PackItem& item : items) {
+    if (!S_ISREG(item.st.st_mode) || item.st.st_nlink < 2) continue;
+    auto [it, fresh] = first_name.emplace(std::pair(item.st.st_dev, item.st.st_ino), item.path);
+    if (!fresh) item.hardlink_to = it->second;
+  }
+}
+
+/// The origin of the archive's manifest: the packing host and its packages (kept from the manifest
+/// when the jail was itself unpacked: its files still come from that host's packages), the kernel
+/// the jail's libc needs, and the digest of each file the plan does not list (hashed here, before
+/// the manifest is written; the plan's files are verified as they stream).
+PackOrigin origin_for(const Manifest& manifest, const JailFs& jail, const std::vector<PackItem>& items,
+                      const PlanIndex& plan, std::future<std::vector<PackagePin>>& packages, int64_t mtime,
+                      std::vector<std::string>& warnings) {
+  PackOrigin origin;
+  if (manifest.origin) {
+    origin.host = manifest.origin->host;
+    origin.packages = manifest.origin->packages;
+  } else {
+    struct utsname uts {};
+    origin.host = ::uname(&uts) == 0 ? uts.nodename : "";
+    origin.packages = packages.get();
+  }
+  origin.packages_digest = packages_digest(origin.packages);
+  origin.packed = mtime;
+  origin.min_kernel = min_kernel_of(jail, manifest.plan, warnings);
+  std::vector<std::string> problems;
+  for (const PackItem& item : items) {
+    if (!S_ISREG(item.st.st_mode)) continue;
+    const std::string* own = planned_digest(plan, item.path);
+    std::string digest;
+    if (item.hardlink_to.empty()) {
+      if (own) continue;
+      OwnedFd fd(jail.open_read(jail_rel(item.path)));
+      digest = sha256_fd(fd.fd);
+    } else {
+      const std::string* target = planned_digest(plan, item.hardlink_to);
+      digest = target ? *target : origin.extra_digests.at(item.hardlink_to);
+    }
+    if (!own)
+      origin.extra_digests[item.path] = digest;
+    else if (*own != digest)
+      problems.push_back(item.path + " is a hardlink of " + item.hardlink_to +
+                         ", whose content the manifest gives otherwise");
+  }
+  if (!problems.empty()) throw Error(jail.root(), "cannot pack this jail:" + joined(problems));
+  return origin;
+}
+
+/// An entry without content of its own: directory, symlink, device node, or a hardlink.
+void write_non_file(ArchiveWriter& writer, const PackItem& item, int64_t mtime) {
+  const std::string rel = jail_rel(item.path);
+  const mode_t type = item.st.st_mode & S_IFMT;
+  archive_entry* e = writer.entry(rel, type, item.st.st_mode & 07777, item.st.st_uid, item.st.st_gid, mtime);
+  if (type == S_IFREG) {
+    archive_entry_copy_hardlink(e, jail_rel(item.hardlink_to).c_str());
+    archive_entry_set_size(e, 0);
+  } else if (type == S_IFLNK) {
+    archive_entry_copy_symlink(e, item.link_target.c_str());
+  } else if (type == S_IFCHR) {
+    archive_entry_set_rdevmajor(e, major(item.st.st_rdev));
+    archive_entry_set_rdevminor(e, minor(item.st.st_rdev));
+  }
+  writer.write_header(rel);
+}
+
+} // namespace
+
+Compression compression_for(const std::string& file) {
+  auto ends = [&](std::string_view suffix) { return std::string_view(file).ends_with(suffix); };
+  if (ends(".tar")) return Compression::none;
+  if (ends(".tar.gz") || ends(".tgz")) return Compression::gzip;
+  if (ends(".tar.xz") || ends(".txz")) return Compression::xz;
+  return Compression::zstd;
+}
+
+bool device_allowed(DeviceType type, unsigned major_number, unsigned minor_number) {
+  if (type != DeviceType::character) return false;
+  if (major_number == 1)
+    return minor_number == 3 || minor_number == 5 || minor_number == 7 || minor_number == 8 ||
+           minor_number == 9;
+  return major_number == 5 && minor_number == 0;
+}
+
+PackResult pack_jail(const PackOptions& options) {
+  PackResult result;
+  result.archive = options.output;
+  JailFs jail(options.dir);
+  // The manifest's bytes go into the archive as they are; the parsed copy drives the pack.
+  const std::string manifest_text = read_manifest_text(jail);
+  const Manifest manifest = manifest_from_json(manifest_text, jail.path(manifest_file));
+  const int64_t mtime = archive_time(options, manifest);
+  refuse_output_inside(options);
+  // dpkg's file lists take as long to read as the jail takes to walk: read them meanwhile.
+  std::future<std::vector<PackagePin>> packages;
+  if (!manifest.origin)
+    packages = std::async(std::launch::async, [&manifest] {
+      return owning_packages(manifest.plan, HostRoot(manifest.plan.spec.host_root));
+    });
+
+  // Walk the jail, and check it is what the manifest says.
+  JailScan scan = scan_jail(jail.root(), manifest.plan, options.state);
+  result.left_out = scan.left_out;
+  result.warnings = std::move(scan.warnings);
+  if (std::vector<std::string> problems = check_against_plan(scan.items, manifest.plan); !problems.empty())
+    throw Error(options.dir, "cannot pack this jail:" + joined(problems));
+  mark_hardlinks(scan.items);
+
+  // Record where the files came from, and the digest of every file the plan does not list.
+  const PlanIndex plan = index_of(manifest.plan);
+  const PackOrigin origin = origin_for(manifest, jail, scan.items, plan, packages, mtime, result.warnings);
+
+  // Write the manifest and the origin first, then every item, verifying each file as it streams.
+  ScopedUtf8Locale utf8;
+  if (!utf8.active())
+    for (const PackItem& item : scan.items)
+      if (!is_ascii(item.path) || !is_ascii(item.link_target))
+        throw Error(jail.path(jail_rel(item.path)),
+                    "a non-ASCII name needs the C.UTF-8 locale, which this system lacks");
+  OutputFile out(options.output);
+  ArchiveWriter writer(out, compression_for(options.output));
+  writer.entry(manifest_dir, AE_IFDIR, 0700, 0, 0, mtime);
+  writer.write_header(manifest_dir);
+  writer.write_file(manifest_file, manifest_text, mtime);
+  writer.write_file(origin_file, origin_to_json(origin), mtime);
+  result.entries = 3;
+  std::vector<std::string> problems;
+  auto buffer = std::make_unique_for_overwrite<char[]>(pack_buffer_size);
+  for (const PackItem& item : scan.items) {
+    ++result.entries;
+    if (!S_ISREG(item.st.st_mode) || !item.hardlink_to.empty()) {
+      write_non_file(writer, item, mtime);
+      continue;
+    }
+    auto it = plan.find(item.path);
+    const PlanEntry* entry = it == plan.end() ? nullptr : it->second;
+    const std::string* planned = planned_digest(plan, item.path);
+    std::optional<std::string> digest =
+        pack_file(writer, jail, item, planned ? entry : nullptr, mtime, buffer.get(), result.bytes);
+    if (digest && *digest != (planned ? *planned : origin.extra_digests.at(item.path)))
+      problems.push_back(item.path + (planned ? " differs from its manifest digest (run jailbuild audit)"
+                                              : " changed while being packed"));
+  }
+  if (!problems.empty()) throw Error(options.dir, "cannot pack this jail:" + joined(problems));
+  writer.close();
+
+  // Publish: rename into place, then FILE.sha256.
+  result.sha256 = out.commit();
+  write_checksum_file(options.output, result.sha256);
+  return result;
+}
+
+} // namespace jailbuild

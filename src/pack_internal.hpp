@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: MIT
+// What pack.cpp, pack_scan.cpp and unpack.cpp share and nobody else needs.
+#pragma once
+#include "jailbuild/pack.hpp"
+
+#include <cstddef>
+#include <locale.h>
+#include <string>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <vector>
+
+namespace jailbuild {
+
+/// Makes this thread's character type UTF-8 while it lives. libarchive converts names between
+/// the archive's UTF-8 and the "current locale": under jailbuild's default "C" locale it cannot
+/// convert a non-ASCII name (3.6.2 even crashes on one). A fixed C.UTF-8, whatever LANG says, also
+/// keeps the archive's bytes independent of the environment.
+class ScopedUtf8Locale {
+public:
+  ScopedUtf8Locale() : utf8_(::newlocale(LC_CTYPE_MASK, "C.UTF-8", nullptr)) {
+    if (utf8_) previous_ = ::uselocale(utf8_);
+  }
+  ~ScopedUtf8Locale() {
+    if (!utf8_) return;
+    ::uselocale(previous_);
+    ::freelocale(utf8_);
+  }
+  ScopedUtf8Locale(const ScopedUtf8Locale&) = delete;
+  ScopedUtf8Locale& operator=(const ScopedUtf8Locale&) = delete;
+  /// False when C.UTF-8 does not exist here: non-ASCII names then cannot be handled.
+  bool active() const { return utf8_ != nullptr; }
+
+private:
+  locale_t utf8_;
+  locale_t previous_ = nullptr;
+};
+
+/// A file descriptor closed on every way out.
+struct OwnedFd {
+  int fd = -1;
+  explicit OwnedFd(int f) : fd(f) {}
+  ~OwnedFd() {
+    if (fd >= 0) ::close(fd);
+  }
+  OwnedFd(const OwnedFd&) = delete;
+  OwnedFd& operator=(const OwnedFd&) = delete;
+};
+
+class JailFs;
+
+/// "usr/bin/nginx" for the jail path "/usr/bin/nginx".
+inline std::string jail_rel(const std::string& jail_path) {
+  return jail_path.substr(1);
+}
+
+/// One thing found in the jail, to be packed.
+struct PackItem {
+  std::string path; ///< jail path: "/usr/bin/nginx"
+  struct stat st {};
+  std::string link_target; ///< symlink text
+  std::string hardlink_to; ///< jail path of an earlier regular file with the same inode
+};
+
+/// What scan_jail found: the items in archive order (path_less: names sorted in each directory,
+/// parents first), and what was left out.
+struct JailScan {
+  std::vector<PackItem> items;
+  std::vector<std::string> warnings;
+  std::size_t left_out = 0; ///< sockets, FIFOs and (unless StateFiles::include) runtime state
+};
+
+/// Walks the jail at `root` without following any symlink. Leaves out sockets and FIFOs, and, unless
+/// `state` says include, whatever the plan does not list below /run, /tmp, /var/tmp, /var/log and the
+/// plan's state directories (directories are kept). Does not descend into bind mounts or other
+/// file systems, nor into .jailbuild (the manifest is written from the manifest).
+JailScan scan_jail(const std::string& root, const Plan& plan, StateFiles state);
+
+/// Everything that would make the archive refuse to unpack, or unpack into something other than what
+/// the manifest describes (missing or different entries, setuid files, devices, non-UTF-8 names).
+std::vector<std::string> check_against_plan(const std::vector<PackItem>& items, const Plan& plan);
+
+/// The newest ELF ABI tag of the jail's libc, as "3.2.0"; "" when there is none.
+std::string min_kernel_of(const JailFs& jail, const Plan& plan, std::vector<std::string>& warnings);
+
+} // namespace jailbuild

@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: MIT
+// What goes into an archive: the walk of the jail (never following a symlink, leaving runtime state
+// out) and the checks that the jail is what its manifest says. No archive code here (pack.cpp).
+#include "pack_internal.hpp"
+
+#include "jailbuild/elf.hpp"
+#include "jailbuild/error.hpp"
+#include "jailbuild/hostfs.hpp"
+#include "jailbuild/jailfs.hpp"
+#include "jailbuild/manifest.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <dirent.h>
+#include <fcntl.h>
+#include <memory>
+#include <set>
+#include <sys/sysmacros.h>
+#include <tuple>
+#include <unistd.h>
+#include <unordered_map>
+
+namespace jailbuild {
+
+namespace {
+
+/// Jail directories whose content is runtime state: left out unless --include-state (the
+/// directories themselves are kept, so the services find them).
+constexpr const char* runtime_dirs[] = {"/run", "/tmp", "/var/tmp", "/var/log"};
+
+bool is_temp_name(std::string_view name) {
+  // JailFs's ".<name>.jbtmp.<16 hex>": the leftover of an interrupted write, never jail content.
+  std::size_t at = name.rfind(".jbtmp.");
+  return !name.empty() && name[0] == '.' && at != std::string_view::npos && name.size() - at == 7 + 16;
+}
+
+/// Walks the jail below an fd of its root, never following a symlink: each directory is opened
+/// with O_NOFOLLOW beneath its parent's fd, each entry is lstat'ed through its directory's fd.
+class JailWalk {
+public:
+  JailWalk(const std::string& root, const Plan& plan, StateFiles state) : root_(root), state_(state) {
+    for (const PlanEntry& e : plan.entries)
+      planned_.emplace(e.path, &e);
+    state_dirs_.insert(std::begin(runtime_dirs), std::end(runtime_dirs));
+    for (const PlanEntry& e : plan.entries)
+      if (e.role == EntryRole::state && e.kind == EntryKind::directory) state_dirs_.insert(e.path);
+  }
+
+  void run() {
+    int fd = ::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) throw system_error(root_, "opening the jail", errno);
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) throw system_error(root_, "reading status", errno);
+    root_dev_ = st.st_dev;
+    walk_dir(fd, "");
+  }
+
+  std::vector<PackItem> items; ///< in path_less order: names are sorted in each directory, parents first
+  std::vector<std::string> warnings;
+  std::size_t left_out = 0;
+
+private:
+  const PlanEntry* planned(const std::string& path) const {
+    auto it = planned_.find(path);
+    return it == planned_.end() ? nullptr : it->second;
+  }
+
+  bool in_state_dir(const std::string& path) const {
+    for (std::string p = dirname_of(path); p != "/"; p = dirname_of(p))
+      if (state_dirs_.count(p)) return true;
+    return false;
+  }
+
+  /// Walks one directory; takes ownership of its fd.
+  void walk_dir(int fd, const std::string& prefix) {
+    DIR* dir = ::fdopendir(fd);
+    if (!dir) {
+      int err = errno;
+      ::close(fd);
+      throw system_error(root_ + prefix, "reading directory", err);
+    }
+    std::unique_ptr<DIR, int (*)(DIR*)> closer(dir, ::closedir);
+    std::vector<std::string> names;
+    errno = 0;
+    while (dirent* d = ::readdir(dir)) {
+      std::string_view name = d->d_name;
+      if (name != "." && name != "..") names.emplace_back(name);
+    }
+    int err = errno;
+    if (err != 0) throw system_error(root_ + prefix, "reading directory", err);
+    std::sort(names.begin(), names.end()); // byte order per directory = path_less order overall
+
+    for (const std::string& name : names) {
+      PackItem item;
+      item.path = prefix + "/" + name;
+      if (item.path == "/" + std::string(manifest_dir)) continue; // written first, from the manifest
+      if (is_temp_name(name)) {
+        warnings.push_back(item.path + ": left out: a temporary file of an interrupted jailbuild run");
+        continue;
+      }
+      if (::fstatat(::dirfd(dir), name.c_str(), &item.st, AT_SYMLINK_NOFOLLOW) != 0)
+        throw system_error(root_ + item.path, "reading status", errno);
+      const mode_t type = item.st.st_mode & S_IFMT;
+      const PlanEntry* plan = planned(item.path);
+      if (type == S_IFSOCK || type == S_IFIFO) { // a live endpoint, meaningless in another place
+        ++left_out;
+        continue;
+      }
+      if (!plan && type != S_IFDIR && state_ == StateFiles::leave_out && in_state_dir(item.path)) {
+        ++left_out;
+        continue;
+      }
+      if (type == S_IFLNK) item.link_target = read_link(::dirfd(dir), name, item.path);
+      items.push_back(item);
+      if (type != S_IFDIR) continue;
+      if (plan && plan->kind == EntryKind::bind) continue; // host data mounted there, not the jail's
+      if (item.st.st_dev != root_dev_) {
+        warnings.push_back(item.path + ": a mount point; its content is not packed");
+        continue;
+      }
+      int child = ::openat(::dirfd(dir), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (child < 0) throw system_error(root_ + item.path, "opening directory", errno);
+      walk_dir(child, item.path);
+    }
+  }
+
+  std::string read_link(int dir_fd, const std::string& name, const std::string& path) const {
+    std::string text(4096, '\0');
+    ssize_t size = ::readlinkat(dir_fd, name.c_str(), text.data(), text.size());
+    if (size < 0) throw system_error(root_ + path, "reading symlink", errno);
+    text.resize(static_cast<std::size_t>(size));
+    return text;
+  }
+
+  std::string root_;
+  StateFiles state_;
+  dev_t root_dev_ = 0;
+  std::unordered_map<std::string, const PlanEntry*> planned_;
+  std::set<std::string> state_dirs_;
+};
+
+/// "c 1,3": a device for messages.
+std::string device_text(const struct stat& st) {
+  return std::string(S_ISCHR(st.st_mode) ? "c " : "b ") + std::to_string(major(st.st_rdev)) + "," +
+         std::to_string(minor(st.st_rdev));
+}
+
+bool kind_matches(EntryKind kind, mode_t type) {
+  switch (kind) {
+  case EntryKind::directory:
+  case EntryKind::bind:
+    return type == S_IFDIR;
+  case EntryKind::file:
+  case EntryKind::generated:
+    return type == S_IFREG;
+  case EntryKind::symlink:
+    return type == S_IFLNK;
+  case EntryKind::device:
+    return type == S_IFCHR || type == S_IFBLK;
+  }
+  return false;
+}
+
+/// Whether a name is valid UTF-8: the manifest is JSON, which cannot record other bytes.
+bool valid_utf8(std::string_view text) {
+  for (std::size_t i = 0; i < text.size();) {
+    auto byte = static_cast<unsigned char>(text[i]);
+    std::size_t length = byte < 0x80           ? 1
+                         : (byte >> 5) == 0x6  ? 2
+                         : (byte >> 4) == 0xe  ? 3
+                         : (byte >> 3) == 0x1e ? 4
+                                               : 0;
+    if (length == 0 || i + length > text.size()) return false;
+    for (std::size_t k = 1; k < length; ++k)
+      if ((static_cast<unsigned char>(text[i + k]) & 0xc0) != 0x80) return false;
+    i += length;
+  }
+  return true;
+}
+
+} // namespace
+
+JailScan scan_jail(const std::string& root, const Plan& plan, StateFiles state) {
+  JailWalk walk(root, plan, state);
+  walk.run();
+  return {std::move(walk.items), std::move(walk.warnings), walk.left_out};
+}
+
+/// Everything that would make the archive refuse to unpack, or unpack into something other than
+/// what the manifest describes, all at once.
+std::vector<std::string> check_against_plan(const std::vector<PackItem>& items, const Plan& plan) {
+  std::vector<std::string> problems;
+  std::unordered_map<std::string, const PackItem*> found;
+  for (const PackItem& item : items) {
+    found.emplace(item.path, &item);
+    if (!valid_utf8(item.path) || !valid_utf8(item.link_target))
+      problems.push_back(item.path +
+                         " has a name or target that is not UTF-8, which the manifest cannot record");
+    if (item.st.st_mode & (S_ISUID | S_ISGID))
+      problems.push_back(item.path +
+                         " is setuid or setgid (jailbuild never installs one; run jailbuild audit)");
+    if (S_ISBLK(item.st.st_mode) ||
+        (S_ISCHR(item.st.st_mode) &&
+         !device_allowed(DeviceType::character, major(item.st.st_rdev), minor(item.st.st_rdev))))
+      problems.push_back(item.path + " is a device node (" + device_text(item.st) +
+                         ") that unpack would refuse");
+  }
+  for (const PlanEntry& e : plan.entries) {
+    if (e.path == "/") continue;
+    auto it = found.find(e.path);
+    if (it == found.end()) {
+      problems.push_back(e.path + " is in the manifest but missing from the jail");
+      continue;
+    }
+    const PackItem& item = *it->second;
+    if (!kind_matches(e.kind, item.st.st_mode & S_IFMT))
+      problems.push_back(e.path + " is not a " + std::string(to_string(e.kind)) + " as the manifest says");
+    else if (e.kind == EntryKind::symlink && item.link_target != e.source)
+      problems.push_back(e.path + " points to " + item.link_target + ", the manifest says " + e.source);
+  }
+  return problems;
+}
+
+/// The newest ABI tag of the jail's libc, as "3.2.0"; "" when none can be read.
+std::string min_kernel_of(const JailFs& jail, const Plan& plan, std::vector<std::string>& warnings) {
+  std::optional<ElfAbiTag> newest;
+  for (const PlanEntry& e : plan.entries) {
+    std::string_view name = std::string_view(e.path).substr(e.path.rfind('/') + 1);
+    if (e.kind != EntryKind::file || !name.starts_with("libc.so.")) continue;
+    try {
+      OwnedFd fd(jail.open_read(jail_rel(e.path)));
+      // The jail file through its fd: /proc/self/fd/N reopens the same inode, not a path.
+      std::optional<ElfAbiTag> tag = read_elf_abi_tag("/proc/self/fd/" + std::to_string(fd.fd));
+      auto key = [](const ElfAbiTag& t) { return std::tuple(t.major, t.minor, t.patch); };
+      if (tag && tag->os == 0 && (!newest || key(*tag) > key(*newest))) newest = tag;
+    } catch (const Error& err) {
+      warnings.push_back(e.path + ": cannot read its ELF ABI note: " + err.message());
+    }
+  }
+  if (!newest) return "";
+  return std::to_string(newest->major) + "." + std::to_string(newest->minor) + "." +
+         std::to_string(newest->patch);
+}
+
+} // namespace jailbuild

@@ -1,0 +1,798 @@
+// SPDX-License-Identifier: MIT
+// pack and unpack on a small hand-made jail, the host checks, the package fingerprint, and hostile
+// archives written here with libarchive: each must be refused with nothing written outside DIR and
+// DIR gone. The real nginx + php-fpm round trip is tests/scenario/pack_cli.sh.
+#include "jailbuild/digest.hpp"
+#include "jailbuild/elf.hpp"
+#include "jailbuild/error.hpp"
+#include "jailbuild/hostfs.hpp"
+#include "jailbuild/jailfs.hpp"
+#include "jailbuild/manifest.hpp"
+#include "jailbuild/origin.hpp"
+#include "jailbuild/pack.hpp"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+#include <string>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+#include <utime.h>
+#include <vector>
+
+using namespace jailbuild;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TempDir {
+  std::string path;
+  explicit TempDir(const char* tag) {
+    std::string pattern = std::string("/tmp/jb-") + tag + "-XXXXXX";
+    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
+    path = pattern;
+  }
+  ~TempDir() { fs::remove_all(path); }
+  std::string operator/(const std::string& rel) const { return path + "/" + rel; }
+};
+
+std::string error_of(const std::function<void()>& operation) {
+  try {
+    operation();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+bool is_root() {
+  return ::geteuid() == 0;
+}
+
+std::string read_host(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+void write_host(const std::string& path, const std::string& content) {
+  fs::create_directories(fs::path(path).parent_path());
+  std::ofstream(path, std::ios::binary) << content;
+}
+
+/// A small jail as create would leave it, with its manifest, plus site content and runtime state.
+void make_jail(const std::string& dir) {
+  REQUIRE(::mkdir(dir.c_str(), 0755) == 0);
+  JailFs jail(dir);
+  Manifest m;
+  m.tool = "jailbuild test";
+  m.created = m.updated = 1700000000;
+  auto add = [&](PlanEntry e) { m.plan.entries.push_back(std::move(e)); };
+  auto dir_entry = [&](const std::string& path, uint32_t mode, EntryRole role = EntryRole::system,
+                       uint32_t uid = 0) {
+    jail.make_dir(path, mode, uid, uid);
+    PlanEntry e;
+    e.kind = EntryKind::directory, e.role = role, e.path = "/" + path, e.mode = mode, e.uid = e.gid = uid;
+    add(e);
+  };
+  for (const char* d :
+       {"dev", "etc", "run", "tmp", "usr", "usr/bin", "var", "var/lib", "var/lib/php", "var/log"})
+    dir_entry(d, std::string(d) == "tmp" ? 01777 : 0755);
+  dir_entry("var/lib/php/sessions", 01733, EntryRole::state);
+  dir_entry("var/lib/private", 0700, EntryRole::data, 33);
+
+  PlanEntry passwd;
+  passwd.kind = EntryKind::generated, passwd.role = EntryRole::config, passwd.path = "/etc/passwd",
+  passwd.mode = 0644;
+  passwd.content = "www-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\n";
+  passwd.digest = jail.write_file("etc/passwd", passwd.content, 0644, 0, 0);
+  add(passwd);
+  PlanEntry tool;
+  tool.kind = EntryKind::file, tool.role = EntryRole::executable, tool.path = "/usr/bin/tool",
+  tool.mode = 0755;
+  tool.source = "/usr/bin/true";
+  tool.digest = jail.write_file("usr/bin/tool", std::string(300000, 'x') + "tool", 0755, 0, 0);
+  add(tool);
+  PlanEntry secret;
+  secret.kind = EntryKind::file, secret.role = EntryRole::data, secret.path = "/var/lib/private/key",
+  secret.mode = 0600;
+  secret.uid = secret.gid = 33, secret.source = "/etc/hostname";
+  secret.digest = jail.write_file("var/lib/private/key", "k", 0600, 33, 33);
+  add(secret);
+  PlanEntry link;
+  link.kind = EntryKind::symlink, link.path = "/bin", link.mode = 0777, link.source = "usr/bin";
+  jail.make_symlink("bin", "usr/bin");
+  add(link);
+  PlanEntry null;
+  null.kind = EntryKind::device, null.path = "/dev/null", null.mode = 0666, null.major = 1, null.minor = 3;
+  jail.make_device("dev/null", DeviceKind::character, 1, 3, 0666, 0, 0);
+  add(null);
+  write_manifest(jail, m);
+
+  // Not in the plan: site content (packed, with a hardlink), and runtime state (left out).
+  write_host(dir + "/var/www/index.php", "<?php echo 1;");
+  REQUIRE(::link((dir + "/var/www/index.php").c_str(), (dir + "/var/www/copy.php").c_str()) == 0);
+  write_host(dir + "/run/nginx.pid", "123");
+  write_host(dir + "/tmp/upload", "junk");
+  write_host(dir + "/var/log/nginx/error.log", "log");
+  write_host(dir + "/var/lib/php/sessions/sess_abc", "s");
+}
+
+struct ArchiveEntryFacts {
+  std::string name;
+  mode_t type = 0;
+  mode_t perm = 0;
+  int64_t mtime = 0;
+  int64_t uid = 0;
+  bool has_uname = false;
+  std::string link, hardlink;
+  int64_t size = 0;
+};
+
+/// The entries of an archive, read with libarchive.
+std::vector<ArchiveEntryFacts> list_archive(const std::string& file) {
+  archive* a = archive_read_new();
+  archive_read_support_format_tar(a);
+  archive_read_support_filter_all(a);
+  REQUIRE(archive_read_open_filename(a, file.c_str(), 65536) == ARCHIVE_OK);
+  std::vector<ArchiveEntryFacts> entries;
+  archive_entry* e = nullptr;
+  while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
+    ArchiveEntryFacts f;
+    f.name = archive_entry_pathname(e);
+    f.type = archive_entry_filetype(e);
+    f.perm = archive_entry_perm(e);
+    f.mtime = archive_entry_mtime(e);
+    f.uid = archive_entry_uid(e);
+    f.size = archive_entry_size(e);
+    auto set = [](const char* name) { return name != nullptr && *name != '\0'; };
+    f.has_uname = set(archive_entry_uname(e)) || set(archive_entry_gname(e)) ||
+                  archive_entry_atime_is_set(e) || archive_entry_ctime_is_set(e);
+    if (archive_entry_symlink(e)) f.link = archive_entry_symlink(e);
+    if (archive_entry_hardlink(e)) f.hardlink = archive_entry_hardlink(e);
+    entries.push_back(f);
+  }
+  archive_read_free(a);
+  return entries;
+}
+
+std::vector<std::string> names_of(const std::vector<ArchiveEntryFacts>& entries) {
+  std::vector<std::string> names;
+  for (const auto& e : entries)
+    names.push_back(e.name);
+  return names;
+}
+
+bool has(const std::vector<std::string>& names, const std::string& name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+/// An archive written by hand, for hostile cases: a valid manifest first (unless told otherwise),
+/// then whatever the test adds.
+class HandArchive {
+public:
+  explicit HandArchive(const std::string& file) : a_(archive_write_new()), e_(archive_entry_new()) {
+    archive_write_set_format_pax_restricted(a_);
+    archive_write_add_filter_none(a_);
+    REQUIRE(archive_write_open_filename(a_, file.c_str()) == ARCHIVE_OK);
+  }
+  ~HandArchive() {
+    archive_entry_free(e_);
+    archive_write_free(a_);
+  }
+  /// The manifest and the origin, listing `extra` files (path -> content) with their digests.
+  void manifest(const std::map<std::string, std::string>& extra = {},
+                const std::vector<PlanEntry>& plan = {}) {
+    Manifest m;
+    m.tool = "jailbuild test";
+    m.plan.entries = plan;
+    PackOrigin origin;
+    for (const auto& [path, content] : extra)
+      origin.extra_digests["/" + path] = sha256_hex(content);
+    dir(".jailbuild", 0700);
+    file(".jailbuild/manifest.json", manifest_to_json(m), 0600);
+    file(".jailbuild/origin.json", origin_to_json(origin), 0600);
+  }
+  void dir(const std::string& name, mode_t perm = 0755) { header(name, AE_IFDIR, perm); }
+  void file(const std::string& name, const std::string& content, mode_t perm = 0644) {
+    archive_entry* e = header_entry(name, AE_IFREG, perm);
+    archive_entry_set_size(e, static_cast<la_int64_t>(content.size()));
+    REQUIRE(archive_write_header(a_, e) == ARCHIVE_OK);
+    REQUIRE(archive_write_data(a_, content.data(), content.size()) ==
+            static_cast<la_ssize_t>(content.size()));
+  }
+  void symlink(const std::string& name, const std::string& target) {
+    archive_entry* e = header_entry(name, AE_IFLNK, 0777);
+    archive_entry_copy_symlink(e, target.c_str());
+    REQUIRE(archive_write_header(a_, e) == ARCHIVE_OK);
+  }
+  void hardlink(const std::string& name, const std::string& target) {
+    archive_entry* e = header_entry(name, AE_IFREG, 0644);
+    archive_entry_copy_hardlink(e, target.c_str());
+    archive_entry_set_size(e, 0);
+    REQUIRE(archive_write_header(a_, e) == ARCHIVE_OK);
+  }
+  void device(const std::string& name, mode_t type, unsigned major_number, unsigned minor_number) {
+    archive_entry* e = header_entry(name, type, 0666);
+    archive_entry_set_rdevmajor(e, major_number);
+    archive_entry_set_rdevminor(e, minor_number);
+    REQUIRE(archive_write_header(a_, e) == ARCHIVE_OK);
+  }
+  void close() { REQUIRE(archive_write_close(a_) == ARCHIVE_OK); }
+
+private:
+  archive_entry* header_entry(const std::string& name, mode_t type, mode_t perm) {
+    archive_entry_clear(e_);
+    archive_entry_copy_pathname(e_, name.c_str());
+    archive_entry_set_filetype(e_, type);
+    archive_entry_set_perm(e_, perm);
+    return e_;
+  }
+  void header(const std::string& name, mode_t type, mode_t perm) {
+    REQUIRE(archive_write_header(a_, header_entry(name, type, perm)) == ARCHIVE_OK);
+  }
+  archive* a_;
+  archive_entry* e_;
+};
+
+/// A place for hostile unpacks: DIR (T/jail) beside a sentinel directory that must stay untouched.
+struct HostileSetup {
+  TempDir top{"unpack"};
+  std::string archive = top / "hostile.tar";
+  std::string jail = top / "jail";
+  std::string sentinel = top / "sentinel";
+  HostileSetup() {
+    REQUIRE(::mkdir(sentinel.c_str(), 0755) == 0);
+    write_host(sentinel + "/keep", "keep");
+  }
+  /// Unpacks; returns the error text.
+  std::string unpack(UnpackLimits limits = {}) {
+    return error_of([&] { unpack_jail({archive, jail, top / "state", limits}); });
+  }
+  /// Nothing outside DIR changed, and DIR is gone.
+  void check_clean() {
+    CHECK(!fs::exists(fs::symlink_status(jail)));
+    std::vector<std::string> in_sentinel;
+    for (const auto& e : fs::directory_iterator(sentinel))
+      in_sentinel.push_back(e.path().filename());
+    CHECK(in_sentinel == std::vector<std::string>{"keep"});
+    CHECK(read_host(sentinel + "/keep") == "keep");
+    std::vector<std::string> in_top;
+    for (const auto& e : fs::directory_iterator(top.path))
+      in_top.push_back(e.path().filename());
+    std::sort(in_top.begin(), in_top.end());
+    CHECK(in_top == std::vector<std::string>{"hostile.tar", "sentinel"});
+  }
+};
+
+} // namespace
+
+TEST_CASE("compression_for: by extension, zstd otherwise") {
+  CHECK(compression_for("a.tar") == Compression::none);
+  CHECK(compression_for("/x/a.tar.gz") == Compression::gzip);
+  CHECK(compression_for("a.tgz") == Compression::gzip);
+  CHECK(compression_for("a.tar.xz") == Compression::xz);
+  CHECK(compression_for("a.tar.zst") == Compression::zstd);
+  CHECK(compression_for("a.jail") == Compression::zstd);
+}
+
+TEST_CASE("device_allowed: only the harmless character devices") {
+  for (unsigned minor_number : {3u, 5u, 7u, 8u, 9u})
+    CHECK(device_allowed(DeviceType::character, 1, minor_number));
+  CHECK(device_allowed(DeviceType::character, 5, 0));
+  CHECK_FALSE(device_allowed(DeviceType::character, 1, 1)); // /dev/mem
+  CHECK_FALSE(device_allowed(DeviceType::character, 1, 2)); // /dev/kmem
+  CHECK_FALSE(device_allowed(DeviceType::block, 1, 3));
+  CHECK_FALSE(device_allowed(DeviceType::block, 8, 0));
+}
+
+TEST_CASE("kernel_at_least: compares the leading numbers") {
+  CHECK(kernel_at_least("6.1.0-18-amd64", "3.2.0"));
+  CHECK(kernel_at_least("3.2.0", "3.2.0"));
+  CHECK(kernel_at_least("4.19", "4.19.0"));
+  CHECK_FALSE(kernel_at_least("3.1.99-foo", "3.2.0"));
+  CHECK_FALSE(kernel_at_least("2.6.32", "3.2"));
+}
+
+TEST_CASE("cpu_meets: x86-64 levels from cpuinfo flags") {
+  std::vector<std::string> v2 = {"cx16", "lahf_lm", "popcnt", "pni", "sse4_1", "sse4_2", "ssse3"};
+  std::vector<std::string> v3 = v2;
+  v3.insert(v3.end(), {"avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe", "xsave"});
+  CHECK(cpu_meets("x86-64-v2", v2) == true);
+  CHECK(cpu_meets("x86-64-v3", v2) == false);
+  CHECK(cpu_meets("x86-64-v3", v3) == true);
+  CHECK(cpu_meets("x86-64-v4", v3) == false);
+  CHECK_FALSE(cpu_meets("power10", v3).has_value());
+}
+
+TEST_CASE("required_hwcaps: only levels without a base copy") {
+  Plan plan;
+  auto file = [&](const std::string& path) {
+    PlanEntry e;
+    e.path = path;
+    plan.entries.push_back(e);
+  };
+  file("/usr/lib/x86_64-linux-gnu/glibc-hwcaps/x86-64-v3/libfast.so.1");
+  file("/usr/lib/x86_64-linux-gnu/glibc-hwcaps/x86-64-v2/libboth.so.1");
+  file("/usr/lib/x86_64-linux-gnu/libboth.so.1");
+  CHECK(required_hwcaps(plan) == std::vector<std::string>{"x86-64-v3"});
+}
+
+TEST_CASE("check_host: machine, kernel, hwcaps, and uids with another name") {
+  Manifest m;
+  m.origin = PackOrigin{};
+  m.origin->min_kernel = "5.10.0";
+  WalkObject nginx;
+  nginx.elf.machine = 183; // aarch64
+  m.plan.objects.push_back(nginx);
+  PlanEntry passwd;
+  passwd.kind = EntryKind::generated, passwd.path = "/etc/passwd";
+  passwd.content = "www-data:x:33:33::/var/www:/usr/sbin/nologin\n";
+  m.plan.entries.push_back(passwd);
+  PlanEntry fast;
+  fast.path = "/usr/lib/x86_64-linux-gnu/glibc-hwcaps/x86-64-v3/libfast.so.1";
+  m.plan.entries.push_back(fast);
+
+  HostFacts host;
+  host.identity = {ElfClass::elf64, Endian::little, 62};
+  host.kernel_release = "4.19.0-26-amd64";
+  host.cpu_flags = {"sse2"};
+  host.passwd = "root:x:0:0::/root:/bin/bash\nhttpd:x:33:33::/srv:/bin/false\n";
+  HostCheck check = check_host(m, host);
+  REQUIRE(check.errors.size() == 3);
+  CHECK(contains(check.errors[0], "built for aarch64-linux-gnu; this host runs x86_64-linux-gnu"));
+  CHECK(contains(check.errors[1], "needs Linux 5.10.0 or later; this host runs 4.19.0-26-amd64"));
+  CHECK(contains(check.errors[2], "x86-64-v3"));
+  REQUIRE(check.warnings.size() == 1);
+  CHECK(contains(check.warnings[0], "jail user www-data has uid 33, which is httpd on this host"));
+
+  m.plan.objects[0].elf.machine = 62;
+  m.plan.entries.pop_back();
+  host.kernel_release = "6.1.0";
+  host.passwd = "www-data:x:33:33::/var/www:/usr/sbin/nologin\n";
+  check = check_host(m, host);
+  CHECK(check.errors.empty());
+  CHECK(check.warnings.empty());
+}
+
+TEST_CASE("owning_packages and package_mismatch: from dpkg's database below the host root") {
+  TempDir host("dpkg");
+  write_host(host / "var/lib/dpkg/status",
+             "Package: libc6\nStatus: install ok installed\nMulti-Arch: same\nArchitecture: amd64\nVersion: "
+             "2.36-9\n\n"
+             "Package: nginx\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1.22.1-9\n\n"
+             "Package: gone\nStatus: deinstall ok config-files\nArchitecture: amd64\nVersion: 1\n");
+  write_host(host / "var/lib/dpkg/info/libc6:amd64.list", "/.\n/lib\n/lib/x86_64-linux-gnu/libc.so.6\n");
+  write_host(host / "var/lib/dpkg/info/nginx.list", "/usr/sbin/nginx\n");
+  write_host(host / "var/lib/dpkg/info/unrelated.list", "/usr/bin/other\n");
+  Plan plan;
+  for (const char* source : {"/usr/lib/x86_64-linux-gnu/libc.so.6", "/usr/sbin/nginx", "/opt/unowned"}) {
+    PlanEntry e;
+    e.kind = EntryKind::file, e.path = source, e.source = source;
+    plan.entries.push_back(e);
+  }
+  std::vector<PackagePin> pins = owning_packages(plan, HostRoot(host.path));
+  CHECK(pins == std::vector<PackagePin>{{"libc6:amd64", "2.36-9"}, {"nginx", "1.22.1-9"}});
+
+  Manifest m;
+  m.plan = plan;
+  CHECK_FALSE(package_mismatch(m, HostRoot(host.path))); // built here: no origin
+  m.origin = PackOrigin{};
+  m.origin->host = "web1";
+  m.origin->packages = pins;
+  CHECK_FALSE(package_mismatch(m, HostRoot(host.path)));
+  m.origin->packages = {{"libc6:amd64", "2.36-8"}, {"nginx", "1.22.1-9"}, {"php8.2-fpm", "8.2.7"}};
+  std::optional<std::string> mismatch = package_mismatch(m, HostRoot(host.path));
+  REQUIRE(mismatch);
+  CHECK(*mismatch ==
+        "this jail was packed on web1, whose packages differ from this host's: libc6:amd64 2.36-8 "
+        "there, 2.36-9 here; php8.2-fpm 8.2.7 there, not installed here");
+}
+
+TEST_CASE("manifest: the origin round-trips and old manifests without one still read") {
+  Manifest m;
+  m.tool = "jailbuild test";
+  CHECK_FALSE(manifest_from_json(manifest_to_json(m), "m").origin);
+  m.origin =
+      PackOrigin{"web1", 5, "d", {{"libc6:amd64", "2.36-9"}}, "3.2.0", {{"/var/www/x", "ab"}}, 7, "cd"};
+  Manifest back = manifest_from_json(manifest_to_json(m), "m");
+  REQUIRE(back.origin);
+  CHECK(*back.origin == *m.origin);
+  CHECK(origin_from_json(origin_to_json(*m.origin), "o") == *m.origin);
+  CHECK(contains(error_of([] { origin_from_json("{}", "FILE: origin.json"); }),
+                 "FILE: origin.json: corrupt origin"));
+}
+
+TEST_CASE("read_elf_abi_tag: glibc's ABI note gives the oldest kernel it runs on") {
+  // Every glibc program carries the note (crt1.o brings it); so does libc itself.
+  std::optional<ElfAbiTag> tag = read_elf_abi_tag("/proc/self/exe");
+  REQUIRE(tag);
+  CHECK(tag->os == 0);
+  CHECK(tag->major >= 2);
+  TempDir top("abi");
+  write_host(top / "not-elf", "#!/bin/sh\n");
+  CHECK(contains(error_of([&] { read_elf_abi_tag(top / "not-elf"); }), "not an ELF file"));
+}
+
+TEST_CASE("pack_jail: reproducible, sorted, clamped, numeric owners, state left out") {
+  if (!is_root()) {
+    MESSAGE("skipped: needs root (owners and device nodes in the test jail)");
+    return;
+  }
+  TempDir top("pack");
+  make_jail(top / "jail");
+  PackOptions options{top / "jail", top / "one.tar.zst", StateFiles::leave_out, 1600000000};
+  PackResult first = pack_jail(options);
+  CHECK(read_host(top / "one.tar.zst.sha256") == first.sha256 + "  one.tar.zst\n");
+  CHECK(sha256_file(top / "one.tar.zst") == first.sha256);
+  CHECK((fs::status(top / "one.tar.zst").permissions() & fs::perms::others_read) == fs::perms::none);
+
+  // Touching every file changes nothing.
+  for (const auto& e : fs::recursive_directory_iterator(top / "jail"))
+    if (!e.is_symlink()) ::utime(e.path().c_str(), nullptr);
+  options.output = top / "two.tar.zst";
+  CHECK(pack_jail(options).sha256 == first.sha256);
+  CHECK(read_host(top / "one.tar.zst") == read_host(top / "two.tar.zst"));
+
+  std::vector<ArchiveEntryFacts> entries = list_archive(top / "one.tar.zst");
+  std::vector<std::string> names = names_of(entries);
+  REQUIRE(names.size() > 2);
+  CHECK(names[0] == ".jailbuild/");
+  CHECK(names[1] == ".jailbuild/manifest.json");
+  CHECK(names[2] == ".jailbuild/origin.json");
+  CHECK(read_host(top / "jail/.jailbuild/manifest.json").size() == static_cast<std::size_t>(entries[1].size));
+  std::vector<std::string> rest(names.begin() + 3, names.end());
+  CHECK(std::is_sorted(rest.begin(), rest.end(), [](const std::string& a, const std::string& b) {
+    return path_less("/" + a, "/" + b);
+  }));
+  for (const ArchiveEntryFacts& e : entries) {
+    CAPTURE(e.name);
+    CHECK(e.mtime == 1600000000);
+    CHECK_FALSE(e.has_uname);
+  }
+  // Runtime state is out, its directories are in; sessions are state; site content is in.
+  CHECK(has(names, "run/"));
+  CHECK(has(names, "var/log/nginx/"));
+  CHECK(has(names, "var/lib/php/sessions/"));
+  CHECK_FALSE(has(names, "run/nginx.pid"));
+  CHECK_FALSE(has(names, "tmp/upload"));
+  CHECK_FALSE(has(names, "var/log/nginx/error.log"));
+  CHECK_FALSE(has(names, "var/lib/php/sessions/sess_abc"));
+  CHECK(first.left_out == 4);
+  CHECK(has(names, "var/www/index.php"));
+  for (const ArchiveEntryFacts& e : entries) {
+    if (e.name == "var/www/index.php") CHECK(e.hardlink == "var/www/copy.php"); // copy.php sorts first
+    if (e.name == "bin") CHECK(e.link == "usr/bin");
+    if (e.name == "dev/null") CHECK(e.type == AE_IFCHR);
+    if (e.name == "var/lib/private/key") CHECK(e.uid == 33);
+  }
+
+  options.output = top / "all.tar";
+  options.state = StateFiles::include;
+  pack_jail(options);
+  names = names_of(list_archive(top / "all.tar"));
+  CHECK(has(names, "run/nginx.pid"));
+  CHECK(has(names, "var/lib/php/sessions/sess_abc"));
+
+  // Every compression is reproducible too.
+  for (const char* ext : {".tar.gz", ".tar.xz", ".tar"}) {
+    CAPTURE(ext);
+    options.output = top / (std::string("a") + ext);
+    std::string one = pack_jail(options).sha256;
+    options.output = top / (std::string("b") + ext);
+    CHECK(pack_jail(options).sha256 == one);
+  }
+}
+
+TEST_CASE("pack_jail: refuses a jail that differs from its manifest, leaving no archive") {
+  if (!is_root()) {
+    MESSAGE("skipped: needs root");
+    return;
+  }
+  TempDir top("pack");
+  make_jail(top / "jail");
+  write_host(top / "jail/usr/bin/tool", "tampered");
+  REQUIRE(::chmod((top / "jail/var/www/index.php").c_str(), 04755) == 0);
+  std::string error = error_of([&] {
+    pack_jail({top / "jail", top / "out.tar.zst", StateFiles::leave_out, 1});
+  });
+  CHECK(contains(error, "/var/www/index.php is setuid or setgid"));
+  REQUIRE(::chmod((top / "jail/var/www/index.php").c_str(), 0644) == 0);
+  error = error_of([&] { pack_jail({top / "jail", top / "out.tar.zst", StateFiles::leave_out, 1}); });
+  CHECK(contains(error, "/usr/bin/tool differs from its manifest digest"));
+  std::vector<std::string> left;
+  for (const auto& e : fs::directory_iterator(top.path))
+    left.push_back(e.path().filename());
+  CHECK(left == std::vector<std::string>{"jail"});
+  CHECK(contains(error_of([&] {
+                   pack_jail({top / "jail", top / "jail/var/x.tar", StateFiles::leave_out, 1});
+                 }),
+                 "inside the jail"));
+}
+
+TEST_CASE("unpack_jail: round trip restores content, owners, modes, links and devices") {
+  if (!is_root()) {
+    MESSAGE("skipped: needs root (owners and device nodes)");
+    return;
+  }
+  TempDir top("roundtrip");
+  make_jail(top / "jail");
+  pack_jail({top / "jail", top / "j.tar.zst", StateFiles::leave_out, 1600000000});
+  UnpackResult r = unpack_jail({top / "j.tar.zst", top / "copy", top / "state", {}});
+  CHECK(r.dir == top / "copy");
+  CHECK(read_host(top / "copy/usr/bin/tool") == read_host(top / "jail/usr/bin/tool"));
+  struct stat st {};
+  REQUIRE(::lstat((top / "copy/var/lib/private/key").c_str(), &st) == 0);
+  CHECK(st.st_uid == 33);
+  CHECK((st.st_mode & 07777) == 0600);
+  REQUIRE(::lstat((top / "copy/var/lib/php/sessions").c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 01733);
+  REQUIRE(::lstat((top / "copy/dev/null").c_str(), &st) == 0);
+  CHECK(S_ISCHR(st.st_mode));
+  CHECK(st.st_rdev == makedev(1, 3));
+  CHECK(fs::read_symlink(top / "copy/bin") == "usr/bin");
+  struct stat a {
+  }, b{};
+  REQUIRE(::lstat((top / "copy/var/www/index.php").c_str(), &a) == 0);
+  REQUIRE(::lstat((top / "copy/var/www/copy.php").c_str(), &b) == 0);
+  CHECK(a.st_ino == b.st_ino);
+  CHECK(fs::is_directory(top / "copy/var/log/nginx"));
+  CHECK_FALSE(fs::exists(top / "copy/run/nginx.pid"));
+
+  Manifest m = read_manifest(top / "copy");
+  REQUIRE(m.origin);
+  CHECK(m.origin->unpacked > 0);
+  CHECK(m.origin->archive_sha256 == sha256_file(top / "j.tar.zst"));
+  CHECK(read_host(top / "state/jails") == top / "copy\n");
+
+  // A second unpack into the now non-empty directory is refused and leaves it alone.
+  CHECK(contains(error_of([&] {
+                   unpack_jail({top / "j.tar.zst", top / "copy", top / "state", {}});
+                 }),
+                 "not empty"));
+  CHECK(fs::exists(top / "copy/usr/bin/tool"));
+}
+
+TEST_CASE("unpack_jail: hostile archives are refused, nothing is written outside DIR, DIR is removed") {
+  if (!is_root()) {
+    MESSAGE("skipped: needs root (unpack writes owners and device nodes)");
+    return;
+  }
+  struct Case {
+    const char* what;
+    std::function<void(HandArchive&, const std::string& sentinel)> build;
+    const char* error;
+    UnpackLimits limits{};
+  };
+  const std::vector<Case> cases = {
+      {"../ path",
+       [](HandArchive& a, const std::string&) {
+         a.manifest({{"../sentinel/pwned", "x"}});
+         a.file("../sentinel/pwned", "x");
+       },
+       "'..' is not accepted"},
+      {"../ inside a path",
+       [](HandArchive& a, const std::string&) {
+         a.manifest();
+         a.dir("etc");
+         a.file("etc/../../sentinel/pwned", "x");
+       },
+       "'..' is not accepted"},
+      {"absolute path",
+       [](HandArchive& a, const std::string& s) {
+         a.manifest();
+         a.file(s + "/pwned", "x");
+       },
+       "an absolute path is not accepted"},
+      {"symlink then a file through it",
+       [](HandArchive& a, const std::string& s) {
+         a.manifest({{"out/pwned", "x"}});
+         a.symlink("out", s);
+         a.file("out/pwned", "x");
+       },
+       "its directory is not an earlier entry"},
+      {"symlink then a directory through it",
+       [](HandArchive& a, const std::string& s) {
+         a.manifest();
+         a.symlink("out", s);
+         a.dir("out/sub");
+       },
+       "its directory is not an earlier entry"},
+      {"symlink replacing a directory made earlier",
+       [](HandArchive& a, const std::string& s) {
+         a.manifest({{"etc/pwned", "x"}});
+         a.dir("etc");
+         a.symlink("etc", s);
+         a.file("etc/pwned", "x");
+       },
+       "appears twice"},
+      {"block device",
+       [](HandArchive& a, const std::string&) {
+         a.manifest();
+         a.dir("dev");
+         a.device("dev/sda", AE_IFBLK, 8, 0);
+       },
+       "a block device"},
+      {"character device not allowed",
+       [](HandArchive& a, const std::string&) {
+         a.manifest();
+         a.dir("dev");
+         a.device("dev/mem", AE_IFCHR, 1, 1);
+       },
+       "character device 1,1 is not one a jail may hold"},
+      {"setuid file",
+       [](HandArchive& a, const std::string&) {
+         a.manifest({{"su", "x"}});
+         a.file("su", "x", 04755);
+       },
+       "setuid or setgid"},
+      {"setgid directory",
+       [](HandArchive& a, const std::string&) {
+         a.manifest();
+         a.dir("shared", 02775);
+       },
+       "setuid or setgid"},
+      {"hardlink to outside",
+       [](HandArchive& a, const std::string&) {
+         a.manifest({{"pw", ""}});
+         a.hardlink("pw", "../../../etc/passwd");
+       },
+       "'..' is not accepted"},
+      {"hardlink to an absolute path",
+       [](HandArchive& a, const std::string&) {
+         a.manifest({{"pw", ""}});
+         a.hardlink("pw", "/etc/passwd");
+       },
+       "an absolute hardlink target is not accepted"},
+      {"hardlink to a file not in the archive",
+       [](HandArchive& a, const std::string&) {
+         a.manifest({{"pw", ""}});
+         a.hardlink("pw", "etc/passwd");
+       },
+       "not an earlier file of the archive"},
+      {"file not in the manifest",
+       [](HandArchive& a, const std::string&) {
+         a.manifest();
+         a.file("x", "x");
+       },
+       "a file its manifest does not list"},
+      {"content differs from the manifest",
+       [](HandArchive& a, const std::string&) {
+         a.manifest({{"x", "good"}});
+         a.file("x", "evil");
+       },
+       "does not match the manifest's digest"},
+      {"manifest without its origin",
+       [](HandArchive& a, const std::string&) {
+         a.dir(".jailbuild", 0700);
+         a.file(".jailbuild/manifest.json", manifest_to_json(Manifest{}));
+         a.file("x", "x");
+       },
+       "no .jailbuild/origin.json after the manifest"},
+      {"no manifest",
+       [](HandArchive& a, const std::string&) {
+         a.dir("etc");
+         a.file("etc/x", "x");
+       },
+       "no jailbuild manifest"},
+      {"a second manifest",
+       [](HandArchive& a, const std::string&) {
+         a.manifest();
+         a.file(".jailbuild/manifest.json", "{}");
+       },
+       "reserved for the manifest"},
+      {"entry-count bomb",
+       [](HandArchive& a, const std::string&) {
+         a.manifest();
+         for (int i = 0; i < 100; ++i)
+           a.dir("d" + std::to_string(i));
+       },
+       "more than 10 entries", UnpackLimits{10, 1 << 20}},
+      {"size bomb",
+       [](HandArchive& a, const std::string&) {
+         a.manifest({{"big", std::string(5000, 'x')}});
+         a.file("big", std::string(5000, 'x'));
+       },
+       "more than 4096 bytes", UnpackLimits{1000, 4096}},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.what);
+    HostileSetup setup;
+    {
+      HandArchive archive(setup.archive);
+      c.build(archive, setup.sentinel);
+      archive.close();
+    }
+    std::string error = setup.unpack(c.limits);
+    CHECK(contains(error, c.error));
+    CHECK(error.starts_with(setup.archive + ": "));
+    setup.check_clean();
+  }
+}
+
+TEST_CASE("unpack_jail: a corrupt or truncated archive is a clear error naming the file") {
+  if (!is_root()) {
+    MESSAGE("skipped: needs root");
+    return;
+  }
+  TempDir top("corrupt");
+  make_jail(top / "jail");
+  pack_jail({top / "jail", top / "good.tar.zst", StateFiles::leave_out, 1});
+  std::string bytes = read_host(top / "good.tar.zst");
+  write_host(top / "cut.tar.zst", bytes.substr(0, bytes.size() / 2));
+  std::string error = error_of([&] { unpack_jail({top / "cut.tar.zst", top / "a", top / "state", {}}); });
+  CAPTURE(error);
+  CHECK(error.starts_with(top / "cut.tar.zst: "));
+  CHECK(contains(error, "truncated"));
+  CHECK_FALSE(fs::exists(top / "a"));
+
+  write_host(top / "junk.tar", std::string(4096, 'j'));
+  error = error_of([&] { unpack_jail({top / "junk.tar", top / "b", top / "state", {}}); });
+  CHECK(error.starts_with(top / "junk.tar: "));
+  CHECK_FALSE(fs::exists(top / "b"));
+
+  // A flipped byte in the middle of the compressed stream.
+  std::string flipped = bytes;
+  flipped[flipped.size() / 2] = static_cast<char>(flipped[flipped.size() / 2] ^ 0x55);
+  write_host(top / "flip.tar.zst", flipped);
+  error = error_of([&] { unpack_jail({top / "flip.tar.zst", top / "c", top / "state", {}}); });
+  CHECK(error.starts_with(top / "flip.tar.zst: "));
+  CHECK_FALSE(fs::exists(top / "c"));
+
+  // An archive that does not match its published sha256.
+  fs::copy_file(top / "good.tar.zst", top / "other.tar.zst");
+  write_host(top / "other.tar.zst.sha256", std::string(64, '0') + "  other.tar.zst\n");
+  error = error_of([&] { unpack_jail({top / "other.tar.zst", top / "d", top / "state", {}}); });
+  CHECK(contains(error, "differs from the one in"));
+  CHECK_FALSE(fs::exists(top / "d"));
+}
+
+TEST_CASE("pack_jail: a file that keeps its recorded stamp is not hashed again, and unpack still catches "
+          "tampering") {
+  if (!is_root()) {
+    MESSAGE("skipped: needs root");
+    return;
+  }
+  TempDir top("stamp");
+  make_jail(top / "jail");
+  // Record the jail stamp of /usr/bin/tool, as create and sync do.
+  Manifest m = read_manifest(top / "jail");
+  struct stat st {};
+  REQUIRE(::lstat((top / "jail/usr/bin/tool").c_str(), &st) == 0);
+  for (PlanEntry& e : m.plan.entries)
+    if (e.path == "/usr/bin/tool")
+      e.jail_stamp = {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
+                      static_cast<int64_t>(st.st_size),
+                      static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+  JailFs jail(top / "jail");
+  write_manifest(jail, m);
+  pack_jail({top / "jail", top / "clean.tar", StateFiles::leave_out, 1});
+  CHECK(unpack_jail({top / "clean.tar", top / "clean", top / "state", {}}).entries > 10);
+
+  // Same inode, same size, same mtime, other bytes: pack trusts the stamp, unpack does not.
+  {
+    std::fstream f(top / "jail/usr/bin/tool", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(10);
+    f << "EVIL";
+  }
+  struct timespec times[2] = {st.st_atim, st.st_mtim};
+  REQUIRE(::utimensat(AT_FDCWD, (top / "jail/usr/bin/tool").c_str(), times, 0) == 0);
+  pack_jail({top / "jail", top / "tampered.tar", StateFiles::leave_out, 1});
+  std::string error = error_of([&] { unpack_jail({top / "tampered.tar", top / "copy", top / "state", {}}); });
+  CHECK(contains(error, "usr/bin/tool: content does not match the manifest's digest"));
+  CHECK_FALSE(fs::exists(top / "copy"));
+}

@@ -51,14 +51,22 @@ bool read_whole(const std::string& path, std::string& text) {
 
 /// Installed packages and their versions, keyed as dpkg names their file lists: "name:arch" for
 /// Multi-Arch: same packages, "name" for the others. Empty when the host has no dpkg database.
+/// dpkg states in which a package's files are on disk in its version: an apt run in progress leaves
+/// packages "triggers-pending" or "half-configured" for a moment, and they must not look removed.
+bool files_present(const std::string& status) {
+  for (const char* state : {" installed", " triggers-pending", " triggers-awaited", " half-configured", " unpacked"})
+    if (status.ends_with(state)) return true;
+  return false;
+}
+
 std::map<std::string, std::string> installed_versions(const HostRoot& host) {
   std::map<std::string, std::string> versions;
   if (!host.exists(dpkg_status)) return versions;
   std::istringstream in(host.read_file(dpkg_status));
   std::string name, arch, version, status, multi_arch;
   auto flush = [&] {
-    // "install ok installed", "hold ok installed": only the last word says the files are there.
-    if (!name.empty() && status.ends_with(" installed"))
+    // "install ok installed", "hold ok installed": the last word says whether the files are there.
+    if (!name.empty() && files_present(status))
       versions[multi_arch == "same" ? name + ":" + arch : name] = version;
     for (std::string* field : {&name, &arch, &version, &status, &multi_arch})
       field->clear();

@@ -16,7 +16,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cerrno>
 #include <iostream>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace {
@@ -197,10 +199,24 @@ struct SyncCli {
 int run_sync(const SyncCli& c) {
   std::vector<std::string> dirs = c.dirs;
   if (c.all) {
-    std::vector<std::string> registered = Registry(c.state_dir).list();
-    dirs.insert(dirs.end(), registered.begin(), registered.end());
+    Registry registry(c.state_dir);
+    for (const std::string& jail : registry.list()) {
+      // A jail deleted by hand must not make every later apt run report an error.
+      struct stat st;
+      if (::lstat(jail.c_str(), &st) != 0 && errno == ENOENT) {
+        std::cerr << "jailbuild: " << jail << ": registered jail no longer exists; removed from the registry\n";
+        if (!c.dry_run) registry.remove(jail);
+        continue;
+      }
+      dirs.push_back(jail);
+    }
   }
-  if (dirs.empty()) throw Error("sync", c.all ? "no jail registered in " + c.state_dir + "/jails" : "name a jail DIR or --all");
+  if (dirs.empty() && c.all) {
+    // Not an error: the apt hook runs this after every dpkg run, jails or not.
+    if (!c.quiet) std::cout << "sync: no jail registered in " << c.state_dir << "/jails\n";
+    return 0;
+  }
+  if (dirs.empty()) throw Error("sync", "name a jail DIR or --all");
   SyncOptions o;
   o.mode = c.dry_run ? SyncMode::dry_run : SyncMode::apply;
   o.force = c.force ? Force::yes : Force::no;

@@ -174,5 +174,8 @@ mkdir "$tmp/notajail"
 out=$("$JB" sync "$tmp/notajail" 2>&1); rc=$?
 check "a directory without a manifest is refused" '[ $rc -eq 2 ] && grep -q "not a jailbuild jail" <<<"$out"'
 check "sync --all finds the registered jail" '"$JB" sync --all --state-dir "$state" | grep -q "sync $jail:"'
+echo "$tmp/deleted-jail" >> "$state/jails"
+out=$("$JB" sync --all --state-dir "$state" -q 2>&1); rc=$?
+check "sync --all drops a deleted jail from the registry, with a warning" '[ $rc -eq 0 ] && grep -q "no longer exists" <<<"$out" && ! grep -q deleted-jail "$state/jails"'
 [ -n "${KEEP:-}" ] && { trap - EXIT; echo "kept $tmp"; }
 exit $fail

@@ -92,10 +92,6 @@ bool same_stamp(const FileStamp& a, const FileStamp& b) {
   return a.dev == b.dev && a.ino == b.ino && a.size == b.size && a.mtime_ns == b.mtime_ns;
 }
 
-FileStamp stamp_of(const struct stat& st) {
-  return {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino), static_cast<int64_t>(st.st_size),
-          static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
-}
 
 /// True when the jail still holds exactly the file `prev` recorded (same inode, size and mtime), with
 /// the plan's mode and owner.

@@ -192,8 +192,7 @@ private:
     if (!r) return false;
     struct stat st;
     if (::stat(host_.real(r->path).c_str(), &st) != 0) return false;
-    FileStamp stamp{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino), static_cast<int64_t>(st.st_size),
-                    static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+    FileStamp stamp = stamp_of(st);
     return reader_(host_.real(r->path), stamp).interpreter.has_value();
   }
 
@@ -295,9 +294,7 @@ private:
     e.path = dest;
     e.mode = mode_override ? *mode_override & 0777 : st.st_mode & 0777; // never setuid/setgid
     e.source = canonical;
-    e.source_stamp = {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
-                      static_cast<int64_t>(st.st_size),
-                      static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+    e.source_stamp = stamp_of(st);
     e.origin = origin;
     entries_.add(std::move(e));
   }

@@ -59,10 +59,6 @@ namespace {
 
 std::string rel_of(const std::string& jail_path) { return jail_path.size() > 1 ? jail_path.substr(1) : ""; }
 
-FileStamp stamp_of(const struct stat& st) {
-  return {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino), static_cast<int64_t>(st.st_size),
-          static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
-}
 
 /// One sync at a time per jail: an flock on .jailbuild/lock, waited for up to a minute (the apt
 /// hook and the timer may meet).

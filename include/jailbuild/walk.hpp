@@ -7,6 +7,7 @@
 #include "jailbuild/ldso.hpp"
 
 #include <cstdint>
+#include <sys/stat.h>
 #include <functional>
 #include <optional>
 #include <string>
@@ -31,6 +32,9 @@ struct FileStamp {
   int64_t mtime_ns = 0;
   bool operator==(const FileStamp&) const = default;
 };
+
+/// The stamp of a file from its status.
+FileStamp stamp_of(const struct stat& st);
 
 enum class ObjectRole : uint8_t { root, interpreter, library, hwcaps_variant };
 

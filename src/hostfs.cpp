@@ -2,8 +2,10 @@
 #include "jailbuild/hostfs.hpp"
 
 #include "jailbuild/error.hpp"
+#include "jailbuild/inputs.hpp"
 
 #include <cerrno>
+#include <dirent.h>
 #include <fcntl.h>
 #include <glob.h>
 #include <sys/stat.h>
@@ -138,20 +140,19 @@ std::optional<ResolvedPath> HostRoot::resolve(std::string_view host_path) const 
     }
     done.push_back(comp);
     std::string here = join_components(done);
-    struct stat st;
-    if (::lstat(real(here).c_str(), &st) != 0) return std::nullopt;
-    if (S_ISLNK(st.st_mode)) {
+    std::optional<struct stat> st = lstat(here, Scrutiny::passed);
+    if (!st) return std::nullopt;
+    if (S_ISLNK(st->st_mode)) {
       if (++links_followed > 40) return std::nullopt; // ELOOP, as the kernel counts
-      std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
-      ssize_t n = ::readlink(real(here).c_str(), target.data(), target.size());
-      if (n < 0) return std::nullopt;
-      target.resize(static_cast<size_t>(n));
+      std::optional<std::string> link = readlink(here);
+      if (!link) return std::nullopt;
+      std::string target = std::move(*link);
       result.hops.push_back({here, target});
       done.pop_back();
       if (!target.empty() && target.front() == '/') done.clear();
       std::vector<std::string> more = split_components(target);
       for (auto it = more.rbegin(); it != more.rend(); ++it) todo.push_back(*it);
-    } else if (!todo.empty() && !S_ISDIR(st.st_mode)) {
+    } else if (!todo.empty() && !S_ISDIR(st->st_mode)) {
       return std::nullopt; // ENOTDIR
     }
   }
@@ -165,6 +166,10 @@ std::string HostRoot::read_file(std::string_view host_path) const {
   if (!resolved) throw Error(p, "no such file");
   int fd = ::open(real(resolved->path).c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw system_error(p, "cannot open", errno);
+  if (log_) {
+    struct stat st;
+    if (::fstat(fd, &st) == 0) log_->saw(resolved->path, &st, Scrutiny::whole, false);
+  }
   std::string data;
   char buf[65536];
   for (;;) {
@@ -181,11 +186,53 @@ std::string HostRoot::read_file(std::string_view host_path) const {
   return data;
 }
 
+namespace {
+
+// glob(3) calls these instead of opendir/lstat/stat (GLOB_ALTDIRFUNC), so that what it looked at is
+// recorded: the directories it listed, the names it checked. glob has no user pointer: the HostRoot
+// globbing on this thread is passed on the side.
+thread_local const HostRoot* globbing = nullptr;
+
+std::string host_path_of(const char* real_path) {
+  std::string_view p = real_path;
+  p.remove_prefix(std::min(p.size(), globbing->root().size()));
+  return p.empty() ? std::string("/") : clean_path(p);
+}
+void* glob_opendir(const char* path) {
+  globbing->stat(host_path_of(path), Scrutiny::whole); // its entries are what glob reads
+  return ::opendir(path);
+}
+dirent* glob_readdir(void* dir) { return ::readdir(static_cast<DIR*>(dir)); }
+void glob_closedir(void* dir) { ::closedir(static_cast<DIR*>(dir)); }
+int glob_lstat(const char* path, struct stat* st) {
+  std::optional<struct stat> seen = globbing->lstat(host_path_of(path), Scrutiny::passed);
+  if (!seen) return errno = ENOENT, -1;
+  *st = *seen;
+  return 0;
+}
+int glob_stat(const char* path, struct stat* st) {
+  std::optional<struct stat> seen = globbing->stat(host_path_of(path), Scrutiny::passed);
+  if (!seen) return errno = ENOENT, -1;
+  *st = *seen;
+  return 0;
+}
+
+} // namespace
+
 std::vector<std::string> HostRoot::glob(std::string_view pattern) const {
   std::string real_pattern = real(pattern);
   glob_t g{};
+  g.gl_opendir = glob_opendir;
+  g.gl_readdir = glob_readdir;
+  g.gl_closedir = glob_closedir;
+  g.gl_lstat = glob_lstat;
+  g.gl_stat = glob_stat;
   std::vector<std::string> out;
-  if (::glob(real_pattern.c_str(), 0, nullptr, &g) == 0) {
+  const HostRoot* outer = globbing;
+  globbing = this;
+  int rc = ::glob(real_pattern.c_str(), GLOB_ALTDIRFUNC, nullptr, &g);
+  globbing = outer;
+  if (rc == 0) {
     for (size_t i = 0; i < g.gl_pathc; ++i) {
       std::string_view hit = g.gl_pathv[i];
       hit.remove_prefix(root_.size());
@@ -193,6 +240,51 @@ std::vector<std::string> HostRoot::glob(std::string_view pattern) const {
     }
   }
   ::globfree(&g);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::optional<struct stat> HostRoot::lstat(std::string_view host_path, Scrutiny scrutiny) const {
+  struct stat st;
+  bool found = ::lstat(real(host_path).c_str(), &st) == 0;
+  if (log_) log_->saw(host_path, found ? &st : nullptr, scrutiny, false);
+  if (!found) return std::nullopt;
+  return st;
+}
+
+std::optional<struct stat> HostRoot::stat(std::string_view host_path, Scrutiny scrutiny) const {
+  struct stat st;
+  bool found = ::stat(real(host_path).c_str(), &st) == 0;
+  if (log_) log_->saw(host_path, found ? &st : nullptr, scrutiny, true);
+  if (!found) return std::nullopt;
+  return st;
+}
+
+std::optional<std::string> HostRoot::readlink(std::string_view host_path) const {
+  std::string real_path = real(host_path);
+  std::string target(256, '\0');
+  for (;;) {
+    ssize_t n = ::readlink(real_path.c_str(), target.data(), target.size());
+    if (n < 0) return std::nullopt;
+    if (static_cast<size_t>(n) < target.size()) {
+      target.resize(static_cast<size_t>(n));
+      return target;
+    }
+    target.resize(target.size() * 4); // truncated: ask again with room to spare
+  }
+}
+
+std::vector<std::string> HostRoot::list_dir(std::string_view host_path) const {
+  std::vector<std::string> out;
+  std::string real_path = real(host_path);
+  stat(host_path, Scrutiny::whole);
+  DIR* d = ::opendir(real_path.c_str());
+  if (!d) return out;
+  while (dirent* e = ::readdir(d)) {
+    std::string_view name = e->d_name;
+    if (name != "." && name != "..") out.emplace_back(name);
+  }
+  ::closedir(d);
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -214,8 +306,8 @@ const std::optional<ResolvedPath>& ResolveCache::resolve_dir_in(const std::strin
   if (it != dirs_.end()) return it->second;
   std::optional<ResolvedPath> rdir = resolve_in(dir, links_left);
   if (rdir && rdir->path != "/") {
-    struct stat st;
-    if (::stat(host_.real(rdir->path).c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) rdir.reset();
+    std::optional<struct stat> st = host_.stat(rdir->path, Scrutiny::passed);
+    if (!st || !S_ISDIR(st->st_mode)) rdir.reset();
   }
   return dirs_.emplace(dir, std::move(rdir)).first->second;
 }
@@ -240,17 +332,16 @@ std::optional<ResolvedPath> ResolveCache::resolve_in(std::string_view host_path,
   if (!rdir) return std::nullopt;
   ResolvedPath out = *rdir;
   std::string here = join_path(out.path, base);
-  struct stat st;
-  if (::lstat(host_.real(here).c_str(), &st) != 0) return std::nullopt;
-  if (!S_ISLNK(st.st_mode)) {
+  std::optional<struct stat> st = host_.lstat(here, Scrutiny::passed);
+  if (!st) return std::nullopt;
+  if (!S_ISLNK(st->st_mode)) {
     out.path = here;
     return out;
   }
   if (--links_left < 0) return std::nullopt;
-  std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
-  ssize_t n = ::readlink(host_.real(here).c_str(), target.data(), target.size());
-  if (n < 0) return std::nullopt;
-  target.resize(static_cast<size_t>(n));
+  std::optional<std::string> link = host_.readlink(here);
+  if (!link) return std::nullopt;
+  std::string target = std::move(*link);
   out.hops.push_back({here, target});
   // Relative targets are relative to the link's (resolved) directory; ".." never climbs above the root.
   std::optional<ResolvedPath> rest =

@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace jailbuild {
@@ -141,6 +142,18 @@ PackOrigin origin_from(const json& j) {
   return o;
 }
 
+// An input is one array, [path, flags, mode, uid, gid, dev, ino, size, mtime_ns, ctime_ns]: a
+// manifest holds thousands and sync reads them on every run. flags: 1 seen whole, 2 stat(2) followed.
+json inputs_json(const std::vector<Input>& inputs) {
+  json out = json::array();
+  for (const Input& in : inputs) {
+    int flags = (in.scrutiny == Scrutiny::whole ? 1 : 0) | (in.follow ? 2 : 0);
+    const InputStamp& s = in.seen;
+    out.push_back(json::array({in.path, flags, s.mode, s.uid, s.gid, s.dev, s.ino, s.size, s.mtime_ns, s.ctime_ns}));
+  }
+  return out;
+}
+
 } // namespace
 
 std::string manifest_to_json(const Manifest& m) {
@@ -152,6 +165,10 @@ std::string manifest_to_json(const Manifest& m) {
               {"updated", m.updated},   {"spec", spec_json(m.plan.spec)}, {"users", m.plan.users},
               {"warnings", m.plan.warnings}, {"entries", entries}, {"elf_cache", objects}};
   if (m.origin) doc["origin"] = origin_json(*m.origin);
+  if (!m.inputs.empty())
+    doc["inputs"] = {{"planned_at_ns", m.inputs.planned_at_ns},
+                     {"host", inputs_json(m.inputs.host)},
+                     {"tool", inputs_json(m.inputs.tool)}};
   // Compact: sync reads this on every run (and a no-op sync has 30 ms); `jq .` shows it indented.
   return doc.dump() + "\n";
 }
@@ -250,6 +267,35 @@ WalkObject object_from(sj::element j) {
   return o;
 }
 
+std::vector<Input> inputs_from(sj::element list, const std::string& where) {
+  std::vector<Input> out;
+  for (sj::element item : sj::array(list)) {
+    sj::element field[10];
+    size_t n = 0;
+    for (sj::element f : sj::array(item)) {
+      if (n == 10) break;
+      field[n++] = f;
+    }
+    if (n != 10) throw Error(where, "corrupt manifest: an input is not [path, flags, mode, uid, gid, dev, ino, size, mtime, ctime]");
+    auto at = [&](size_t i) { return field[i]; };
+    Input in;
+    in.path = text_of(at(0));
+    uint64_t flags = at(1);
+    in.scrutiny = flags & 1 ? Scrutiny::whole : Scrutiny::passed;
+    in.follow = (flags & 2) != 0;
+    in.seen.mode = static_cast<uint32_t>(uint64_t(at(2)));
+    in.seen.uid = static_cast<uint32_t>(uint64_t(at(3)));
+    in.seen.gid = static_cast<uint32_t>(uint64_t(at(4)));
+    in.seen.dev = uint64_t(at(5));
+    in.seen.ino = uint64_t(at(6));
+    in.seen.size = int64_t(at(7));
+    in.seen.mtime_ns = int64_t(at(8));
+    in.seen.ctime_ns = int64_t(at(9));
+    out.push_back(std::move(in));
+  }
+  return out;
+}
+
 } // namespace
 
 Manifest manifest_from_json(const std::string& text, const std::string& where) {
@@ -270,6 +316,11 @@ Manifest manifest_from_json(const std::string& text, const std::string& where) {
     for (sj::element e : sj::array(doc["entries"])) m.plan.entries.push_back(entry_from(e, where));
     for (sj::element o : sj::array(doc["elf_cache"])) m.plan.objects.push_back(object_from(o));
     if (doc["origin"].get(extra) == simdjson::SUCCESS && !extra.is_null()) m.origin = origin_from(small_json(extra));
+    if (doc["inputs"].get(extra) == simdjson::SUCCESS && !extra.is_null()) {
+      m.inputs.planned_at_ns = int64_t(extra["planned_at_ns"]);
+      m.inputs.host = inputs_from(extra["host"], where);
+      m.inputs.tool = inputs_from(extra["tool"], where);
+    }
     return m;
   } catch (const Error&) {
     throw;
@@ -282,17 +333,23 @@ Manifest read_manifest(const std::string& jail_dir) {
   JailFs jail(jail_dir);
   if (!jail.lstat(manifest_file)) throw Error(jail_dir, "not a jailbuild jail: no " + std::string(manifest_file));
   int fd = jail.open_read(manifest_file);
+  // Read straight into a buffer with simdjson's padding behind it: the parser then needs no copy.
+  struct stat st;
+  size_t expected = ::fstat(fd, &st) == 0 && st.st_size > 0 ? static_cast<size_t>(st.st_size) : 0;
   std::string text;
-  char buf[65536];
+  text.reserve(expected + 65536 + simdjson::SIMDJSON_PADDING);
   for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
+    size_t used = text.size();
+    text.resize(text.capacity() - simdjson::SIMDJSON_PADDING);
+    ssize_t n = ::read(fd, text.data() + used, text.size() - used);
     if (n < 0) {
       int err = errno;
       ::close(fd);
       throw system_error(jail_dir + "/" + manifest_file, "cannot read", err);
     }
+    text.resize(used + static_cast<size_t>(n));
     if (n == 0) break;
-    text.append(buf, static_cast<size_t>(n));
+    if (text.capacity() - text.size() < 65536 + simdjson::SIMDJSON_PADDING) text.reserve(text.capacity() * 2);
   }
   ::close(fd);
   return manifest_from_json(text, jail_dir + "/" + manifest_file);

@@ -6,9 +6,9 @@
 #include "jailbuild/discover.hpp"
 #include "jailbuild/error.hpp"
 #include "jailbuild/hostfs.hpp"
+#include "jailbuild/inputs.hpp"
 #include "jailbuild/profile.hpp"
 
-#include <boost/filesystem.hpp>
 
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -102,7 +102,7 @@ private:
           if (path.find('$') == std::string::npos && path.find('*') == std::string::npos) candidates.push_back(path);
     for (const std::string& c : candidates) {
       auto resolved = host_.resolve(c);
-      if (!resolved) continue;
+      if (!resolved || !host_.lstat(resolved->path, Scrutiny::whole)) continue;
       ElfInfo info = read_elf_dynamic(host_.real(resolved->path));
       if (auto t = multiarch_triplet(info)) {
         vars_["TRIPLET"] = *t;
@@ -170,14 +170,14 @@ private:
     }
     for (const WalkObject& obj : result.objects) {
       for (const SymlinkHop& hop : obj.hops) add_symlink(hop.path, hop.target, "walk");
-      struct stat st;
-      if (::stat(host_.real(obj.path).c_str(), &st) != 0) throw Error(obj.path, "vanished while planning");
+      std::optional<struct stat> st = host_.stat(obj.path, Scrutiny::whole);
+      if (!st) throw Error(obj.path, "vanished while planning");
       PlanEntry e;
       e.kind = EntryKind::file;
       bool program = obj.role == ObjectRole::root && obj.elf.interpreter.has_value();
       e.role = program ? EntryRole::executable : EntryRole::library;
       e.path = obj.path;
-      e.mode = st.st_mode & 0777;
+      e.mode = st->st_mode & 0777;
       e.source = obj.path;
       e.source_stamp = obj.stamp;
       e.origin = "walk";
@@ -190,9 +190,9 @@ private:
   bool is_program(const std::string& host_path) {
     auto r = resolver_.resolve(host_path);
     if (!r) return false;
-    struct stat st;
-    if (::stat(host_.real(r->path).c_str(), &st) != 0) return false;
-    FileStamp stamp = stamp_of(st);
+    std::optional<struct stat> st = host_.stat(r->path, Scrutiny::whole);
+    if (!st) return false;
+    FileStamp stamp = stamp_of(*st);
     return reader_(host_.real(r->path), stamp).interpreter.has_value();
   }
 
@@ -254,13 +254,14 @@ private:
                           std::optional<uint32_t> mode_override, const std::string& origin) {
     if (!visited_.insert(canonical + "\n" + dest).second) return;
 
-    struct stat st;
-    if (::lstat(host_.real(canonical).c_str(), &st) != 0) return;
+    // Seen whole: a file's content is copied, a directory's entries may be.
+    std::optional<struct stat> seen = host_.lstat(canonical, Scrutiny::whole);
+    if (!seen) return;
+    const struct stat& st = *seen;
     if (S_ISLNK(st.st_mode)) {
-      std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
-      ssize_t n = ::readlink(host_.real(canonical).c_str(), target.data(), target.size());
-      if (n < 0) return;
-      target.resize(static_cast<size_t>(n));
+      std::optional<std::string> link = host_.readlink(canonical);
+      if (!link) return;
+      const std::string& target = *link;
       add_symlink(dest, target, origin);
       if (dest != canonical) add_symlink(canonical, target, origin);
       // The link was just read: resolve its target from the link's own (symlink-free) directory.
@@ -276,11 +277,7 @@ private:
     if (S_ISDIR(st.st_mode)) {
       add_dir(dest, st.st_mode & 01777, 0, 0, role_for_host_file(dest), origin);
       if (!recursive) return;
-      std::vector<std::string> children;
-      for (const auto& entry : boost::filesystem::directory_iterator(host_.real(canonical)))
-        children.push_back(entry.path().filename().string());
-      std::sort(children.begin(), children.end());
-      for (const std::string& c : children)
+      for (const std::string& c : host_.list_dir(canonical))
         add_canonical_path(join_path(canonical, c), join_path(dest, c), true, mode_override, origin);
       return;
     }

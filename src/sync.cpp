@@ -10,6 +10,7 @@
 #include "jailbuild/digest.hpp"
 #include "jailbuild/error.hpp"
 #include "jailbuild/hostfs.hpp"
+#include "jailbuild/inputs.hpp"
 #include "jailbuild/jailfs.hpp"
 #include "jailbuild/manifest.hpp"
 #include "jailbuild/origin.hpp"
@@ -23,6 +24,7 @@
 #include <ctime>
 #include <fcntl.h>
 #include <map>
+#include <tuple>
 #include <unordered_map>
 #include <sstream>
 #include <sys/file.h>
@@ -32,6 +34,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <future>
 #include <thread>
 
 namespace jailbuild {
@@ -123,8 +126,52 @@ public:
     // files from here would mix two versions of one package. Say so instead.
     if (std::optional<std::string> mismatch = package_mismatch(old, host))
       throw Error(report_.dir, *mismatch + "; rebuild the jail here with `jailbuild create`, or unpack a fresh archive");
-    ProfileSet profiles = ProfileSet::load(spec.profile_dirs);
+    // Nothing the last plan was made from changed (the timer's daily sync): it stands. Otherwise
+    // (after apt) plan again, recording what this plan is made from.
+    // Two independent looks, one per core: the host's inputs, and the jail's directories as the last
+    // plan made them (listed once here, read by every decision below).
+    std::future<bool> unchanged = std::async(std::launch::async, [&] { return inputs_unchanged(old.inputs, host.root()); });
+    list_dirs_of(old.plan);
+    report_.planned = spec.profile_dirs != old.plan.spec.profile_dirs || !unchanged.get();
+    Plan plan;
+    PlanInputs inputs;
+    if (report_.planned) {
+      std::tie(plan, inputs) = plan_again(host, spec, old);
+    } else {
+      plan = old.plan;
+      inputs = old.inputs;
+    }
+    report_.warnings = plan.warnings;
 
+    std::map<std::string, const PlanEntry*> recorded;
+    for (const PlanEntry& e : old.plan.entries) recorded.emplace(e.path, &e);
+    fill_digests(host, plan, recorded);
+    decide(plan, recorded, old);
+    if (options_.mode == SyncMode::dry_run) return std::move(report_);
+
+    bool changed = apply(host) || !same_entries(plan, old.plan) ||
+                   plan.spec.profile_dirs != old.plan.spec.profile_dirs || !(inputs == old.inputs);
+    if (changed) {
+      Manifest next;
+      next.tool = std::string("jailbuild ") + JB_VERSION;
+      next.created = old.created;
+      next.updated = static_cast<int64_t>(std::time(nullptr));
+      next.origin = old.origin;
+      next.plan = std::move(plan);
+      next.inputs = std::move(inputs);
+      write_manifest(jail_, next);
+      report_.manifest_written = true;
+    }
+    return std::move(report_);
+  }
+
+private:
+  /// A fresh plan from the host as it is now, and what it was made from.
+  static std::pair<Plan, PlanInputs> plan_again(HostRoot& host, const JailSpec& spec, const Manifest& old) {
+    InputLog looks(host.root());
+    looks.saw_tool(spec.profile_dirs);
+    host.set_input_log(&looks);
+    ProfileSet profiles = ProfileSet::load(spec.profile_dirs);
     // ELF facts of unchanged files come from the manifest: an unchanged file is never parsed again.
     std::map<std::tuple<uint64_t, uint64_t, int64_t, int64_t>, const ElfInfo*> cache;
     for (const WalkObject& o : old.plan.objects)
@@ -134,29 +181,10 @@ public:
       return it != cache.end() ? *it->second : read_elf_dynamic(real_path);
     };
     Plan plan = build_plan(host, profiles, spec, Digests::while_copying, reader);
-    report_.warnings = plan.warnings;
-
-    std::map<std::string, const PlanEntry*> recorded;
-    for (const PlanEntry& e : old.plan.entries) recorded.emplace(e.path, &e);
-    fill_digests(host, plan, recorded);
-    decide(plan, recorded, old);
-    if (options_.mode == SyncMode::dry_run) return std::move(report_);
-
-    bool changed = apply(host) || !same_entries(plan, old.plan) || plan.spec.profile_dirs != old.plan.spec.profile_dirs;
-    if (changed) {
-      Manifest next;
-      next.tool = std::string("jailbuild ") + JB_VERSION;
-      next.created = old.created;
-      next.updated = static_cast<int64_t>(std::time(nullptr));
-      next.origin = old.origin;
-      next.plan = std::move(plan);
-      write_manifest(jail_, next);
-      report_.manifest_written = true;
-    }
-    return std::move(report_);
+    host.set_input_log(nullptr);
+    return {std::move(plan), std::move(looks).finish()};
   }
 
-private:
   /// Desired files whose source did not change keep their recorded digest; the others are hashed now.
   void fill_digests(const HostRoot& host, Plan& plan, const std::map<std::string, const PlanEntry*>& recorded) {
     for (PlanEntry& e : plan.entries) {
@@ -170,20 +198,30 @@ private:
     }
   }
 
+  struct Listing {
+    bool present = false, blocked = false;
+    std::unordered_map<std::string, JailFs::Listed> entries;
+  };
+
+  /// Lists every jail directory holding an entry of `plan` (seen() would, one at a time).
+  void list_dirs_of(const Plan& plan) {
+    std::string last;
+    for (const PlanEntry& e : plan.entries) {
+      if (e.path == "/") continue;
+      std::string dir = dirname_of(e.path);
+      if (dir == last) continue;
+      listing_of(dir);
+      last = std::move(dir);
+    }
+  }
+
   /// What the jail holds at a path, from one listing per directory (read once, during decide).
   struct Seen {
     enum class State { absent, present, blocked } state = State::absent; ///< blocked: a parent is a symlink
     struct stat st {};
     std::string link;
   };
-  Seen seen(const std::string& path) {
-    Seen out;
-    if (path == "/") {
-      out.state = Seen::State::present;
-      out.st = *jail_.lstat("");
-      return out;
-    }
-    std::string dir = dirname_of(path);
+  const Listing& listing_of(const std::string& dir) {
     auto it = listings_.find(dir);
     if (it == listings_.end()) {
       Listing listing;
@@ -197,12 +235,23 @@ private:
       }
       it = listings_.emplace(dir, std::move(listing)).first;
     }
-    if (it->second.blocked) {
+    return it->second;
+  }
+
+  Seen seen(const std::string& path) {
+    Seen out;
+    if (path == "/") {
+      out.state = Seen::State::present;
+      out.st = *jail_.lstat("");
+      return out;
+    }
+    const Listing& listing = listing_of(dirname_of(path));
+    if (listing.blocked) {
       out.state = Seen::State::blocked;
       return out;
     }
-    auto e = it->second.entries.find(path.substr(path.rfind('/') + 1));
-    if (e == it->second.entries.end()) return out;
+    auto e = listing.entries.find(path.substr(path.rfind('/') + 1));
+    if (e == listing.entries.end()) return out;
     out.state = Seen::State::present;
     out.st = e->second.st;
     out.link = e->second.link;
@@ -502,10 +551,6 @@ private:
     return a.users == b.users;
   }
 
-  struct Listing {
-    bool present = false, blocked = false;
-    std::unordered_map<std::string, JailFs::Listed> entries;
-  };
   std::unordered_map<std::string, Listing> listings_;
   SyncOptions options_;
   JailFs jail_;
@@ -551,7 +596,11 @@ std::string format_sync_json(const std::vector<SyncReport>& reports) {
     nlohmann::ordered_json changes = nlohmann::ordered_json::array();
     for (const SyncChange& c : r.changes)
       changes.push_back({{"kind", to_string(c.kind)}, {"path", c.path}, {"detail", c.detail}});
-    all.push_back({{"dir", r.dir}, {"changes", changes}, {"warnings", r.warnings}, {"manifest_written", r.manifest_written}});
+    all.push_back({{"dir", r.dir},
+                   {"changes", changes},
+                   {"warnings", r.warnings},
+                   {"manifest_written", r.manifest_written},
+                   {"planned", r.planned}});
   }
   return all.dump(2) + "\n";
 }

@@ -2,6 +2,7 @@
 #include "jailbuild/walk.hpp"
 
 #include "jailbuild/error.hpp"
+#include "jailbuild/inputs.hpp"
 
 #include <sys/stat.h>
 
@@ -205,22 +206,24 @@ private:
     std::string base = basename_of(path);
     if (base == "..") return std::nullopt; // a directory, never a library
     std::string candidate = join_path(rdir.path, base);
-    struct stat st;
-    if (::lstat(host_.real(candidate).c_str(), &st) != 0) return std::nullopt;
+    // Seen whole: a file found here is read (its ELF facts), a symlink's text followed.
+    std::optional<struct stat> st = host_.lstat(candidate, Scrutiny::whole);
+    if (!st) return std::nullopt;
     Located loc;
     loc.opened_as = path;
     loc.resolved.hops = rdir.hops;
-    if (S_ISLNK(st.st_mode)) {
+    if (S_ISLNK(st->st_mode)) {
       std::optional<ResolvedPath> rest = resolver_.resolve(candidate);
       if (!rest) return std::nullopt;
       loc.resolved.path = rest->path;
       loc.resolved.hops.insert(loc.resolved.hops.end(), rest->hops.begin(), rest->hops.end());
-      if (::stat(host_.real(rest->path).c_str(), &st) != 0) return std::nullopt;
+      st = host_.stat(rest->path, Scrutiny::whole);
+      if (!st) return std::nullopt;
     } else {
       loc.resolved.path = candidate;
     }
-    if (!S_ISREG(st.st_mode)) return std::nullopt;
-    loc.stamp = stamp_of(st);
+    if (!S_ISREG(st->st_mode)) return std::nullopt;
+    loc.stamp = stamp_of(*st);
     return loc;
   }
 

@@ -1,12 +1,18 @@
 // SPDX-License-Identifier: MIT
 #pragma once
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
+struct stat;
+
 namespace jailbuild {
+
+class InputLog;
+enum class Scrutiny : uint8_t;
 
 /// One symlink met while resolving a path: its absolute host path and its link text, verbatim,
 /// so that a jail can reproduce the hop exactly.
@@ -42,8 +48,24 @@ public:
   /// True when the host path exists (symlinks followed below the root).
   bool exists(std::string_view host_path) const;
 
+  // The primitives every host look of a plan goes through, so that an InputLog sees them all.
+  /// lstat(2) of a host path whose directories hold no symlink (a resolved path); nullopt when it is
+  /// missing. `scrutiny`: whole when its content or entries will be used, passed when only what it is.
+  std::optional<struct stat> lstat(std::string_view host_path, Scrutiny scrutiny) const;
+  /// stat(2), symlinks followed by the kernel: only for a path resolved below the root.
+  std::optional<struct stat> stat(std::string_view host_path, Scrutiny scrutiny) const;
+  /// The text of a symlink (the lstat() before it recorded what matters); nullopt when unreadable.
+  std::optional<std::string> readlink(std::string_view host_path) const;
+  /// The names in a host directory (resolved path), sorted, "." and ".." left out; empty when it is
+  /// not a readable directory.
+  std::vector<std::string> list_dir(std::string_view host_path) const;
+
+  /// Records every look from now on into `log` (nullptr: stop). The log must outlive the looks.
+  void set_input_log(InputLog* log) { log_ = log; }
+
 private:
   std::string root_; // without trailing slash; "" for "/"
+  InputLog* log_ = nullptr;
 };
 
 /// HostRoot::resolve() with the directories met memoised, for one run over a host that does not change

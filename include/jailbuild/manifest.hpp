@@ -3,6 +3,7 @@
 // the source's stamp, and the ELF facts of every walked object), kept in DIR/.jailbuild/ (0700) so
 // that sync needs no arguments, audit can check integrity and pack can verify content.
 #pragma once
+#include "jailbuild/inputs.hpp"
 #include "jailbuild/plan.hpp"
 
 #include <cstdint>
@@ -50,6 +51,9 @@ struct Manifest {
   int64_t updated = 0;
   Plan plan;
   std::optional<PackOrigin> origin; ///< JSON "origin", optional: older manifests have none
+  /// What the plan was made from on this host (inputs.hpp), JSON "inputs"; empty when unknown (an
+  /// older manifest, an unpacked jail): sync then plans.
+  PlanInputs inputs;
 };
 
 std::string manifest_to_json(const Manifest& manifest);

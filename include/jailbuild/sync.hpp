@@ -43,6 +43,9 @@ struct SyncReport {
   std::vector<SyncChange> changes;
   std::vector<std::string> warnings;
   bool manifest_written = false;
+  /// False when nothing the last plan was made from had changed on the host, so the plan was reused
+  /// (inputs.hpp) and only the jail was compared with it.
+  bool planned = true;
   size_t count(ChangeKind kind) const;
   /// True when something needs a human: a conflict, or tampering left in place.
   bool needs_attention() const;

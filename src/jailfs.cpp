@@ -19,6 +19,7 @@
 #include "jailbuild/error.hpp"
 
 #include <cerrno>
+#include <climits>
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -602,6 +603,26 @@ std::optional<struct stat> JailFs::lstat(std::string_view rel) const {
   return stat_entry(*parent, shown);
 }
 
+namespace {
+
+/// The text of the symlink `name` in the directory `dir_fd`; false when it is not one (any more).
+bool read_link_text(int dir_fd, const std::string& name, std::string& text) {
+  char buf[4096];
+  ssize_t n = ::readlinkat(dir_fd, name.c_str(), buf, sizeof buf);
+  if (n < 0) return false;
+  if (static_cast<std::size_t>(n) < sizeof buf) {
+    text.assign(buf, static_cast<std::size_t>(n));
+    return true;
+  }
+  std::string big(PATH_MAX + 1, '\0'); // longer than any path the kernel would follow
+  n = ::readlinkat(dir_fd, name.c_str(), big.data(), big.size());
+  if (n < 0) return false;
+  text.assign(big.data(), static_cast<std::size_t>(n));
+  return true;
+}
+
+} // namespace
+
 std::optional<std::vector<JailFs::Listed>> JailFs::list_dir(std::string_view rel) const {
   const std::string shown = path(rel);
   std::vector<std::string> components = components_of(rel, shown);
@@ -621,12 +642,15 @@ std::optional<std::vector<JailFs::Listed>> JailFs::list_dir(std::string_view rel
     std::string name = e->d_name;
     if (name == "." || name == "..") continue;
     Listed item{name, {}, {}};
-    if (::fstatat(fd, name.c_str(), &item.st, AT_SYMLINK_NOFOLLOW) != 0) continue; // gone meanwhile
-    if (S_ISLNK(item.st.st_mode)) {
-      std::string text(static_cast<std::size_t>(item.st.st_size) + 1, '\0');
-      ssize_t n = ::readlinkat(fd, name.c_str(), text.data(), text.size());
-      if (n >= 0) item.link.assign(text.data(), static_cast<std::size_t>(n));
+    // A symlink's text is all there is to know of it (its own mode and times mean nothing): the
+    // directory entry's type saves a stat for each of the hundreds of soname links.
+    if (e->d_type == DT_LNK && read_link_text(fd, name, item.link)) {
+      item.st.st_mode = S_IFLNK | 0777;
+      out.push_back(std::move(item));
+      continue;
     }
+    if (::fstatat(fd, name.c_str(), &item.st, AT_SYMLINK_NOFOLLOW) != 0) continue; // gone meanwhile
+    if (S_ISLNK(item.st.st_mode) && !read_link_text(fd, name, item.link)) continue;
     out.push_back(std::move(item));
   }
   ::closedir(d);

@@ -83,7 +83,7 @@ public:
   /// One entry of a directory listing: its own status (a symlink not followed) and a symlink's text.
   struct Listed {
     std::string name;
-    struct stat st;
+    struct stat st; ///< for a symlink only st_mode is set (S_IFLNK): its text is what it is
     std::string link; ///< for a symlink: its text; empty otherwise
   };
   /// Every entry of a jail directory with its status, in one pass (sync and audit look at thousands of

@@ -389,6 +389,7 @@ Manifest read_manifest_users(const JailFs& jail) {
 
 AuditReport audit_jail(const std::string& dir, const AuditOptions& options) {
   JailFs jail(dir); // throws for a missing root, or a symlink there
+  if (options.hardening == Hardening::check) load_lief_module(); // one error, not one per file
   AuditReport report;
   report.jail = jail.root();
   Context ctx(jail);

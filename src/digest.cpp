@@ -1,16 +1,30 @@
 // SPDX-License-Identifier: MIT
+// SHA-256 through the OpenSSL module, libjailbuild-crypto.so (digest_openssl.cpp), loaded when the
+// first hash is made (digest_module.hpp says why).
 #include "jailbuild/digest.hpp"
 
+#include "digest_module.hpp"
 #include "jailbuild/error.hpp"
 
 #include <cerrno>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <unistd.h>
+
+// Weak: defined only where the module's code is linked in (the unit tests), null in the executable.
+extern "C" __attribute__((weak)) const jailbuild::CryptoModule jailbuild_crypto_module;
 
 namespace jailbuild {
 
 namespace {
+
+const CryptoModule& crypto() {
+  // The unit tests link the module's code in (tests/CMakeLists.txt); the executable does not.
+  if (&jailbuild_crypto_module) return jailbuild_crypto_module;
+  // Loaded once, by whichever thread comes first; a failed load is tried again by the next call.
+  static const CryptoModule& loaded = *reinterpret_cast<const CryptoModule*>(
+      load_module("libjailbuild-crypto.so", "jailbuild_crypto_module", "OpenSSL"));
+  return loaded;
+}
 
 std::string to_hex(const unsigned char* bytes, unsigned size) {
   static constexpr char digits[] = "0123456789abcdef";
@@ -24,12 +38,8 @@ std::string to_hex(const unsigned char* bytes, unsigned size) {
 
 // OpenSSL only fails here when out of memory or when a provider refuses SHA-256; there is no path
 // to blame, so the error names the algorithm.
-[[noreturn]] void openssl_failed(const char* call) {
-  throw Error("SHA-256", std::string("OpenSSL ") + call + " failed");
-}
-
-void start(evp_md_ctx_st* ctx) {
-  if (EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) != 1) openssl_failed("EVP_DigestInit_ex");
+void check(const char* failed_call) {
+  if (failed_call) throw Error("SHA-256", std::string("OpenSSL ") + failed_call + " failed");
 }
 
 // Hashes from the fd's offset to its end; `name` is what an error blames.
@@ -50,24 +60,24 @@ std::string hash_fd(int fd, const std::string& name) {
 } // namespace
 
 void Sha256::FreeContext::operator()(evp_md_ctx_st* ctx) const noexcept {
-  EVP_MD_CTX_free(ctx);
+  crypto().sha256_free(ctx);
 }
 
-Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
-  if (!ctx_) openssl_failed("EVP_MD_CTX_new");
-  start(ctx_.get());
+Sha256::Sha256() {
+  evp_md_ctx_st* ctx = nullptr;
+  const char* failed = crypto().sha256_new(&ctx);
+  ctx_.reset(ctx);
+  check(failed);
 }
 
 void Sha256::update(const void* data, std::size_t size) {
-  if (size != 0 && EVP_DigestUpdate(ctx_.get(), data, size) != 1) openssl_failed("EVP_DigestUpdate");
+  if (size != 0) check(crypto().sha256_update(ctx_.get(), data, size));
 }
 
 std::string Sha256::finish() {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned size = 0;
-  if (EVP_DigestFinal_ex(ctx_.get(), digest, &size) != 1) openssl_failed("EVP_DigestFinal_ex");
-  start(ctx_.get());
-  return to_hex(digest, size);
+  unsigned char digest[sha256_size];
+  check(crypto().sha256_finish(ctx_.get(), digest));
+  return to_hex(digest, sha256_size);
 }
 
 std::string sha256_hex(std::string_view data) {

@@ -2,7 +2,9 @@
 // The one source file that includes LIEF: full ELF inspection, the reference the fast reader is
 // cross-checked against, and hardening facts for the audit. LIEF 0.9 parses a truncated file
 // silently into zero dynamic entries, so the dynamic segment is checked against the file size here.
-#include "jailbuild/elf.hpp"
+// Built as its own module, libjailbuild-lief.so, loaded on first use (module.hpp says why); its
+// entry table is at the end.
+#include "elf_lief_module.hpp"
 
 #include "jailbuild/error.hpp"
 
@@ -69,9 +71,7 @@ bool has_segment(const LE::Binary& bin, LE::SEGMENT_TYPES type) {
   return false;
 }
 
-} // namespace
-
-ElfInfo read_elf_lief(const std::string& path) {
+ElfInfo read_info(const std::string& path) {
   std::unique_ptr<LE::Binary> bin = parse(path);
   const LE::Header& hdr = bin->header();
   ElfInfo info;
@@ -108,7 +108,7 @@ ElfInfo read_elf_lief(const std::string& path) {
   return info;
 }
 
-ElfHardening read_elf_hardening(const std::string& path) {
+ElfHardening read_hardening(const std::string& path) {
   std::unique_ptr<LE::Binary> bin = parse(path);
   ElfHardening h;
   bool bind_now = false;
@@ -139,4 +139,33 @@ ElfHardening read_elf_hardening(const std::string& path) {
   return h;
 }
 
+/// Runs a reader; what LIEF throws after a successful parse (a table pointing nowhere) becomes an
+/// Error naming the file too, like everything parse() finds.
+template <class Reader> auto naming_path(const char* path, Reader reader) {
+  try {
+    return reader(path);
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Error(path, std::string("corrupt ELF: ") + e.what());
+  }
+}
+
+bool lief_read_info(const char* path, ElfInfo* info, ModuleFailure* failure) noexcept {
+  return catch_into(failure, [&] { *info = naming_path(path, read_info); });
+}
+
+bool lief_read_hardening(const char* path, ElfHardening* hardening, ModuleFailure* failure) noexcept {
+  return catch_into(failure, [&] { *hardening = naming_path(path, read_hardening); });
+}
+
+} // namespace
+
 } // namespace jailbuild
+
+// The entry table: extern "C" and exported, as elf_lief_module.hpp declares it.
+const jailbuild::LiefModule jailbuild_lief_module = {
+    .header = {JB_VERSION},
+    .read_info = jailbuild::lief_read_info,
+    .read_hardening = jailbuild::lief_read_hardening,
+};

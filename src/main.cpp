@@ -251,96 +251,118 @@ int main(int argc, char** argv) {
   CLI::App app{"jailbuild: build, sync, audit and pack minimal chroot jails for web services"};
   app.require_subcommand(1);
   app.set_version_flag("--version", JB_VERSION_STRING);
+  // Only the subcommand being run gets its options: CLI11 takes as long to set up every option of
+  // every subcommand as the rest of start-up. The list of subcommands (`jailbuild --help`) needs none,
+  // and CLI11 matches a subcommand's name exactly, so argv[1] names the one that can run.
+  const std::string_view run = argc > 1 ? argv[1] : "";
+  auto runs = [&](const CLI::App* cmd) { return run == cmd->get_name(); };
 
   DepsOptions deps;
   CLI::App* deps_cmd = app.add_subcommand("deps", "Print the shared-library closure of ELF files, as ld.so would load it");
-  deps_cmd->add_option("--host-root", deps.host_root, "Read every path below this directory")->check(CLI::ExistingDirectory);
-  auto* tree = deps_cmd->add_flag("--tree", deps.tree, "Show who needs what");
-  auto* json = deps_cmd->add_flag("--json", deps.json, "Every object with its dynamic facts, as JSON");
-  auto* dot = deps_cmd->add_flag("--dot", deps.dot, "A Graphviz graph");
-  tree->excludes(json, dot);
-  json->excludes(dot);
-  deps_cmd->add_option("FILE", deps.files, "ELF executables or libraries")->required();
+  if (runs(deps_cmd)) {
+    deps_cmd->add_option("--host-root", deps.host_root, "Read every path below this directory")->check(CLI::ExistingDirectory);
+    auto* tree = deps_cmd->add_flag("--tree", deps.tree, "Show who needs what");
+    auto* json = deps_cmd->add_flag("--json", deps.json, "Every object with its dynamic facts, as JSON");
+    auto* dot = deps_cmd->add_flag("--dot", deps.dot, "A Graphviz graph");
+    tree->excludes(json, dot);
+    json->excludes(dot);
+    deps_cmd->add_option("FILE", deps.files, "ELF executables or libraries")->required();
+  }
 
   CreateCli create;
   CLI::App* create_cmd = app.add_subcommand("create", "Build (or bring up to date) a jail for the given services");
-  create_cmd->add_option("DIR", create.dir, "The jail directory, e.g. /var/www/chroot")->required();
-  create_cmd->add_option("--with", create.with, "Comma-separated profiles: nginx,php-fpm[,sh,...]")->required();
-  create_cmd->add_option("--php", create.php, "PHP version (X.Y) when several are installed");
-  create_cmd->add_option("--bind", create.binds, "SRC:DEST[:ro|rw][,noexec] bind mount (repeatable; ro by default)");
-  create_cmd->add_option("--writable", create.writable, "PATH[:USER[:GROUP]] a directory the site may write (default user www-data)");
-  create_cmd->add_option("--host-root", create.host_root, "Read the host below this directory")->check(CLI::ExistingDirectory);
-  create_cmd->add_option("--profiles-dir", create.profile_dirs, "Extra profile directory (highest precedence; repeatable)");
-  create_cmd->add_option("--state-dir", create.state_dir, "Where jails are registered for sync --all")->capture_default_str();
-  create_cmd->add_flag("--dry-run", create.dry_run, "Print the plan and touch nothing");
-  create_cmd->add_flag("--json", create.json, "JSON output");
-  create_cmd->add_flag("--quiet,-q", create.quiet, "Print nothing but errors");
-  create_cmd->add_flag("--reflink", create.reflink, "Share file extents with the host where the file system can (never hardlinks)");
   const std::vector<std::string> severities = {"info", "low", "medium", "high", "critical"};
-  auto* audit_fail_on = create_cmd->add_option("--audit-fail-on", create.audit_fail_on, "Fail when the audit of the new jail finds this or worse")
-      ->check(CLI::IsMember(severities))->capture_default_str();
-  create_cmd->add_flag("--no-audit", create.no_audit, "Do not audit the new jail")->excludes(audit_fail_on);
+  if (runs(create_cmd)) {
+    create_cmd->add_option("DIR", create.dir, "The jail directory, e.g. /var/www/chroot")->required();
+    create_cmd->add_option("--with", create.with, "Comma-separated profiles: nginx,php-fpm[,sh,...]")->required();
+    create_cmd->add_option("--php", create.php, "PHP version (X.Y) when several are installed");
+    create_cmd->add_option("--bind", create.binds, "SRC:DEST[:ro|rw][,noexec] bind mount (repeatable; ro by default)");
+    create_cmd->add_option("--writable", create.writable, "PATH[:USER[:GROUP]] a directory the site may write (default user www-data)");
+    create_cmd->add_option("--host-root", create.host_root, "Read the host below this directory")->check(CLI::ExistingDirectory);
+    create_cmd->add_option("--profiles-dir", create.profile_dirs, "Extra profile directory (highest precedence; repeatable)");
+    create_cmd->add_option("--state-dir", create.state_dir, "Where jails are registered for sync --all")->capture_default_str();
+    create_cmd->add_flag("--dry-run", create.dry_run, "Print the plan and touch nothing");
+    create_cmd->add_flag("--json", create.json, "JSON output");
+    create_cmd->add_flag("--quiet,-q", create.quiet, "Print nothing but errors");
+    create_cmd->add_flag("--reflink", create.reflink, "Share file extents with the host where the file system can (never hardlinks)");
+    auto* audit_fail_on = create_cmd->add_option("--audit-fail-on", create.audit_fail_on, "Fail when the audit of the new jail finds this or worse")
+        ->check(CLI::IsMember(severities))->capture_default_str();
+    create_cmd->add_flag("--no-audit", create.no_audit, "Do not audit the new jail")->excludes(audit_fail_on);
+  }
 
   std::vector<std::string> profiles_extra;
   std::string show_name;
   CLI::App* profiles_cmd = app.add_subcommand("profiles", "List the available profiles");
-  profiles_cmd->add_option("--profiles-dir", profiles_extra, "Extra profile directory (repeatable)");
   CLI::App* show_cmd = profiles_cmd->add_subcommand("show", "Print one profile");
-  show_cmd->add_option("NAME", show_name, "Profile name")->required();
+  if (runs(profiles_cmd)) {
+    profiles_cmd->add_option("--profiles-dir", profiles_extra, "Extra profile directory (repeatable)");
+    show_cmd->add_option("NAME", show_name, "Profile name")->required();
+  }
 
   PackCli pack;
   CLI::App* pack_cmd = app.add_subcommand("pack", "Pack a jail into a reproducible tarball for other hosts");
-  pack_cmd->add_option("DIR", pack.dir, "The jail directory")->required();
-  pack_cmd->add_option("-o,--output", pack.output, "The archive: .tar, .tar.gz, .tar.xz, .tar.zst (zstd otherwise)")->required();
-  pack_cmd->add_flag("--include-state", pack.include_state, "Keep runtime state (/run, /tmp, /var/tmp, logs, sessions)");
-  pack_cmd->add_flag("--quiet,-q", pack.quiet, "Print only the archive's sha256");
+  if (runs(pack_cmd)) {
+    pack_cmd->add_option("DIR", pack.dir, "The jail directory")->required();
+    pack_cmd->add_option("-o,--output", pack.output, "The archive: .tar, .tar.gz, .tar.xz, .tar.zst (zstd otherwise)")->required();
+    pack_cmd->add_flag("--include-state", pack.include_state, "Keep runtime state (/run, /tmp, /var/tmp, logs, sessions)");
+    pack_cmd->add_flag("--quiet,-q", pack.quiet, "Print only the archive's sha256");
+  }
 
   UnpackCli unpack;
   CLI::App* unpack_cmd = app.add_subcommand("unpack", "Unpack a jailbuild archive into a new jail, verifying everything");
-  unpack_cmd->add_option("FILE", unpack.archive, "The archive made by jailbuild pack")->required();
-  unpack_cmd->add_option("DIR", unpack.dir, "The new jail directory (absent or empty)")->required();
-  unpack_cmd->add_option("--state-dir", unpack.state_dir, "Where jails are registered for sync --all")->capture_default_str();
-  unpack_cmd->add_option("--max-entries", unpack.limits.max_entries, "Refuse an archive with more entries")->capture_default_str();
-  unpack_cmd->add_option("--max-bytes", unpack.limits.max_bytes, "Refuse an archive with more bytes of files")->capture_default_str();
-  unpack_cmd->add_flag("--quiet,-q", unpack.quiet, "Print nothing but warnings and errors");
+  if (runs(unpack_cmd)) {
+    unpack_cmd->add_option("FILE", unpack.archive, "The archive made by jailbuild pack")->required();
+    unpack_cmd->add_option("DIR", unpack.dir, "The new jail directory (absent or empty)")->required();
+    unpack_cmd->add_option("--state-dir", unpack.state_dir, "Where jails are registered for sync --all")->capture_default_str();
+    unpack_cmd->add_option("--max-entries", unpack.limits.max_entries, "Refuse an archive with more entries")->capture_default_str();
+    unpack_cmd->add_option("--max-bytes", unpack.limits.max_bytes, "Refuse an archive with more bytes of files")->capture_default_str();
+    unpack_cmd->add_flag("--quiet,-q", unpack.quiet, "Print nothing but warnings and errors");
+  }
 
   std::string mount_dir;
   bool mount_quiet = false;
   CLI::App* mount_cmd = app.add_subcommand("mount", "Mount the jail's bind mounts (idempotent)");
-  mount_cmd->add_option("DIR", mount_dir, "The jail directory")->required();
-  mount_cmd->add_flag("--quiet,-q", mount_quiet, "Print nothing but errors");
   CLI::App* umount_cmd = app.add_subcommand("umount", "Unmount the jail's bind mounts (idempotent)");
-  umount_cmd->add_option("DIR", mount_dir, "The jail directory")->required();
-  umount_cmd->add_flag("--quiet,-q", mount_quiet, "Print nothing but errors");
+  for (CLI::App* cmd : {mount_cmd, umount_cmd}) {
+    if (!runs(cmd)) continue;
+    cmd->add_option("DIR", mount_dir, "The jail directory")->required();
+    cmd->add_flag("--quiet,-q", mount_quiet, "Print nothing but errors");
+  }
 
   SyncCli sync;
   CLI::App* sync_cmd = app.add_subcommand("sync", "Bring jails up to date with the host after package upgrades");
-  sync_cmd->add_option("DIR", sync.dirs, "Jail directories");
-  sync_cmd->add_flag("--all", sync.all, "Every jail registered by create and unpack");
-  sync_cmd->add_flag("--dry-run", sync.dry_run, "Print the difference and write nothing");
-  sync_cmd->add_flag("--json", sync.json, "JSON output");
-  sync_cmd->add_flag("--quiet,-q", sync.quiet, "Print nothing but errors");
-  sync_cmd->add_flag("--force", sync.force, "Also replace executables and libraries that were tampered with");
-  sync_cmd->add_option("--state-dir", sync.state_dir, "Where jails are registered")->capture_default_str();
-  sync_cmd->add_option("--test-kill-after", sync.kill_after, "")->group(""); // fault injection for the tests
+  if (runs(sync_cmd)) {
+    sync_cmd->add_option("DIR", sync.dirs, "Jail directories");
+    sync_cmd->add_flag("--all", sync.all, "Every jail registered by create and unpack");
+    sync_cmd->add_flag("--dry-run", sync.dry_run, "Print the difference and write nothing");
+    sync_cmd->add_flag("--json", sync.json, "JSON output");
+    sync_cmd->add_flag("--quiet,-q", sync.quiet, "Print nothing but errors");
+    sync_cmd->add_flag("--force", sync.force, "Also replace executables and libraries that were tampered with");
+    sync_cmd->add_option("--state-dir", sync.state_dir, "Where jails are registered")->capture_default_str();
+    sync_cmd->add_option("--test-kill-after", sync.kill_after, "")->group(""); // fault injection for the tests
+  }
 
   std::string hook_root = "/", hook_state = default_state_dir;
   CLI::App* hook_cmd = app.add_subcommand("hook", "Run sync --all after every apt/dpkg run and daily");
   hook_cmd->require_subcommand(1);
   CLI::App* hook_install = hook_cmd->add_subcommand("install", "Write the apt hook and the systemd service and timer");
   CLI::App* hook_remove = hook_cmd->add_subcommand("remove", "Remove them");
-  for (CLI::App* sub : {hook_install, hook_remove})
-    sub->add_option("--root", hook_root, "Install below this directory instead of /")->check(CLI::ExistingDirectory);
-  hook_install->add_option("--state-dir", hook_state, "State directory the hook's sync uses")->capture_default_str();
+  if (runs(hook_cmd)) {
+    for (CLI::App* sub : {hook_install, hook_remove})
+      sub->add_option("--root", hook_root, "Install below this directory instead of /")->check(CLI::ExistingDirectory);
+    hook_install->add_option("--state-dir", hook_state, "State directory the hook's sync uses")->capture_default_str();
+  }
 
   AuditCli audit;
   CLI::App* audit_cmd = app.add_subcommand("audit", "Find what makes a jail escapable or shows it was tampered with");
-  audit_cmd->add_option("DIR", audit.dir, "The jail directory (made by jailbuild or not)")->required();
-  audit_cmd->add_flag("--json", audit.json, "JSON output (schema in the README)");
-  audit_cmd->add_option("--fail-on", audit.fail_on, "Exit 1 when a finding is this severe or worse")
-      ->check(CLI::IsMember(severities))->capture_default_str();
-  audit_cmd->add_flag("--no-integrity", audit.no_integrity, "Do not hash the files the manifest records");
-  audit_cmd->add_flag("--no-hardening", audit.no_hardening, "Do not parse ELF files for PIE, RELRO, NX, canary, FORTIFY");
+  if (runs(audit_cmd)) {
+    audit_cmd->add_option("DIR", audit.dir, "The jail directory (made by jailbuild or not)")->required();
+    audit_cmd->add_flag("--json", audit.json, "JSON output (schema in the README)");
+    audit_cmd->add_option("--fail-on", audit.fail_on, "Exit 1 when a finding is this severe or worse")
+        ->check(CLI::IsMember(severities))->capture_default_str();
+    audit_cmd->add_flag("--no-integrity", audit.no_integrity, "Do not hash the files the manifest records");
+    audit_cmd->add_flag("--no-hardening", audit.no_hardening, "Do not parse ELF files for PIE, RELRO, NX, canary, FORTIFY");
+  }
 
   try {
     app.parse(argc, argv);

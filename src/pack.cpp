@@ -3,6 +3,8 @@
 // jail without following symlinks, leaving runtime state out; check that the jail is what its
 // manifest says (so that the archive will unpack); record the origin; write the archive to a
 // temporary file, verifying every planned file's digest as it streams; rename it into place.
+// Built, with pack_scan.cpp and unpack.cpp, as the module libjailbuild-archive.so, loaded on first
+// use (module.hpp says why); its entry table is at the end.
 #include "jailbuild/pack.hpp"
 
 #include "jailbuild/digest.hpp"
@@ -12,6 +14,7 @@
 #include "jailbuild/manifest.hpp"
 #include "jailbuild/origin.hpp"
 #include "pack_internal.hpp"
+#include "pack_module.hpp"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -397,23 +400,7 @@ void write_non_file(ArchiveWriter& writer, const PackItem& item, int64_t mtime) 
 
 } // namespace
 
-Compression compression_for(const std::string& file) {
-  auto ends = [&](std::string_view suffix) { return std::string_view(file).ends_with(suffix); };
-  if (ends(".tar")) return Compression::none;
-  if (ends(".tar.gz") || ends(".tgz")) return Compression::gzip;
-  if (ends(".tar.xz") || ends(".txz")) return Compression::xz;
-  return Compression::zstd;
-}
-
-bool device_allowed(DeviceType type, unsigned major_number, unsigned minor_number) {
-  if (type != DeviceType::character) return false;
-  if (major_number == 1)
-    return minor_number == 3 || minor_number == 5 || minor_number == 7 || minor_number == 8 ||
-           minor_number == 9;
-  return major_number == 5 && minor_number == 0;
-}
-
-PackResult pack_jail(const PackOptions& options) {
+PackResult pack_with_libarchive(const PackOptions& options) {
   PackResult result;
   result.archive = options.output;
   JailFs jail(options.dir);
@@ -481,4 +468,23 @@ PackResult pack_jail(const PackOptions& options) {
   return result;
 }
 
+namespace {
+
+bool pack_entry(const PackOptions* options, PackResult* result, ModuleFailure* failure) noexcept {
+  return catch_into(failure, [&] { *result = pack_with_libarchive(*options); });
+}
+
+bool unpack_entry(const UnpackOptions* options, UnpackResult* result, ModuleFailure* failure) noexcept {
+  return catch_into(failure, [&] { *result = unpack_with_libarchive(*options); });
+}
+
+} // namespace
+
 } // namespace jailbuild
+
+// The entry table: extern "C" and exported, as pack_module.hpp declares it.
+const jailbuild::ArchiveModule jailbuild_archive_module = {
+    .header = {JB_VERSION},
+    .pack = jailbuild::pack_entry,
+    .unpack = jailbuild::unpack_entry,
+};

@@ -17,6 +17,7 @@
 #include "jailbuild/origin.hpp"
 #include "jailbuild/registry.hpp"
 #include "pack_internal.hpp"
+#include "pack_module.hpp"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -582,7 +583,7 @@ std::optional<std::string> published_sha256(const std::string& archive) {
 
 } // namespace
 
-UnpackResult unpack_jail(const UnpackOptions& options) {
+UnpackResult unpack_with_libarchive(const UnpackOptions& options) {
   // Nothing is written before the manifest is read and the host is known to run the jail.
   UnpackResult result;
   result.dir = check_jail_location(options.dir);
@@ -613,6 +614,7 @@ UnpackResult unpack_jail(const UnpackOptions& options) {
 
   manifest.origin->unpacked = static_cast<int64_t>(std::time(nullptr));
   manifest.origin->archive_sha256 = sha256;
+  manifest.inputs = {}; // what the plan was made from was on the packing host
   write_manifest(jail, manifest);
   Registry(options.state_dir).add(result.dir);
   target.keep();

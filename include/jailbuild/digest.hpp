@@ -5,7 +5,8 @@
 #include <string>
 #include <string_view>
 
-// OpenSSL's digest context, declared here so that OpenSSL's headers stay confined to digest.cpp.
+// OpenSSL's digest context, declared here so that OpenSSL's headers stay confined to
+// digest_openssl.cpp (the OpenSSL module).
 struct evp_md_ctx_st;
 
 namespace jailbuild {

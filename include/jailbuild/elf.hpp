@@ -58,7 +58,9 @@ struct ElfAbiTag {
 std::optional<ElfAbiTag> read_elf_abi_tag(const std::string& path);
 
 /// The same facts read with LIEF (full parse). The reference reader; cross-checked against
-/// read_elf_dynamic() by the tests. Throws Error like read_elf_dynamic().
+/// read_elf_dynamic() by the tests. Throws Error like read_elf_dynamic(). LIEF lives in a module,
+/// libjailbuild-lief.so, loaded on first use (module.hpp): a module that cannot be loaded is an
+/// Error naming the module.
 ElfInfo read_elf_lief(const std::string& path);
 
 /// Security hardening of an executable or library, as checksec reports it.
@@ -71,8 +73,13 @@ struct ElfHardening {
   bool fortify = false;
 };
 
-/// Hardening facts read with LIEF's full parse (symbols, segments, dynamic flags).
+/// Hardening facts read with LIEF's full parse (symbols, segments, dynamic flags). Throws Error like
+/// read_elf_lief().
 ElfHardening read_elf_hardening(const std::string& path);
+
+/// Loads the LIEF module now rather than on first use, so that a caller about to read many files
+/// (the audit) fails once, naming the module, instead of once per file.
+void load_lief_module();
 
 /// Debian's multiarch triplet for an ELF identity ("x86_64-linux-gnu"), from e_machine, class,
 /// byte order and flags; nullopt for a machine we do not know.

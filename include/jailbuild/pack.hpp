@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 // `jailbuild pack` and `unpack`: a jail as a reproducible pax tarball for other hosts, and its safe
-// extraction. The only module that uses libarchive (src/pack.cpp, src/unpack.cpp).
+// extraction. The only module that uses libarchive (src/pack.cpp, src/unpack.cpp), which is why
+// those are built as the loadable module libjailbuild-archive.so (module.hpp); pack_loader.cpp calls
+// into it.
 //
 // The archive: `.jailbuild/`, `.jailbuild/manifest.json` (the jail's manifest, byte for byte) and
 // `.jailbuild/origin.json` (a PackOrigin: the packing host and the packages the files came from, the

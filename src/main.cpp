@@ -6,6 +6,7 @@
 #include "jailbuild/deps_report.hpp"
 #include "jailbuild/error.hpp"
 #include "jailbuild/hook.hpp"
+#include "jailbuild/hostfs.hpp"
 #include "jailbuild/mounts.hpp"
 #include "jailbuild/pack.hpp"
 #include "jailbuild/plan_report.hpp"
@@ -26,6 +27,19 @@ namespace {
 using namespace jailbuild;
 
 constexpr int exit_error = 2;
+
+/// Paths on the command line are made absolute from the current directory here, once: a jail, host
+/// root or profile directory recorded in a manifest or the registry must mean the same thing to the
+/// next sync, which runs from anywhere (the apt hook, a timer). "." and ".." are collapsed; symlinks
+/// are left for the commands to refuse or follow.
+std::string absolute_from_cwd(std::string& path) {
+  if (path.empty() || path.front() == '/') return {};
+  char cwd[4096];
+  if (!::getcwd(cwd, sizeof cwd)) return path + ": cannot tell the current directory";
+  path = normalize_path(std::string(cwd) + "/" + path);
+  return {};
+}
+const CLI::Validator absolute_path(absolute_from_cwd, "PATH");
 
 struct DepsOptions {
   std::string host_root = "/";
@@ -273,14 +287,14 @@ int main(int argc, char** argv) {
   CLI::App* create_cmd = app.add_subcommand("create", "Build (or bring up to date) a jail for the given services");
   const std::vector<std::string> severities = {"info", "low", "medium", "high", "critical"};
   if (runs(create_cmd)) {
-    create_cmd->add_option("DIR", create.dir, "The jail directory, e.g. /var/www/chroot")->required();
+    create_cmd->add_option("DIR", create.dir, "The jail directory, e.g. /var/www/chroot")->required()->transform(absolute_path);
     create_cmd->add_option("--with", create.with, "Comma-separated profiles: nginx,php-fpm[,sh,...]")->required();
     create_cmd->add_option("--php", create.php, "PHP version (X.Y) when several are installed");
     create_cmd->add_option("--bind", create.binds, "SRC:DEST[:ro|rw][,noexec] bind mount (repeatable; ro by default)");
     create_cmd->add_option("--writable", create.writable, "PATH[:USER[:GROUP]] a directory the site may write (default user www-data)");
-    create_cmd->add_option("--host-root", create.host_root, "Read the host below this directory")->check(CLI::ExistingDirectory);
-    create_cmd->add_option("--profiles-dir", create.profile_dirs, "Extra profile directory (highest precedence; repeatable)");
-    create_cmd->add_option("--state-dir", create.state_dir, "Where jails are registered for sync --all")->capture_default_str();
+    create_cmd->add_option("--host-root", create.host_root, "Read the host below this directory")->check(CLI::ExistingDirectory)->transform(absolute_path);
+    create_cmd->add_option("--profiles-dir", create.profile_dirs, "Extra profile directory (highest precedence; repeatable)")->transform(absolute_path);
+    create_cmd->add_option("--state-dir", create.state_dir, "Where jails are registered for sync --all")->capture_default_str()->transform(absolute_path);
     create_cmd->add_flag("--dry-run", create.dry_run, "Print the plan and touch nothing");
     create_cmd->add_flag("--json", create.json, "JSON output");
     create_cmd->add_flag("--quiet,-q", create.quiet, "Print nothing but errors");
@@ -302,7 +316,7 @@ int main(int argc, char** argv) {
   PackCli pack;
   CLI::App* pack_cmd = app.add_subcommand("pack", "Pack a jail into a reproducible tarball for other hosts");
   if (runs(pack_cmd)) {
-    pack_cmd->add_option("DIR", pack.dir, "The jail directory")->required();
+    pack_cmd->add_option("DIR", pack.dir, "The jail directory")->required()->transform(absolute_path);
     pack_cmd->add_option("-o,--output", pack.output, "The archive: .tar, .tar.gz, .tar.xz, .tar.zst (zstd otherwise)")->required();
     pack_cmd->add_flag("--include-state", pack.include_state, "Keep runtime state (/run, /tmp, /var/tmp, logs, sessions)");
     pack_cmd->add_flag("--quiet,-q", pack.quiet, "Print only the archive's sha256");
@@ -312,8 +326,8 @@ int main(int argc, char** argv) {
   CLI::App* unpack_cmd = app.add_subcommand("unpack", "Unpack a jailbuild archive into a new jail, verifying everything");
   if (runs(unpack_cmd)) {
     unpack_cmd->add_option("FILE", unpack.archive, "The archive made by jailbuild pack")->required();
-    unpack_cmd->add_option("DIR", unpack.dir, "The new jail directory (absent or empty)")->required();
-    unpack_cmd->add_option("--state-dir", unpack.state_dir, "Where jails are registered for sync --all")->capture_default_str();
+    unpack_cmd->add_option("DIR", unpack.dir, "The new jail directory (absent or empty)")->required()->transform(absolute_path);
+    unpack_cmd->add_option("--state-dir", unpack.state_dir, "Where jails are registered for sync --all")->capture_default_str()->transform(absolute_path);
     unpack_cmd->add_option("--max-entries", unpack.limits.max_entries, "Refuse an archive with more entries")->capture_default_str();
     unpack_cmd->add_option("--max-bytes", unpack.limits.max_bytes, "Refuse an archive with more bytes of files")->capture_default_str();
     unpack_cmd->add_flag("--quiet,-q", unpack.quiet, "Print nothing but warnings and errors");
@@ -325,20 +339,20 @@ int main(int argc, char** argv) {
   CLI::App* umount_cmd = app.add_subcommand("umount", "Unmount the jail's bind mounts (idempotent)");
   for (CLI::App* cmd : {mount_cmd, umount_cmd}) {
     if (!runs(cmd)) continue;
-    cmd->add_option("DIR", mount_dir, "The jail directory")->required();
+    cmd->add_option("DIR", mount_dir, "The jail directory")->required()->transform(absolute_path);
     cmd->add_flag("--quiet,-q", mount_quiet, "Print nothing but errors");
   }
 
   SyncCli sync;
   CLI::App* sync_cmd = app.add_subcommand("sync", "Bring jails up to date with the host after package upgrades");
   if (runs(sync_cmd)) {
-    sync_cmd->add_option("DIR", sync.dirs, "Jail directories");
+    sync_cmd->add_option("DIR", sync.dirs, "Jail directories")->transform(absolute_path);
     sync_cmd->add_flag("--all", sync.all, "Every jail registered by create and unpack");
     sync_cmd->add_flag("--dry-run", sync.dry_run, "Print the difference and write nothing");
     sync_cmd->add_flag("--json", sync.json, "JSON output");
     sync_cmd->add_flag("--quiet,-q", sync.quiet, "Print nothing but errors");
     sync_cmd->add_flag("--force", sync.force, "Also replace executables and libraries that were tampered with");
-    sync_cmd->add_option("--state-dir", sync.state_dir, "Where jails are registered")->capture_default_str();
+    sync_cmd->add_option("--state-dir", sync.state_dir, "Where jails are registered")->capture_default_str()->transform(absolute_path);
     sync_cmd->add_option("--test-kill-after", sync.kill_after, "")->group(""); // fault injection for the tests
   }
 
@@ -349,14 +363,14 @@ int main(int argc, char** argv) {
   CLI::App* hook_remove = hook_cmd->add_subcommand("remove", "Remove them");
   if (runs(hook_cmd)) {
     for (CLI::App* sub : {hook_install, hook_remove})
-      sub->add_option("--root", hook_root, "Install below this directory instead of /")->check(CLI::ExistingDirectory);
-    hook_install->add_option("--state-dir", hook_state, "State directory the hook's sync uses")->capture_default_str();
+      sub->add_option("--root", hook_root, "Install below this directory instead of /")->check(CLI::ExistingDirectory)->transform(absolute_path);
+    hook_install->add_option("--state-dir", hook_state, "State directory the hook's sync uses")->capture_default_str()->transform(absolute_path);
   }
 
   AuditCli audit;
   CLI::App* audit_cmd = app.add_subcommand("audit", "Find what makes a jail escapable or shows it was tampered with");
   if (runs(audit_cmd)) {
-    audit_cmd->add_option("DIR", audit.dir, "The jail directory (made by jailbuild or not)")->required();
+    audit_cmd->add_option("DIR", audit.dir, "The jail directory (made by jailbuild or not)")->required()->transform(absolute_path);
     audit_cmd->add_flag("--json", audit.json, "JSON output (schema in the README)");
     audit_cmd->add_option("--fail-on", audit.fail_on, "Exit 1 when a finding is this severe or worse")
         ->check(CLI::IsMember(severities))->capture_default_str();

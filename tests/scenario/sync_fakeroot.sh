@@ -184,5 +184,15 @@ check "sync --all finds the registered jail" '"$JB" sync --all --state-dir "$sta
 echo "$tmp/deleted-jail" >> "$state/jails"
 out=$("$JB" sync --all --state-dir "$state" -q 2>&1); rc=$?
 check "sync --all drops a deleted jail from the registry, with a warning" '[ $rc -eq 0 ] && grep -q "no longer exists" <<<"$out" && ! grep -q deleted-jail "$state/jails"'
+# --- relative paths on the command line mean the current directory, recorded as absolute paths
+(cd "$tmp" && "$JB" create rel-jail --with app --host-root ./host --profiles-dir profiles/ --state-dir ./state -q)
+check "create with relative paths records absolute ones" 'python3 -c "
+import json, sys
+spec = json.load(open(sys.argv[1]))[\"spec\"]
+assert spec[\"host_root\"] == sys.argv[2], spec
+assert sys.argv[3] in spec[\"profile_dirs\"], spec
+" "$tmp/rel-jail/.jailbuild/manifest.json" "$host" "$pdir" && grep -qx "$tmp/rel-jail" "$state/jails"'
+check "sync of a jail made with relative paths works from another directory" '(cd / && "$JB" sync "$tmp/rel-jail" --state-dir "$state" -q)'
+check "sync takes a relative jail path" '(cd "$tmp" && "$JB" sync ./rel-jail --state-dir ./state --json | grep -q "\"dir\": \"$tmp/rel-jail\"")'
 [ -n "${KEEP:-}" ] && { trap - EXIT; echo "kept $tmp"; }
 exit $fail

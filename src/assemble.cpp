@@ -88,16 +88,11 @@ namespace {
 
 std::string rel_of(const std::string& jail_path) { return jail_path.size() > 1 ? jail_path.substr(1) : ""; }
 
-bool same_stamp(const FileStamp& a, const FileStamp& b) {
-  return a.dev == b.dev && a.ino == b.ino && a.size == b.size && a.mtime_ns == b.mtime_ns;
-}
-
-
-/// True when the jail still holds exactly the file `prev` recorded (same inode, size and mtime), with
-/// the plan's mode and owner.
+/// True when the jail still holds exactly the file `prev` recorded (same inode, size, mtime and
+/// ctime), with the plan's mode and owner.
 bool jail_file_matches(const JailFs& jail, const PlanEntry& entry, const PlanEntry& prev) {
   auto st = jail.lstat(rel_of(entry.path));
-  return st && S_ISREG(st->st_mode) && same_stamp(stamp_of(*st), prev.jail_stamp) &&
+  return st && S_ISREG(st->st_mode) && stamp_of(*st) == prev.jail_stamp &&
          (st->st_mode & 07777) == entry.mode && st->st_uid == entry.uid && st->st_gid == entry.gid &&
          st->st_nlink == 1 && !prev.digest.empty();
 }
@@ -188,7 +183,7 @@ AssembleReport assemble(JailFs& jail, const HostRoot& host, Plan& plan, const Ma
             ++written;
             bytes += e.content.size();
           }
-        } else if (prev && same_stamp(prev->source_stamp, e.source_stamp) &&
+        } else if (prev && prev->source_stamp == e.source_stamp &&
                    jail_file_matches(jail, e, *prev)) {
           e.digest = prev->digest;
           e.jail_stamp = prev->jail_stamp;

@@ -4,6 +4,7 @@
 #include "jailbuild/hostfs.hpp"
 
 #include <dirent.h>
+#include <link.h>
 #include <fcntl.h>
 #include <unistd.h>
 #include <sys/stat.h>
@@ -15,8 +16,9 @@ namespace jailbuild {
 
 namespace {
 
-/// A change this close before planning began may not show in a file's times (see inputs_unchanged).
-constexpr int64_t racy_window_ns = 1'000'000'000;
+/// A change this close before planning began may not show in a file's times (see inputs_unchanged):
+/// the coarsest clock a Linux file system keeps times with (FAT's 2 s; ext4 and tmpfs use a tick).
+constexpr int64_t racy_window_ns = 2'000'000'000;
 
 int64_t ns_of(const struct timespec& t) { return static_cast<int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec; }
 
@@ -92,11 +94,11 @@ bool all_unchanged(const std::vector<Input>& inputs, const std::string& root, in
   Looker looker(root);
   for (const Input& in : inputs) {
     if (!same(in, looker.look_at(in))) return false;
-    // Seen whole and changed just before planning began: a second change in the same clock tick would
-    // leave the same times behind. Plan again; the record made then is settled.
-    if (in.scrutiny == Scrutiny::whole && in.seen.mode != 0 &&
-        std::max(in.seen.mtime_ns, in.seen.ctime_ns) >= racy_from_ns)
-      return false;
+    // Seen whole (or a symlink, whose text is known by its ctime) and changed just before planning
+    // began: a second change in the same clock tick would leave the same times behind. Plan again; the
+    // record made then is settled.
+    bool timed = in.scrutiny == Scrutiny::whole || S_ISLNK(in.seen.mode);
+    if (timed && in.seen.mode != 0 && std::max(in.seen.mtime_ns, in.seen.ctime_ns) >= racy_from_ns) return false;
   }
   return true;
 }
@@ -156,6 +158,17 @@ void InputLog::saw(std::string_view host_path, const struct stat* st, Scrutiny s
 void InputLog::saw_tool(const std::vector<std::string>& profile_dirs) {
   std::lock_guard<std::mutex> lock(mutex_);
   note(tool_, "/proc/self/exe", look("/proc/self/exe", true), Scrutiny::whole, true);
+  // The shared libraries jailbuild runs with (toml++ reads the profiles, libstdc++ sorts the plan):
+  // an upgrade of one of them may plan differently too.
+  std::vector<std::string> libraries;
+  ::dl_iterate_phdr(
+      [](dl_phdr_info* info, size_t, void* out) {
+        if (info->dlpi_name && info->dlpi_name[0] == '/')
+          static_cast<std::vector<std::string>*>(out)->emplace_back(info->dlpi_name);
+        return 0;
+      },
+      &libraries);
+  for (const std::string& library : libraries) note(tool_, library, look(library, true), Scrutiny::whole, true);
   for (const std::string& dir : profile_dirs) {
     note(tool_, dir, look(dir, true), Scrutiny::whole, true);
     DIR* d = ::opendir(dir.c_str());

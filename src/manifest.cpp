@@ -36,7 +36,7 @@ uint32_t parse_octal(const std::string& s, const std::string& where) {
 }
 
 json stamp_json(const FileStamp& s) {
-  return {{"dev", s.dev}, {"ino", s.ino}, {"size", s.size}, {"mtime_ns", s.mtime_ns}};
+  return {{"dev", s.dev}, {"ino", s.ino}, {"size", s.size}, {"mtime_ns", s.mtime_ns}, {"ctime_ns", s.ctime_ns}};
 }
 
 json opt(const std::optional<std::string>& v) { return v ? json(*v) : json(); }
@@ -198,7 +198,10 @@ std::optional<std::string> opt_text(sj::element e) {
   return text_of(e);
 }
 FileStamp stamp_from(sj::element e) {
-  return {uint64_t(e["dev"]), uint64_t(e["ino"]), int64_t(e["size"]), int64_t(e["mtime_ns"])};
+  FileStamp s{uint64_t(e["dev"]), uint64_t(e["ino"]), int64_t(e["size"]), int64_t(e["mtime_ns"]), 0};
+  sj::element ctime;
+  if (e["ctime_ns"].get(ctime) == simdjson::SUCCESS) s.ctime_ns = int64_t(ctime);
+  return s;
 }
 json small_json(sj::element e) { return json::parse(simdjson::minify(e)); }
 

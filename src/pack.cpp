@@ -228,9 +228,7 @@ std::optional<std::string> pack_file(ArchiveWriter& writer, const JailFs& jail, 
   OwnedFd fd(jail.open_read(rel));
   struct stat st {};
   if (::fstat(fd.fd, &st) != 0) throw system_error(jail.path(rel), "reading status", errno);
-  const FileStamp stamp{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
-                        static_cast<int64_t>(st.st_size),
-                        static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+  const FileStamp stamp = stamp_of(st);
   const bool verify =
       !planned || planned->digest.empty() || st.st_nlink != 1 || !(planned->jail_stamp == stamp);
   ::posix_fadvise(fd.fd, 0, 0, POSIX_FADV_SEQUENTIAL);

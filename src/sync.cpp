@@ -173,11 +173,11 @@ private:
     host.set_input_log(&looks);
     ProfileSet profiles = ProfileSet::load(spec.profile_dirs);
     // ELF facts of unchanged files come from the manifest: an unchanged file is never parsed again.
-    std::map<std::tuple<uint64_t, uint64_t, int64_t, int64_t>, const ElfInfo*> cache;
+    std::map<std::tuple<uint64_t, uint64_t, int64_t, int64_t, int64_t>, const ElfInfo*> cache;
     for (const WalkObject& o : old.plan.objects)
-      cache[{o.stamp.dev, o.stamp.ino, o.stamp.size, o.stamp.mtime_ns}] = &o.elf;
+      cache[{o.stamp.dev, o.stamp.ino, o.stamp.size, o.stamp.mtime_ns, o.stamp.ctime_ns}] = &o.elf;
     ElfReader reader = [&](const std::string& real_path, const FileStamp& s) {
-      auto it = cache.find({s.dev, s.ino, s.size, s.mtime_ns});
+      auto it = cache.find({s.dev, s.ino, s.size, s.mtime_ns, s.ctime_ns});
       return it != cache.end() ? *it->second : read_elf_dynamic(real_path);
     };
     Plan plan = build_plan(host, profiles, spec, Digests::while_copying, reader);

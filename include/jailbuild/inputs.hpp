@@ -65,8 +65,8 @@ public:
   /// A host path was looked at; `st` nullptr: it was not there (ENOENT, ENOTDIR). A missing path
   /// depends on its directory's entries, so the directory (followed) is recorded instead of the path.
   void saw(std::string_view host_path, const struct stat* st, Scrutiny scrutiny, bool follow);
-  /// jailbuild's own inputs: its executable (a new build may plan differently) and the profile
-  /// directories with every file in them.
+  /// jailbuild's own inputs: its executable and the shared libraries loaded now (a new build may
+  /// plan differently), and the profile directories with every file in them.
   void saw_tool(const std::vector<std::string>& profile_dirs);
 
   /// The record, sorted. Empty when a path was seen twice with different stamps (the host changed
@@ -84,8 +84,8 @@ private:
 };
 
 /// Whether every recorded input still looks as it did, and none of them is racy: file times are
-/// coarse (a clock tick, 2 s on FAT), so a change made within a second before planning began may not
-/// show in them. `host_root` as HostRoot has it. False for an empty record.
+/// coarse (a clock tick, 2 s on FAT), so a change made within two seconds before planning began may
+/// not show in them. `host_root` as HostRoot has it. False for an empty record.
 bool inputs_unchanged(const PlanInputs& inputs, const std::string& host_root);
 
 } // namespace jailbuild

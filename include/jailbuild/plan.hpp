@@ -36,8 +36,8 @@ struct PlanEntry {
   std::string source;  ///< file: host path; symlink: link text; bind: host path
   std::string content; ///< generated: the content
   std::string digest;  ///< sha256 of the content (file, generated); empty until known
-  FileStamp source_stamp; ///< file: (dev, inode, size, mtime) of the host source when planned
-  /// file, generated: (dev, inode, size, mtime) of the copy in the jail when it was installed, so that
+  FileStamp source_stamp; ///< file: (dev, inode, size, mtime, ctime) of the host source when planned
+  /// file, generated: (dev, inode, size, mtime, ctime) of the copy in the jail when it was installed, so that
   /// sync and audit can tell an untouched file by lstat() alone, without hashing it.
   FileStamp jail_stamp;
   DeviceType device_type = DeviceType::character;

@@ -24,12 +24,14 @@ struct WalkRoot {
   std::string loaded_by;
 };
 
-/// The identity of a file version, for deduplication and for caches: (device, inode, size, mtime).
+/// The identity of a file version, for caches: (device, inode, size, mtime, ctime). The ctime, which
+/// no one can set back, catches an edit in place that kept the size and restored the mtime.
 struct FileStamp {
   uint64_t dev = 0;
   uint64_t ino = 0;
   int64_t size = 0;
   int64_t mtime_ns = 0;
+  int64_t ctime_ns = 0; ///< 0 in manifests written before it was recorded: never matches a file
   bool operator==(const FileStamp&) const = default;
 };
 

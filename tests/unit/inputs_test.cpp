@@ -10,9 +10,12 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 using namespace jailbuild;
@@ -37,7 +40,7 @@ struct Host {
 
   /// Looks as a plan would: reads a file, globs a directory, resolves a symlink, probes a missing
   /// library name, passes through a directory. The record is then moved past the racy window, as if
-  /// planning had begun two seconds after these files were made.
+  /// planning had begun three seconds after these files were made.
   PlanInputs record(const std::function<void(const HostRoot&)>& extra = {}) {
     InputLog log(host.root());
     host.set_input_log(&log);
@@ -50,7 +53,7 @@ struct Host {
     if (extra) extra(host);
     host.set_input_log(nullptr);
     PlanInputs inputs = std::move(log).finish();
-    inputs.planned_at_ns += 2'000'000'000;
+    inputs.planned_at_ns += 3'000'000'000;
     return inputs;
   }
   bool unchanged(const PlanInputs& inputs) const { return inputs_unchanged(inputs, host.root()); }
@@ -108,6 +111,13 @@ TEST_CASE("inputs: every change a second look would see is seen") {
     fs::create_directory_symlink("elsewhere", h.dir / "var/empty");
   }
   SUBCASE("a directory walked through changes mode") { fs::permissions(h.dir / "etc", fs::perms::owner_all); }
+  SUBCASE("a file read is edited in place, same size, its mtime set back") {
+    struct stat before;
+    REQUIRE(::stat((h.dir / "etc/php/php.ini").c_str(), &before) == 0);
+    std::ofstream(h.dir / "etc/php/php.ini", std::ios::binary | std::ios::trunc) << "extension=bar\n";
+    struct timespec times[2] = {before.st_atim, before.st_mtim};
+    REQUIRE(::utimensat(AT_FDCWD, (h.dir / "etc/php/php.ini").c_str(), times, 0) == 0);
+  }
   CHECK_FALSE(h.unchanged(inputs));
 }
 
@@ -120,7 +130,7 @@ TEST_CASE("inputs: changes that cannot change the plan are not reasons to plan a
   CHECK(h.unchanged(inputs));
 }
 
-TEST_CASE("inputs: a record made within a second of a change it saw is racy, and plans again") {
+TEST_CASE("inputs: a record made within two seconds of a change it saw is racy, and plans again") {
   Host h;
   InputLog log(h.host.root());
   h.host.set_input_log(&log);
@@ -128,7 +138,7 @@ TEST_CASE("inputs: a record made within a second of a change it saw is racy, and
   h.host.set_input_log(nullptr);
   PlanInputs inputs = std::move(log).finish();
   CHECK_FALSE(h.unchanged(inputs));
-  inputs.planned_at_ns += 2'000'000'000;
+  inputs.planned_at_ns += 3'000'000'000;
   CHECK(h.unchanged(inputs));
 }
 
@@ -153,8 +163,17 @@ TEST_CASE("inputs: jailbuild's own inputs, its executable and profile files, are
   InputLog log(h.host.root());
   log.saw_tool({profiles.path, missing});
   PlanInputs inputs = std::move(log).finish();
-  inputs.planned_at_ns += 2'000'000'000;
-  REQUIRE(inputs.tool.size() == 4); // the executable, both directories, web.toml
+  inputs.planned_at_ns += 3'000'000'000;
+  auto recorded = [&](const std::string& path) {
+    return std::any_of(inputs.tool.begin(), inputs.tool.end(), [&](const Input& in) { return in.path == path; });
+  };
+  CHECK(recorded("/proc/self/exe"));
+  CHECK(recorded(profiles.path));
+  CHECK(recorded(missing));
+  CHECK(recorded(profiles / "web.toml"));
+  // The shared libraries this process runs with, libc among them.
+  CHECK(std::any_of(inputs.tool.begin(), inputs.tool.end(),
+                    [](const Input& in) { return in.path.find("/libc.so.6") != std::string::npos; }));
   CHECK(inputs_unchanged(inputs, h.host.root()));
   SUBCASE("a profile is edited") { std::ofstream(profiles / "web.toml", std::ios::app) << "# more\n"; }
   SUBCASE("a profile is added") { write_text(profiles / "db.toml", ""); }

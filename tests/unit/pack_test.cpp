@@ -761,29 +761,30 @@ TEST_CASE("unpack_jail: a corrupt or truncated archive is a clear error naming t
   CHECK_FALSE(fs::exists(top / "d"));
 }
 
-TEST_CASE("pack_jail: a file that keeps its recorded stamp is not hashed again, and unpack still catches "
-          "tampering") {
+TEST_CASE("pack_jail: a file that keeps its recorded stamp is not hashed again, one edited in place is, and "
+          "unpack checks every digest anyway") {
   if (!is_root()) {
     MESSAGE("skipped: needs root");
     return;
   }
   TempDir top("stamp");
   make_jail(top / "jail");
-  // Record the jail stamp of /usr/bin/tool, as create and sync do.
-  Manifest m = read_manifest(top / "jail");
-  struct stat st {};
-  REQUIRE(::lstat((top / "jail/usr/bin/tool").c_str(), &st) == 0);
-  for (PlanEntry& e : m.plan.entries)
-    if (e.path == "/usr/bin/tool")
-      e.jail_stamp = {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
-                      static_cast<int64_t>(st.st_size),
-                      static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
   JailFs jail(top / "jail");
-  write_manifest(jail, m);
+  // Record the jail stamp of /usr/bin/tool, as create and sync do.
+  auto record_stamp = [&] {
+    Manifest m = read_manifest(top / "jail");
+    struct stat now {};
+    REQUIRE(::lstat((top / "jail/usr/bin/tool").c_str(), &now) == 0);
+    for (PlanEntry& e : m.plan.entries)
+      if (e.path == "/usr/bin/tool") e.jail_stamp = stamp_of(now);
+    write_manifest(jail, m);
+    return now;
+  };
+  struct stat st = record_stamp();
   pack_jail({top / "jail", top / "clean.tar", StateFiles::leave_out, 1});
   CHECK(unpack_jail({top / "clean.tar", top / "clean", top / "state", {}}).entries > 10);
 
-  // Same inode, same size, same mtime, other bytes: pack trusts the stamp, unpack does not.
+  // Same inode, same size, same mtime, other bytes: the ctime moved, so pack hashes it and refuses.
   {
     std::fstream f(top / "jail/usr/bin/tool", std::ios::in | std::ios::out | std::ios::binary);
     f.seekp(10);
@@ -791,8 +792,13 @@ TEST_CASE("pack_jail: a file that keeps its recorded stamp is not hashed again, 
   }
   struct timespec times[2] = {st.st_atim, st.st_mtim};
   REQUIRE(::utimensat(AT_FDCWD, (top / "jail/usr/bin/tool").c_str(), times, 0) == 0);
+  std::string error = error_of([&] { pack_jail({top / "jail", top / "tampered.tar", StateFiles::leave_out, 1}); });
+  CHECK(contains(error, "/usr/bin/tool differs from its manifest digest"));
+
+  // A manifest whose stamp matches the tampered file: pack trusts it and does not hash; unpack does.
+  record_stamp();
   pack_jail({top / "jail", top / "tampered.tar", StateFiles::leave_out, 1});
-  std::string error = error_of([&] { unpack_jail({top / "tampered.tar", top / "copy", top / "state", {}}); });
+  error = error_of([&] { unpack_jail({top / "tampered.tar", top / "copy", top / "state", {}}); });
   CHECK(contains(error, "usr/bin/tool: content does not match the manifest's digest"));
   CHECK_FALSE(fs::exists(top / "copy"));
 }

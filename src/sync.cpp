@@ -133,24 +133,29 @@ public:
     std::future<bool> unchanged = std::async(std::launch::async, [&] { return inputs_unchanged(old.inputs, host.root()); });
     list_dirs_of(old.plan);
     report_.planned = spec.profile_dirs != old.plan.spec.profile_dirs || !unchanged.get();
-    Plan plan;
+    // Reused, the recorded plan is the desired one: recorded and desired entries are then the same
+    // objects, and only the jail stamps decide() refreshes can differ from the manifest.
+    Plan fresh;
     PlanInputs inputs;
-    if (report_.planned) {
-      std::tie(plan, inputs) = plan_again(host, spec, old);
-    } else {
-      plan = old.plan;
-      inputs = old.inputs;
-    }
+    if (report_.planned) std::tie(fresh, inputs) = plan_again(host, spec, old);
+    else inputs = old.inputs;
+    Plan& plan = report_.planned ? fresh : old.plan;
+    std::vector<FileStamp> stamps_before;
+    if (!report_.planned)
+      for (const PlanEntry& e : plan.entries) stamps_before.push_back(e.jail_stamp);
     report_.warnings = plan.warnings;
 
-    std::map<std::string, const PlanEntry*> recorded;
+    std::unordered_map<std::string_view, const PlanEntry*> recorded;
+    recorded.reserve(old.plan.entries.size());
     for (const PlanEntry& e : old.plan.entries) recorded.emplace(e.path, &e);
     fill_digests(host, plan, recorded);
     decide(plan, recorded, old);
     if (options_.mode == SyncMode::dry_run) return std::move(report_);
 
-    bool changed = apply(host) || !same_entries(plan, old.plan) ||
-                   plan.spec.profile_dirs != old.plan.spec.profile_dirs || !(inputs == old.inputs);
+    bool entries_changed = report_.planned ? !same_entries(plan, old.plan) || !(inputs == old.inputs) ||
+                                                 plan.spec.profile_dirs != old.plan.spec.profile_dirs
+                                           : !same_stamps(plan, stamps_before);
+    bool changed = apply(host) || entries_changed;
     if (changed) {
       Manifest next;
       next.tool = std::string("jailbuild ") + JB_VERSION;
@@ -186,7 +191,8 @@ private:
   }
 
   /// Desired files whose source did not change keep their recorded digest; the others are hashed now.
-  void fill_digests(const HostRoot& host, Plan& plan, const std::map<std::string, const PlanEntry*>& recorded) {
+  void fill_digests(const HostRoot& host, Plan& plan,
+                    const std::unordered_map<std::string_view, const PlanEntry*>& recorded) {
     for (PlanEntry& e : plan.entries) {
       if (e.kind != EntryKind::file) continue;
       auto it = recorded.find(e.path);
@@ -297,8 +303,10 @@ private:
     report_.changes.push_back({kind, path, std::move(detail)});
   }
 
-  void decide(Plan& plan, const std::map<std::string, const PlanEntry*>& recorded, const Manifest& old) {
-    std::map<std::string, const PlanEntry*> desired;
+  void decide(Plan& plan, const std::unordered_map<std::string_view, const PlanEntry*>& recorded,
+              const Manifest& old) {
+    std::unordered_map<std::string_view, const PlanEntry*> desired;
+    desired.reserve(plan.entries.size());
     for (PlanEntry& e : plan.entries) {
       desired.emplace(e.path, &e);
       auto it = recorded.find(e.path);
@@ -542,6 +550,12 @@ private:
       if (r.digest != e.digest) throw Error(e.source, "changed on the host while syncing; run sync again");
     }
     if (auto st = jail_.lstat(rel)) e.jail_stamp = stamp_of(*st);
+  }
+
+  static bool same_stamps(const Plan& plan, const std::vector<FileStamp>& before) {
+    for (size_t i = 0; i < plan.entries.size(); ++i)
+      if (!(plan.entries[i].jail_stamp == before[i])) return false;
+    return true;
   }
 
   static bool same_entries(const Plan& a, const Plan& b) {

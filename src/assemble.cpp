@@ -37,6 +37,9 @@ bool is_system_dir(const std::string& path) {
   return false;
 }
 
+
+} // namespace
+
 bool directory_is_empty(const std::string& path) {
   DIR* d = ::opendir(path.c_str());
   if (!d) throw system_error(path, "cannot read directory", errno);
@@ -51,8 +54,6 @@ bool directory_is_empty(const std::string& path) {
   ::closedir(d);
   return empty;
 }
-
-} // namespace
 
 std::string check_jail_location(const std::string& dir) {
   if (dir.empty() || dir.front() != '/') throw Error(dir, "the jail directory must be an absolute path");

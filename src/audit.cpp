@@ -12,10 +12,8 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <climits>
-#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
@@ -50,7 +48,7 @@ std::optional<std::string> Context::read_text(const std::string& path, std::size
     return std::nullopt;
   }
   try {
-    Fd fd(jail.open_read(path));
+    UniqueFd fd(jail.open_read(path));
     std::string text;
     char buffer[16384];
     while (text.size() < limit) {
@@ -65,45 +63,6 @@ std::optional<std::string> Context::read_text(const std::string& path, std::size
         "check its permissions");
     return std::nullopt;
   }
-}
-
-namespace {
-
-std::string unescape_mountinfo(const std::string& field) {
-  std::string out;
-  for (std::size_t i = 0; i < field.size(); ++i) {
-    if (field[i] == '\\' && i + 3 < field.size() && std::isdigit(static_cast<unsigned char>(field[i + 1]))) {
-      out += static_cast<char>(std::strtol(field.substr(i + 1, 3).c_str(), nullptr, 8));
-      i += 3;
-    } else {
-      out += field[i];
-    }
-  }
-  return out;
-}
-
-} // namespace
-
-std::vector<Mount> parse_mountinfo(const std::string& text) {
-  // "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue"
-  std::vector<Mount> mounts;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    std::istringstream words(line);
-    std::string id, parent, device, root, point, options;
-    if (!(words >> id >> parent >> device >> root >> point >> options)) continue;
-    std::string word;
-    while (words >> word && word != "-") {
-    } // optional fields
-    Mount m;
-    if (!(words >> m.fstype >> m.source)) continue;
-    if (std::sscanf(device.c_str(), "%u:%u", &m.major, &m.minor) != 2) continue;
-    m.root = unescape_mountinfo(root);
-    m.mount_point = unescape_mountinfo(point);
-    m.options = options;
-    mounts.push_back(std::move(m));
-  }
-  return mounts;
 }
 
 } // namespace audit
@@ -151,7 +110,7 @@ void read_file(const Context& ctx, FileResult& r, bool hardening) {
     r.error = e.message();
     return;
   }
-  Fd fd(raw);
+  UniqueFd fd(raw);
   unsigned char header[elf_header_bytes] = {};
   ssize_t got = ::pread(fd.get(), header, sizeof header, 0);
   static constexpr unsigned char elf_magic[] = {0x7f, 'E', 'L', 'F'};
@@ -337,7 +296,7 @@ int severity_rank(const Finding& f) {
 /// (the integrity check reads all of it with read_manifest).
 Manifest read_manifest_users(const JailFs& jail) {
   const std::string shown = jail.path(manifest_file);
-  Fd fd(jail.open_read(manifest_file));
+  UniqueFd fd(jail.open_read(manifest_file));
   std::string text;
   char buffer[65536];
   for (ssize_t got; (got = ::read(fd.get(), buffer, sizeof buffer)) != 0;) {
@@ -417,7 +376,7 @@ AuditReport audit_jail(const std::string& dir, const AuditOptions& options) {
       ctx.add("audit-error", Severity::medium, "host:" + options.mountinfo, "cannot read the mount table",
               "mount /proc");
     ctx.mounts = parse_mountinfo(text.str());
-    for (const Mount& m : ctx.mounts)
+    for (const MountInfo& m : ctx.mounts)
       if (inside_dir(m.mount_point, ctx.real_root))
         mount_points.insert(m.mount_point.substr(ctx.real_root.size()));
   }
@@ -425,7 +384,7 @@ AuditReport audit_jail(const std::string& dir, const AuditOptions& options) {
   // Walk the tree.
   Node root;
   root.path = "/";
-  Fd root_fd(::open(jail.root().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  UniqueFd root_fd(::open(jail.root().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (root_fd.get() < 0 || ::fstat(root_fd.get(), &root.st) != 0)
     throw system_error(jail.root(), "cannot open", errno);
   const bool read_links = options.integrity == Integrity::check && report.has_manifest;

@@ -5,8 +5,10 @@
 #pragma once
 #include "jailbuild/accounts.hpp"
 #include "jailbuild/audit.hpp"
+#include "jailbuild/fd.hpp"
 #include "jailbuild/jailfs.hpp"
 #include "jailbuild/manifest.hpp"
+#include "jailbuild/mounts.hpp"
 
 #include <atomic>
 #include <cstddef>
@@ -17,30 +19,11 @@
 #include <string_view>
 #include <sys/stat.h>
 #include <thread>
-#include <unistd.h>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
 namespace jailbuild::audit {
-
-/// Owns a file descriptor.
-class Fd {
-public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    std::swap(fd_, other.fd_);
-    return *this;
-  }
-  int get() const { return fd_; }
-
-private:
-  int fd_;
-};
 
 /// Runs work(0) ... work(count - 1) on `threads` threads; work must not throw.
 template <class Work> void parallel_for(std::size_t count, unsigned threads, Work&& work) {
@@ -68,19 +51,6 @@ struct Node {
   bool service_reach = false; ///< a directory a service user can search, and reach from the jail root
 };
 
-/// One line of /proc/self/mountinfo.
-struct Mount {
-  unsigned major = 0, minor = 0;
-  std::string root;        ///< the directory of its file system that is mounted ("/" for all of it)
-  std::string mount_point; ///< host path
-  std::string options;     ///< per-mount options: "rw,nosuid,..."
-  std::string fstype;
-  std::string source;
-};
-
-/// Parses mountinfo; lines it cannot read are skipped. Octal escapes (\040) are decoded.
-std::vector<Mount> parse_mountinfo(const std::string& text);
-
 /// The ids a compromised service may run as: every id but 0 in the jail's passwd and group. A
 /// permission is granted when the owner, group or other class allows it to any of them; that
 /// over-approximates (an owner denied by its owner bits still counts through "other"), which errs on
@@ -100,7 +70,7 @@ struct Context {
   std::string real_root;   ///< the jail's canonical host path, for mountinfo and for parents
   std::vector<Node> nodes; ///< parents before children; nodes[0] is the root
   std::unordered_map<std::string, std::size_t> index; ///< path -> node
-  std::vector<Mount> mounts;                          ///< the whole mount table
+  std::vector<MountInfo> mounts;                      ///< the whole mount table
   const Manifest* manifest = nullptr;                 ///< the jail's, if it has one
   std::vector<PasswdEntry> passwd;
   std::vector<GroupEntry> groups;
@@ -124,7 +94,7 @@ std::string_view base_name(std::string_view path);
 /// Walks the tree below the jail root (already open as root_fd, O_RDONLY) into ctx.nodes, parents first,
 /// on `threads` threads, without following a symlink or entering a mount point. read_links: read
 /// every symlink's text (the integrity check compares them all).
-void walk_jail(Context& ctx, Fd root_fd, const Node& root, const std::set<std::string>& mount_points,
+void walk_jail(Context& ctx, UniqueFd root_fd, const Node& root, const std::set<std::string>& mount_points,
                bool read_links, unsigned threads);
 
 // The rules, each appending its findings to the context.

@@ -287,9 +287,9 @@ bool is_log_socket(std::string_view path) {
 
 /// The host path a mount shows: the mount of the same file system outside the jail whose root
 /// contains this mount's root, plus the rest of the path. Empty when none is found.
-std::string host_source(const Context& ctx, const Mount& m) {
-  const Mount* best = nullptr;
-  for (const Mount& o : ctx.mounts) {
+std::string host_source(const Context& ctx, const MountInfo& m) {
+  const MountInfo* best = nullptr;
+  for (const MountInfo& o : ctx.mounts) {
     if (o.major != m.major || o.minor != m.minor || inside(o.mount_point, ctx.real_root)) continue;
     if (!(o.root == "/" || inside(m.root, o.root))) continue;
     if (!best || o.root.size() > best->root.size()) best = &o;
@@ -299,19 +299,12 @@ std::string host_source(const Context& ctx, const Mount& m) {
   return normalize_path(best->mount_point + "/" + rest);
 }
 
-bool has_option(const std::string& options, std::string_view option) {
-  std::istringstream in(options);
-  for (std::string o; std::getline(in, o, ',');)
-    if (o == option) return true;
-  return false;
-}
-
-void check_mount(Context& ctx, const Mount& m, const Mount* host_root) {
+void check_mount(Context& ctx, const MountInfo& m, const MountInfo* host_root) {
   std::string path = m.mount_point == ctx.real_root ? "/" : m.mount_point.substr(ctx.real_root.size());
-  bool rw = has_option(m.options, "rw");
+  bool rw = m.has_option("rw");
   const std::string access = rw ? "read-write" : "read-only";
   const std::string fix = "umount " + m.mount_point + " and remove what mounts it";
-  if (m.fstype == "proc") {
+  if (m.fs_type == "proc") {
     if (rw)
       ctx.add("mount-proc-rw", Severity::critical, path,
               "the host's /proc mounted read-write: /proc/sys, /proc/sysrq-trigger and other processes' "
@@ -327,13 +320,13 @@ void check_mount(Context& ctx, const Mount& m, const Mount* host_root) {
                                           "tracefs",  "securityfs", "bpf",     "configfs",
                                           "efivarfs", "pstore",     "fusectl", "binfmt_misc"};
   for (const char* fs : kernel_fs)
-    if (m.fstype == fs) {
+    if (m.fs_type == fs) {
       ctx.add("mount-kernel-fs", rw ? Severity::critical : Severity::high, path,
               std::string(fs) + " mounted " + access + ": kernel and host settings reachable from the jail",
               fix);
       return;
     }
-  if (m.fstype == "devtmpfs") {
+  if (m.fs_type == "devtmpfs") {
     ctx.add("mount-devtmpfs", Severity::critical, path,
             "devtmpfs mounted: every device node of the host, disks included", fix);
     return;
@@ -355,8 +348,8 @@ void check_mount(Context& ctx, const Mount& m, const Mount* host_root) {
       }
   }
   ctx.add("mount", Severity::info, path,
-          (source.empty() ? m.fstype + " " + m.source : source) + " mounted " + access +
-              (has_option(m.options, "nosuid") ? "" : ", setuid allowed"),
+          (source.empty() ? m.fs_type + " " + m.source : source) + " mounted " + access +
+              (m.has_option("nosuid") ? "" : ", setuid allowed"),
           "check that the jail needs it");
 }
 
@@ -513,14 +506,14 @@ void check_entries(Context& ctx) {
 }
 
 void check_mounts(Context& ctx) {
-  const Mount* host_root = nullptr;
-  for (const Mount& m : ctx.mounts)
+  const MountInfo* host_root = nullptr;
+  for (const MountInfo& m : ctx.mounts)
     if (m.mount_point == "/") host_root = &m; // the last one is on top
-  for (const Mount& m : ctx.mounts)
+  for (const MountInfo& m : ctx.mounts)
     if (inside(m.mount_point, ctx.real_root) && m.mount_point != ctx.real_root)
       check_mount(ctx, m, host_root);
   // The jail root itself may be a mount (a tmpfs for the jail); only a mount of the host's / is wrong.
-  for (const Mount& m : ctx.mounts)
+  for (const MountInfo& m : ctx.mounts)
     if (m.mount_point == ctx.real_root && host_root && m.major == host_root->major &&
         m.minor == host_root->minor && m.root == host_root->root)
       ctx.add("mount-host-root", Severity::critical, "/",

@@ -30,7 +30,7 @@ constexpr int max_depth = 256;
 /// to the queue as tasks of their own.
 struct WalkTask {
   Node top;
-  Fd fd; ///< open (O_RDONLY) until walked
+  UniqueFd fd; ///< open (O_RDONLY) until walked
   int depth = 0;
   std::vector<Node> nodes; ///< nodes[0] is top; parents are indices into this list
   std::vector<Finding> findings;
@@ -43,7 +43,7 @@ class WalkQueue {
 public:
   /// Queues a directory and takes its fd; npos when max_open directories are already held open
   /// (the caller keeps the fd and walks it on the spot).
-  std::size_t add(const Node& top, Fd&& fd, int depth) {
+  std::size_t add(const Node& top, UniqueFd&& fd, int depth) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (open_ >= max_open) return std::string::npos;
     ++open_;
@@ -59,7 +59,7 @@ public:
     return next_ < tasks_.size() ? &tasks_[next_++] : nullptr;
   }
   void finished(WalkTask& task) {
-    task.fd = Fd();
+    task.fd.reset();
     std::lock_guard<std::mutex> lock(mutex_);
     --open_;
     if (--pending_ == 0) ready_.notify_all();
@@ -142,7 +142,7 @@ private:
       }
       // O_RDONLY, not O_PATH: the same fd lists the directory. O_DIRECTORY and O_NOFOLLOW refuse
       // anything swapped in since the fstatat, and opening a directory acts on nothing.
-      Fd sub(::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      UniqueFd sub(::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       struct stat st {};
       if (sub.get() < 0 || ::fstat(sub.get(), &st) != 0) {
         if (errno != ENOENT) error(added.path, "cannot open the directory", errno);
@@ -212,7 +212,7 @@ void collect(Context& ctx, WalkQueue& queue, std::size_t id, std::size_t top) {
 
 } // namespace
 
-void walk_jail(Context& ctx, Fd root_fd, const Node& root, const std::set<std::string>& mount_points,
+void walk_jail(Context& ctx, UniqueFd root_fd, const Node& root, const std::set<std::string>& mount_points,
                bool read_links, unsigned threads) {
   WalkQueue queue;
   ctx.nodes.push_back(root);

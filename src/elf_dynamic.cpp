@@ -6,6 +6,7 @@
 #include "jailbuild/elf.hpp"
 
 #include "jailbuild/error.hpp"
+#include "jailbuild/fd.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -24,16 +25,13 @@ namespace {
 class InputFile {
 public:
   explicit InputFile(const std::string& path) : path_(path) {
-    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd_ < 0) throw system_error(path, "cannot open", errno);
+    fd_.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd_) throw system_error(path, "cannot open", errno);
     struct stat st;
-    if (::fstat(fd_, &st) != 0) throw system_error(path, "cannot stat", errno);
+    if (::fstat(fd_.get(), &st) != 0) throw system_error(path, "cannot stat", errno);
     if (!S_ISREG(st.st_mode)) throw Error(path, "not a regular file");
     size_ = static_cast<uint64_t>(st.st_size);
   }
-  ~InputFile() { ::close(fd_); }
-  InputFile(const InputFile&) = delete;
-  InputFile& operator=(const InputFile&) = delete;
 
   uint64_t size() const { return size_; }
   /// Exactly `len` bytes at `offset`, or an Error saying the file is truncated.
@@ -42,7 +40,7 @@ public:
       throw Error(path_, std::string("truncated or corrupt ELF: ") + what + " lies outside the file");
     auto* p = static_cast<char*>(buf);
     while (len > 0) {
-      ssize_t n = ::pread(fd_, p, len, static_cast<off_t>(offset));
+      ssize_t n = ::pread(fd_.get(), p, len, static_cast<off_t>(offset));
       if (n < 0) {
         if (errno == EINTR) continue;
         throw system_error(path_, "cannot read", errno);
@@ -56,7 +54,7 @@ public:
 
 private:
   std::string path_;
-  int fd_ = -1;
+  UniqueFd fd_;
   uint64_t size_ = 0;
 };
 

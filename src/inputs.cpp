@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "jailbuild/inputs.hpp"
 
+#include "jailbuild/fd.hpp"
 #include "jailbuild/hostfs.hpp"
 
 #include <dirent.h>
@@ -62,32 +63,26 @@ std::vector<Input> sorted(std::unordered_map<std::string, Input>& map) {
 class Looker {
 public:
   explicit Looker(const std::string& root) : root_(root) {}
-  ~Looker() {
-    if (dir_fd_ >= 0) ::close(dir_fd_);
-  }
-  Looker(const Looker&) = delete;
-  Looker& operator=(const Looker&) = delete;
 
   InputStamp look_at(const Input& in) {
     size_t slash = in.path.rfind('/');
     if (slash == std::string::npos || slash + 1 == in.path.size()) return look(real_of(root_, in.path), in.follow);
     std::string_view dir(in.path.data(), slash == 0 ? 1 : slash);
     if (dir != dir_) {
-      if (dir_fd_ >= 0) ::close(dir_fd_);
       dir_ = std::string(dir);
       // Symlinks in the directory part are followed, as by lstat(2) on the whole path.
-      dir_fd_ = ::open(real_of(root_, dir_).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+      dir_fd_.reset(::open(real_of(root_, dir_).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     }
-    if (dir_fd_ < 0) return {};
+    if (!dir_fd_) return {};
     struct stat st;
-    if (::fstatat(dir_fd_, in.path.c_str() + slash + 1, &st, in.follow ? 0 : AT_SYMLINK_NOFOLLOW) != 0) return {};
+    if (::fstatat(dir_fd_.get(), in.path.c_str() + slash + 1, &st, in.follow ? 0 : AT_SYMLINK_NOFOLLOW) != 0) return {};
     return input_stamp_of(st);
   }
 
 private:
   const std::string& root_;
   std::string dir_;
-  int dir_fd_ = -1;
+  UniqueFd dir_fd_;
 };
 
 bool all_unchanged(const std::vector<Input>& inputs, const std::string& root, int64_t racy_from_ns) {

@@ -17,6 +17,7 @@
 
 #include "jailbuild/digest.hpp"
 #include "jailbuild/error.hpp"
+#include "jailbuild/fd.hpp"
 
 #include <cerrno>
 #include <climits>
@@ -47,26 +48,6 @@ constexpr long fchmodat2_syscall = 452;
 
 constexpr int temp_name_attempts = 8;
 
-/// Owns a file descriptor.
-class Fd {
-public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    std::swap(fd_, other.fd_);
-    return *this;
-  }
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
-private:
-  int fd_ = -1;
-};
-
 /// A temporary directory entry, unlinked when the operation fails before renaming it into place.
 struct TempEntry {
   int dir;
@@ -84,13 +65,13 @@ struct TempEntry {
 
 /// A temporary file being written, and its entry.
 struct TempFile {
-  Fd fd;
+  UniqueFd fd;
   TempEntry entry;
 };
 
 /// The directory holding an entry, opened O_PATH without following symlinks, and the entry's name.
 struct Parent {
-  Fd dir;
+  UniqueFd dir;
   std::string name;
 };
 
@@ -124,9 +105,9 @@ std::string relative_text(std::string_view rel, const std::string& shown) {
 
 /// Opens components[0, count) beneath the root one at a time with O_NOFOLLOW, for kernels without
 /// openat2 and to name the component at fault. nullopt when a component is absent.
-std::optional<Fd> walk_beneath(int root_fd, const std::vector<std::string>& components, std::size_t count,
-                               const std::string& shown) {
-  Fd current(::openat(root_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC));
+std::optional<UniqueFd> walk_beneath(int root_fd, const std::vector<std::string>& components,
+                                     std::size_t count, const std::string& shown) {
+  UniqueFd current(::openat(root_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (current.get() < 0) throw system_error(shown, "opening the jail root", errno);
   std::string prefix;
   for (std::size_t i = 0; i < count; ++i) {
@@ -141,14 +122,14 @@ std::optional<Fd> walk_beneath(int root_fd, const std::vector<std::string>& comp
         refuse_symlink(shown, prefix);
       throw system_error(shown, "opening " + prefix, err);
     }
-    current = Fd(fd);
+    current.reset(fd);
   }
   return current;
 }
 
 /// Opens components[0, count) beneath the root without following any symlink; nullopt when absent.
-std::optional<Fd> open_beneath(int root_fd, const std::vector<std::string>& components, std::size_t count,
-                               const std::string& shown) {
+std::optional<UniqueFd> open_beneath(int root_fd, const std::vector<std::string>& components,
+                                     std::size_t count, const std::string& shown) {
   std::string joined = ".";
   for (std::size_t i = 0; i < count; ++i)
     joined += "/" + components[i];
@@ -156,7 +137,7 @@ std::optional<Fd> open_beneath(int root_fd, const std::vector<std::string>& comp
   how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
   how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
   long fd = ::syscall(SYS_openat2, root_fd, joined.c_str(), &how, sizeof how);
-  if (fd >= 0) return Fd(static_cast<int>(fd));
+  if (fd >= 0) return UniqueFd(static_cast<int>(fd));
   if (errno == ENOENT) return std::nullopt;
   // ENOSYS (old kernel, seccomp), ELOOP (a symlink: the walk names it), ENOTDIR, EAGAIN (a rename
   // raced the lookup) and anything else: the walk is just as safe, and it says what went wrong.
@@ -168,7 +149,7 @@ std::optional<Fd> open_beneath(int root_fd, const std::vector<std::string>& comp
 std::optional<Parent> find_parent(int root_fd, std::string_view rel, const std::string& shown) {
   std::vector<std::string> components = components_of(rel, shown);
   if (components.empty()) throw Error(shown, "names the jail root itself");
-  std::optional<Fd> dir = open_beneath(root_fd, components, components.size() - 1, shown);
+  std::optional<UniqueFd> dir = open_beneath(root_fd, components, components.size() - 1, shown);
   if (!dir) return std::nullopt;
   return Parent{std::move(*dir), std::move(components.back())};
 }
@@ -256,7 +237,7 @@ void set_owner_and_mode(int fd, const std::string& shown, uid_t uid, gid_t gid, 
 }
 
 void fsync_dir(const Parent& parent, const std::string& shown) {
-  Fd dir(::openat(parent.dir.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd dir(::openat(parent.dir.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dir.get() < 0 || ::fsync(dir.get()) != 0) throw system_error(shown, "flushing the directory", errno);
 }
 
@@ -280,7 +261,7 @@ TempFile create_temp_file(const Parent& parent, const std::string& shown) {
     std::string name = temp_name(parent.name, shown);
     int fd =
         ::openat(parent.dir.get(), name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd >= 0) return TempFile{Fd(fd), TempEntry(parent.dir.get(), std::move(name))};
+    if (fd >= 0) return TempFile{UniqueFd(fd), TempEntry(parent.dir.get(), std::move(name))};
     if (errno != EEXIST) throw system_error(shown, "creating a temporary file", errno);
   }
   throw Error(shown, "no free temporary name");
@@ -369,27 +350,14 @@ JailFs::JailFs(const std::string& root) : root_(root) {
   while (root_.size() > 1 && root_.back() == '/')
     root_.pop_back();
   // O_NOFOLLOW|O_PATH would open a symlink itself; O_DIRECTORY then refuses it with ENOTDIR.
-  root_fd_ = ::open(root_.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (root_fd_ < 0) {
+  root_fd_.reset(::open(root_.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!root_fd_) {
     int err = errno;
     struct stat st {};
     if (::lstat(root_.c_str(), &st) == 0 && S_ISLNK(st.st_mode))
       throw Error(root_, "the jail root is a symlink; it must be a real directory");
     throw system_error(root_, "opening the jail root", err);
   }
-}
-
-JailFs::~JailFs() {
-  if (root_fd_ >= 0) ::close(root_fd_);
-}
-
-JailFs::JailFs(JailFs&& other) noexcept
-    : root_(std::move(other.root_)), root_fd_(std::exchange(other.root_fd_, -1)) {}
-
-JailFs& JailFs::operator=(JailFs&& other) noexcept {
-  std::swap(root_, other.root_);
-  std::swap(root_fd_, other.root_fd_);
-  return *this;
 }
 
 std::string JailFs::path(std::string_view rel) const {
@@ -401,17 +369,17 @@ std::string JailFs::path(std::string_view rel) const {
 
 void JailFs::make_dir(std::string_view rel, mode_t mode, uid_t uid, gid_t gid) {
   const std::string shown = path(rel);
-  Fd dir;
+  UniqueFd dir;
   if (components_of(rel, shown).empty()) {
-    dir = Fd(::openat(root_fd_, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    dir.reset(::openat(root_fd_.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (dir.get() < 0) throw system_error(shown, "opening the jail root", errno);
   } else {
-    Parent parent = require_parent(root_fd_, rel, shown);
+    Parent parent = require_parent(root_fd_.get(), rel, shown);
     // Created private; the final mode is applied through the fd below, after the owner.
     if (::mkdirat(parent.dir.get(), parent.name.c_str(), 0700) != 0 && errno != EEXIST)
       throw system_error(shown, "creating directory", errno);
-    dir =
-        Fd(::openat(parent.dir.get(), parent.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    dir.reset(
+        ::openat(parent.dir.get(), parent.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (dir.get() < 0) {
       int err = errno;
       std::optional<struct stat> st = stat_entry(parent, shown);
@@ -426,10 +394,10 @@ void JailFs::make_dir(std::string_view rel, mode_t mode, uid_t uid, gid_t gid) {
 CopyResult JailFs::copy_file(std::string_view rel, const std::string& host_source, mode_t mode, uid_t uid,
                              gid_t gid, CopyMethod method, Fsync fsync) {
   const std::string shown = path(rel);
-  Parent parent = require_parent(root_fd_, rel, shown);
+  Parent parent = require_parent(root_fd_.get(), rel, shown);
   refuse_directory(parent, shown);
   const std::string what = "source " + host_source;
-  Fd source(::open(host_source.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd source(::open(host_source.c_str(), O_RDONLY | O_CLOEXEC));
   if (source.get() < 0) throw system_error(shown, "opening " + what, errno);
   struct stat st {};
   if (::fstat(source.get(), &st) != 0) throw system_error(shown, "reading status of " + what, errno);
@@ -448,7 +416,7 @@ CopyResult JailFs::copy_file(std::string_view rel, const std::string& host_sourc
 std::string JailFs::write_file(std::string_view rel, std::string_view content, mode_t mode, uid_t uid,
                                gid_t gid, Fsync fsync) {
   const std::string shown = path(rel);
-  Parent parent = require_parent(root_fd_, rel, shown);
+  Parent parent = require_parent(root_fd_.get(), rel, shown);
   refuse_directory(parent, shown);
   TempFile temp = create_temp_file(parent, shown);
   write_all(temp.fd.get(), content.data(), content.size(), shown);
@@ -456,10 +424,10 @@ std::string JailFs::write_file(std::string_view rel, std::string_view content, m
   return sha256_hex(content);
 }
 
-CopyResult JailFs::write_stream(std::string_view rel, const std::function<std::string_view()>& next, mode_t mode,
-                                uid_t uid, gid_t gid, Fsync fsync) {
+CopyResult JailFs::write_stream(std::string_view rel, const std::function<std::string_view()>& next,
+                                mode_t mode, uid_t uid, gid_t gid, Fsync fsync) {
   const std::string shown = path(rel);
-  Parent parent = require_parent(root_fd_, rel, shown);
+  Parent parent = require_parent(root_fd_.get(), rel, shown);
   refuse_directory(parent, shown);
   TempFile temp = create_temp_file(parent, shown);
   Sha256 hash;
@@ -477,12 +445,12 @@ CopyResult JailFs::write_stream(std::string_view rel, const std::function<std::s
 void JailFs::make_hardlink(std::string_view rel, std::string_view existing) {
   const std::string shown = path(rel);
   const std::string existing_shown = path(existing);
-  Parent from = require_parent(root_fd_, existing, existing_shown);
+  Parent from = require_parent(root_fd_.get(), existing, existing_shown);
   std::optional<struct stat> target = stat_entry(from, existing_shown);
   if (!target || !S_ISREG(target->st_mode))
     throw Error(shown, "hardlink target " + relative_text(existing, existing_shown) +
                            " is not a regular file of the jail");
-  Parent parent = require_parent(root_fd_, rel, shown);
+  Parent parent = require_parent(root_fd_.get(), rel, shown);
   refuse_directory(parent, shown);
   for (int attempt = 0; attempt < temp_name_attempts; ++attempt) {
     std::string name = temp_name(parent.name, shown);
@@ -508,7 +476,7 @@ void JailFs::make_hardlink(std::string_view rel, std::string_view existing) {
 void JailFs::make_symlink(std::string_view rel, const std::string& target) {
   const std::string shown = path(rel);
   if (target.empty() || target.find('\0') != std::string::npos) throw Error(shown, "invalid symlink target");
-  Parent parent = require_parent(root_fd_, rel, shown);
+  Parent parent = require_parent(root_fd_.get(), rel, shown);
   refuse_directory(parent, shown);
   if (read_link_at(parent, shown) == target) return;
   for (int attempt = 0; attempt < temp_name_attempts; ++attempt) {
@@ -533,13 +501,13 @@ void JailFs::make_device(std::string_view rel, DeviceKind kind, unsigned major, 
   const mode_t type = kind == DeviceKind::character ? S_IFCHR : S_IFBLK;
   const dev_t number = makedev(major, minor); // glibc's encoding: minors above 255 are split correctly
   const mode_t permissions = mode & 0777;
-  Parent parent = require_parent(root_fd_, rel, shown);
+  Parent parent = require_parent(root_fd_.get(), rel, shown);
   refuse_directory(parent, shown);
 
   // Opens an entry O_PATH (opening a device node would act on the device) and checks, on the fd,
   // that it is the node we want, so nothing can swap it between the check and the chmod.
-  auto open_node = [&](const std::string& name) -> std::optional<Fd> {
-    Fd fd(::openat(parent.dir.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  auto open_node = [&](const std::string& name) -> std::optional<UniqueFd> {
+    UniqueFd fd(::openat(parent.dir.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
     struct stat st {};
     if (fd.get() < 0 || ::fstat(fd.get(), &st) != 0) return std::nullopt;
     // A node with other links could be a host node planted by hardlink: replace, never chmod, it.
@@ -547,7 +515,7 @@ void JailFs::make_device(std::string_view rel, DeviceKind kind, unsigned major, 
     return fd;
   };
 
-  if (std::optional<Fd> existing = open_node(parent.name)) {
+  if (std::optional<UniqueFd> existing = open_node(parent.name)) {
     set_owner_and_mode(existing->get(), shown, uid, gid, permissions);
     return;
   }
@@ -558,7 +526,7 @@ void JailFs::make_device(std::string_view rel, DeviceKind kind, unsigned major, 
       throw system_error(shown, "creating a device node", errno);
     }
     TempEntry temp(parent.dir.get(), std::move(name));
-    std::optional<Fd> node = open_node(temp.name);
+    std::optional<UniqueFd> node = open_node(temp.name);
     if (!node)
       throw Error(shown, "the new device node changed under jailbuild: is a process in the jail tampering "
                          "with this directory?");
@@ -573,7 +541,7 @@ void JailFs::make_device(std::string_view rel, DeviceKind kind, unsigned major, 
 
 void JailFs::remove(std::string_view rel) {
   const std::string shown = path(rel);
-  std::optional<Parent> parent = find_parent(root_fd_, rel, shown);
+  std::optional<Parent> parent = find_parent(root_fd_.get(), rel, shown);
   if (!parent) return;
   std::optional<struct stat> st = stat_entry(*parent, shown);
   if (!st) return;
@@ -584,7 +552,7 @@ void JailFs::remove(std::string_view rel) {
 
 void JailFs::remove_dir(std::string_view rel) {
   const std::string shown = path(rel);
-  std::optional<Parent> parent = find_parent(root_fd_, rel, shown);
+  std::optional<Parent> parent = find_parent(root_fd_.get(), rel, shown);
   if (!parent) return;
   // AT_REMOVEDIR on a symlink fails with ENOTDIR: it never removes what the link points to.
   if (::unlinkat(parent->dir.get(), parent->name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)
@@ -595,10 +563,10 @@ std::optional<struct stat> JailFs::lstat(std::string_view rel) const {
   const std::string shown = path(rel);
   if (components_of(rel, shown).empty()) {
     struct stat st {};
-    if (::fstat(root_fd_, &st) != 0) throw system_error(shown, "reading status", errno);
+    if (::fstat(root_fd_.get(), &st) != 0) throw system_error(shown, "reading status", errno);
     return st;
   }
-  std::optional<Parent> parent = find_parent(root_fd_, rel, shown);
+  std::optional<Parent> parent = find_parent(root_fd_.get(), rel, shown);
   if (!parent) return std::nullopt;
   return stat_entry(*parent, shown);
 }
@@ -626,19 +594,16 @@ bool read_link_text(int dir_fd, const std::string& name, std::string& text) {
 std::optional<std::vector<JailFs::Listed>> JailFs::list_dir(std::string_view rel) const {
   const std::string shown = path(rel);
   std::vector<std::string> components = components_of(rel, shown);
-  std::optional<Fd> dir = open_beneath(root_fd_, components, components.size(), shown);
+  std::optional<UniqueFd> dir = open_beneath(root_fd_.get(), components, components.size(), shown);
   if (!dir) return std::nullopt;
   // O_PATH cannot be read: reopen "." of exactly that directory for reading.
-  int fd = ::openat(dir->get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) throw system_error(shown, "opening directory", errno);
-  DIR* d = ::fdopendir(fd);
-  if (!d) {
-    int err = errno;
-    ::close(fd);
-    throw system_error(shown, "reading directory", err);
-  }
+  UniqueFd opened(::openat(dir->get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!opened) throw system_error(shown, "opening directory", errno);
+  std::unique_ptr<DIR, int (*)(DIR*)> stream(::fdopendir(opened.get()), ::closedir);
+  if (!stream) throw system_error(shown, "reading directory", errno);
+  const int fd = opened.release(); // the stream owns it now
   std::vector<Listed> out;
-  while (dirent* e = ::readdir(d)) {
+  while (dirent* e = ::readdir(stream.get())) {
     std::string name = e->d_name;
     if (name == "." || name == "..") continue;
     Listed item{name, {}, {}};
@@ -653,13 +618,12 @@ std::optional<std::vector<JailFs::Listed>> JailFs::list_dir(std::string_view rel
     if (S_ISLNK(item.st.st_mode) && !read_link_text(fd, name, item.link)) continue;
     out.push_back(std::move(item));
   }
-  ::closedir(d);
   return out;
 }
 
 std::optional<std::string> JailFs::read_link(std::string_view rel) const {
   const std::string shown = path(rel);
-  std::optional<Parent> parent = find_parent(root_fd_, rel, shown);
+  std::optional<Parent> parent = find_parent(root_fd_.get(), rel, shown);
   if (!parent) return std::nullopt;
   return read_link_at(*parent, shown);
 }
@@ -673,17 +637,17 @@ int JailFs::open_path(std::string_view rel) const {
   open_how how{};
   how.flags = O_PATH | O_CLOEXEC;
   how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-  long fd = ::syscall(SYS_openat2, root_fd_, joined.c_str(), &how, sizeof how);
+  long fd = ::syscall(SYS_openat2, root_fd_.get(), joined.c_str(), &how, sizeof how);
   if (fd >= 0) return static_cast<int>(fd);
   // Any failure: the component walk is just as safe, and it says what went wrong (as open_beneath).
   if (components.empty()) {
-    Fd root(::openat(root_fd_, ".", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    UniqueFd root(::openat(root_fd_.get(), ".", O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (root.get() < 0) throw system_error(shown, "opening the jail root", errno);
     return root.release();
   }
-  Parent parent = require_parent(root_fd_, rel, shown);
+  Parent parent = require_parent(root_fd_.get(), rel, shown);
   // O_PATH | O_NOFOLLOW opens a symlink itself, which is then refused.
-  Fd entry(::openat(parent.dir.get(), parent.name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  UniqueFd entry(::openat(parent.dir.get(), parent.name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
   if (entry.get() < 0) throw system_error(shown, "opening", errno);
   struct stat st {};
   if (::fstat(entry.get(), &st) != 0) throw system_error(shown, "reading status", errno);
@@ -693,10 +657,10 @@ int JailFs::open_path(std::string_view rel) const {
 
 int JailFs::open_read(std::string_view rel) const {
   const std::string shown = path(rel);
-  Parent parent = require_parent(root_fd_, rel, shown);
+  Parent parent = require_parent(root_fd_.get(), rel, shown);
   // O_NONBLOCK: a FIFO planted in the jail must not hang us; it is refused below as not regular.
-  Fd fd(::openat(parent.dir.get(), parent.name.c_str(),
-                 O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+  UniqueFd fd(::openat(parent.dir.get(), parent.name.c_str(),
+                       O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
   if (fd.get() < 0) {
     if (errno == ELOOP) refuse_symlink(shown, relative_text(rel, shown));
     throw system_error(shown, "opening", errno);

@@ -18,6 +18,7 @@
 
 #include "jailbuild/assemble.hpp"
 #include "jailbuild/error.hpp"
+#include "jailbuild/fd.hpp"
 #include "jailbuild/hostfs.hpp"
 #include "jailbuild/jailfs.hpp"
 #include "jailbuild/manifest.hpp"
@@ -25,6 +26,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <climits>
 #include <fcntl.h>
 #include <fstream>
 #include <sstream>
@@ -39,25 +41,6 @@ namespace {
 
 /// More mounts stacked on one point than this means something is wrong; umount stops there.
 constexpr int max_stacked_mounts = 16;
-
-/// Owns a file descriptor.
-class Fd {
-public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    std::swap(fd_, other.fd_);
-    return *this;
-  }
-  int get() const { return fd_; }
-
-private:
-  int fd_ = -1;
-};
 
 std::string proc_fd(int fd) {
   return "/proc/self/fd/" + std::to_string(fd);
@@ -105,6 +88,18 @@ std::vector<std::string_view> split_view(std::string_view text, char sep) {
 bool parse_u64(std::string_view s, uint64_t& out) {
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
   return ec == std::errc() && end == s.data() + s.size() && !s.empty();
+}
+
+/// "254:0" -> 254, 0.
+bool parse_device(std::string_view s, unsigned& major, unsigned& minor) {
+  size_t colon = s.find(':');
+  uint64_t high = 0, low = 0;
+  if (colon == std::string_view::npos || !parse_u64(s.substr(0, colon), high) ||
+      !parse_u64(s.substr(colon + 1), low) || high > UINT_MAX || low > UINT_MAX)
+    return false;
+  major = static_cast<unsigned>(high);
+  minor = static_cast<unsigned>(low);
+  return true;
 }
 
 /// The id of the mount an fd lies on, from /proc/self/fdinfo (statx's STATX_MNT_ID is not in
@@ -182,12 +177,13 @@ void remount(int fd, const PlanEntry& bind, const std::string& shown) {
 }
 
 /// Attaches a detached clone of the source, its flags set before it is visible anywhere. Returns an
-/// fd of the new mount, or an empty Fd when the kernel lacks the new mount API.
-Fd attach_detached(const std::string& source, int point, const PlanEntry& bind, const std::string& shown) {
+/// fd of the new mount, or an empty UniqueFd when the kernel lacks the new mount API.
+UniqueFd attach_detached(const std::string& source, int point, const PlanEntry& bind,
+                         const std::string& shown) {
   // No AT_RECURSIVE: a plain, non-recursive bind. open_tree follows symlinks in the source, as mount does.
-  Fd tree(::open_tree(AT_FDCWD, source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+  UniqueFd tree(::open_tree(AT_FDCWD, source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
   if (tree.get() < 0) {
-    if (errno == ENOSYS) return Fd();
+    if (errno == ENOSYS) return UniqueFd();
     throw system_error(shown, "cloning the bind source " + source, errno);
   }
   const uint64_t all = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
@@ -197,7 +193,7 @@ Fd attach_detached(const std::string& source, int point, const PlanEntry& bind, 
   if (bind.noexec) attr.attr_set |= MOUNT_ATTR_NOEXEC;
   attr.attr_clr = all & ~attr.attr_set;
   if (::mount_setattr(tree.get(), "", AT_EMPTY_PATH, &attr, sizeof attr) != 0) {
-    if (errno == ENOSYS) return Fd(); // Linux 5.2 to 5.11: open_tree without mount_setattr
+    if (errno == ENOSYS) return UniqueFd(); // Linux 5.2 to 5.11: open_tree without mount_setattr
     throw system_error(shown, "setting the flags of the bind of " + source, errno);
   }
   if (::move_mount(tree.get(), "", point, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
@@ -221,22 +217,28 @@ void verify(JailFs& jail, const std::string& rel, int mounted, const struct stat
     throw Error(shown, "the mount here does not show the bind source " + bind.source);
   if (!bind_options_match(m, bind))
     throw Error(shown, "mounted with options " + joined(m.options) + ", not " + joined(bind_options(bind)));
-  Fd now(jail.open_path(rel));
+  UniqueFd now(jail.open_path(rel));
   if (mount_id(now.get(), shown) != m.id)
     throw Error(shown, "the jail path does not lead to the new bind mount");
 }
 
 } // namespace
 
+bool MountInfo::has_option(std::string_view option) const {
+  return std::find(options.begin(), options.end(), option) != options.end();
+}
+
 std::vector<MountInfo> parse_mountinfo(std::string_view text) {
   std::vector<MountInfo> out;
   for (std::string_view line : split_view(text, '\n')) {
     std::vector<std::string_view> f = split_view(line, ' ');
     // id parent major:minor root mount_point options [optional fields...] - fs_type source super_options
-    auto dash = std::find(f.begin(), f.end(), std::string_view("-"));
-    if (f.size() < 9 || dash - f.begin() < 6 || f.end() - dash < 3) continue;
+    if (f.size() < 9) continue;
+    auto dash = std::find(f.begin() + 6, f.end(), std::string_view("-"));
+    if (f.end() - dash < 3) continue;
     MountInfo m;
-    if (!parse_u64(f[0], m.id) || !parse_u64(f[1], m.parent)) continue;
+    if (!parse_u64(f[0], m.id) || !parse_u64(f[1], m.parent) || !parse_device(f[2], m.major, m.minor))
+      continue;
     m.root = unescape(f[3]);
     m.mount_point = unescape(f[4]);
     for (std::string_view option : split_view(f[5], ','))
@@ -259,10 +261,8 @@ std::vector<std::string> bind_options(const PlanEntry& bind) {
 }
 
 bool bind_options_match(const MountInfo& mount, const PlanEntry& bind) {
-  auto has = [&](const char* option) {
-    return std::find(mount.options.begin(), mount.options.end(), option) != mount.options.end();
-  };
-  return has(bind.read_only ? "ro" : "rw") && has("nosuid") && has("nodev") && has("noexec") == bind.noexec;
+  return mount.has_option(bind.read_only ? "ro" : "rw") && mount.has_option("nosuid") &&
+         mount.has_option("nodev") && mount.has_option("noexec") == bind.noexec;
 }
 
 std::string_view to_string(BindAction action) {
@@ -298,7 +298,7 @@ BindAction mount_bind(JailFs& jail, const HostRoot& host, const PlanEntry& bind,
   if (::stat(source.c_str(), &src) != 0) throw system_error(bind.source, "bind source", errno);
   make_mount_point(jail, rel, S_ISDIR(src.st_mode));
 
-  Fd point(jail.open_path(rel));
+  UniqueFd point(jail.open_path(rel));
   struct stat st {};
   if (::fstat(point.get(), &st) != 0) throw system_error(shown, "reading status", errno);
   if (S_ISDIR(st.st_mode) != S_ISDIR(src.st_mode))
@@ -317,14 +317,14 @@ BindAction mount_bind(JailFs& jail, const HostRoot& host, const PlanEntry& bind,
     return BindAction::remounted;
   }
 
-  Fd mounted;
+  UniqueFd mounted;
   if (api == MountApi::detached) mounted = attach_detached(source, point.get(), bind, shown);
-  const bool classic = mounted.get() < 0;
+  const bool classic = !mounted;
   if (classic) {
     if (::mount(source.c_str(), proc_fd(point.get()).c_str(), nullptr, MS_BIND, nullptr) != 0)
       throw system_error(shown, "bind mounting " + bind.source, errno);
     // `point` still holds the directory beneath the new mount; the jail path now leads to the mount.
-    mounted = Fd(jail.open_path(rel));
+    mounted.reset(jail.open_path(rel));
   }
   try {
     if (classic) remount(mounted.get(), bind, shown);
@@ -344,13 +344,13 @@ BindAction umount_bind(JailFs& jail, const PlanEntry& bind) {
   if (!jail.lstat(rel)) return BindAction::absent;
   size_t slash = rel.rfind('/');
   const std::string name = slash == std::string::npos ? rel : rel.substr(slash + 1);
-  Fd parent(jail.open_path(slash == std::string::npos ? "" : rel.substr(0, slash)));
+  UniqueFd parent(jail.open_path(slash == std::string::npos ? "" : rel.substr(0, slash)));
   const std::string target = proc_fd(parent.get()) + "/" + name;
   BindAction action = BindAction::absent;
   for (int i = 0; i < max_stacked_mounts; ++i) {
     {
       // Closed before umount2: an open fd on the mount would keep it busy.
-      Fd point(::openat(parent.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+      UniqueFd point(::openat(parent.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
       if (point.get() < 0) {
         if (errno == ENOENT) break;
         throw system_error(shown, "opening", errno);

@@ -65,12 +65,11 @@ public:
     temp_ = (dir.empty() ? "" : dir) + "/." + base + ".jbtmp.XXXXXX";
     // mkstemp: O_EXCL, mode 0600. The archive holds the jail's private files (its shadow, 0700
     // directories): root-only, whatever the umask.
-    fd_ = ::mkstemp(temp_.data());
-    if (fd_ < 0) throw system_error(final_, "creating a temporary file", errno);
+    fd_.reset(::mkstemp(temp_.data()));
+    if (!fd_) throw system_error(final_, "creating a temporary file", errno);
     buffer_ = std::make_unique_for_overwrite<char[]>(pack_buffer_size);
   }
   ~OutputFile() {
-    if (fd_ >= 0) ::close(fd_);
     if (!committed_) ::unlink(temp_.c_str());
   }
   OutputFile(const OutputFile&) = delete;
@@ -88,7 +87,7 @@ public:
   }
   void flush() {
     for (std::size_t done = 0; done < used_;) {
-      ssize_t n = ::write(fd_, buffer_.get() + done, used_ - done);
+      ssize_t n = ::write(fd_.get(), buffer_.get() + done, used_ - done);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) throw system_error(final_, "writing", errno);
       done += static_cast<std::size_t>(n);
@@ -97,12 +96,12 @@ public:
     used_ = 0;
     // Start writing back what is written, without waiting: ext4 would otherwise allocate and flush
     // the whole file inside the final rename (its replace-by-rename safeguard), after the work is done.
-    ::sync_file_range(fd_, 0, static_cast<off_t>(written_), SYNC_FILE_RANGE_WRITE);
+    ::sync_file_range(fd_.get(), 0, static_cast<off_t>(written_), SYNC_FILE_RANGE_WRITE);
   }
   /// Flushes, renames into place; returns the sha256 of the archive.
   std::string commit() {
     flush();
-    if (::close(std::exchange(fd_, -1)) != 0) throw system_error(final_, "writing", errno);
+    if (::close(fd_.release()) != 0) throw system_error(final_, "writing", errno);
     if (::rename(temp_.c_str(), final_.c_str()) != 0)
       throw system_error(final_, "renaming into place", errno);
     committed_ = true;
@@ -112,7 +111,7 @@ public:
 
 private:
   std::string final_, temp_;
-  int fd_ = -1;
+  UniqueFd fd_;
   bool committed_ = false;
   std::unique_ptr<char[]> buffer_;
   std::size_t used_ = 0;
@@ -225,20 +224,20 @@ private:
 std::optional<std::string> pack_file(ArchiveWriter& writer, const JailFs& jail, const PackItem& item,
                                      const PlanEntry* planned, int64_t mtime, char* buffer, uint64_t& bytes) {
   const std::string rel = jail_rel(item.path);
-  OwnedFd fd(jail.open_read(rel));
+  UniqueFd fd(jail.open_read(rel));
   struct stat st {};
-  if (::fstat(fd.fd, &st) != 0) throw system_error(jail.path(rel), "reading status", errno);
+  if (::fstat(fd.get(), &st) != 0) throw system_error(jail.path(rel), "reading status", errno);
   const FileStamp stamp = stamp_of(st);
   const bool verify =
       !planned || planned->digest.empty() || st.st_nlink != 1 || !(planned->jail_stamp == stamp);
-  ::posix_fadvise(fd.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
   archive_entry* e = writer.entry(rel, AE_IFREG, st.st_mode & 07777, st.st_uid, st.st_gid, mtime);
   archive_entry_set_size(e, st.st_size);
   writer.write_header(rel);
   Sha256 hash;
   uint64_t left = static_cast<uint64_t>(st.st_size);
   while (left > 0) {
-    ssize_t got = ::read(fd.fd, buffer, std::min<uint64_t>(left, pack_buffer_size));
+    ssize_t got = ::read(fd.get(), buffer, std::min<uint64_t>(left, pack_buffer_size));
     if (got < 0 && errno == EINTR) continue;
     if (got < 0) throw system_error(jail.path(rel), "reading", errno);
     if (got == 0) throw Error(jail.path(rel), "shrank while being packed");
@@ -247,7 +246,7 @@ std::optional<std::string> pack_file(ArchiveWriter& writer, const JailFs& jail, 
     left -= static_cast<uint64_t>(got);
   }
   char probe;
-  if (::read(fd.fd, &probe, 1) > 0) throw Error(jail.path(rel), "grew while being packed");
+  if (::read(fd.get(), &probe, 1) > 0) throw Error(jail.path(rel), "grew while being packed");
   bytes += static_cast<uint64_t>(st.st_size);
   if (!verify) return std::nullopt;
   return hash.finish();
@@ -303,11 +302,11 @@ bool is_ascii(std::string_view text) {
 std::string read_manifest_text(const JailFs& jail) {
   if (!jail.lstat(manifest_file))
     throw Error(jail.root(), "not a jailbuild jail: no " + std::string(manifest_file));
-  OwnedFd fd(jail.open_read(manifest_file));
+  UniqueFd fd(jail.open_read(manifest_file));
   std::string text;
   char buffer[65536];
   for (;;) {
-    ssize_t got = ::read(fd.fd, buffer, sizeof buffer);
+    ssize_t got = ::read(fd.get(), buffer, sizeof buffer);
     if (got < 0 && errno == EINTR) continue;
     if (got < 0) throw system_error(jail.path(manifest_file), "reading", errno);
     if (got == 0) return text;
@@ -363,8 +362,8 @@ PackOrigin origin_for(const Manifest& manifest, const JailFs& jail, const std::v
     std::string digest;
     if (item.hardlink_to.empty()) {
       if (own) continue;
-      OwnedFd fd(jail.open_read(jail_rel(item.path)));
-      digest = sha256_fd(fd.fd);
+      UniqueFd fd(jail.open_read(jail_rel(item.path)));
+      digest = sha256_fd(fd.get());
     } else {
       const std::string* target = planned_digest(plan, item.hardlink_to);
       digest = target ? *target : origin.extra_digests.at(item.hardlink_to);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // What pack.cpp, pack_scan.cpp and unpack.cpp share and nobody else needs.
 #pragma once
+#include "jailbuild/fd.hpp"
 #include "jailbuild/pack.hpp"
 
 #include <cstddef>
@@ -34,17 +35,6 @@ public:
 private:
   locale_t utf8_;
   locale_t previous_ = nullptr;
-};
-
-/// A file descriptor closed on every way out.
-struct OwnedFd {
-  int fd = -1;
-  explicit OwnedFd(int f) : fd(f) {}
-  ~OwnedFd() {
-    if (fd >= 0) ::close(fd);
-  }
-  OwnedFd(const OwnedFd&) = delete;
-  OwnedFd& operator=(const OwnedFd&) = delete;
 };
 
 class JailFs;

@@ -47,12 +47,12 @@ public:
   }
 
   void run() {
-    int fd = ::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) throw system_error(root_, "opening the jail", errno);
+    UniqueFd fd(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) throw system_error(root_, "opening the jail", errno);
     struct stat st {};
-    if (::fstat(fd, &st) != 0) throw system_error(root_, "reading status", errno);
+    if (::fstat(fd.get(), &st) != 0) throw system_error(root_, "reading status", errno);
     root_dev_ = st.st_dev;
-    walk_dir(fd, "");
+    walk_dir(std::move(fd), "");
   }
 
   std::vector<PackItem> items; ///< in path_less order: names are sorted in each directory, parents first
@@ -71,15 +71,12 @@ private:
     return false;
   }
 
-  /// Walks one directory; takes ownership of its fd.
-  void walk_dir(int fd, const std::string& prefix) {
-    DIR* dir = ::fdopendir(fd);
-    if (!dir) {
-      int err = errno;
-      ::close(fd);
-      throw system_error(root_ + prefix, "reading directory", err);
-    }
+  /// Walks one directory.
+  void walk_dir(UniqueFd fd, const std::string& prefix) {
+    DIR* dir = ::fdopendir(fd.get());
+    if (!dir) throw system_error(root_ + prefix, "reading directory", errno);
     std::unique_ptr<DIR, int (*)(DIR*)> closer(dir, ::closedir);
+    const int dir_fd = fd.release(); // closedir closes it
     std::vector<std::string> names;
     errno = 0;
     while (dirent* d = ::readdir(dir)) {
@@ -98,7 +95,7 @@ private:
         warnings.push_back(item.path + ": left out: a temporary file of an interrupted jailbuild run");
         continue;
       }
-      if (::fstatat(::dirfd(dir), name.c_str(), &item.st, AT_SYMLINK_NOFOLLOW) != 0)
+      if (::fstatat(dir_fd, name.c_str(), &item.st, AT_SYMLINK_NOFOLLOW) != 0)
         throw system_error(root_ + item.path, "reading status", errno);
       const mode_t type = item.st.st_mode & S_IFMT;
       const PlanEntry* plan = planned(item.path);
@@ -110,7 +107,7 @@ private:
         ++left_out;
         continue;
       }
-      if (type == S_IFLNK) item.link_target = read_link(::dirfd(dir), name, item.path);
+      if (type == S_IFLNK) item.link_target = read_link(dir_fd, name, item.path);
       items.push_back(item);
       if (type != S_IFDIR) continue;
       if (plan && plan->kind == EntryKind::bind) continue; // host data mounted there, not the jail's
@@ -118,9 +115,9 @@ private:
         warnings.push_back(item.path + ": a mount point; its content is not packed");
         continue;
       }
-      int child = ::openat(::dirfd(dir), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      if (child < 0) throw system_error(root_ + item.path, "opening directory", errno);
-      walk_dir(child, item.path);
+      UniqueFd child(::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (!child) throw system_error(root_ + item.path, "opening directory", errno);
+      walk_dir(std::move(child), item.path);
     }
   }
 
@@ -228,9 +225,9 @@ std::string min_kernel_of(const JailFs& jail, const Plan& plan, std::vector<std:
     std::string_view name = std::string_view(e.path).substr(e.path.rfind('/') + 1);
     if (e.kind != EntryKind::file || !name.starts_with("libc.so.")) continue;
     try {
-      OwnedFd fd(jail.open_read(jail_rel(e.path)));
+      UniqueFd fd(jail.open_read(jail_rel(e.path)));
       // The jail file through its fd: /proc/self/fd/N reopens the same inode, not a path.
-      std::optional<ElfAbiTag> tag = read_elf_abi_tag("/proc/self/fd/" + std::to_string(fd.fd));
+      std::optional<ElfAbiTag> tag = read_elf_abi_tag("/proc/self/fd/" + std::to_string(fd.get()));
       auto key = [](const ElfAbiTag& t) { return std::tuple(t.major, t.minor, t.patch); };
       if (tag && tag->os == 0 && (!newest || key(*tag) > key(*newest))) newest = tag;
     } catch (const Error& err) {

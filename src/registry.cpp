@@ -2,6 +2,7 @@
 #include "jailbuild/registry.hpp"
 
 #include "jailbuild/error.hpp"
+#include "jailbuild/fd.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -20,16 +21,13 @@ class RegistryLock {
 public:
   explicit RegistryLock(const std::string& dir) {
     std::string path = dir + "/lock";
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd_ < 0) throw system_error(path, "cannot open lock", errno);
-    if (::flock(fd_, LOCK_EX) != 0) throw system_error(path, "cannot lock", errno);
+    fd_.reset(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!fd_) throw system_error(path, "cannot open lock", errno);
+    if (::flock(fd_.get(), LOCK_EX) != 0) throw system_error(path, "cannot lock", errno);
   }
-  ~RegistryLock() { ::close(fd_); }
-  RegistryLock(const RegistryLock&) = delete;
-  RegistryLock& operator=(const RegistryLock&) = delete;
 
 private:
-  int fd_ = -1;
+  UniqueFd fd_;
 };
 
 } // namespace

@@ -9,6 +9,7 @@
 #include "jailbuild/create.hpp"
 #include "jailbuild/digest.hpp"
 #include "jailbuild/error.hpp"
+#include "jailbuild/fd.hpp"
 #include "jailbuild/hostfs.hpp"
 #include "jailbuild/inputs.hpp"
 #include "jailbuild/jailfs.hpp"
@@ -69,26 +70,19 @@ class JailLock {
 public:
   explicit JailLock(const std::string& dir) {
     std::string meta = dir + "/" + manifest_dir;
-    int dfd = ::open(meta.c_str(), O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_PATH);
-    if (dfd < 0) throw system_error(meta, "cannot open", errno);
-    fd_ = ::openat(dfd, "lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-    int err = errno;
-    ::close(dfd);
-    if (fd_ < 0) throw system_error(meta + "/lock", "cannot open", err);
-    for (int i = 0; ::flock(fd_, LOCK_EX | LOCK_NB) != 0; ++i) {
-      if (errno != EWOULDBLOCK || i >= 600) {
-        ::close(fd_);
+    UniqueFd dir_fd(::open(meta.c_str(), O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_PATH));
+    if (!dir_fd) throw system_error(meta, "cannot open", errno);
+    fd_.reset(::openat(dir_fd.get(), "lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!fd_) throw system_error(meta + "/lock", "cannot open", errno);
+    for (int i = 0; ::flock(fd_.get(), LOCK_EX | LOCK_NB) != 0; ++i) {
+      if (errno != EWOULDBLOCK || i >= 600)
         throw Error(dir, "another jailbuild holds the jail's lock (" + meta + "/lock)");
-      }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   }
-  ~JailLock() { ::close(fd_); }
-  JailLock(const JailLock&) = delete;
-  JailLock& operator=(const JailLock&) = delete;
 
 private:
-  int fd_ = -1;
+  UniqueFd fd_;
 };
 
 /// What the jail really holds at a path, for a file entry.

@@ -20,6 +20,9 @@ class HostRoot;
 /// non-empty directory without a jailbuild manifest directory. Returns the normalised path.
 std::string check_jail_location(const std::string& dir);
 
+/// Whether a directory has no entry but "." and ".."; throws Error naming it when it cannot be read.
+bool directory_is_empty(const std::string& path);
+
 /// Progress of a long apply: entries done out of total.
 using Progress = std::function<void(size_t done, size_t total)>;
 

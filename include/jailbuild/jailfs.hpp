@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
+#include "jailbuild/fd.hpp"
+
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -7,6 +9,7 @@
 #include <string_view>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <vector>
 
 namespace jailbuild {
 
@@ -37,9 +40,8 @@ class JailFs {
 public:
   /// Opens the jail root, which must be a real directory: a symlink there is an error.
   explicit JailFs(const std::string& root);
-  ~JailFs();
-  JailFs(JailFs&& other) noexcept;
-  JailFs& operator=(JailFs&& other) noexcept;
+  JailFs(JailFs&&) noexcept = default;
+  JailFs& operator=(JailFs&&) noexcept = default;
   JailFs(const JailFs&) = delete;
   JailFs& operator=(const JailFs&) = delete;
 
@@ -83,7 +85,7 @@ public:
   /// One entry of a directory listing: its own status (a symlink not followed) and a symlink's text.
   struct Listed {
     std::string name;
-    struct stat st; ///< for a symlink only st_mode is set (S_IFLNK): its text is what it is
+    struct stat st;   ///< for a symlink only st_mode is set (S_IFLNK): its text is what it is
     std::string link; ///< for a symlink: its text; empty otherwise
   };
   /// Every entry of a jail directory with its status, in one pass (sync and audit look at thousands of
@@ -102,7 +104,7 @@ public:
 
 private:
   std::string root_;
-  int root_fd_ = -1; // O_PATH: every path is resolved beneath it
+  UniqueFd root_fd_; // O_PATH: every path is resolved beneath it
 };
 
 } // namespace jailbuild

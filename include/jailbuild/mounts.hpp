@@ -16,18 +16,25 @@ namespace jailbuild {
 class HostRoot;
 class JailFs;
 
-/// One line of /proc/self/mountinfo (proc(5)), octal escapes ("\040") decoded.
+/// One line of /proc/self/mountinfo (proc(5)), octal escapes ("\040") decoded. What `mount` checks
+/// its binds by and what `audit` judges a jail's mounts by.
 struct MountInfo {
   uint64_t id = 0;
   uint64_t parent = 0;
+  /// The file system's device (st_dev): two mounts with the same one show the same file system, so
+  /// audit can tell which host directory a mount in a jail exposes.
+  unsigned major = 0, minor = 0;
   std::string root;                 ///< the directory of the source file system that is mounted
   std::string mount_point;          ///< relative to this process's root
   std::vector<std::string> options; ///< per-mount options: "ro", "nosuid", "nodev", "noexec", ...
   std::string fs_type;
   std::string source;
+
+  /// Whether `option` is one of the per-mount options.
+  bool has_option(std::string_view option) const;
 };
 
-/// Parses mountinfo text; lines that are not well formed are skipped.
+/// Parses mountinfo text (this process's, or a test's); lines that are not well formed are skipped.
 std::vector<MountInfo> parse_mountinfo(std::string_view text);
 /// This process's mount table.
 std::vector<MountInfo> read_mountinfo();

@@ -1,0 +1,306 @@
+// SPDX-License-Identifier: MIT
+// `jailbuild unpack`'s reading of the archive, which we must assume hostile: decompression on a
+// thread of its own, libarchive's tar parser on its output, the names checked, and the manifest,
+// which must come first. What to make of each entry is decided in unpack.cpp.
+#include "jailbuild/digest.hpp"
+#include "jailbuild/error.hpp"
+#include "jailbuild/fd.hpp"
+#include "jailbuild/pack.hpp"
+#include "unpack_internal.hpp"
+
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <fcntl.h>
+#include <mutex>
+#include <sys/stat.h>
+#include <thread>
+#include <unistd.h>
+#include <utility>
+
+namespace jailbuild {
+
+namespace {
+
+constexpr std::size_t read_buffer_size = std::size_t{1} << 20;
+/// A manifest is a few MiB for the largest jails; anything far beyond is not one.
+constexpr int64_t max_manifest_size = int64_t{256} << 20;
+
+} // namespace
+
+/// Decompression on a thread of its own, as `tar -x` runs zstd in a process of its own: extraction
+/// then only parses, verifies and writes. A libarchive reader of the "raw" format decodes the file
+/// (zstd, gzip, xz, bzip2 or none, all built into libarchive: no external program ever runs on a
+/// hostile file) into a bounded queue of blocks, hashing the file's bytes as it reads them, so the
+/// archive's sha256 costs no second read.
+class Decompressor {
+public:
+  explicit Decompressor(const std::string& path)
+      : path_(path), fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
+    if (!fd_) throw system_error(path, "opening", errno);
+    struct stat st {};
+    if (::fstat(fd_.get(), &st) != 0) throw system_error(path, "reading status", errno);
+    if (!S_ISREG(st.st_mode)) throw Error(path, "is not a regular file");
+    ::posix_fadvise(fd_.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+    buffer_ = std::make_unique_for_overwrite<char[]>(read_buffer_size);
+    thread_ = std::thread([this] { run(); });
+  }
+  ~Decompressor() {
+    {
+      std::lock_guard lock(mutex_);
+      cancelled_ = true;
+    }
+    space_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+  Decompressor(const Decompressor&) = delete;
+  Decompressor& operator=(const Decompressor&) = delete;
+
+  /// Replaces `block` with the next decompressed block; false at the end (error() says if it was
+  /// the end of the data or a failure).
+  bool next(std::string& block) {
+    std::unique_lock lock(mutex_);
+    ready_.wait(lock, [this] { return !queue_.empty() || done_; });
+    if (queue_.empty()) return false;
+    block = std::move(queue_.front());
+    queue_.pop_front();
+    space_.notify_one();
+    return true;
+  }
+  /// Why the data ended early: "" when it did not.
+  std::string error() {
+    std::lock_guard lock(mutex_);
+    return error_;
+  }
+  /// Decompresses what is left (after the end-of-archive marker), then returns the sha256 of the
+  /// file; throws when the rest is corrupt.
+  std::string finish() {
+    for (std::string ignored; next(ignored);) {
+    }
+    if (std::string why = error(); !why.empty()) throw Error(path_, "corrupt or truncated archive: " + why);
+    thread_.join();
+    return hash_.finish();
+  }
+
+private:
+  static constexpr std::size_t max_queued = 16; ///< blocks of about read_buffer_size
+
+  void run() {
+    archive* a = archive_read_new();
+    std::string why;
+    if (!a) {
+      why = "libarchive: out of memory";
+    } else {
+      archive_read_support_format_raw(a);
+      archive_read_support_filter_gzip(a);
+      archive_read_support_filter_xz(a);
+      archive_read_support_filter_zstd(a);
+      archive_read_support_filter_bzip2(a);
+      why = decompress(a);
+      archive_read_free(a);
+    }
+    while (why.empty() && !cancelled() && read_more() > 0) { // hash what libarchive did not need
+    }
+    std::lock_guard lock(mutex_);
+    error_ = why;
+    done_ = true;
+    ready_.notify_all();
+  }
+
+  /// Fills the queue; returns what went wrong, or "".
+  std::string decompress(archive* a) {
+    auto failure = [a] {
+      const char* text = archive_error_string(a);
+      return std::string(text ? text : "cannot decompress");
+    };
+    archive_entry* e = nullptr;
+    if (archive_read_open2(a, this, nullptr, &Decompressor::read_cb, nullptr, nullptr) != ARCHIVE_OK ||
+        archive_read_next_header(a, &e) != ARCHIVE_OK)
+      return failure();
+    std::string chunk;
+    for (;;) {
+      const void* data = nullptr;
+      size_t size = 0;
+      la_int64_t offset = 0;
+      int status = archive_read_data_block(a, &data, &size, &offset);
+      if (status == ARCHIVE_EOF) break;
+      if (status != ARCHIVE_OK) return failure();
+      chunk.append(static_cast<const char*>(data), size);
+      if (chunk.size() >= read_buffer_size && !push(chunk)) return "";
+    }
+    if (!chunk.empty()) push(chunk);
+    return "";
+  }
+
+  bool cancelled() {
+    std::lock_guard lock(mutex_);
+    return cancelled_;
+  }
+
+  /// Queues a block, waiting for room; false when the reader went away.
+  bool push(std::string& chunk) {
+    std::unique_lock lock(mutex_);
+    space_.wait(lock, [this] { return queue_.size() < max_queued || cancelled_; });
+    if (cancelled_) return false;
+    queue_.push_back(std::move(chunk));
+    chunk.clear();
+    ready_.notify_one();
+    return true;
+  }
+
+  la_ssize_t read_more() {
+    for (;;) {
+      ssize_t got = ::read(fd_.get(), buffer_.get(), read_buffer_size);
+      if (got < 0 && errno == EINTR) continue;
+      if (got > 0) hash_.update(buffer_.get(), static_cast<std::size_t>(got));
+      return got;
+    }
+  }
+  static la_ssize_t read_cb(archive* a, void* self, const void** data) {
+    auto* decompressor = static_cast<Decompressor*>(self);
+    la_ssize_t got = decompressor->read_more();
+    if (got < 0) {
+      archive_set_error(a, errno, "reading the archive file: %s", std::strerror(errno));
+      return -1;
+    }
+    *data = decompressor->buffer_.get();
+    return got;
+  }
+
+  std::string path_;
+  UniqueFd fd_;
+  std::unique_ptr<char[]> buffer_;
+  Sha256 hash_; ///< only the thread touches it until finish() has joined it
+  std::mutex mutex_;
+  std::condition_variable ready_, space_;
+  std::deque<std::string> queue_;
+  bool done_ = false, cancelled_ = false;
+  std::string error_;
+  std::thread thread_;
+};
+
+ArchiveReader::ArchiveReader(std::string path)
+    : path_(std::move(path)), decompressor_(std::make_unique<Decompressor>(path_)),
+      owner_(archive_read_new(), archive_read_free) {
+  a_ = owner_.get();
+  if (!a_) throw Error(path_, "libarchive: out of memory");
+  archive_read_support_format_tar(a_);
+  archive_read_set_format_option(a_, "tar", "hdrcharset", "BINARY");
+  if (archive_read_open2(a_, this, nullptr, &ArchiveReader::read_cb, nullptr, nullptr) != ARCHIVE_OK)
+    fail("not a tar archive, or a corrupt or truncated one");
+}
+
+ArchiveReader::~ArchiveReader() = default;
+
+archive_entry* ArchiveReader::next() {
+  archive_entry* e = nullptr;
+  int status = archive_read_next_header(a_, &e);
+  if (status == ARCHIVE_EOF) return nullptr;
+  if (status != ARCHIVE_OK) fail("corrupt or truncated archive");
+  position_ = 0;
+  return e;
+}
+
+std::string_view ArchiveReader::block(const std::string& name) {
+  const void* data = nullptr;
+  size_t size = 0;
+  la_int64_t offset = 0;
+  for (;;) {
+    int status = archive_read_data_block(a_, &data, &size, &offset);
+    if (status == ARCHIVE_EOF) return {};
+    if (status != ARCHIVE_OK) fail(name + ": corrupt or truncated archive");
+    // Pack never writes sparse files: content must come in one piece, in order.
+    if (offset != position_) throw Error(path_, name + ": sparse or out-of-order content is not accepted");
+    position_ += static_cast<int64_t>(size);
+    if (size > 0) return {static_cast<const char*>(data), size};
+  }
+}
+
+std::string ArchiveReader::finish() {
+  return decompressor_->finish();
+}
+
+void ArchiveReader::fail(const std::string& what) const {
+  const char* detail = archive_error_string(a_);
+  throw Error(path_, what + (detail ? std::string(": ") + detail : ""));
+}
+
+la_ssize_t ArchiveReader::read_cb(archive* a, void* self, const void** data) {
+  auto* reader = static_cast<ArchiveReader*>(self);
+  if (!reader->decompressor_->next(reader->current_)) {
+    std::string why = reader->decompressor_->error();
+    if (why.empty()) return 0;
+    archive_set_error(a, EINVAL, "%s", why.c_str());
+    return -1;
+  }
+  *data = reader->current_.data();
+  return static_cast<la_ssize_t>(reader->current_.size());
+}
+
+std::string checked_name(const ArchiveReader& reader, const char* raw, const char* what) {
+  if (!raw || !*raw) throw Error(reader.path(), std::string("an entry with an empty ") + what);
+  std::string_view name = raw;
+  if (name.front() == '/')
+    throw Error(reader.path(), std::string(raw) + ": an absolute " + what + " is not accepted");
+  std::string rel;
+  while (!name.empty()) {
+    std::size_t slash = name.find('/');
+    std::string_view part = name.substr(0, slash);
+    name = slash == std::string_view::npos ? std::string_view() : name.substr(slash + 1);
+    if (part.empty() || part == ".") continue;
+    if (part == "..")
+      throw Error(reader.path(), std::string(raw) + ": a " + what + " with '..' is not accepted");
+    rel += (rel.empty() ? "" : "/") + std::string(part);
+  }
+  return rel;
+}
+
+namespace {
+
+/// The content of the current entry, which must be a small regular file named `name`.
+std::string read_small_file(ArchiveReader& reader, archive_entry* e, const char* name) {
+  if (archive_entry_size(e) > max_manifest_size)
+    throw Error(reader.path(), std::string(name) + ": too large");
+  std::string text;
+  for (std::string_view block = reader.block(name); !block.empty(); block = reader.block(name)) {
+    if (text.size() + block.size() > static_cast<std::size_t>(max_manifest_size))
+      throw Error(reader.path(), std::string(name) + ": too large");
+    text.append(block);
+  }
+  return text;
+}
+
+/// The next entry, which must be the regular file `name`; nullptr when it is something else.
+archive_entry* next_named(ArchiveReader& reader, const char* name, uint64_t& entries) {
+  archive_entry* e = reader.next();
+  if (!e || checked_name(reader, archive_entry_pathname(e), "path") != name ||
+      archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e))
+    return nullptr;
+  ++entries;
+  return e;
+}
+
+} // namespace
+
+Manifest read_leading_manifest(ArchiveReader& reader, uint64_t& entries) {
+  const std::string not_ours = std::string(" (was it made by jailbuild pack?)");
+  archive_entry* e = reader.next();
+  if (!e || checked_name(reader, archive_entry_pathname(e), "path") != manifest_dir ||
+      archive_entry_filetype(e) != AE_IFDIR)
+    throw Error(reader.path(), std::string("no jailbuild manifest: the archive must begin with ") +
+                                   manifest_dir + "/" + not_ours);
+  ++entries;
+  if (!(e = next_named(reader, manifest_file, entries)))
+    throw Error(reader.path(),
+                std::string("no jailbuild manifest: ") + manifest_file + " must come first" + not_ours);
+  Manifest manifest =
+      manifest_from_json(read_small_file(reader, e, manifest_file), reader.path() + ": " + manifest_file);
+  if (!(e = next_named(reader, origin_file, entries)))
+    throw Error(reader.path(), std::string("no ") + origin_file + " after the manifest" + not_ours);
+  manifest.origin =
+      origin_from_json(read_small_file(reader, e, origin_file), reader.path() + ": " + origin_file);
+  return manifest;
+}
+
+} // namespace jailbuild

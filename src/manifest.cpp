@@ -35,44 +35,15 @@ uint32_t parse_octal(const std::string& s, const std::string& where) {
   }
 }
 
-json stamp_json(const FileStamp& s) {
-  return {{"dev", s.dev}, {"ino", s.ino}, {"size", s.size}, {"mtime_ns", s.mtime_ns}, {"ctime_ns", s.ctime_ns}};
+template <class Json> Json stamp_json(const FileStamp& s) {
+  return {
+      {"dev", s.dev}, {"ino", s.ino}, {"size", s.size}, {"mtime_ns", s.mtime_ns}, {"ctime_ns", s.ctime_ns}};
 }
 
 json opt(const std::optional<std::string>& v) { return v ? json(*v) : json(); }
 std::optional<std::string> opt_from(const json& j) {
   if (j.is_null()) return std::nullopt;
   return j.get<std::string>();
-}
-
-json entry_json(const PlanEntry& e) {
-  json j = {{"kind", to_string(e.kind)}, {"role", to_string(e.role)}, {"path", e.path},
-            {"mode", octal(e.mode)},     {"uid", e.uid},                {"gid", e.gid},
-            {"origin", e.origin}};
-  switch (e.kind) {
-  case EntryKind::file:
-    j["source"] = e.source;
-    j["digest"] = e.digest;
-    j["source_stamp"] = stamp_json(e.source_stamp);
-    j["jail_stamp"] = stamp_json(e.jail_stamp);
-    break;
-  case EntryKind::generated:
-    j["digest"] = e.digest;
-    j["content"] = e.content;
-    j["jail_stamp"] = stamp_json(e.jail_stamp);
-    break;
-  case EntryKind::symlink: j["target"] = e.source; break;
-  case EntryKind::device:
-    j["device"] = {{"type", e.device_type == DeviceType::block ? "block" : "char"}, {"major", e.major}, {"minor", e.minor}};
-    break;
-  case EntryKind::bind:
-    j["source"] = e.source;
-    j["read_only"] = e.read_only;
-    j["noexec"] = e.noexec;
-    break;
-  case EntryKind::directory: break;
-  }
-  return j;
 }
 
 json spec_json(const JailSpec& s) {
@@ -103,7 +74,7 @@ JailSpec spec_from(const json& j) {
 json object_json(const WalkObject& o) {
   const ElfInfo& e = o.elf;
   return {{"path", o.path},
-          {"stamp", stamp_json(o.stamp)},
+          {"stamp", stamp_json<json>(o.stamp)},
           {"class", e.elf_class == ElfClass::elf64 ? 64 : 32},
           {"endian", e.endian == Endian::big ? "big" : "little"},
           {"machine", e.machine},
@@ -156,9 +127,50 @@ json inputs_json(const std::vector<Input>& inputs) {
 
 } // namespace
 
+template <class Json> Json entry_to_json(const PlanEntry& e, EntryStamps stamps) {
+  Json j = {{"kind", to_string(e.kind)}, {"role", to_string(e.role)}, {"path", e.path},
+            {"mode", octal(e.mode)},     {"uid", e.uid},                {"gid", e.gid},
+            {"origin", e.origin}};
+  const bool recorded = stamps == EntryStamps::recorded;
+  switch (e.kind) {
+  case EntryKind::file:
+    j["source"] = e.source;
+    j["digest"] = e.digest;
+    if (recorded) {
+      j["source_stamp"] = stamp_json<Json>(e.source_stamp);
+      j["jail_stamp"] = stamp_json<Json>(e.jail_stamp);
+    } else {
+      j["size"] = e.source_stamp.size;
+    }
+    break;
+  case EntryKind::generated:
+    j["digest"] = e.digest;
+    j["content"] = e.content;
+    if (recorded) j["jail_stamp"] = stamp_json<Json>(e.jail_stamp);
+    break;
+  case EntryKind::symlink: j["target"] = e.source; break;
+  case EntryKind::device:
+    j["device"] = {{"type", e.device_type == DeviceType::block ? "block" : "char"},
+                   {"major", e.major},
+                   {"minor", e.minor}};
+    break;
+  case EntryKind::bind:
+    j["source"] = e.source;
+    j["read_only"] = e.read_only;
+    j["noexec"] = e.noexec;
+    break;
+  case EntryKind::directory: break;
+  }
+  return j;
+}
+
+template nlohmann::json entry_to_json(const PlanEntry&, EntryStamps);
+template nlohmann::ordered_json entry_to_json(const PlanEntry&, EntryStamps);
+
 std::string manifest_to_json(const Manifest& m) {
   json entries = json::array();
-  for (const PlanEntry& e : m.plan.entries) entries.push_back(entry_json(e));
+  for (const PlanEntry& e : m.plan.entries)
+    entries.push_back(entry_to_json<json>(e, EntryStamps::recorded));
   json objects = json::array();
   for (const WalkObject& o : m.plan.objects) objects.push_back(object_json(o));
   json doc = {{"format", m.format},     {"tool", m.tool},        {"created", m.created},

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "jailbuild/plan_report.hpp"
 
+#include "jailbuild/manifest.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
@@ -22,34 +24,6 @@ std::string human_bytes(uint64_t n) {
   else if (n >= 1024) std::snprintf(buf, sizeof buf, "%.1f KiB", static_cast<double>(n) / 1024.0);
   else std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(n));
   return buf;
-}
-
-nlohmann::ordered_json entry_json(const PlanEntry& e) {
-  nlohmann::ordered_json j = {{"kind", to_string(e.kind)}, {"role", to_string(e.role)}, {"path", e.path},
-                      {"mode", octal(e.mode)},     {"uid", e.uid},                {"gid", e.gid},
-                      {"origin", e.origin}};
-  switch (e.kind) {
-  case EntryKind::file:
-    j["source"] = e.source;
-    j["digest"] = e.digest;
-    j["size"] = e.source_stamp.size;
-    break;
-  case EntryKind::generated:
-    j["digest"] = e.digest;
-    j["content"] = e.content;
-    break;
-  case EntryKind::symlink: j["target"] = e.source; break;
-  case EntryKind::device:
-    j["device"] = {{"type", e.device_type == DeviceType::block ? "block" : "char"}, {"major", e.major}, {"minor", e.minor}};
-    break;
-  case EntryKind::bind:
-    j["source"] = e.source;
-    j["read_only"] = e.read_only;
-    j["noexec"] = e.noexec;
-    break;
-  case EntryKind::directory: break;
-  }
-  return j;
 }
 
 } // namespace
@@ -76,7 +50,8 @@ std::string format_plan_text(const Plan& plan) {
 
 std::string format_plan_json(const Plan& plan) {
   nlohmann::ordered_json entries = nlohmann::ordered_json::array();
-  for (const PlanEntry& e : plan.entries) entries.push_back(entry_json(e));
+  for (const PlanEntry& e : plan.entries)
+    entries.push_back(entry_to_json<nlohmann::ordered_json>(e, EntryStamps::size_only));
   nlohmann::ordered_json doc = {{"services", plan.spec.services}, {"users", plan.users},
                         {"warnings", plan.warnings},      {"entries", entries}};
   return doc.dump(2) + "\n";

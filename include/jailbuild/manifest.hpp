@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -55,6 +56,21 @@ struct Manifest {
   /// older manifest, an unpacked jail): sync then plans.
   PlanInputs inputs;
 };
+
+/// What an entry's JSON tells of its files besides the plan's fields, the one way in which the
+/// manifest's entries and `create --dry-run --json`'s differ.
+enum class EntryStamps {
+  recorded, ///< the source's and the jail file's stamps: sync and audit compare them (the manifest)
+  size_only ///< the source's size, for the reader of a plan that installed nothing yet
+};
+
+/// One plan entry as JSON: kind, role, path, mode, owner, origin, then what its kind adds (source or
+/// target, digest, content, device numbers, bind options). The manifest and plan_report share it, so
+/// that an entry reads the same in both. Instantiated for nlohmann::json (keys sorted: the manifest)
+/// and nlohmann::ordered_json (keys in this order, kind first: the dry-run report). A template, not
+/// one type converted into the other: other programs read both documents, so each keeps its key
+/// order byte for byte, and the manifest's thousands of entries are not built twice.
+template <class Json> Json entry_to_json(const PlanEntry& entry, EntryStamps stamps);
 
 std::string manifest_to_json(const Manifest& manifest);
 /// Parses a manifest; throws Error naming `where` for anything malformed.

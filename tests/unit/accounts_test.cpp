@@ -3,46 +3,30 @@
 #include "jailbuild/error.hpp"
 #include "jailbuild/hostfs.hpp"
 
+#include "test_util.hpp"
+
 #include <doctest/doctest.h>
 
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <functional>
 #include <string>
 #include <vector>
 
 using namespace jailbuild;
-namespace fs = std::filesystem;
+using jailbuild::test::contains;
+using jailbuild::test::error_of;
+using jailbuild::test::TempDir;
+using jailbuild::test::write_text;
 
 namespace {
 
 /// A fake host root holding only /etc/passwd and /etc/group.
 struct FakeHost {
-  std::string path;
+  TempDir dir{"accounts", 0700};
+  std::string path = dir.path;
   FakeHost(const std::string& passwd, const std::string& group) {
-    std::string pattern = "/tmp/jb-accounts-XXXXXX";
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-    fs::create_directory(path + "/etc");
-    std::ofstream(path + "/etc/passwd") << passwd;
-    std::ofstream(path + "/etc/group") << group;
+    write_text(dir / "etc/passwd", passwd);
+    write_text(dir / "etc/group", group);
   }
-  ~FakeHost() { fs::remove_all(path); }
 };
-
-std::string error_of(const std::function<void()>& operation) {
-  try {
-    operation();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 const char* const passwd_text = "root:x:0:0:root:/root:/bin/bash\n"
                                 "daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n"

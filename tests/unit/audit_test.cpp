@@ -7,6 +7,8 @@
 #include "jailbuild/error.hpp"
 #include "jailbuild/manifest.hpp"
 
+#include "test_util.hpp"
+
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
@@ -15,7 +17,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <string>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -24,31 +25,18 @@
 #include <unistd.h>
 
 using namespace jailbuild;
+using jailbuild::test::is_root;
+using jailbuild::test::read_text;
+using jailbuild::test::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
 
-bool is_root() {
-  return ::geteuid() == 0;
-}
-
 constexpr uint32_t www_data = 33;
-
-/// A fresh directory under /tmp (root-owned, sticky: a fine parent for a jail), removed afterwards.
-struct TempDir {
-  std::string path;
-  TempDir() {
-    std::string pattern = "/tmp/jb-audit-XXXXXX";
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-    REQUIRE(::chmod(path.c_str(), 0755) == 0);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 /// A small jail as jailbuild would make it: a service user, no UID 0, nologin, no hash, files only.
 struct FakeJail {
-  TempDir tmp;
+  TempDir tmp{"audit"}; // 0755 and root-owned: a fine parent for a jail
   std::string root = tmp.path + "/jail";
   std::string mountinfo = tmp.path + "/mountinfo";
 
@@ -590,10 +578,7 @@ struct ManifestJail : FakeJail {
       e.kind = EntryKind::generated;
       e.role = EntryRole::config;
       e.path = f;
-      std::ifstream in(root + f, std::ios::binary);
-      std::stringstream content;
-      content << in.rdbuf();
-      e.digest = sha256_hex(content.str());
+      e.digest = sha256_hex(read_text(root + f));
       manifest.plan.entries.push_back(e);
     }
     save();

@@ -8,13 +8,11 @@
 #include "jailbuild/jailfs.hpp"
 #include "jailbuild/manifest.hpp"
 
+#include "test_util.hpp"
+
 #include <doctest/doctest.h>
 
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <functional>
-#include <sstream>
 #include <string>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -23,53 +21,17 @@
 #include <unistd.h>
 
 using namespace jailbuild;
+using jailbuild::test::contains;
+using jailbuild::test::error_of;
+using jailbuild::test::is_root;
+using jailbuild::test::lstat_of;
+using jailbuild::test::read_text;
+using jailbuild::test::TempDir;
+using jailbuild::test::write_text;
 namespace fs = std::filesystem;
 
-namespace {
-
-/// A fresh directory under /tmp (root-owned 0700 when we are root), removed with its content.
-struct TempDir {
-  std::string path;
-  explicit TempDir(const char* tag) {
-    std::string pattern = std::string("/tmp/jb-") + tag + "-XXXXXX";
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string operator/(const std::string& rel) const { return path + "/" + rel; }
-};
-
-std::string error_of(const std::function<void()>& operation) {
-  try {
-    operation();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-bool is_root() {
-  return ::geteuid() == 0;
-}
-
-std::string read_host(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-struct stat lstat_of(const std::string& path) {
-  struct stat st {};
-  REQUIRE(::lstat(path.c_str(), &st) == 0);
-  return st;
-}
-
-} // namespace
+// Temporary directories keep mkdtemp's 0700 (root-owned when we are root); the location checks put
+// a parent back to that mode after each change.
 
 TEST_CASE("check_jail_location: refuses / and system directories") {
   for (const char* dir : {"/", "/usr", "/etc", "/var", "/home", "/usr/lib/x", "/etc/nginx/jail", "/var/lib/x",
@@ -86,7 +48,7 @@ TEST_CASE("check_jail_location: refuses a relative path") {
 }
 
 TEST_CASE("check_jail_location: a parent owned by another user, or writable by others without sticky bit") {
-  TempDir parent("location");
+  TempDir parent("location", 0700);
   const std::string jail = parent / "jail";
   if (!is_root()) {
     // Our own temporary directory is not root-owned: that alone is refused.
@@ -122,20 +84,20 @@ TEST_CASE("check_jail_location: refuses a symlink, a file and a foreign non-empt
     MESSAGE("skipped: the parent of a temporary directory is root-owned only when we are root");
     return;
   }
-  TempDir parent("location");
+  TempDir parent("location", 0700);
   REQUIRE(::mkdir((parent / "real").c_str(), 0755) == 0);
   REQUIRE(::symlink((parent / "real").c_str(), (parent / "link").c_str()) == 0);
   CHECK(contains(error_of([&] { check_jail_location(parent / "link"); }), "is a symlink"));
   // A symlink as a parent of the jail too.
   CHECK(contains(error_of([&] { check_jail_location(parent / "link/jail"); }), "is a symlink"));
 
-  std::ofstream(parent / "file") << "x";
+  write_text(parent / "file", "x");
   CHECK(contains(error_of([&] { check_jail_location(parent / "file"); }), "not a directory"));
 
   // Empty: accepted. Non-empty without .jailbuild/: refused. With it: a jailbuild jail, accepted.
   CHECK(check_jail_location(parent / "real") == parent / "real");
   CHECK(check_jail_location(parent / "real/") == parent / "real");
-  std::ofstream(parent / "real/index.html") << "site";
+  write_text(parent / "real/index.html", "site");
   std::string err = error_of([&] { check_jail_location(parent / "real"); });
   CHECK(contains(err, "not empty"));
   CHECK(contains(err, ".jailbuild"));
@@ -150,8 +112,8 @@ namespace {
 
 /// A small host tree and a plan with one entry of each kind over it.
 struct AssembleFixture {
-  TempDir host_dir{"host"};
-  TempDir parent{"jail"};
+  TempDir host_dir{"host", 0700};
+  TempDir parent{"jail", 0700};
   std::string jail_dir = parent / "jail";
   HostRoot host{host_dir.path};
   Plan plan;
@@ -159,9 +121,9 @@ struct AssembleFixture {
   AssembleFixture() {
     fs::create_directories(host_dir / "usr/bin");
     fs::create_directories(host_dir / "srv/data");
-    std::ofstream(host_dir / "usr/bin/tool") << "#!/bin/false\nbinary\n";
+    write_text(host_dir / "usr/bin/tool", "#!/bin/false\nbinary\n");
     REQUIRE(::chmod((host_dir / "usr/bin/tool").c_str(), 04755) == 0); // setuid on the host
-    std::ofstream(host_dir / "usr/bin/data.txt") << "data";
+    write_text(host_dir / "usr/bin/data.txt", "data");
     REQUIRE(::chmod((host_dir / "usr/bin/data.txt").c_str(), 0640) == 0);
     REQUIRE(::mkdir(jail_dir.c_str(), 0755) == 0);
 
@@ -248,7 +210,7 @@ TEST_CASE("assemble: applies every kind of entry; no setuid bit, no shared inode
   CHECK((tool.st_mode & (S_ISUID | S_ISGID)) == 0);
   CHECK(tool.st_ino != host_tool.st_ino); // a copy, never a hardlink
   CHECK(tool.st_nlink == 1);
-  CHECK(read_host(j + "/usr/bin/tool") == "#!/bin/false\nbinary\n");
+  CHECK(read_text(j + "/usr/bin/tool") == "#!/bin/false\nbinary\n");
   CHECK((lstat_of(j + "/usr/bin/data.txt").st_mode & 07777) == 0640);
   CHECK(lstat_of(j + "/usr/bin/data.txt").st_uid == 0);
 
@@ -264,7 +226,7 @@ TEST_CASE("assemble: applies every kind of entry; no setuid bit, no shared inode
   CHECK(minor(big.st_rdev) == 300000);
 
   CHECK(fs::read_symlink(j + "/bin") == "usr/bin");
-  CHECK(read_host(j + "/etc/passwd") == f.plan.entries[11].content);
+  CHECK(read_text(j + "/etc/passwd") == f.plan.entries[11].content);
   // The bind's mount point only; mounting is `jailbuild mount`'s business.
   CHECK(S_ISDIR(lstat_of(j + "/mnt/data").st_mode));
   CHECK(fs::is_empty(j + "/mnt/data"));
@@ -293,12 +255,12 @@ TEST_CASE("assemble: a re-run over the previous manifest writes nothing") {
   CHECK(again.entries == first.entries);
 
   // A jail file changed behind our back is written again.
-  std::ofstream(f.jail_dir + "/usr/bin/data.txt") << "tampered, longer";
+  write_text(f.jail_dir + "/usr/bin/data.txt", "tampered, longer");
   Plan third = f.plan;
   report = assemble(jail, f.host, third, &previous, AssembleOptions{});
   CHECK(report.unchanged == 2);
   CHECK(report.bytes == 4);
-  CHECK(read_host(f.jail_dir + "/usr/bin/data.txt") == "data");
+  CHECK(read_text(f.jail_dir + "/usr/bin/data.txt") == "data");
 }
 
 TEST_CASE("assemble: a bind of a non-directory gets an empty file as mount point") {
@@ -338,7 +300,7 @@ TEST_CASE("assemble: never writes through a symlink planted in the jail") {
     return;
   }
   AssembleFixture f;
-  TempDir outside("outside");
+  TempDir outside("outside", 0700);
   JailFs jail(f.jail_dir);
   assemble(jail, f.host, f.plan, nullptr, AssembleOptions{});
   // A process in the jail replaces /etc by a link to a host directory.

@@ -2,36 +2,32 @@
 #include "jailbuild/digest.hpp"
 #include "jailbuild/error.hpp"
 
+#include "test_util.hpp"
+
 #include <doctest/doctest.h>
 
-#include <cstdlib>
 #include <fcntl.h>
-#include <filesystem>
 #include <string>
 #include <unistd.h>
 
 using namespace jailbuild;
+using jailbuild::test::TempDir;
 
 namespace {
 
 constexpr const char* sha256_empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 constexpr const char* sha256_abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
 
-/// A file holding `content` in a fresh temporary directory, removed with it.
+/// A file holding `content` (mode 0600) in a fresh temporary directory, removed with it.
 struct TempFile {
-  std::string dir;
-  std::string path;
+  TempDir dir{"digest", 0700};
+  std::string path = dir / "data";
   explicit TempFile(const std::string& content) {
-    char pattern[] = "/tmp/jb-digest-XXXXXX";
-    REQUIRE(::mkdtemp(pattern) != nullptr);
-    dir = pattern;
-    path = dir + "/data";
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     REQUIRE(fd >= 0);
     REQUIRE(::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()));
     ::close(fd);
   }
-  ~TempFile() { std::filesystem::remove_all(dir); }
 };
 
 /// Bytes that do not repeat with the buffer size, longer than several buffers.
@@ -76,7 +72,7 @@ TEST_CASE("digest: sha256_file and sha256_fd hash files larger than the buffer")
 
 TEST_CASE("digest: sha256_file of a missing file names the path") {
   TempFile file("");
-  const std::string missing = file.dir + "/missing";
+  const std::string missing = file.dir / "missing";
   try {
     sha256_file(missing);
     FAIL("no error");

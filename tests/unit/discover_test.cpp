@@ -4,14 +4,16 @@
 #include "jailbuild/error.hpp"
 #include "jailbuild/hostfs.hpp"
 
+#include "test_util.hpp"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
 
 using namespace jailbuild;
+using jailbuild::test::TempDir;
+using jailbuild::test::write_text;
 namespace fs = std::filesystem;
 
 namespace {
@@ -19,30 +21,19 @@ namespace {
 // A fake host root in a fresh temporary directory, removed at the end of the test.
 class FakeHost {
 public:
-  FakeHost() {
-    std::string pattern = (fs::temp_directory_path() / "jb-discover-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    dir_ = pattern;
-  }
-  ~FakeHost() { fs::remove_all(dir_); }
-  FakeHost(const FakeHost&) = delete;
-  FakeHost& operator=(const FakeHost&) = delete;
-
-  HostRoot host() const { return HostRoot(dir_); }
+  HostRoot host() const { return HostRoot(dir_.path); }
 
   void write(const std::string& host_path, const std::string& content) const {
-    fs::path real = dir_ + host_path;
-    fs::create_directories(real.parent_path());
-    std::ofstream(real, std::ios::binary) << content;
+    write_text(dir_.path + host_path, content);
   }
   void symlink(const std::string& host_path, const std::string& target) const {
-    fs::path real = dir_ + host_path;
+    fs::path real = dir_.path + host_path;
     fs::create_directories(real.parent_path());
     fs::create_symlink(target, real);
   }
 
 private:
-  std::string dir_;
+  TempDir dir_{"discover", 0700};
 };
 
 bool has_warning(const std::vector<std::string>& warnings, const std::string& part) {

@@ -6,6 +6,8 @@
 #include "jailbuild/hostfs.hpp"
 #include "jailbuild/walk.hpp"
 
+#include "test_util.hpp"
+
 #include <doctest/doctest.h>
 
 #include <bit>
@@ -17,12 +19,14 @@
 #include <map>
 #include <optional>
 #include <ostream>
-#include <sstream>
 #include <string>
 #include <unistd.h>
 #include <vector>
 
 using namespace jailbuild;
+using jailbuild::test::read_text;
+using jailbuild::test::TempDir;
+using jailbuild::test::write_text;
 namespace fs = std::filesystem;
 
 namespace {
@@ -59,32 +63,6 @@ std::optional<Error> error_of(const Reader& reader, const std::string& path) {
   }
   FAIL_CHECK("no Error for " << path);
   return std::nullopt;
-}
-
-/// A fresh directory under /tmp, removed with everything in it.
-struct TempDir {
-  std::string path;
-  TempDir() {
-    std::string pattern = "/tmp/jb-elf-XXXXXX";
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string write(const std::string& name, const std::string& bytes) const {
-    std::string p = path + "/" + name;
-    std::ofstream(p, std::ios::binary) << bytes;
-    return p;
-  }
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 // --- A minimal ELF built in memory, for classes and byte orders no host compiler here produces ----
@@ -315,8 +293,8 @@ TEST_CASE("elf: a cut anywhere in a small program is an Error or the facts of th
   // Every prefix that still holds the headers, PT_INTERP and the dynamic segment gives the same facts;
   // every shorter one an Error naming the file. Never a crash, never silently fewer facts: LIEF 0.9
   // zero-fills what it cannot read, so its reader must check sizes itself.
-  TempDir tmp;
-  std::string whole = slurp(fixture("/usr/bin/hello"));
+  TempDir tmp("elf", 0700);
+  std::string whole = read_text(fixture("/usr/bin/hello"));
   ElfInfo expected = read_elf_dynamic(fixture("/usr/bin/hello"));
   std::vector<size_t> sizes;
   for (size_t size = 0; size < 128; ++size)
@@ -325,7 +303,7 @@ TEST_CASE("elf: a cut anywhere in a small program is an Error or the facts of th
     sizes.push_back(size);
   std::string wrong; // "<reader>@<size>" for every cut read without an Error into other facts
   for (size_t size : sizes) {
-    std::string path = tmp.write("cut", whole.substr(0, size));
+    std::string path = write_text(tmp / "cut", whole.substr(0, size));
     for (const auto& [reader_name, reader] : readers) {
       try {
         if (!(reader(path) == expected)) wrong += " " + reader_name + "@" + std::to_string(size);
@@ -338,11 +316,11 @@ TEST_CASE("elf: a cut anywhere in a small program is an Error or the facts of th
 }
 
 TEST_CASE("elf: a text file is not an ELF file, for both readers") {
-  TempDir tmp;
-  std::vector<std::string> paths = {fixture("/opt/text/libscript.so"), tmp.write("empty", ""),
-                                    tmp.write("short", "\x7f"
-                                                       "ELF"),
-                                    tmp.write("script", "#!/bin/sh\necho hi\n")};
+  TempDir tmp("elf", 0700);
+  std::vector<std::string> paths = {fixture("/opt/text/libscript.so"), write_text(tmp / "empty", ""),
+                                    write_text(tmp / "short", "\x7f"
+                                                              "ELF"),
+                                    write_text(tmp / "script", "#!/bin/sh\necho hi\n")};
   for (const std::string& path : paths) {
     for (const auto& [reader_name, reader] : readers) {
       INFO(reader_name << " on " << path);
@@ -355,7 +333,7 @@ TEST_CASE("elf: a text file is not an ELF file, for both readers") {
 }
 
 TEST_CASE("elf: a missing file or a directory is an Error naming it, for both readers") {
-  TempDir tmp;
+  TempDir tmp("elf", 0700);
   std::string missing = tmp.path + "/missing.so";
   for (const auto& [reader_name, reader] : readers) {
     INFO(reader_name);
@@ -371,7 +349,7 @@ TEST_CASE("elf: a missing file or a directory is an Error naming it, for both re
 }
 
 TEST_CASE("elf: read_elf_dynamic reads 32- and 64-bit objects of either byte order") {
-  TempDir tmp;
+  TempDir tmp("elf", 0700);
   ElfSpec spec;
   spec.interpreter = "/lib/ld.so.1";
   spec.needed = {"libfoo.so.1", "libc.so.6"};
@@ -382,18 +360,18 @@ TEST_CASE("elf: read_elf_dynamic reads 32- and 64-bit objects of either byte ord
 
   spec.big = true;
   spec.machine = EM_PPC;
-  check_hand_made(tmp.write("ppc", make_elf<Elf32>(spec)), spec, ElfClass::elf32);
+  check_hand_made(write_text(tmp / "ppc", make_elf<Elf32>(spec)), spec, ElfClass::elf32);
   spec.machine = EM_S390;
-  check_hand_made(tmp.write("s390x", make_elf<Elf64>(spec)), spec, ElfClass::elf64);
+  check_hand_made(write_text(tmp / "s390x", make_elf<Elf64>(spec)), spec, ElfClass::elf64);
   spec.big = false;
   spec.machine = EM_ARM;
   spec.flags = EF_ARM_ABI_FLOAT_HARD | 0x05000000; // EABI version 5, hard float
-  check_hand_made(tmp.write("armhf", make_elf<Elf32>(spec)), spec, ElfClass::elf32);
+  check_hand_made(write_text(tmp / "armhf", make_elf<Elf32>(spec)), spec, ElfClass::elf32);
   spec.flags = 0;
   spec.machine = EM_RISCV;
   spec.interpreter.clear();
   spec.soname.reset();
-  check_hand_made(tmp.write("riscv", make_elf<Elf64>(spec)), spec, ElfClass::elf64);
+  check_hand_made(write_text(tmp / "riscv", make_elf<Elf64>(spec)), spec, ElfClass::elf64);
 }
 
 TEST_CASE("elf: multiarch_triplet spot checks") {

@@ -7,17 +7,17 @@
 #include "jailbuild/hostfs.hpp"
 #include "jailbuild/ldso.hpp"
 
+#include "test_util.hpp"
+
 #include <doctest/doctest.h>
 
 #include <elf.h>
-#include <filesystem>
-#include <fstream>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
 using namespace jailbuild;
-namespace fs = std::filesystem;
+using jailbuild::test::TempDir;
+using jailbuild::test::write_text;
 
 namespace {
 
@@ -64,25 +64,6 @@ std::string show(const std::vector<SearchDir>& dirs) {
     out += std::string(to_string(d.source)) + " " + d.dir + "\n";
   return out;
 }
-
-/// A fresh directory under /tmp, removed with everything in it.
-struct TempRoot {
-  std::string path;
-  TempRoot() {
-    std::string pattern = "/tmp/jb-ldso-XXXXXX";
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TempRoot() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  void write(const std::string& host_path, const std::string& text) const {
-    fs::path p = path + host_path;
-    fs::create_directories(p.parent_path());
-    std::ofstream(p) << text;
-  }
-};
 
 } // namespace
 
@@ -288,21 +269,21 @@ TEST_CASE("resolve: to_string names every search source") {
 }
 
 TEST_CASE("resolve: read_ld_so_conf follows include globs below the host root, in file order") {
-  TempRoot root;
-  root.write("/etc/ld.so.conf", "# the main file\n"
-                                "include ld.so.conf.d/*.conf\n" // relative to /etc
-                                "/usr/local/lib\n"
-                                "  /opt/x   # a trailing comment\n"
-                                "hwcap 0 nosegneg\n" // obsolete: ignored
-                                "relative/dir\n"     // ldconfig refuses relative directories
-                                "/opt/old=libc6\n"   // the old dir=TYPE form
-                                "include /etc/extra/*.conf /etc/more.conf\n"
-                                "/usr/local/lib\n"); // a duplicate
-  root.write("/etc/ld.so.conf.d/b.conf", "/opt/b\n");
-  root.write("/etc/ld.so.conf.d/a.conf", "/opt/a\n/opt//a2/\n");
-  root.write("/etc/ld.so.conf.d/c.txt", "/opt/not-a-conf-file\n");
-  root.write("/etc/extra/x.conf", "/opt/extra\r\n");
-  root.write("/etc/more.conf", "/opt/more\ninclude /etc/ld.so.conf\n"); // a loop
+  TempDir root("ldso", 0700);
+  write_text(root / "etc/ld.so.conf", "# the main file\n"
+                                      "include ld.so.conf.d/*.conf\n" // relative to /etc
+                                      "/usr/local/lib\n"
+                                      "  /opt/x   # a trailing comment\n"
+                                      "hwcap 0 nosegneg\n" // obsolete: ignored
+                                      "relative/dir\n"     // ldconfig refuses relative directories
+                                      "/opt/old=libc6\n"   // the old dir=TYPE form
+                                      "include /etc/extra/*.conf /etc/more.conf\n"
+                                      "/usr/local/lib\n"); // a duplicate
+  write_text(root / "etc/ld.so.conf.d/b.conf", "/opt/b\n");
+  write_text(root / "etc/ld.so.conf.d/a.conf", "/opt/a\n/opt//a2/\n");
+  write_text(root / "etc/ld.so.conf.d/c.txt", "/opt/not-a-conf-file\n");
+  write_text(root / "etc/extra/x.conf", "/opt/extra\r\n");
+  write_text(root / "etc/more.conf", "/opt/more\ninclude /etc/ld.so.conf\n"); // a loop
   HostRoot host(root.path);
   CHECK(show(read_ld_so_conf(host)) ==
         show(std::vector<std::string>{"/opt/a", "/opt/a2", "/opt/b", "/usr/local/lib", "/opt/x", "/opt/old",
@@ -312,6 +293,6 @@ TEST_CASE("resolve: read_ld_so_conf follows include globs below the host root, i
 }
 
 TEST_CASE("resolve: read_ld_so_conf of a missing file is empty") {
-  TempRoot root;
+  TempDir root("ldso", 0700);
   CHECK(read_ld_so_conf(HostRoot(root.path)).empty());
 }

@@ -3,44 +3,24 @@
 #include "jailbuild/jailfs.hpp"
 #include "jailbuild/manifest.hpp"
 
+#include "test_util.hpp"
+
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <functional>
 #include <string>
 #include <sys/stat.h>
-#include <unistd.h>
 
 using namespace jailbuild;
+using jailbuild::test::contains;
+using jailbuild::test::error_of;
+using jailbuild::test::is_root;
+using jailbuild::test::TempDir;
+using jailbuild::test::write_text;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    std::string pattern = "/tmp/jb-manifest-XXXXXX";
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
-
-std::string error_of(const std::function<void()>& operation) {
-  try {
-    operation();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 /// A manifest with one entry of every kind and every optional field set.
 Manifest sample_manifest() {
@@ -188,23 +168,23 @@ TEST_CASE("manifest_from_json: a corrupt manifest is an Error naming the file") 
 }
 
 TEST_CASE("read_manifest: no manifest and a corrupt manifest file are Errors naming the place") {
-  TempDir dir;
+  TempDir dir("manifest", 0700);
   std::string err = error_of([&] { read_manifest(dir.path); });
   CHECK(contains(err, dir.path));
   CHECK(contains(err, "not a jailbuild jail"));
 
   fs::create_directory(dir.path + "/.jailbuild");
-  std::ofstream(dir.path + "/.jailbuild/manifest.json") << "{ this is not json";
+  write_text(dir.path + "/.jailbuild/manifest.json", "{ this is not json");
   err = error_of([&] { read_manifest(dir.path); });
   CHECK(contains(err, dir.path + "/.jailbuild/manifest.json: corrupt manifest"));
 }
 
 TEST_CASE("write_manifest: root-only directory and file, read back as written") {
-  if (::geteuid() != 0) {
+  if (!is_root()) {
     MESSAGE("skipped: write_manifest chowns to root, which needs root");
     return;
   }
-  TempDir dir;
+  TempDir dir("manifest", 0700);
   JailFs jail(dir.path);
   Manifest m = sample_manifest();
   write_manifest(jail, m);
@@ -217,4 +197,29 @@ TEST_CASE("write_manifest: root-only directory and file, read back as written") 
   Manifest back = read_manifest(dir.path);
   CHECK(back.plan.entries == m.plan.entries);
   CHECK(back.plan.spec == m.plan.spec);
+}
+
+TEST_CASE("entry_to_json: the manifest records the stamps, the dry-run report the size, else one shape") {
+  const Plan plan = sample_manifest().plan;
+  const PlanEntry& file = plan.entries[1];
+  REQUIRE(file.kind == EntryKind::file);
+  nlohmann::json recorded = entry_to_json<nlohmann::json>(file, EntryStamps::recorded);
+  CHECK(recorded["source_stamp"]["ino"] == 123456);
+  CHECK(recorded.contains("jail_stamp"));
+  CHECK(!recorded.contains("size"));
+  nlohmann::ordered_json shown = entry_to_json<nlohmann::ordered_json>(file, EntryStamps::size_only);
+  CHECK(shown["size"] == 1922136);
+  CHECK(!shown.contains("source_stamp"));
+  CHECK(!shown.contains("jail_stamp"));
+  CHECK(shown.begin().key() == "kind"); // people read the report: the kind comes first
+
+  for (const PlanEntry& e : plan.entries) {
+    CAPTURE(e.path);
+    nlohmann::json manifest_entry = entry_to_json<nlohmann::json>(e, EntryStamps::recorded);
+    nlohmann::json report_entry(entry_to_json<nlohmann::ordered_json>(e, EntryStamps::size_only));
+    for (const char* key : {"source_stamp", "jail_stamp"})
+      manifest_entry.erase(key);
+    report_entry.erase("size");
+    CHECK(manifest_entry == report_entry);
+  }
 }

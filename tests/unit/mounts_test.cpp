@@ -4,33 +4,27 @@
 #include "jailbuild/jailfs.hpp"
 #include "jailbuild/mounts.hpp"
 
+#include "test_util.hpp"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <string>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 using namespace jailbuild;
+using jailbuild::test::contains;
+using jailbuild::test::error_of;
+using jailbuild::test::is_root;
+using jailbuild::test::TempDir;
+using jailbuild::test::write_text;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct TempDir {
-  std::string path;
-  explicit TempDir(const char* tag) {
-    std::string pattern = std::string("/tmp/jb-") + tag + "-XXXXXX";
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string operator/(const std::string& rel) const { return path + "/" + rel; }
-};
 
 /// Detaches whatever a test left mounted at these paths, before any TempDir is removed: removing a
 /// directory tree with a bind mount in it would remove the bind source's files.
@@ -42,19 +36,6 @@ struct MountGuard {
       }
   }
 };
-
-std::string error_of(const std::function<void()>& operation) {
-  try {
-    operation();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 PlanEntry bind_entry(const std::string& path, const std::string& source, bool read_only = true,
                      bool noexec = false) {
@@ -82,8 +63,8 @@ bool has_option(const MountInfo& m, const std::string& option) {
 
 /// Whether this process may mount: root with CAP_SYS_ADMIN, and a kernel that lets it here.
 bool can_mount() {
-  if (::geteuid() != 0) return false;
-  TempDir probe("probe");
+  if (!is_root()) return false;
+  TempDir probe("probe", 0700);
   fs::create_directory(probe / "a");
   fs::create_directory(probe / "b");
   if (::mount((probe / "a").c_str(), (probe / "b").c_str(), nullptr, MS_BIND, nullptr) != 0) return false;
@@ -93,11 +74,12 @@ bool can_mount() {
 
 } // namespace
 
-TEST_CASE("parse_mountinfo: fields, optional fields and octal escapes") {
+TEST_CASE("parse_mountinfo: fields, optional fields, device numbers and octal escapes") {
   const char* text = "22 27 0:21 / /proc rw,relatime - proc proc rw\n"
                      "36 35 98:0 /mnt1 /mnt/with\\040space rw,nosuid,nodev,noexec shared:1 master:2 - ext3 "
                      "/dev/root rw,errors=continue\n"
                      "garbage line\n"
+                     "39 22 no-device / /bad rw - ext4 /dev/vda rw\n"
                      "40 22 0:21 / /var/www/chroot/proc ro,nosuid,nodev,noexec,relatime - proc proc rw\n"
                      "41 27 254:0 /back\\134slash /tab\\011here rw - ext4 /dev/vda rw\n";
   std::vector<MountInfo> m = parse_mountinfo(text);
@@ -106,12 +88,19 @@ TEST_CASE("parse_mountinfo: fields, optional fields and octal escapes") {
   CHECK(m[0].parent == 27);
   CHECK(m[0].mount_point == "/proc");
   CHECK(m[0].fs_type == "proc");
+  CHECK(m[0].major == 0);
+  CHECK(m[0].minor == 21);
+  CHECK(m[0].has_option("relatime"));
+  CHECK_FALSE(m[0].has_option("ro"));
   CHECK(m[1].root == "/mnt1");
   CHECK(m[1].mount_point == "/mnt/with space");
   CHECK(m[1].options == std::vector<std::string>{"rw", "nosuid", "nodev", "noexec"});
+  CHECK(m[1].major == 98);
+  CHECK(m[1].minor == 0);
   CHECK(m[1].fs_type == "ext3");
   CHECK(m[1].source == "/dev/root");
   CHECK(m[2].mount_point == "/var/www/chroot/proc");
+  CHECK(m[3].major == 254);
   CHECK(m[3].root == "/back\\slash");
   CHECK(m[3].mount_point == "/tab\there");
 }
@@ -141,10 +130,10 @@ TEST_CASE("mount_bind / umount_bind: idempotent, flags as asked, both mount APIs
   }
   for (MountApi api : {MountApi::detached, MountApi::classic}) {
     CAPTURE(static_cast<int>(api));
-    TempDir source("bindsrc");
-    TempDir jail_dir("bindjail");
+    TempDir source("bindsrc", 0700);
+    TempDir jail_dir("bindjail", 0700);
     MountGuard guard;
-    std::ofstream(source / "file.txt") << "hello";
+    write_text(source / "file.txt", "hello");
     JailFs jail(jail_dir.path);
     HostRoot host("/");
     PlanEntry bind = bind_entry("/mnt/data", source.path);
@@ -198,9 +187,9 @@ TEST_CASE("mount_bind: a symlink at the mount point or on the way is refused, no
     MESSAGE("skipped: needs root allowed to mount");
     return;
   }
-  TempDir source("bindsrc");
-  TempDir target("target"); // stands for the host's /etc
-  TempDir jail_dir("bindjail");
+  TempDir source("bindsrc", 0700);
+  TempDir target("target", 0700); // stands for the host's /etc
+  TempDir jail_dir("bindjail", 0700);
   MountGuard guard;
   guard.paths = {jail_dir / "mnt/data", target.path};
   JailFs jail(jail_dir.path);
@@ -230,8 +219,8 @@ TEST_CASE("mount_bind: missing source, wrong mount point type, the jail root") {
     MESSAGE("skipped: needs root allowed to mount");
     return;
   }
-  TempDir source("bindsrc");
-  TempDir jail_dir("bindjail");
+  TempDir source("bindsrc", 0700);
+  TempDir jail_dir("bindjail", 0700);
   MountGuard guard;
   guard.paths = {jail_dir / "data", jail_dir / "file"};
   JailFs jail(jail_dir.path);
@@ -241,7 +230,7 @@ TEST_CASE("mount_bind: missing source, wrong mount point type, the jail root") {
   CHECK(contains(err, "does not exist on the host"));
   CHECK_FALSE(fs::exists(jail_dir / "data"));
 
-  std::ofstream(jail_dir / "file") << "";
+  write_text(jail_dir / "file", "");
   err = error_of([&] { mount_bind(jail, host, bind_entry("/file", source.path)); });
   CHECK(contains(err, "is not a directory"));
   CHECK(mounts_at(jail_dir / "file").empty());
@@ -256,7 +245,7 @@ TEST_CASE("mount_bind: missing source, wrong mount point type, the jail root") {
   CHECK(mounts_at(jail_dir / "data").empty());
 
   // A file source gets an empty file as mount point.
-  std::ofstream(source / "f.txt") << "content";
+  write_text(source / "f.txt", "content");
   PlanEntry file_bind = bind_entry("/data", source / "f.txt");
   CHECK(mount_bind(jail, host, file_bind) == BindAction::mounted);
   CHECK(fs::is_regular_file(jail_dir / "data"));

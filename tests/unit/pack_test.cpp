@@ -11,17 +11,17 @@
 #include "jailbuild/origin.hpp"
 #include "jailbuild/pack.hpp"
 
+#include "test_util.hpp"
+
 #include <archive.h>
 #include <archive_entry.h>
 #include <doctest/doctest.h>
 
-#include <cstdlib>
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
-#include <sstream>
 #include <string>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -30,49 +30,15 @@
 #include <vector>
 
 using namespace jailbuild;
+using jailbuild::test::contains;
+using jailbuild::test::error_of;
+using jailbuild::test::is_root;
+using jailbuild::test::read_text;
+using jailbuild::test::TempDir;
+using jailbuild::test::write_text;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct TempDir {
-  std::string path;
-  explicit TempDir(const char* tag) {
-    std::string pattern = std::string("/tmp/jb-") + tag + "-XXXXXX";
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string operator/(const std::string& rel) const { return path + "/" + rel; }
-};
-
-std::string error_of(const std::function<void()>& operation) {
-  try {
-    operation();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-bool is_root() {
-  return ::geteuid() == 0;
-}
-
-std::string read_host(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-void write_host(const std::string& path, const std::string& content) {
-  fs::create_directories(fs::path(path).parent_path());
-  std::ofstream(path, std::ios::binary) << content;
-}
 
 /// A small jail as create would leave it, with its manifest, plus site content and runtime state.
 void make_jail(const std::string& dir) {
@@ -124,12 +90,12 @@ void make_jail(const std::string& dir) {
   write_manifest(jail, m);
 
   // Not in the plan: site content (packed, with a hardlink), and runtime state (left out).
-  write_host(dir + "/var/www/index.php", "<?php echo 1;");
+  write_text(dir + "/var/www/index.php", "<?php echo 1;");
   REQUIRE(::link((dir + "/var/www/index.php").c_str(), (dir + "/var/www/copy.php").c_str()) == 0);
-  write_host(dir + "/run/nginx.pid", "123");
-  write_host(dir + "/tmp/upload", "junk");
-  write_host(dir + "/var/log/nginx/error.log", "log");
-  write_host(dir + "/var/lib/php/sessions/sess_abc", "s");
+  write_text(dir + "/run/nginx.pid", "123");
+  write_text(dir + "/tmp/upload", "junk");
+  write_text(dir + "/var/log/nginx/error.log", "log");
+  write_text(dir + "/var/lib/php/sessions/sess_abc", "s");
 }
 
 struct ArchiveEntryFacts {
@@ -251,13 +217,13 @@ private:
 
 /// A place for hostile unpacks: DIR (T/jail) beside a sentinel directory that must stay untouched.
 struct HostileSetup {
-  TempDir top{"unpack"};
+  TempDir top{"unpack", 0700};
   std::string archive = top / "hostile.tar";
   std::string jail = top / "jail";
   std::string sentinel = top / "sentinel";
   HostileSetup() {
     REQUIRE(::mkdir(sentinel.c_str(), 0755) == 0);
-    write_host(sentinel + "/keep", "keep");
+    write_text(sentinel + "/keep", "keep");
   }
   /// Unpacks; returns the error text.
   std::string unpack(UnpackLimits limits = {}) {
@@ -270,7 +236,7 @@ struct HostileSetup {
     for (const auto& e : fs::directory_iterator(sentinel))
       in_sentinel.push_back(e.path().filename());
     CHECK(in_sentinel == std::vector<std::string>{"keep"});
-    CHECK(read_host(sentinel + "/keep") == "keep");
+    CHECK(read_text(sentinel + "/keep") == "keep");
     std::vector<std::string> in_top;
     for (const auto& e : fs::directory_iterator(top.path))
       in_top.push_back(e.path().filename());
@@ -370,15 +336,15 @@ TEST_CASE("check_host: machine, kernel, hwcaps, and uids with another name") {
 }
 
 TEST_CASE("owning_packages and package_mismatch: from dpkg's database below the host root") {
-  TempDir host("dpkg");
-  write_host(host / "var/lib/dpkg/status",
+  TempDir host("dpkg", 0700);
+  write_text(host / "var/lib/dpkg/status",
              "Package: libc6\nStatus: install ok installed\nMulti-Arch: same\nArchitecture: amd64\nVersion: "
              "2.36-9\n\n"
              "Package: nginx\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1.22.1-9\n\n"
              "Package: gone\nStatus: deinstall ok config-files\nArchitecture: amd64\nVersion: 1\n");
-  write_host(host / "var/lib/dpkg/info/libc6:amd64.list", "/.\n/lib\n/lib/x86_64-linux-gnu/libc.so.6\n");
-  write_host(host / "var/lib/dpkg/info/nginx.list", "/usr/sbin/nginx\n");
-  write_host(host / "var/lib/dpkg/info/unrelated.list", "/usr/bin/other\n");
+  write_text(host / "var/lib/dpkg/info/libc6:amd64.list", "/.\n/lib\n/lib/x86_64-linux-gnu/libc.so.6\n");
+  write_text(host / "var/lib/dpkg/info/nginx.list", "/usr/sbin/nginx\n");
+  write_text(host / "var/lib/dpkg/info/unrelated.list", "/usr/bin/other\n");
   Plan plan;
   for (const char* source : {"/usr/lib/x86_64-linux-gnu/libc.so.6", "/usr/sbin/nginx", "/opt/unowned"}) {
     PlanEntry e;
@@ -423,8 +389,8 @@ TEST_CASE("read_elf_abi_tag: glibc's ABI note gives the oldest kernel it runs on
   REQUIRE(tag);
   CHECK(tag->os == 0);
   CHECK(tag->major >= 2);
-  TempDir top("abi");
-  write_host(top / "not-elf", "#!/bin/sh\n");
+  TempDir top("abi", 0700);
+  write_text(top / "not-elf", "#!/bin/sh\n");
   CHECK(contains(error_of([&] { read_elf_abi_tag(top / "not-elf"); }), "not an ELF file"));
 }
 
@@ -433,11 +399,11 @@ TEST_CASE("pack_jail: reproducible, sorted, clamped, numeric owners, state left 
     MESSAGE("skipped: needs root (owners and device nodes in the test jail)");
     return;
   }
-  TempDir top("pack");
+  TempDir top("pack", 0700);
   make_jail(top / "jail");
   PackOptions options{top / "jail", top / "one.tar.zst", StateFiles::leave_out, 1600000000};
   PackResult first = pack_jail(options);
-  CHECK(read_host(top / "one.tar.zst.sha256") == first.sha256 + "  one.tar.zst\n");
+  CHECK(read_text(top / "one.tar.zst.sha256") == first.sha256 + "  one.tar.zst\n");
   CHECK(sha256_file(top / "one.tar.zst") == first.sha256);
   CHECK((fs::status(top / "one.tar.zst").permissions() & fs::perms::others_read) == fs::perms::none);
 
@@ -446,7 +412,7 @@ TEST_CASE("pack_jail: reproducible, sorted, clamped, numeric owners, state left 
     if (!e.is_symlink()) ::utime(e.path().c_str(), nullptr);
   options.output = top / "two.tar.zst";
   CHECK(pack_jail(options).sha256 == first.sha256);
-  CHECK(read_host(top / "one.tar.zst") == read_host(top / "two.tar.zst"));
+  CHECK(read_text(top / "one.tar.zst") == read_text(top / "two.tar.zst"));
 
   std::vector<ArchiveEntryFacts> entries = list_archive(top / "one.tar.zst");
   std::vector<std::string> names = names_of(entries);
@@ -454,7 +420,7 @@ TEST_CASE("pack_jail: reproducible, sorted, clamped, numeric owners, state left 
   CHECK(names[0] == ".jailbuild/");
   CHECK(names[1] == ".jailbuild/manifest.json");
   CHECK(names[2] == ".jailbuild/origin.json");
-  CHECK(read_host(top / "jail/.jailbuild/manifest.json").size() == static_cast<std::size_t>(entries[1].size));
+  CHECK(read_text(top / "jail/.jailbuild/manifest.json").size() == static_cast<std::size_t>(entries[1].size));
   std::vector<std::string> rest(names.begin() + 3, names.end());
   CHECK(std::is_sorted(rest.begin(), rest.end(), [](const std::string& a, const std::string& b) {
     return path_less("/" + a, "/" + b);
@@ -503,9 +469,9 @@ TEST_CASE("pack_jail: refuses a jail that differs from its manifest, leaving no 
     MESSAGE("skipped: needs root");
     return;
   }
-  TempDir top("pack");
+  TempDir top("pack", 0700);
   make_jail(top / "jail");
-  write_host(top / "jail/usr/bin/tool", "tampered");
+  write_text(top / "jail/usr/bin/tool", "tampered");
   REQUIRE(::chmod((top / "jail/var/www/index.php").c_str(), 04755) == 0);
   std::string error = error_of([&] {
     pack_jail({top / "jail", top / "out.tar.zst", StateFiles::leave_out, 1});
@@ -529,12 +495,12 @@ TEST_CASE("unpack_jail: round trip restores content, owners, modes, links and de
     MESSAGE("skipped: needs root (owners and device nodes)");
     return;
   }
-  TempDir top("roundtrip");
+  TempDir top("roundtrip", 0700);
   make_jail(top / "jail");
   pack_jail({top / "jail", top / "j.tar.zst", StateFiles::leave_out, 1600000000});
   UnpackResult r = unpack_jail({top / "j.tar.zst", top / "copy", top / "state", {}});
   CHECK(r.dir == top / "copy");
-  CHECK(read_host(top / "copy/usr/bin/tool") == read_host(top / "jail/usr/bin/tool"));
+  CHECK(read_text(top / "copy/usr/bin/tool") == read_text(top / "jail/usr/bin/tool"));
   struct stat st {};
   REQUIRE(::lstat((top / "copy/var/lib/private/key").c_str(), &st) == 0);
   CHECK(st.st_uid == 33);
@@ -557,7 +523,7 @@ TEST_CASE("unpack_jail: round trip restores content, owners, modes, links and de
   REQUIRE(m.origin);
   CHECK(m.origin->unpacked > 0);
   CHECK(m.origin->archive_sha256 == sha256_file(top / "j.tar.zst"));
-  CHECK(read_host(top / "state/jails") == top / "copy\n");
+  CHECK(read_text(top / "state/jails") == top / "copy\n");
 
   // A second unpack into the now non-empty directory is refused and leaves it alone.
   CHECK(contains(error_of([&] {
@@ -729,18 +695,18 @@ TEST_CASE("unpack_jail: a corrupt or truncated archive is a clear error naming t
     MESSAGE("skipped: needs root");
     return;
   }
-  TempDir top("corrupt");
+  TempDir top("corrupt", 0700);
   make_jail(top / "jail");
   pack_jail({top / "jail", top / "good.tar.zst", StateFiles::leave_out, 1});
-  std::string bytes = read_host(top / "good.tar.zst");
-  write_host(top / "cut.tar.zst", bytes.substr(0, bytes.size() / 2));
+  std::string bytes = read_text(top / "good.tar.zst");
+  write_text(top / "cut.tar.zst", bytes.substr(0, bytes.size() / 2));
   std::string error = error_of([&] { unpack_jail({top / "cut.tar.zst", top / "a", top / "state", {}}); });
   CAPTURE(error);
   CHECK(error.starts_with(top / "cut.tar.zst: "));
   CHECK(contains(error, "truncated"));
   CHECK_FALSE(fs::exists(top / "a"));
 
-  write_host(top / "junk.tar", std::string(4096, 'j'));
+  write_text(top / "junk.tar", std::string(4096, 'j'));
   error = error_of([&] { unpack_jail({top / "junk.tar", top / "b", top / "state", {}}); });
   CHECK(error.starts_with(top / "junk.tar: "));
   CHECK_FALSE(fs::exists(top / "b"));
@@ -748,14 +714,14 @@ TEST_CASE("unpack_jail: a corrupt or truncated archive is a clear error naming t
   // A flipped byte in the middle of the compressed stream.
   std::string flipped = bytes;
   flipped[flipped.size() / 2] = static_cast<char>(flipped[flipped.size() / 2] ^ 0x55);
-  write_host(top / "flip.tar.zst", flipped);
+  write_text(top / "flip.tar.zst", flipped);
   error = error_of([&] { unpack_jail({top / "flip.tar.zst", top / "c", top / "state", {}}); });
   CHECK(error.starts_with(top / "flip.tar.zst: "));
   CHECK_FALSE(fs::exists(top / "c"));
 
   // An archive that does not match its published sha256.
   fs::copy_file(top / "good.tar.zst", top / "other.tar.zst");
-  write_host(top / "other.tar.zst.sha256", std::string(64, '0') + "  other.tar.zst\n");
+  write_text(top / "other.tar.zst.sha256", std::string(64, '0') + "  other.tar.zst\n");
   error = error_of([&] { unpack_jail({top / "other.tar.zst", top / "d", top / "state", {}}); });
   CHECK(contains(error, "differs from the one in"));
   CHECK_FALSE(fs::exists(top / "d"));
@@ -767,7 +733,7 @@ TEST_CASE("pack_jail: a file that keeps its recorded stamp is not hashed again, 
     MESSAGE("skipped: needs root");
     return;
   }
-  TempDir top("stamp");
+  TempDir top("stamp", 0700);
   make_jail(top / "jail");
   JailFs jail(top / "jail");
   // Record the jail stamp of /usr/bin/tool, as create and sync do.

@@ -2,30 +2,19 @@
 #include "jailbuild/error.hpp"
 #include "jailbuild/plan.hpp"
 
+#include "test_util.hpp"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
-#include <functional>
 #include <string>
 #include <vector>
 
 using namespace jailbuild;
+using jailbuild::test::contains;
+using jailbuild::test::error_of;
 
 namespace {
-
-/// what() of the Error an operation throws; "" when it throws none.
-std::string error_of(const std::function<void()>& operation) {
-  try {
-    operation();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 PlanEntry dir_entry(const std::string& path, uint32_t mode = 0755, uint32_t uid = 0,
                     const std::string& origin = "test") {

@@ -1,55 +1,18 @@
 // SPDX-License-Identifier: MIT
 #include "jailbuild/profile.hpp"
 
+#include "test_util.hpp"
+
 #include <doctest/doctest.h>
 
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
 
 using namespace jailbuild;
+using jailbuild::test::error_of;
+using jailbuild::test::TempDir;
+using jailbuild::test::write_text;
 
 namespace {
-
-namespace fs = std::filesystem;
-
-/// A directory under /tmp, removed with everything in it when the test ends.
-class TempDir {
-public:
-  TempDir() {
-    std::string pattern = "/tmp/jailbuild-profile-XXXXXX";
-    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  /// Writes dir/name (creating dir) and returns its path.
-  std::string write(const std::string& dir, const std::string& name, const std::string& text) const {
-    fs::create_directories(path_ / dir);
-    fs::path file = path_ / dir / name;
-    std::ofstream(file) << text;
-    return file.string();
-  }
-  std::string dir(const std::string& name) const { return (path_ / name).string(); }
-
-private:
-  fs::path path_;
-};
-
-/// The message of the Error that f throws, or "" when it does not throw.
-template <typename F> std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 std::vector<std::string> names_of(const std::vector<const Profile*>& profiles) {
   std::vector<std::string> out;
@@ -61,8 +24,8 @@ std::vector<std::string> names_of(const std::vector<const Profile*>& profiles) {
 } // namespace
 
 TEST_CASE("profile: every field is parsed") {
-  TempDir tmp;
-  std::string file = tmp.write("builtin", "web.toml", R"(description = "a web server"
+  TempDir tmp("profile", 0700);
+  std::string file = write_text(tmp / "builtin/web.toml", R"(description = "a web server"
 include = []
 package = "nginx"
 requires = ["/usr/sbin/nginx"]
@@ -128,7 +91,7 @@ noexec = true
 source = "/proc"
 dest = "/hostproc"
 )");
-  ProfileSet set = ProfileSet::load({tmp.dir("builtin")});
+  ProfileSet set = ProfileSet::load({tmp / "builtin"});
   const Profile* p = set.find("web");
   REQUIRE(p != nullptr);
   CHECK(p->name == "web");
@@ -201,13 +164,13 @@ dest = "/hostproc"
 }
 
 TEST_CASE("profile: includes are expanded depth-first, includes first, each once") {
-  TempDir tmp;
-  tmp.write("p", "base.toml", "");
-  tmp.write("p", "nss.toml", "include = [\"base\"]\n");
-  tmp.write("p", "dns.toml", "include = [\"base\", \"nss\"]\n");
-  tmp.write("p", "web.toml", "include = [\"nss\", \"dns\", \"base\"]\n");
-  tmp.write("p", "extra.toml", "");
-  ProfileSet set = ProfileSet::load({tmp.dir("p")});
+  TempDir tmp("profile", 0700);
+  write_text(tmp / "p/base.toml", "");
+  write_text(tmp / "p/nss.toml", "include = [\"base\"]\n");
+  write_text(tmp / "p/dns.toml", "include = [\"base\", \"nss\"]\n");
+  write_text(tmp / "p/web.toml", "include = [\"nss\", \"dns\", \"base\"]\n");
+  write_text(tmp / "p/extra.toml", "");
+  ProfileSet set = ProfileSet::load({tmp / "p"});
   CHECK(names_of(set.expand({"web"})) == std::vector<std::string>{"base", "nss", "dns", "web"});
   CHECK(names_of(set.expand({"extra", "web", "nss", "extra"})) ==
         std::vector<std::string>{"extra", "base", "nss", "dns", "web"});
@@ -215,40 +178,38 @@ TEST_CASE("profile: includes are expanded depth-first, includes first, each once
 }
 
 TEST_CASE("profile: an include cycle is an error naming the file and line") {
-  TempDir tmp;
-  tmp.write("p", "a.toml", "include = [\"b\"]\n");
-  std::string b = tmp.write("p", "b.toml", "description = \"b\"\ninclude = [\"a\"]\n");
-  CHECK(error_of([&] { ProfileSet::load({tmp.dir("p")}); }) == b + ": line 2: include cycle: a -> b -> a");
+  TempDir tmp("profile", 0700);
+  write_text(tmp / "p/a.toml", "include = [\"b\"]\n");
+  std::string b = write_text(tmp / "p/b.toml", "description = \"b\"\ninclude = [\"a\"]\n");
+  CHECK(error_of([&] { ProfileSet::load({tmp / "p"}); }) == b + ": line 2: include cycle: a -> b -> a");
 
-  std::string self = tmp.write("q", "self.toml", "include = [\"self\"]\n");
-  CHECK(error_of([&] { ProfileSet::load({tmp.dir("q")}); }) ==
-        self + ": line 1: include cycle: self -> self");
+  std::string self = write_text(tmp / "q/self.toml", "include = [\"self\"]\n");
+  CHECK(error_of([&] { ProfileSet::load({tmp / "q"}); }) == self + ": line 1: include cycle: self -> self");
 }
 
 TEST_CASE("profile: including an unknown profile is an error naming the file") {
-  TempDir tmp;
-  std::string a = tmp.write("p", "a.toml", "include = [\n  \"nope\",\n]\n");
-  CHECK(error_of([&] { ProfileSet::load({tmp.dir("p")}); }) ==
-        a + ": line 2: include 'nope': no such profile");
+  TempDir tmp("profile", 0700);
+  std::string a = write_text(tmp / "p/a.toml", "include = [\n  \"nope\",\n]\n");
+  CHECK(error_of([&] { ProfileSet::load({tmp / "p"}); }) == a + ": line 2: include 'nope': no such profile");
 }
 
 TEST_CASE("profile: an unknown key is an error naming the file and line") {
-  TempDir tmp;
-  std::string top = tmp.write("p", "top.toml", "description = \"x\"\n\nfrobnicate = 1\n");
-  CHECK(error_of([&] { ProfileSet::load({tmp.dir("p")}); }) == top + ": line 3: unknown key 'frobnicate'");
+  TempDir tmp("profile", 0700);
+  std::string top = write_text(tmp / "p/top.toml", "description = \"x\"\n\nfrobnicate = 1\n");
+  CHECK(error_of([&] { ProfileSet::load({tmp / "p"}); }) == top + ": line 3: unknown key 'frobnicate'");
 
   std::string dirs =
-      tmp.write("q", "dirs.toml", "[[dirs]]\npath = \"/x\"\nowner = \"root\"\nmdoe = \"0755\"\n");
-  CHECK(error_of([&] { ProfileSet::load({tmp.dir("q")}); }) ==
+      write_text(tmp / "q/dirs.toml", "[[dirs]]\npath = \"/x\"\nowner = \"root\"\nmdoe = \"0755\"\n");
+  CHECK(error_of([&] { ProfileSet::load({tmp / "q"}); }) ==
         dirs + ": line 4: unknown key 'mdoe' in [[dirs]]");
 }
 
 TEST_CASE("profile: wrong types and bad values name the file and line") {
-  TempDir tmp;
+  TempDir tmp("profile", 0700);
   auto load_one = [&](const std::string& text) {
-    std::string dir = tmp.dir("case");
+    std::string dir = tmp / "case";
     std::filesystem::remove_all(dir);
-    std::string file = tmp.write("case", "x.toml", text);
+    std::string file = write_text(tmp / "case/x.toml", text);
     std::string message = error_of([&] { ProfileSet::load({dir}); });
     REQUIRE(message.rfind(file + ": ", 0) == 0);
     return message.substr(file.size() + 2);
@@ -283,14 +244,14 @@ TEST_CASE("profile: wrong types and bad values name the file and line") {
 }
 
 TEST_CASE("profile: a later directory replaces a profile of the same name") {
-  TempDir tmp;
-  tmp.write("builtin", "web.toml",
-            "description = \"built-in\"\nusers = [\"www-data\"]\n[[dirs]]\npath = \"/a\"\n");
-  tmp.write("builtin", "other.toml", "");
-  std::string user = tmp.write("user", "web.toml", "description = \"mine\"\n[[dirs]]\npath = \"/b\"\n");
-  tmp.write("user", "README", "not a profile");
-  tmp.write("user", ".#web.toml", "not = a profile");
-  ProfileSet set = ProfileSet::load({tmp.dir("builtin"), tmp.dir("user"), tmp.dir("missing")});
+  TempDir tmp("profile", 0700);
+  write_text(tmp / "builtin/web.toml",
+             "description = \"built-in\"\nusers = [\"www-data\"]\n[[dirs]]\npath = \"/a\"\n");
+  write_text(tmp / "builtin/other.toml", "");
+  std::string user = write_text(tmp / "user/web.toml", "description = \"mine\"\n[[dirs]]\npath = \"/b\"\n");
+  write_text(tmp / "user/README", "not a profile");
+  write_text(tmp / "user/.#web.toml", "not = a profile");
+  ProfileSet set = ProfileSet::load({tmp / "builtin", tmp / "user", tmp / "missing"});
   const Profile* web = set.find("web");
   REQUIRE(web != nullptr);
   CHECK(web->description == "mine");
@@ -302,24 +263,24 @@ TEST_CASE("profile: a later directory replaces a profile of the same name") {
 }
 
 TEST_CASE("profile: extend = true appends lists and overrides the scalars it sets") {
-  TempDir tmp;
-  std::string builtin = tmp.write("builtin", "web.toml", R"(description = "built-in"
+  TempDir tmp("profile", 0700);
+  std::string builtin = write_text(tmp / "builtin/web.toml", R"(description = "built-in"
 package = "nginx"
 include = ["base"]
 users = ["www-data"]
 [[dirs]]
 path = "/a"
 )");
-  tmp.write("builtin", "base.toml", "");
-  tmp.write("builtin", "sh.toml", "");
-  std::string user = tmp.write("user", "web.toml", R"(extend = true
+  write_text(tmp / "builtin/base.toml", "");
+  write_text(tmp / "builtin/sh.toml", "");
+  std::string user = write_text(tmp / "user/web.toml", R"(extend = true
 description = "extended"
 include = ["sh", "base"]
 users = ["www-data", "backup"]
 [[dirs]]
 path = "/b"
 )");
-  ProfileSet set = ProfileSet::load({tmp.dir("builtin"), tmp.dir("user")});
+  ProfileSet set = ProfileSet::load({tmp / "builtin", tmp / "user"});
   const Profile* web = set.find("web");
   REQUIRE(web != nullptr);
   CHECK(web->description == "extended");
@@ -337,18 +298,18 @@ path = "/b"
   CHECK(text.find("# " + builtin + "\n") == 0);
   CHECK(text.find("\n# " + user + "\nextend = true\n") != std::string::npos);
 
-  std::string orphan = tmp.write("user2", "nothing.toml", "description = \"x\"\nextend = true\n");
+  std::string orphan = write_text(tmp / "user2/nothing.toml", "description = \"x\"\nextend = true\n");
   CHECK(error_of([&] {
-          ProfileSet::load({tmp.dir("builtin"), tmp.dir("user2")});
+          ProfileSet::load({tmp / "builtin", tmp / "user2"});
         }) == orphan + ": line 2: extend = true, but no earlier directory has a profile 'nothing'");
 }
 
 TEST_CASE("profile: an unknown name lists the available profiles") {
-  TempDir tmp;
-  tmp.write("p", "b.toml", "");
-  tmp.write("p", "a.toml", "");
-  tmp.write("p", "c.toml", "");
-  ProfileSet set = ProfileSet::load({tmp.dir("p")});
+  TempDir tmp("profile", 0700);
+  write_text(tmp / "p/b.toml", "");
+  write_text(tmp / "p/a.toml", "");
+  write_text(tmp / "p/c.toml", "");
+  ProfileSet set = ProfileSet::load({tmp / "p"});
   CHECK(error_of([&] { set.expand({"a", "zz"}); }) == "--with: unknown profile 'zz'; available: a, b, c");
   CHECK(error_of([&] { set.source_text("zz"); }) ==
         "profiles show: unknown profile 'zz'; available: a, b, c");
@@ -356,13 +317,13 @@ TEST_CASE("profile: an unknown name lists the available profiles") {
 }
 
 TEST_CASE("profile: the built-in directory must exist, user directories need not") {
-  TempDir tmp;
-  std::string missing = tmp.dir("missing");
+  TempDir tmp("profile", 0700);
+  std::string missing = tmp / "missing";
   CHECK(error_of([&] {
           ProfileSet::load({missing});
         }).rfind(missing + ": cannot read profile directory", 0) == 0);
-  tmp.write("p", "a.toml", "");
-  CHECK(ProfileSet::load({tmp.dir("p"), missing}).names() == std::vector<std::string>{"a"});
+  write_text(tmp / "p/a.toml", "");
+  CHECK(ProfileSet::load({tmp / "p", missing}).names() == std::vector<std::string>{"a"});
 }
 
 TEST_CASE("profile: every built-in profile loads and expands") {

@@ -1,24 +1,31 @@
 // SPDX-License-Identifier: MIT
 // Small helpers shared by the unit tests.
 #pragma once
+#include "jailbuild/error.hpp"
+
 #include <doctest/doctest.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <sstream>
 #include <string>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace jailbuild::test {
 
-/// A fresh directory under /tmp, /tmp/jb-TAG-XXXXXX (mode 0755), removed with its content afterwards.
+/// A fresh directory under /tmp, /tmp/jb-TAG-XXXXXX, removed with its content afterwards (remove_all
+/// follows no symlink). Mode 0755 by default: root-owned, it is a fine parent for a jail. Most tests
+/// pass mkdtemp's own 0700, private to its owner, which no jail operation sets on a host directory.
 struct TempDir {
   std::string path;
-  explicit TempDir(const std::string& tag = "test") {
+  explicit TempDir(const std::string& tag = "test", mode_t mode = 0755) {
     std::string pattern = "/tmp/jb-" + tag + "-XXXXXX";
     REQUIRE(::mkdtemp(pattern.data()) != nullptr);
     path = pattern;
-    REQUIRE(::chmod(path.c_str(), 0755) == 0);
+    REQUIRE(::chmod(path.c_str(), mode) == 0);
   }
   ~TempDir() {
     std::error_code ignored;
@@ -29,10 +36,45 @@ struct TempDir {
   std::string operator/(const std::string& rel) const { return path + "/" + rel; }
 };
 
-/// Writes `content` to `path`, creating the directories above it.
-inline void write_text(const std::string& path, const std::string& content) {
+/// Writes `content` to `path`, creating the directories above it; returns `path`.
+inline std::string write_text(const std::string& path, const std::string& content) {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());
   std::ofstream(path, std::ios::binary | std::ios::trunc) << content;
+  return path;
+}
+
+/// The whole content of a file; "" when it cannot be read.
+inline std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+/// lstat() of a path that must exist.
+inline struct stat lstat_of(const std::string& path) {
+  struct stat st {};
+  REQUIRE(::lstat(path.c_str(), &st) == 0);
+  return st;
+}
+
+/// Some checks need root (chown, device nodes, mounts); some expectations differ without it.
+inline bool is_root() {
+  return ::geteuid() == 0;
+}
+
+/// what() of the Error an operation throws; "" when it throws none.
+inline std::string error_of(const std::function<void()>& operation) {
+  try {
+    operation();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+inline bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
 }
 
 } // namespace jailbuild::test

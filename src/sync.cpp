@@ -18,8 +18,6 @@
 #include "jailbuild/plan_builder.hpp"
 #include "jailbuild/profile.hpp"
 
-#include <nlohmann/json.hpp>
-
 #include <cerrno>
 #include <csignal>
 #include <ctime>
@@ -27,7 +25,6 @@
 #include <map>
 #include <tuple>
 #include <unordered_map>
-#include <sstream>
 #include <sys/file.h>
 #include <sys/sysmacros.h>
 #include <sys/stat.h>
@@ -39,25 +36,6 @@
 #include <thread>
 
 namespace jailbuild {
-
-std::string_view to_string(ChangeKind kind) {
-  switch (kind) {
-  case ChangeKind::added: return "added";
-  case ChangeKind::updated: return "updated";
-  case ChangeKind::removed: return "removed";
-  case ChangeKind::restored: return "restored";
-  case ChangeKind::kept_local: return "kept-local";
-  case ChangeKind::conflict: return "conflict";
-  case ChangeKind::tampered: return "tampered";
-  }
-  return "?";
-}
-
-size_t SyncReport::count(ChangeKind kind) const {
-  return static_cast<size_t>(std::count_if(changes.begin(), changes.end(), [&](const SyncChange& c) { return c.kind == kind; }));
-}
-
-bool SyncReport::needs_attention() const { return count(ChangeKind::conflict) + count(ChangeKind::tampered) > 0; }
 
 namespace {
 
@@ -571,46 +549,6 @@ private:
 SyncReport sync_jail(const std::string& dir, const SyncOptions& options) {
   std::string path = normalize_path(dir);
   return Syncer(path, options).run();
-}
-
-std::string format_sync_text(const SyncReport& r) {
-  std::ostringstream out;
-  for (const SyncChange& c : r.changes) {
-    char sign = '~';
-    switch (c.kind) {
-    case ChangeKind::added: sign = '+'; break;
-    case ChangeKind::removed: sign = '-'; break;
-    case ChangeKind::restored: sign = '*'; break;
-    case ChangeKind::updated: sign = '~'; break;
-    case ChangeKind::kept_local: sign = '='; break;
-    case ChangeKind::conflict:
-    case ChangeKind::tampered: sign = '!'; break;
-    }
-    out << sign << ' ' << to_string(c.kind) << ' ' << c.path;
-    if (!c.detail.empty()) out << ": " << c.detail;
-    out << '\n';
-  }
-  for (const std::string& w : r.warnings) out << "warning: " << w << '\n';
-  out << "sync " << r.dir << ": " << r.count(ChangeKind::added) << " added, " << r.count(ChangeKind::updated)
-      << " updated, " << r.count(ChangeKind::removed) << " removed, " << r.count(ChangeKind::restored) << " restored, "
-      << r.count(ChangeKind::conflict) << " conflicts, " << r.count(ChangeKind::tampered) << " tampered, "
-      << r.count(ChangeKind::kept_local) << " local changes kept\n";
-  return out.str();
-}
-
-std::string format_sync_json(const std::vector<SyncReport>& reports) {
-  nlohmann::ordered_json all = nlohmann::ordered_json::array();
-  for (const SyncReport& r : reports) {
-    nlohmann::ordered_json changes = nlohmann::ordered_json::array();
-    for (const SyncChange& c : r.changes)
-      changes.push_back({{"kind", to_string(c.kind)}, {"path", c.path}, {"detail", c.detail}});
-    all.push_back({{"dir", r.dir},
-                   {"changes", changes},
-                   {"warnings", r.warnings},
-                   {"manifest_written", r.manifest_written},
-                   {"planned", r.planned}});
-  }
-  return all.dump(2) + "\n";
 }
 
 } // namespace jailbuild

@@ -254,7 +254,11 @@ std::optional<ElfIdentity> probe_elf(const std::string& path) {
   return id;
 }
 
-ElfInfo read_elf_dynamic(const std::string& path) {
+namespace {
+
+/// Opens an ELF file, checks its identification and calls `read(file, swap, Elf32Types{})` or the
+/// same with Elf64Types, as its class says: both readers start the same way.
+template <class Read> auto with_elf_class(const std::string& path, Read&& read) {
   InputFile file(path);
   unsigned char ident[EI_NIDENT];
   if (file.size() < EI_NIDENT) throw Error(path, "not an ELF file");
@@ -264,26 +268,24 @@ ElfInfo read_elf_dynamic(const std::string& path) {
   if (!big && ident[EI_DATA] != ELFDATA2LSB) throw Error(path, "corrupt ELF: unknown byte order");
   bool swap = big == host_is_little();
   switch (ident[EI_CLASS]) {
-  case ELFCLASS32: return read_typed<Elf32Types>(file, path, swap);
-  case ELFCLASS64: return read_typed<Elf64Types>(file, path, swap);
+  case ELFCLASS32: return read(file, swap, Elf32Types{});
+  case ELFCLASS64: return read(file, swap, Elf64Types{});
   default: throw Error(path, "corrupt ELF: unknown class");
   }
 }
 
+} // namespace
+
+ElfInfo read_elf_dynamic(const std::string& path) {
+  return with_elf_class(path, [&]<class Types>(const InputFile& file, bool swap, Types) {
+    return read_typed<Types>(file, path, swap);
+  });
+}
+
 std::optional<ElfAbiTag> read_elf_abi_tag(const std::string& path) {
-  InputFile file(path);
-  unsigned char ident[EI_NIDENT];
-  if (file.size() < EI_NIDENT) throw Error(path, "not an ELF file");
-  file.read_exact(ident, EI_NIDENT, 0, "ELF identification");
-  if (std::memcmp(ident, ELFMAG, SELFMAG) != 0) throw Error(path, "not an ELF file");
-  bool big = ident[EI_DATA] == ELFDATA2MSB;
-  if (!big && ident[EI_DATA] != ELFDATA2LSB) throw Error(path, "corrupt ELF: unknown byte order");
-  bool swap = big == host_is_little();
-  switch (ident[EI_CLASS]) {
-  case ELFCLASS32: return abi_tag_typed<Elf32Types>(file, path, swap);
-  case ELFCLASS64: return abi_tag_typed<Elf64Types>(file, path, swap);
-  default: throw Error(path, "corrupt ELF: unknown class");
-  }
+  return with_elf_class(path, [&]<class Types>(const InputFile& file, bool swap, Types) {
+    return abi_tag_typed<Types>(file, path, swap);
+  });
 }
 
 std::optional<std::string> multiarch_triplet(const ElfInfo& info) {

@@ -373,14 +373,23 @@ private:
     }
   }
 
-  void decide_dir(PlanEntry& e, const PlanEntry* rec) {
+  /// What the jail holds at an entry's path; nullopt, reported as tampering, when a parent is a
+  /// symlink (never followed: it may lead anywhere on the host).
+  std::optional<Seen> seen_unless_blocked(const PlanEntry& e) {
     Seen s = seen(e.path);
-    if (s.state == Seen::State::blocked) {
-      change(ChangeKind::tampered, e.path, "a parent is a symlink; left in place");
-      return;
-    }
-    std::optional<struct stat> st;
-    if (s.state == Seen::State::present) st = s.st;
+    if (s.state != Seen::State::blocked) return s;
+    change(ChangeKind::tampered, e.path, "a parent is a symlink; left in place");
+    return std::nullopt;
+  }
+  static std::optional<struct stat> status_of(const Seen& s) {
+    if (s.state != Seen::State::present) return std::nullopt;
+    return s.st;
+  }
+
+  void decide_dir(PlanEntry& e, const PlanEntry* rec) {
+    std::optional<Seen> s = seen_unless_blocked(e);
+    if (!s) return;
+    std::optional<struct stat> st = status_of(*s);
     if (!st) {
       actions_.push_back({Action::Op::fix_dir, &e, rec});
       change(rec ? ChangeKind::restored : ChangeKind::added, e.path);
@@ -400,14 +409,10 @@ private:
   }
 
   void decide_symlink(PlanEntry& e, const PlanEntry* rec) {
-    Seen s = seen(e.path);
-    if (s.state == Seen::State::blocked) {
-      change(ChangeKind::tampered, e.path, "a parent is a symlink; left in place");
-      return;
-    }
-    std::optional<struct stat> st;
-    if (s.state == Seen::State::present) st = s.st;
-    if (st && S_ISLNK(st->st_mode) && s.link == e.source) return;
+    std::optional<Seen> s = seen_unless_blocked(e);
+    if (!s) return;
+    std::optional<struct stat> st = status_of(*s);
+    if (st && S_ISLNK(st->st_mode) && s->link == e.source) return;
     if (st && S_ISDIR(st->st_mode)) {
       change(ChangeKind::tampered, e.path, "a directory stands where a symlink should be; left in place");
       return;
@@ -418,13 +423,9 @@ private:
   }
 
   void decide_device(PlanEntry& e, const PlanEntry* rec) {
-    Seen s = seen(e.path);
-    if (s.state == Seen::State::blocked) {
-      change(ChangeKind::tampered, e.path, "a parent is a symlink; left in place");
-      return;
-    }
-    std::optional<struct stat> st;
-    if (s.state == Seen::State::present) st = s.st;
+    std::optional<Seen> s = seen_unless_blocked(e);
+    if (!s) return;
+    std::optional<struct stat> st = status_of(*s);
     bool right = st && (e.device_type == DeviceType::block ? S_ISBLK(st->st_mode) : S_ISCHR(st->st_mode)) &&
                  major(st->st_rdev) == e.major && minor(st->st_rdev) == e.minor && (st->st_mode & 07777) == e.mode &&
                  st->st_uid == e.uid && st->st_gid == e.gid && st->st_nlink == 1;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "jailbuild/assemble.hpp"
 
+#include "jailbuild/digest.hpp"
 #include "jailbuild/error.hpp"
 #include "jailbuild/hostfs.hpp"
 
@@ -184,8 +185,10 @@ AssembleReport assemble(JailFs& jail, const HostRoot& host, Plan& plan, const Ma
             ++written;
             bytes += e.content.size();
           }
-        } else if (prev && prev->source_stamp == e.source_stamp &&
-                   jail_file_matches(jail, e, *prev)) {
+        } else if (prev && jail_file_matches(jail, e, *prev) &&
+                   (prev->source_stamp == e.source_stamp || sha256_file(host.real(e.source)) == prev->digest)) {
+          // The jail holds what was installed, and the host's file is the same one or has the same
+          // content (its stamp also moves when something else hardlinks it or touches it).
           e.digest = prev->digest;
           e.jail_stamp = prev->jail_stamp;
           ++unchanged;

@@ -261,6 +261,29 @@ TEST_CASE("assemble: a re-run over the previous manifest writes nothing") {
   CHECK(report.unchanged == 2);
   CHECK(report.bytes == 4);
   CHECK(read_text(f.jail_dir + "/usr/bin/data.txt") == "data");
+
+  // The host's file gains a hardlink (jk_init -k does that): its ctime moves, its content does not.
+  // Hashed, found the same, and left alone.
+  previous.plan = third;
+  fs::create_hard_link(f.host_dir / "usr/bin/data.txt", f.host_dir / "srv/data/link");
+  auto restamped = [&] {
+    Plan p = f.plan;
+    for (PlanEntry& e : p.entries)
+      if (e.kind == EntryKind::file) e.source_stamp = stamp_of(lstat_of(f.host.real(e.source)));
+    return p;
+  };
+  Plan fourth = restamped();
+  report = assemble(jail, f.host, fourth, &previous, AssembleOptions{});
+  CHECK(report.bytes == 0);
+  CHECK(report.unchanged == 3);
+
+  // Its content changes: copied.
+  write_text(f.host_dir / "usr/bin/data.txt", "DATA");
+  previous.plan = fourth;
+  Plan fifth = restamped();
+  report = assemble(jail, f.host, fifth, &previous, AssembleOptions{});
+  CHECK(report.bytes == 4);
+  CHECK(read_text(f.jail_dir + "/usr/bin/data.txt") == "DATA");
 }
 
 TEST_CASE("assemble: a bind of a non-directory gets an empty file as mount point") {

@@ -348,7 +348,9 @@ Manifest read_manifest_users(const JailFs& jail) {
 
 AuditReport audit_jail(const std::string& dir, const AuditOptions& options) {
   JailFs jail(dir); // throws for a missing root, or a symlink there
-  if (options.hardening == Hardening::check) load_lief_module(); // one error, not one per file
+  // The modules each part needs, loaded now: a missing one is one error, not one per file.
+  if (options.hardening == Hardening::check) load_lief_module();
+  if (options.integrity == Integrity::check) sha256_hex({});
   AuditReport report;
   report.jail = jail.root();
   Context ctx(jail);

@@ -3,9 +3,7 @@
 
 #include "jailbuild/error.hpp"
 #include "jailbuild/hostfs.hpp"
-#include "jailbuild/inputs.hpp"
 #include "jailbuild/plan_builder.hpp"
-#include "jailbuild/profile.hpp"
 #include "jailbuild/registry.hpp"
 
 #include <boost/filesystem.hpp>
@@ -32,13 +30,9 @@ CreateResult create_jail(const CreateOptions& options) {
   result.dir = check_jail_location(options.dir);
   HostRoot host(options.spec.host_root);
   // Every look of the planner is recorded: a sync with nothing changed on the host need not plan again.
-  InputLog looks(host.root());
-  looks.saw_tool(options.spec.profile_dirs);
-  host.set_input_log(&looks);
-  ProfileSet profiles = ProfileSet::load(options.spec.profile_dirs);
   Digests digests = options.dry_run == DryRun::yes ? Digests::now : Digests::while_copying;
-  result.plan = build_plan(host, profiles, options.spec, digests);
-  host.set_input_log(nullptr);
+  RecordedPlan planned = build_recorded_plan(host, options.spec, digests);
+  result.plan = std::move(planned.plan);
   if (options.dry_run == DryRun::yes) return result;
 
   if (::geteuid() != 0)
@@ -65,7 +59,7 @@ CreateResult create_jail(const CreateOptions& options) {
     manifest.updated = static_cast<int64_t>(std::time(nullptr));
     manifest.created = previous ? previous->created : manifest.updated;
     manifest.plan = result.plan;
-    manifest.inputs = std::move(looks).finish();
+    manifest.inputs = std::move(planned.inputs);
     write_manifest(jail, manifest);
     Registry(options.state_dir).add(result.dir);
   } catch (...) {

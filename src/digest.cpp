@@ -18,12 +18,7 @@ namespace jailbuild {
 namespace {
 
 const CryptoModule& crypto() {
-  // The unit tests link the module's code in (tests/CMakeLists.txt); the executable does not.
-  if (&jailbuild_crypto_module) return jailbuild_crypto_module;
-  // Loaded once, by whichever thread comes first; a failed load is tried again by the next call.
-  static const CryptoModule& loaded = *reinterpret_cast<const CryptoModule*>(
-      load_module("libjailbuild-crypto.so", "jailbuild_crypto_module", "OpenSSL"));
-  return loaded;
+  return module_table(&jailbuild_crypto_module, "libjailbuild-crypto.so", "jailbuild_crypto_module", "OpenSSL");
 }
 
 std::string to_hex(const unsigned char* bytes, unsigned size) {

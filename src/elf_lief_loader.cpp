@@ -12,13 +12,7 @@ namespace jailbuild {
 namespace {
 
 const LiefModule& lief() {
-  // The unit tests link the module's code in (tests/CMakeLists.txt); the executable does not.
-  if (&jailbuild_lief_module) return jailbuild_lief_module;
-  // Loaded once, by whichever thread comes first (the audit reads files on two); a failed load is
-  // tried again by the next call.
-  static const LiefModule& loaded = *reinterpret_cast<const LiefModule*>(
-      load_module("libjailbuild-lief.so", "jailbuild_lief_module", "LIEF"));
-  return loaded;
+  return module_table(&jailbuild_lief_module, "libjailbuild-lief.so", "jailbuild_lief_module", "LIEF");
 }
 
 } // namespace

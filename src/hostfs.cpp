@@ -244,20 +244,21 @@ std::vector<std::string> HostRoot::glob(std::string_view pattern) const {
   return out;
 }
 
-std::optional<struct stat> HostRoot::lstat(std::string_view host_path, Scrutiny scrutiny) const {
+std::optional<struct stat> HostRoot::look(std::string_view host_path, Scrutiny scrutiny, bool follow) const {
   struct stat st;
-  bool found = ::lstat(real(host_path).c_str(), &st) == 0;
-  if (log_) log_->saw(host_path, found ? &st : nullptr, scrutiny, false);
+  std::string path = real(host_path);
+  bool found = (follow ? ::stat(path.c_str(), &st) : ::lstat(path.c_str(), &st)) == 0;
+  if (log_) log_->saw(host_path, found ? &st : nullptr, scrutiny, follow);
   if (!found) return std::nullopt;
   return st;
 }
 
+std::optional<struct stat> HostRoot::lstat(std::string_view host_path, Scrutiny scrutiny) const {
+  return look(host_path, scrutiny, false);
+}
+
 std::optional<struct stat> HostRoot::stat(std::string_view host_path, Scrutiny scrutiny) const {
-  struct stat st;
-  bool found = ::stat(real(host_path).c_str(), &st) == 0;
-  if (log_) log_->saw(host_path, found ? &st : nullptr, scrutiny, true);
-  if (!found) return std::nullopt;
-  return st;
+  return look(host_path, scrutiny, true);
 }
 
 std::optional<std::string> HostRoot::readlink(std::string_view host_path) const {

@@ -15,11 +15,7 @@ namespace jailbuild {
 namespace {
 
 const ArchiveModule& archive() {
-  // The unit tests link the module's code in (tests/CMakeLists.txt); the executable does not.
-  if (&jailbuild_archive_module) return jailbuild_archive_module;
-  static const ArchiveModule& loaded = *reinterpret_cast<const ArchiveModule*>(
-      load_module("libjailbuild-archive.so", "jailbuild_archive_module", "libarchive"));
-  return loaded;
+  return module_table(&jailbuild_archive_module, "libjailbuild-archive.so", "jailbuild_archive_module", "libarchive");
 }
 
 } // namespace

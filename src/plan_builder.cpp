@@ -477,4 +477,17 @@ Plan build_plan(const HostRoot& host, const ProfileSet& profiles, const JailSpec
   return Builder(host, profiles, spec, digests, reader).build();
 }
 
+RecordedPlan build_recorded_plan(HostRoot& host, const JailSpec& spec, Digests digests, const ElfReader& reader) {
+  InputLog looks(host.root());
+  looks.saw_tool(spec.profile_dirs); // before the profiles are read: a change meanwhile plans again
+  struct Recording {
+    HostRoot& host;
+    ~Recording() { host.set_input_log(nullptr); }
+  } recording{host};
+  host.set_input_log(&looks);
+  ProfileSet profiles = ProfileSet::load(spec.profile_dirs);
+  Plan plan = build_plan(host, profiles, spec, digests, reader);
+  return {std::move(plan), std::move(looks).finish()};
+}
+
 } // namespace jailbuild

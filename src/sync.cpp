@@ -16,7 +16,6 @@
 #include "jailbuild/manifest.hpp"
 #include "jailbuild/origin.hpp"
 #include "jailbuild/plan_builder.hpp"
-#include "jailbuild/profile.hpp"
 
 #include <cerrno>
 #include <csignal>
@@ -109,7 +108,7 @@ public:
     // objects, and only the jail stamps decide() refreshes can differ from the manifest.
     Plan fresh;
     PlanInputs inputs;
-    if (report_.planned) std::tie(fresh, inputs) = plan_again(host, spec, old);
+    if (report_.planned) std::tie(fresh, inputs) = plan_again(host, spec, old.plan);
     else inputs = old.inputs;
     Plan& plan = report_.planned ? fresh : old.plan;
     std::vector<FileStamp> stamps_before;
@@ -144,22 +143,16 @@ public:
 
 private:
   /// A fresh plan from the host as it is now, and what it was made from.
-  static std::pair<Plan, PlanInputs> plan_again(HostRoot& host, const JailSpec& spec, const Manifest& old) {
-    InputLog looks(host.root());
-    looks.saw_tool(spec.profile_dirs);
-    host.set_input_log(&looks);
-    ProfileSet profiles = ProfileSet::load(spec.profile_dirs);
+  static std::pair<Plan, PlanInputs> plan_again(HostRoot& host, const JailSpec& spec, const Plan& old) {
     // ELF facts of unchanged files come from the manifest: an unchanged file is never parsed again.
-    std::map<std::tuple<uint64_t, uint64_t, int64_t, int64_t, int64_t>, const ElfInfo*> cache;
-    for (const WalkObject& o : old.plan.objects)
-      cache[{o.stamp.dev, o.stamp.ino, o.stamp.size, o.stamp.mtime_ns, o.stamp.ctime_ns}] = &o.elf;
+    std::map<FileStamp, const ElfInfo*> cache;
+    for (const WalkObject& o : old.objects) cache[o.stamp] = &o.elf;
     ElfReader reader = [&](const std::string& real_path, const FileStamp& s) {
-      auto it = cache.find({s.dev, s.ino, s.size, s.mtime_ns, s.ctime_ns});
+      auto it = cache.find(s);
       return it != cache.end() ? *it->second : read_elf_dynamic(real_path);
     };
-    Plan plan = build_plan(host, profiles, spec, Digests::while_copying, reader);
-    host.set_input_log(nullptr);
-    return {std::move(plan), std::move(looks).finish()};
+    RecordedPlan planned = build_recorded_plan(host, spec, Digests::while_copying, reader);
+    return {std::move(planned.plan), std::move(planned.inputs)};
   }
 
   /// Desired files whose source did not change keep their recorded digest; the others are hashed now.

@@ -64,6 +64,8 @@ public:
   void set_input_log(InputLog* log) { log_ = log; }
 
 private:
+  /// lstat(2) or, following symlinks, stat(2) of a host path, recorded.
+  std::optional<struct stat> look(std::string_view host_path, Scrutiny scrutiny, bool follow) const;
   std::string root_; // without trailing slash; "" for "/"
   InputLog* log_ = nullptr;
 };

@@ -58,4 +58,14 @@ template <class F> bool catch_into(ModuleFailure* failure, F&& f) noexcept {
 /// the <what> module: <why>"). Loads again on each call: callers keep the table.
 const ModuleTable* load_module(const std::string& file, const char* symbol, const std::string& what);
 
+/// A module's entry table: `linked_in` when the module's code is linked into this program (the unit
+/// tests: a weak reference, null in the executable), else the module loaded on first use by
+/// whichever thread comes first (a failed load is tried again by the next call).
+template <class Table>
+const Table& module_table(const Table* linked_in, const char* file, const char* symbol, const char* what) {
+  if (linked_in) return *linked_in;
+  static const Table& loaded = *reinterpret_cast<const Table*>(load_module(file, symbol, what));
+  return loaded;
+}
+
 } // namespace jailbuild

@@ -6,6 +6,7 @@
 #include "jailbuild/hostfs.hpp"
 #include "jailbuild/ldso.hpp"
 
+#include <compare>
 #include <cstdint>
 #include <sys/stat.h>
 #include <functional>
@@ -32,7 +33,7 @@ struct FileStamp {
   int64_t size = 0;
   int64_t mtime_ns = 0;
   int64_t ctime_ns = 0; ///< 0 in manifests written before it was recorded: never matches a file
-  bool operator==(const FileStamp&) const = default;
+  auto operator<=>(const FileStamp&) const = default;
 };
 
 /// The stamp of a file from its status.

@@ -25,9 +25,7 @@
 #include <unistd.h>
 
 using namespace jailbuild;
-using jailbuild::test::is_root;
-using jailbuild::test::read_text;
-using jailbuild::test::TempDir;
+using namespace jailbuild::test;
 namespace fs = std::filesystem;
 
 namespace {

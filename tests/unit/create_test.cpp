@@ -21,13 +21,7 @@
 #include <unistd.h>
 
 using namespace jailbuild;
-using jailbuild::test::contains;
-using jailbuild::test::error_of;
-using jailbuild::test::is_root;
-using jailbuild::test::lstat_of;
-using jailbuild::test::read_text;
-using jailbuild::test::TempDir;
-using jailbuild::test::write_text;
+using namespace jailbuild::test;
 namespace fs = std::filesystem;
 
 // Temporary directories keep mkdtemp's 0700 (root-owned when we are root); the location checks put

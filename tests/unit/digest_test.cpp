@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 using namespace jailbuild;
-using jailbuild::test::TempDir;
+using namespace jailbuild::test;
 
 namespace {
 

@@ -12,8 +12,7 @@
 #include <filesystem>
 
 using namespace jailbuild;
-using jailbuild::test::TempDir;
-using jailbuild::test::write_text;
+using namespace jailbuild::test;
 namespace fs = std::filesystem;
 
 namespace {

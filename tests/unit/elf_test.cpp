@@ -24,24 +24,11 @@
 #include <vector>
 
 using namespace jailbuild;
-using jailbuild::test::read_text;
-using jailbuild::test::TempDir;
-using jailbuild::test::write_text;
+using namespace jailbuild::test;
 namespace fs = std::filesystem;
 
 namespace {
 
-const std::string fixture_root = JB_FIXTURE_ROOT;
-
-/// A key of the FIXTURE-INFO file make-fakeroot.sh writes ("triplet", "interpreter").
-std::string fixture_info(const std::string& key) {
-  std::ifstream in(fixture_root + "/FIXTURE-INFO");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind(key + "=", 0) == 0) return line.substr(key.size() + 1);
-  FAIL("FIXTURE-INFO has no " << key << " (was the fake root built?)");
-  return {};
-}
 
 std::string fixture(const std::string& host_path) {
   return fixture_root + host_path;

@@ -19,8 +19,7 @@
 #include <unistd.h>
 
 using namespace jailbuild;
-using jailbuild::test::TempDir;
-using jailbuild::test::write_text;
+using namespace jailbuild::test;
 namespace fs = std::filesystem;
 
 namespace {

@@ -23,13 +23,7 @@
 #include <vector>
 
 using namespace jailbuild;
-using jailbuild::test::contains;
-using jailbuild::test::error_of;
-using jailbuild::test::is_root;
-using jailbuild::test::lstat_of;
-using jailbuild::test::read_text;
-using jailbuild::test::TempDir;
-using jailbuild::test::write_text;
+using namespace jailbuild::test;
 namespace fs = std::filesystem;
 
 // Temporary directories keep mkdtemp's 0700: a jail operation that changed one outside the jail would

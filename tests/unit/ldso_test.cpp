@@ -16,8 +16,7 @@
 #include <vector>
 
 using namespace jailbuild;
-using jailbuild::test::TempDir;
-using jailbuild::test::write_text;
+using namespace jailbuild::test;
 
 namespace {
 

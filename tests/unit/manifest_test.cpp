@@ -13,11 +13,7 @@
 #include <sys/stat.h>
 
 using namespace jailbuild;
-using jailbuild::test::contains;
-using jailbuild::test::error_of;
-using jailbuild::test::is_root;
-using jailbuild::test::TempDir;
-using jailbuild::test::write_text;
+using namespace jailbuild::test;
 namespace fs = std::filesystem;
 
 namespace {

@@ -17,11 +17,7 @@
 #include <unistd.h>
 
 using namespace jailbuild;
-using jailbuild::test::contains;
-using jailbuild::test::error_of;
-using jailbuild::test::is_root;
-using jailbuild::test::TempDir;
-using jailbuild::test::write_text;
+using namespace jailbuild::test;
 namespace fs = std::filesystem;
 
 namespace {

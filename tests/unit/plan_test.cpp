@@ -11,8 +11,7 @@
 #include <vector>
 
 using namespace jailbuild;
-using jailbuild::test::contains;
-using jailbuild::test::error_of;
+using namespace jailbuild::test;
 
 namespace {
 

@@ -8,9 +8,7 @@
 #include <filesystem>
 
 using namespace jailbuild;
-using jailbuild::test::error_of;
-using jailbuild::test::TempDir;
-using jailbuild::test::write_text;
+using namespace jailbuild::test;
 
 namespace {
 

@@ -77,4 +77,17 @@ inline bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
+/// The fake host root the build compiles from tiny C sources (tests/fixtures/make-fakeroot.sh).
+inline const std::string fixture_root = JB_FIXTURE_ROOT;
+
+/// A key of the FIXTURE-INFO file make-fakeroot.sh writes ("triplet", "interpreter").
+inline std::string fixture_info(const std::string& key) {
+  std::ifstream in(fixture_root + "/FIXTURE-INFO");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(key + "=", 0) == 0) return line.substr(key.size() + 1);
+  FAIL("FIXTURE-INFO has no " << key << " (was the fake root built?)");
+  return {};
+}
+
 } // namespace jailbuild::test

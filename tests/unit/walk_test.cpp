@@ -5,6 +5,8 @@
 #include "jailbuild/error.hpp"
 #include "jailbuild/walk.hpp"
 
+#include "test_util.hpp"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -15,20 +17,10 @@
 #include <vector>
 
 using namespace jailbuild;
+using namespace jailbuild::test;
 
 namespace {
 
-const std::string fixture_root = JB_FIXTURE_ROOT;
-
-/// A key of the FIXTURE-INFO file make-fakeroot.sh writes ("triplet", "interpreter").
-std::string fixture_info(const std::string& key) {
-  std::ifstream in(fixture_root + "/FIXTURE-INFO");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind(key + "=", 0) == 0) return line.substr(key.size() + 1);
-  FAIL("FIXTURE-INFO has no " << key << " (was the fake root built?)");
-  return {};
-}
 
 const std::string triplet = fixture_info("triplet");
 const std::string lib_dir = "/usr/lib/" + triplet; ///< where Debian keeps libraries (canonical)

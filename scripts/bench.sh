@@ -49,6 +49,18 @@ bar() {
   printf '  %-4s %s: %s %s (bar: <= %s %s)\n' "$verdict" "$what" "$value" "$unit" "$limit" "$unit"
 }
 
+# can_build_jails: whether this machine can build the nginx + php-fpm jail the sections measure (root,
+# and both services installed); says why it skips when not.
+can_build_jails() {
+  if [ "$(id -u)" -ne 0 ] || [ ! -x /usr/sbin/nginx ] || ! ls /usr/sbin/php-fpm* >/dev/null 2>&1; then
+    echo "  skipped: needs root, nginx and php-fpm (to build the jail)"
+    return 1
+  fi
+}
+
+# q ARGS...: the arguments quoted for a shell command line (hyperfine runs commands through sh).
+q() { printf '%q ' "$@"; }
+
 # median_ms JSON INDEX: the median wall time of hyperfine's INDEXth command, in milliseconds.
 median_ms() {
   "$python" -c 'import json, sys; r = json.load(open(sys.argv[1]))["results"][int(sys.argv[2])]; print("%.1f" % (r["median"] * 1000))' "$1" "$2"
@@ -134,14 +146,10 @@ INI
 # --- create: jailbuild create vs jk_init vs cp -a of jailbuild's own output --------------------------
 bench_create() {
   echo "== create: jailbuild create vs jk_init (same contents) vs cp -a of jailbuild's jail"
-  if [ "$(id -u)" -ne 0 ] || [ ! -x /usr/sbin/nginx ] || ! ls /usr/sbin/php-fpm* >/dev/null 2>&1; then
-    echo "  skipped: needs root, nginx and php-fpm"
-    return
-  fi
-  local work q
+  can_build_jails || return 0
+  local work
   # jk_init refuses a jail below a world-writable directory, sticky bit or not: not /tmp.
   work=$(mktemp -d /srv/jb-bench-create.XXXXXX)
-  q() { printf '%q ' "$@"; }
   "$build/jailbuild" create "$work/ref" --with nginx,php-fpm --state-dir "$work/state" -q
   write_jailkit_ini "$work/jk_init.ini"
   printf '  jail: %s files, %s\n' "$(find "$work/ref" -type f | wc -l)" "$(du -sh "$work/ref" | cut -f1)"
@@ -171,13 +179,9 @@ bench_create() {
 # --- sync: no-op and one library changed, vs jk_update on the equivalent jailkit jail -----------------
 bench_sync() {
   echo "== sync: jailbuild sync (nothing changed; one library changed) vs jk_update"
-  if [ "$(id -u)" -ne 0 ] || [ ! -x /usr/sbin/nginx ] || ! ls /usr/sbin/php-fpm* >/dev/null 2>&1; then
-    echo "  skipped: needs root, nginx and php-fpm"
-    return
-  fi
-  local work q
+  can_build_jails || return 0
+  local work
   work=$(mktemp -d /srv/jb-bench-sync.XXXXXX) # not /tmp: see bench_create
-  q() { printf '%q ' "$@"; }
   # One library of our own beside the services, so that "one library changed" changes a real file
   # without touching the host's libraries: two builds of it swapped in before each timed run.
   mkdir -p "$work/profiles" /opt/jailbuild-bench/lib
@@ -243,15 +247,11 @@ PY
 
 bench_pack() {
   echo "== pack: jailbuild pack vs tar -cf - | zstd -T0; jailbuild unpack vs tar -xf"
-  if [ "$(id -u)" -ne 0 ] || [ ! -x /usr/sbin/nginx ] || ! ls /usr/sbin/php-fpm* >/dev/null 2>&1; then
-    echo "  skipped: needs root, nginx and php-fpm (to create the jail)"
-    return
-  fi
+  can_build_jails || return 0
   # A root-owned private place: jailbuild refuses a jail below a directory others can write.
-  local work jail q
+  local work jail
   work=$(mktemp -d /tmp/jb-bench-pack.XXXXXX)
   jail=$work/jail
-  q() { printf '%q ' "$@"; }
   "$build/jailbuild" create "$jail" --with nginx,php-fpm --state-dir "$work/state" -q
   printf '  jail: %s files, %s; %s runs each, in turns\n' "$(find "$jail" -type f | wc -l)" \
     "$(du -sh "$jail" | cut -f1)" "$runs"
@@ -297,14 +297,10 @@ bench_pack() {
 # --- audit: jailbuild audit vs a find -perm walk and jk_check; integrity hashing vs sha256sum ----------
 bench_audit() {
   echo "== audit: jailbuild audit vs find -perm (same tree) and jk_check (jailkit jail); integrity vs sha256sum"
-  if [ "$(id -u)" -ne 0 ] || [ ! -x /usr/sbin/nginx ] || ! ls /usr/sbin/php-fpm* >/dev/null 2>&1; then
-    echo "  skipped: needs root, nginx and php-fpm"
-    return
-  fi
-  local work jail q
+  can_build_jails || return 0
+  local work jail
   work=$(mktemp -d /srv/jb-bench-audit.XXXXXX) # not /tmp: jk_init refuses it (see bench_create)
   jail=$work/jb
-  q() { printf '%q ' "$@"; }
   "$build/jailbuild" create "$jail" --with nginx,php-fpm --state-dir "$work/state" -q
   # The equivalent jailkit jail, and a jk_check configuration naming it (-c: /etc/jailkit is left alone).
   write_jailkit_ini "$work/jk_init.ini"

@@ -3,7 +3,6 @@
 
 #include "jailbuild/digest.hpp"
 #include "jailbuild/error.hpp"
-#include "jailbuild/fd.hpp"
 #include "jailbuild/hostfs.hpp"
 
 #include <dirent.h>
@@ -90,15 +89,6 @@ std::string check_jail_location(const std::string& dir) {
 namespace {
 
 std::string rel_of(const std::string& jail_path) { return jail_path.size() > 1 ? jail_path.substr(1) : ""; }
-
-/// Whether a host file still holds the content `digest` names. Read through an fd checked to be a
-/// regular file: a FIFO or device there now is "changed", and the copy that follows reports it.
-bool host_content_is(const HostRoot& host, const std::string& source, const std::string& digest) {
-  UniqueFd fd(::open(host.real(source).c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC));
-  struct stat st;
-  if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
-  return sha256_fd(fd.get()) == digest;
-}
 
 /// True when the jail still holds exactly the file `prev` recorded (same inode, size, mtime and
 /// ctime), with the plan's mode and owner.
@@ -196,7 +186,7 @@ AssembleReport assemble(JailFs& jail, const HostRoot& host, Plan& plan, const Ma
             bytes += e.content.size();
           }
         } else if (prev && jail_file_matches(jail, e, *prev) &&
-                   (prev->source_stamp == e.source_stamp || host_content_is(host, e.source, prev->digest))) {
+                   (prev->source_stamp == e.source_stamp || sha256_file(host.real(e.source)) == prev->digest)) {
           // The jail holds what was installed, and the host's file is the same one or has the same
           // content (its stamp also moves when something else hardlinks it or touches it).
           e.digest = prev->digest;

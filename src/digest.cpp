@@ -5,9 +5,11 @@
 
 #include "digest_module.hpp"
 #include "jailbuild/error.hpp"
+#include "jailbuild/fd.hpp"
 
 #include <cerrno>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 // Weak: defined only where the module's code is linked in (the unit tests), null in the executable.
@@ -86,16 +88,13 @@ std::string sha256_fd(int fd) {
 }
 
 std::string sha256_file(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw system_error(path, "opening", errno);
-  try {
-    std::string digest = hash_fd(fd, path);
-    ::close(fd);
-    return digest;
-  } catch (...) {
-    ::close(fd);
-    throw;
-  }
+  // O_NONBLOCK: a FIFO found where a file was expected must not hang the hash; it is refused below.
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  if (!fd) throw system_error(path, "opening", errno);
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) throw system_error(path, "reading status", errno);
+  if (!S_ISREG(st.st_mode)) throw Error(path, "not a regular file");
+  return hash_fd(fd.get(), path);
 }
 
 } // namespace jailbuild

@@ -39,7 +39,7 @@ std::string sha256_hex(std::string_view data);
 /// Throws Error naming "fd <n>" when reading fails.
 std::string sha256_fd(int fd);
 /// SHA-256 of a file's content, lowercase hex; symlinks are followed (host paths are trusted).
-/// Throws Error naming the path.
+/// Throws Error naming the path, also when it is not a regular file (a FIFO or device never hangs it).
 std::string sha256_file(const std::string& path);
 
 } // namespace jailbuild

@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <string>
 #include <unistd.h>
 
@@ -79,5 +80,20 @@ TEST_CASE("digest: sha256_file of a missing file names the path") {
   } catch (const Error& e) {
     CHECK(e.path() == missing);
     CHECK(std::string(e.what()).find("No such file") != std::string::npos);
+  }
+}
+
+TEST_CASE("digest: sha256_file refuses a FIFO or a directory instead of hanging on it") {
+  TempFile file("");
+  const std::string fifo = file.dir / "fifo";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0); // no writer: a blocking open would never return
+  for (const std::string& path : {fifo, file.dir.path}) {
+    try {
+      sha256_file(path);
+      FAIL("no error for " << path);
+    } catch (const Error& e) {
+      CHECK(e.path() == path);
+      CHECK(e.message() == "not a regular file");
+    }
   }
 }

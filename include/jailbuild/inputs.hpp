@@ -56,7 +56,7 @@ struct PlanInputs {
 };
 
 /// Collects the looks of one planning run. HostRoot records into it (HostRoot::set_input_log); the
-/// planner may run on more than one thread, hence the lock.
+/// planner runs on one thread today, but HostRoot is shared by const reference, so the log locks.
 class InputLog {
 public:
   /// `host_root` as HostRoot has it ("" for "/"): the log looks at parent directories itself.

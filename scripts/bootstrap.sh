@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
   # build
-  build-essential cmake pkg-config
+  build-essential cmake pkg-config clang-format
   liblief-dev libarchive-dev libboost-filesystem-dev libcli11-dev doctest-dev
   libtomlplusplus-dev nlohmann-json3-dev libsimdjson-dev libssl-dev
   # end-to-end tests: the real services a jail must run

@@ -27,7 +27,8 @@ std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> out;
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);)
-    if (!line.empty() && line.front() != '#' && line.front() != '+' && line.front() != '-') out.push_back(line);
+    if (!line.empty() && line.front() != '#' && line.front() != '+' && line.front() != '-')
+      out.push_back(line);
   return out;
 }
 
@@ -72,9 +73,9 @@ JailAccounts resolve_accounts(const HostRoot& host, const std::vector<std::strin
   std::vector<GroupEntry> host_groups = parse_group(host.read_file("/etc/group"));
   JailAccounts out;
   auto add_group = [&](const GroupEntry& g) {
-    if (g.gid == 0)
-      throw Error(g.name, "group has GID 0 on the host: a jail never holds a GID 0 entry");
-    if (std::none_of(out.groups.begin(), out.groups.end(), [&](const GroupEntry& x) { return x.gid == g.gid; }))
+    if (g.gid == 0) throw Error(g.name, "group has GID 0 on the host: a jail never holds a GID 0 entry");
+    if (std::none_of(out.groups.begin(), out.groups.end(),
+                     [&](const GroupEntry& x) { return x.gid == g.gid; }))
       out.groups.push_back({g.name, g.gid, {}});
   };
   auto find_group = [&](const std::string& name) -> const GroupEntry& {
@@ -92,23 +93,29 @@ JailAccounts resolve_accounts(const HostRoot& host, const std::vector<std::strin
     if (it == host_users.end()) throw Error(name, "no such user on the host (/etc/passwd)");
     if (it->uid == 0 || it->gid == 0)
       throw Error(name, "user has UID 0 or GID 0 on the host: a jail never holds a root entry");
-    if (std::none_of(out.users.begin(), out.users.end(), [&](const PasswdEntry& x) { return x.uid == it->uid; })) {
+    if (std::none_of(out.users.begin(), out.users.end(),
+                     [&](const PasswdEntry& x) { return x.uid == it->uid; })) {
       PasswdEntry e = *it;
       e.shell = "/usr/sbin/nologin";
       out.users.push_back(std::move(e));
     }
     auto primary = std::find_if(host_groups.begin(), host_groups.end(),
                                 [&](const GroupEntry& g) { return g.gid == it->gid; });
-    if (primary != host_groups.end()) add_group(*primary);
-    else add_group({it->name, it->gid, {}});
+    if (primary != host_groups.end())
+      add_group(*primary);
+    else
+      add_group({it->name, it->gid, {}});
   }
-  for (const std::string& name : groups) add_group(find_group(name));
+  for (const std::string& name : groups)
+    add_group(find_group(name));
   // Supplementary memberships, restricted to the users the jail holds.
   for (GroupEntry& g : out.groups) {
-    auto host_g = std::find_if(host_groups.begin(), host_groups.end(), [&](const GroupEntry& h) { return h.gid == g.gid; });
+    auto host_g = std::find_if(host_groups.begin(), host_groups.end(),
+                               [&](const GroupEntry& h) { return h.gid == g.gid; });
     if (host_g == host_groups.end()) continue;
     for (const std::string& member : host_g->members)
-      if (std::any_of(out.users.begin(), out.users.end(), [&](const PasswdEntry& u) { return u.name == member; }))
+      if (std::any_of(out.users.begin(), out.users.end(),
+                      [&](const PasswdEntry& u) { return u.name == member; }))
         g.members.push_back(member);
   }
   std::sort(out.users.begin(), out.users.end(), [](auto& a, auto& b) { return a.uid < b.uid; });
@@ -119,7 +126,8 @@ JailAccounts resolve_accounts(const HostRoot& host, const std::vector<std::strin
 namespace {
 std::string join_names(const std::vector<std::string>& names) {
   std::string out;
-  for (size_t i = 0; i < names.size(); ++i) out += (i ? "," : "") + names[i];
+  for (size_t i = 0; i < names.size(); ++i)
+    out += (i ? "," : "") + names[i];
   return out;
 }
 } // namespace
@@ -127,26 +135,30 @@ std::string join_names(const std::vector<std::string>& names) {
 std::string render_passwd(const JailAccounts& a) {
   std::ostringstream out;
   for (const PasswdEntry& u : a.users)
-    out << u.name << ":x:" << u.uid << ':' << u.gid << ':' << u.gecos << ':' << u.home << ':' << u.shell << '\n';
+    out << u.name << ":x:" << u.uid << ':' << u.gid << ':' << u.gecos << ':' << u.home << ':' << u.shell
+        << '\n';
   return out.str();
 }
 
 std::string render_group(const JailAccounts& a) {
   std::ostringstream out;
-  for (const GroupEntry& g : a.groups) out << g.name << ":x:" << g.gid << ':' << join_names(g.members) << '\n';
+  for (const GroupEntry& g : a.groups)
+    out << g.name << ":x:" << g.gid << ':' << join_names(g.members) << '\n';
   return out.str();
 }
 
 std::string render_shadow(const JailAccounts& a) {
   std::ostringstream out;
   // "*": no password can ever match; the accounts exist only to own processes and files.
-  for (const PasswdEntry& u : a.users) out << u.name << ":*:0:0:99999:7:::\n";
+  for (const PasswdEntry& u : a.users)
+    out << u.name << ":*:0:0:99999:7:::\n";
   return out.str();
 }
 
 std::string render_gshadow(const JailAccounts& a) {
   std::ostringstream out;
-  for (const GroupEntry& g : a.groups) out << g.name << ":*::" << join_names(g.members) << '\n';
+  for (const GroupEntry& g : a.groups)
+    out << g.name << ":*::" << join_names(g.members) << '\n';
   return out.str();
 }
 

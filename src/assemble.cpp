@@ -23,12 +23,12 @@ namespace {
 
 /// Places where a jail must never be built: the system itself would be rewritten.
 bool is_system_dir(const std::string& path) {
-  static const char* const exact[] = {"/",        "/bin",      "/boot",     "/dev",       "/etc",      "/home",
-                                      "/lib",     "/lib32",    "/lib64",    "/libx32",    "/media",    "/mnt",
-                                      "/opt",     "/proc",     "/root",     "/run",       "/sbin",     "/srv",
-                                      "/sys",     "/tmp",      "/usr",      "/var",       "/var/lib",  "/var/cache",
-                                      "/var/log", "/var/tmp",  "/var/spool", "/var/mail", "/var/www",  "/var/backups",
-                                      "/var/opt", "/var/local"};
+  static const char* const exact[] = {
+      "/",        "/bin",         "/boot",      "/dev",      "/etc",     "/home",      "/lib",
+      "/lib32",   "/lib64",       "/libx32",    "/media",    "/mnt",     "/opt",       "/proc",
+      "/root",    "/run",         "/sbin",      "/srv",      "/sys",     "/tmp",       "/usr",
+      "/var",     "/var/lib",     "/var/cache", "/var/log",  "/var/tmp", "/var/spool", "/var/mail",
+      "/var/www", "/var/backups", "/var/opt",   "/var/local"};
   for (const char* e : exact)
     if (path == e) return true;
   // Whole trees that belong to the system or the kernel.
@@ -37,7 +37,6 @@ bool is_system_dir(const std::string& path) {
     if (path.rfind(tree, 0) == 0) return true;
   return false;
 }
-
 
 } // namespace
 
@@ -77,9 +76,11 @@ std::string check_jail_location(const std::string& dir) {
     if (S_ISLNK(st.st_mode)) throw Error(path, "is a symlink: give the real path of the jail");
     if (!S_ISDIR(st.st_mode)) throw Error(path, "exists and is not a directory");
     struct stat mst;
-    bool ours = ::lstat((path + "/" + manifest_dir).c_str(), &mst) == 0 && S_ISDIR(mst.st_mode) && mst.st_uid == 0;
+    bool ours =
+        ::lstat((path + "/" + manifest_dir).c_str(), &mst) == 0 && S_ISDIR(mst.st_mode) && mst.st_uid == 0;
     if (!ours && !directory_is_empty(path))
-      throw Error(path, "exists, is not empty and was not made by jailbuild (no " + std::string(manifest_dir) + "/)");
+      throw Error(path, "exists, is not empty and was not made by jailbuild (no " +
+                            std::string(manifest_dir) + "/)");
   } else if (errno != ENOENT) {
     throw system_error(path, "cannot inspect", errno);
   }
@@ -88,7 +89,9 @@ std::string check_jail_location(const std::string& dir) {
 
 namespace {
 
-std::string rel_of(const std::string& jail_path) { return jail_path.size() > 1 ? jail_path.substr(1) : ""; }
+std::string rel_of(const std::string& jail_path) {
+  return jail_path.size() > 1 ? jail_path.substr(1) : "";
+}
 
 /// True when the jail still holds exactly the file `prev` recorded (same inode, size, mtime and
 /// ctime), with the plan's mode and owner.
@@ -110,7 +113,8 @@ AssembleReport assemble(JailFs& jail, const HostRoot& host, Plan& plan, const Ma
                         const AssembleOptions& options) {
   std::map<std::string, const PlanEntry*> before;
   if (previous)
-    for (const PlanEntry& e : previous->plan.entries) before.emplace(e.path, &e);
+    for (const PlanEntry& e : previous->plan.entries)
+      before.emplace(e.path, &e);
   auto previous_of = [&](const PlanEntry& e) -> const PlanEntry* {
     auto it = before.find(e.path);
     return it == before.end() || it->second->kind != e.kind ? nullptr : it->second;
@@ -136,8 +140,8 @@ AssembleReport assemble(JailFs& jail, const HostRoot& host, Plan& plan, const Ma
       jail.make_symlink(rel, e.source);
       break;
     case EntryKind::device:
-      jail.make_device(rel, e.device_type == DeviceType::block ? DeviceKind::block : DeviceKind::character, e.major,
-                       e.minor, e.mode, e.uid, e.gid);
+      jail.make_device(rel, e.device_type == DeviceType::block ? DeviceKind::block : DeviceKind::character,
+                       e.major, e.minor, e.mode, e.uid, e.gid);
       break;
     case EntryKind::bind: {
       // Only the mount point, and only when it is missing: `jailbuild mount` does the mounting, and
@@ -145,12 +149,16 @@ AssembleReport assemble(JailFs& jail, const HostRoot& host, Plan& plan, const Ma
       if (jail.lstat(rel)) break;
       struct stat st;
       bool dir = ::stat(host.real(e.source).c_str(), &st) != 0 || S_ISDIR(st.st_mode);
-      if (dir) jail.make_dir(rel, 0755, 0, 0);
-      else jail.write_file(rel, "", 0644, 0, 0);
+      if (dir)
+        jail.make_dir(rel, 0755, 0, 0);
+      else
+        jail.write_file(rel, "", 0644, 0, 0);
       break;
     }
     case EntryKind::generated:
-    case EntryKind::file: files.push_back(&e); continue;
+    case EntryKind::file:
+      files.push_back(&e);
+      continue;
     }
     ++report.written;
     tick();
@@ -186,7 +194,8 @@ AssembleReport assemble(JailFs& jail, const HostRoot& host, Plan& plan, const Ma
             bytes += e.content.size();
           }
         } else if (prev && jail_file_matches(jail, e, *prev) &&
-                   (prev->source_stamp == e.source_stamp || sha256_file(host.real(e.source)) == prev->digest)) {
+                   (prev->source_stamp == e.source_stamp ||
+                    sha256_file(host.real(e.source)) == prev->digest)) {
           // The jail holds what was installed, and the host's file is the same one or has the same
           // content (its stamp also moves when something else hardlinks it or touches it).
           e.digest = prev->digest;
@@ -209,9 +218,11 @@ AssembleReport assemble(JailFs& jail, const HostRoot& host, Plan& plan, const Ma
   };
   unsigned n = std::max(1u, options.threads);
   std::vector<std::thread> pool;
-  for (unsigned t = 1; t < n; ++t) pool.emplace_back(worker);
+  for (unsigned t = 1; t < n; ++t)
+    pool.emplace_back(worker);
   worker();
-  for (std::thread& t : pool) t.join();
+  for (std::thread& t : pool)
+    t.join();
   if (first_error) throw *first_error;
   report.written += written;
   report.unchanged += unchanged;

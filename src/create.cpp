@@ -36,7 +36,8 @@ CreateResult create_jail(const CreateOptions& options) {
   if (options.dry_run == DryRun::yes) return result;
 
   if (::geteuid() != 0)
-    throw Error(result.dir, "creating a jail needs root (owners, device nodes); try --dry-run to see the plan");
+    throw Error(result.dir,
+                "creating a jail needs root (owners, device nodes); try --dry-run to see the plan");
 
   bool made_here = false;
   if (::mkdir(result.dir.c_str(), 0755) == 0) {

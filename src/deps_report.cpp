@@ -13,10 +13,14 @@ namespace {
 
 std::string_view role_name(ObjectRole role) {
   switch (role) {
-  case ObjectRole::root: return "root";
-  case ObjectRole::interpreter: return "interpreter";
-  case ObjectRole::library: return "library";
-  case ObjectRole::hwcaps_variant: return "hwcaps-variant";
+  case ObjectRole::root:
+    return "root";
+  case ObjectRole::interpreter:
+    return "interpreter";
+  case ObjectRole::library:
+    return "library";
+  case ObjectRole::hwcaps_variant:
+    return "hwcaps-variant";
   }
   return "?";
 }
@@ -24,7 +28,8 @@ std::string_view role_name(ObjectRole role) {
 std::string format_list(const WalkResult& r) {
   // Inputs first, then interpreters, then libraries in breadth-first order, like `lddtree -l`.
   std::ostringstream out;
-  for (ObjectRole wanted : {ObjectRole::root, ObjectRole::interpreter, ObjectRole::library, ObjectRole::hwcaps_variant})
+  for (ObjectRole wanted :
+       {ObjectRole::root, ObjectRole::interpreter, ObjectRole::library, ObjectRole::hwcaps_variant})
     for (const WalkObject& o : r.objects)
       if (o.role == wanted) out << o.path << '\n';
   return out.str();
@@ -32,7 +37,8 @@ std::string format_list(const WalkResult& r) {
 
 std::string format_tree(const WalkResult& r) {
   std::vector<std::vector<const WalkEdge*>> children(r.objects.size());
-  for (const WalkEdge& e : r.edges) children[e.from].push_back(&e);
+  for (const WalkEdge& e : r.edges)
+    children[e.from].push_back(&e);
   std::ostringstream out;
   std::set<size_t> expanded;
   std::function<void(size_t, int)> show = [&](size_t obj, int depth) {
@@ -60,20 +66,25 @@ std::string format_tree(const WalkResult& r) {
   return out.str();
 }
 
-nlohmann::ordered_json optional_json(const std::optional<std::string>& v) { return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(); }
+nlohmann::ordered_json optional_json(const std::optional<std::string>& v) {
+  return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json();
+}
 
 std::string format_json(const WalkResult& r) {
   nlohmann::ordered_json objects = nlohmann::ordered_json::array();
   for (size_t i = 0; i < r.objects.size(); ++i) {
     const WalkObject& o = r.objects[i];
     nlohmann::ordered_json links = nlohmann::ordered_json::array();
-    for (const SymlinkHop& h : o.hops) links.push_back({{"path", h.path}, {"target", h.target}});
+    for (const SymlinkHop& h : o.hops)
+      links.push_back({{"path", h.path}, {"target", h.target}});
     nlohmann::ordered_json deps = nlohmann::ordered_json::array();
     for (const WalkEdge& e : r.edges) {
       if (e.from != i) continue;
-      deps.push_back({{"name", e.name},
-                      {"path", e.to ? nlohmann::ordered_json(r.objects[*e.to].path) : nlohmann::ordered_json()},
-                      {"found_in", e.found_in ? nlohmann::ordered_json(std::string(to_string(*e.found_in))) : nlohmann::ordered_json()}});
+      deps.push_back(
+          {{"name", e.name},
+           {"path", e.to ? nlohmann::ordered_json(r.objects[*e.to].path) : nlohmann::ordered_json()},
+           {"found_in", e.found_in ? nlohmann::ordered_json(std::string(to_string(*e.found_in)))
+                                   : nlohmann::ordered_json()}});
     }
     objects.push_back({{"path", o.path},
                        {"role", role_name(o.role)},
@@ -90,7 +101,8 @@ std::string format_json(const WalkResult& r) {
                        {"dependencies", deps}});
   }
   nlohmann::ordered_json unresolved = nlohmann::ordered_json::array();
-  for (const Unresolved& u : r.unresolved) unresolved.push_back({{"name", u.name}, {"needed_by", u.needed_by}});
+  for (const Unresolved& u : r.unresolved)
+    unresolved.push_back({{"name", u.name}, {"needed_by", u.needed_by}});
   nlohmann::ordered_json doc = {{"objects", objects}, {"unresolved", unresolved}};
   return doc.dump(2) + "\n";
 }
@@ -119,7 +131,8 @@ std::string format_dot(const WalkResult& r) {
     if (!e.to) out << " [color=red]";
     out << ";\n";
   }
-  for (const Unresolved& u : r.unresolved) out << "  " << dot_quote(u.name) << " [color=red, fontcolor=red];\n";
+  for (const Unresolved& u : r.unresolved)
+    out << "  " << dot_quote(u.name) << " [color=red, fontcolor=red];\n";
   out << "}\n";
   return out.str();
 }
@@ -128,10 +141,14 @@ std::string format_dot(const WalkResult& r) {
 
 std::string format_deps(const WalkResult& result, DepsFormat format) {
   switch (format) {
-  case DepsFormat::list: return format_list(result);
-  case DepsFormat::tree: return format_tree(result);
-  case DepsFormat::json: return format_json(result);
-  case DepsFormat::dot: return format_dot(result);
+  case DepsFormat::list:
+    return format_list(result);
+  case DepsFormat::tree:
+    return format_tree(result);
+  case DepsFormat::json:
+    return format_json(result);
+  case DepsFormat::dot:
+    return format_dot(result);
   }
   return {};
 }
@@ -140,7 +157,8 @@ std::string format_unresolved(const WalkResult& result) {
   std::ostringstream out;
   for (const Unresolved& u : result.unresolved) {
     out << "jailbuild: " << u.name << ": not found, needed by ";
-    for (size_t i = 0; i < u.needed_by.size(); ++i) out << (i ? ", " : "") << u.needed_by[i];
+    for (size_t i = 0; i < u.needed_by.size(); ++i)
+      out << (i ? ", " : "") << u.needed_by[i];
     out << '\n';
   }
   return out.str();

@@ -20,7 +20,8 @@ namespace jailbuild {
 namespace {
 
 const CryptoModule& crypto() {
-  return module_table(&jailbuild_crypto_module, "libjailbuild-crypto.so", "jailbuild_crypto_module", "OpenSSL");
+  return module_table(&jailbuild_crypto_module, "libjailbuild-crypto.so", "jailbuild_crypto_module",
+                      "OpenSSL");
 }
 
 std::string to_hex(const unsigned char* bytes, unsigned size) {

@@ -60,10 +60,14 @@ private:
 
 template <typename T> T swap_if(T v, bool swap) {
   if (!swap) return v;
-  if constexpr (sizeof(T) == 1) return v;
-  else if constexpr (sizeof(T) == 2) return static_cast<T>(__builtin_bswap16(static_cast<uint16_t>(v)));
-  else if constexpr (sizeof(T) == 4) return static_cast<T>(__builtin_bswap32(static_cast<uint32_t>(v)));
-  else return static_cast<T>(__builtin_bswap64(static_cast<uint64_t>(v)));
+  if constexpr (sizeof(T) == 1)
+    return v;
+  else if constexpr (sizeof(T) == 2)
+    return static_cast<T>(__builtin_bswap16(static_cast<uint16_t>(v)));
+  else if constexpr (sizeof(T) == 4)
+    return static_cast<T>(__builtin_bswap32(static_cast<uint32_t>(v)));
+  else
+    return static_cast<T>(__builtin_bswap64(static_cast<uint64_t>(v)));
 }
 
 struct Elf32Types {
@@ -154,14 +158,29 @@ template <typename T> ElfInfo read_typed(const InputFile& file, const std::strin
       break;
     }
     switch (tag) {
-    case DT_NEEDED: needed_offsets.push_back(val); break;
-    case DT_SONAME: soname = val; break;
-    case DT_RPATH: rpath = val; break;
-    case DT_RUNPATH: runpath = val; break;
-    case DT_STRTAB: strtab_addr = val; break;
-    case DT_STRSZ: strsz = val; break;
-    case DT_FLAGS_1: info.nodeflib = (val & DF_1_NODEFLIB) != 0; break;
-    default: break;
+    case DT_NEEDED:
+      needed_offsets.push_back(val);
+      break;
+    case DT_SONAME:
+      soname = val;
+      break;
+    case DT_RPATH:
+      rpath = val;
+      break;
+    case DT_RUNPATH:
+      runpath = val;
+      break;
+    case DT_STRTAB:
+      strtab_addr = val;
+      break;
+    case DT_STRSZ:
+      strsz = val;
+      break;
+    case DT_FLAGS_1:
+      info.nodeflib = (val & DF_1_NODEFLIB) != 0;
+      break;
+    default:
+      break;
     }
   }
   if (!terminated) throw Error(path, "corrupt ELF: dynamic segment has no DT_NULL terminator");
@@ -185,7 +204,8 @@ template <typename T> ElfInfo read_typed(const InputFile& file, const std::strin
   file.read_exact(strings.data(), strsz, *strtab_offset, "dynamic string table");
   StringTable table(std::move(strings), path);
 
-  for (uint64_t off : needed_offsets) info.needed.push_back(table.at(off));
+  for (uint64_t off : needed_offsets)
+    info.needed.push_back(table.at(off));
   if (soname) info.soname = table.at(*soname);
   if (rpath) info.rpath = table.at(*rpath);
   if (runpath) info.runpath = table.at(*runpath);
@@ -231,7 +251,9 @@ std::optional<ElfAbiTag> abi_tag_typed(const InputFile& file, const std::string&
   return std::nullopt;
 }
 
-bool host_is_little() { return std::endian::native == std::endian::little; }
+bool host_is_little() {
+  return std::endian::native == std::endian::little;
+}
 
 } // namespace
 
@@ -268,9 +290,12 @@ template <class Read> auto with_elf_class(const std::string& path, Read&& read) 
   if (!big && ident[EI_DATA] != ELFDATA2LSB) throw Error(path, "corrupt ELF: unknown byte order");
   bool swap = big == host_is_little();
   switch (ident[EI_CLASS]) {
-  case ELFCLASS32: return read(file, swap, Elf32Types{});
-  case ELFCLASS64: return read(file, swap, Elf64Types{});
-  default: throw Error(path, "corrupt ELF: unknown class");
+  case ELFCLASS32:
+    return read(file, swap, Elf32Types{});
+  case ELFCLASS64:
+    return read(file, swap, Elf64Types{});
+  default:
+    throw Error(path, "corrupt ELF: unknown class");
   }
 }
 
@@ -292,25 +317,41 @@ std::optional<std::string> multiarch_triplet(const ElfInfo& info) {
   bool is64 = info.elf_class == ElfClass::elf64;
   bool le = info.endian == Endian::little;
   switch (info.machine) {
-  case EM_X86_64: return is64 ? "x86_64-linux-gnu" : "x86_64-linux-gnux32";
-  case EM_386: return "i386-linux-gnu";
-  case EM_AARCH64: return le ? "aarch64-linux-gnu" : "aarch64_be-linux-gnu";
-  case EM_ARM: return (info.flags & EF_ARM_ABI_FLOAT_HARD) ? "arm-linux-gnueabihf" : "arm-linux-gnueabi";
-  case EM_PPC64: return le ? "powerpc64le-linux-gnu" : "powerpc64-linux-gnu";
-  case EM_PPC: return "powerpc-linux-gnu";
-  case EM_S390: return is64 ? "s390x-linux-gnu" : "s390-linux-gnu";
-  case EM_RISCV: return is64 ? "riscv64-linux-gnu" : "riscv32-linux-gnu";
+  case EM_X86_64:
+    return is64 ? "x86_64-linux-gnu" : "x86_64-linux-gnux32";
+  case EM_386:
+    return "i386-linux-gnu";
+  case EM_AARCH64:
+    return le ? "aarch64-linux-gnu" : "aarch64_be-linux-gnu";
+  case EM_ARM:
+    return (info.flags & EF_ARM_ABI_FLOAT_HARD) ? "arm-linux-gnueabihf" : "arm-linux-gnueabi";
+  case EM_PPC64:
+    return le ? "powerpc64le-linux-gnu" : "powerpc64-linux-gnu";
+  case EM_PPC:
+    return "powerpc-linux-gnu";
+  case EM_S390:
+    return is64 ? "s390x-linux-gnu" : "s390-linux-gnu";
+  case EM_RISCV:
+    return is64 ? "riscv64-linux-gnu" : "riscv32-linux-gnu";
   case EM_MIPS:
     if (is64) return le ? "mips64el-linux-gnuabi64" : "mips64-linux-gnuabi64";
     return le ? "mipsel-linux-gnu" : "mips-linux-gnu";
-  case EM_LOONGARCH: return "loongarch64-linux-gnu";
-  case EM_SPARCV9: return "sparc64-linux-gnu";
-  case EM_68K: return "m68k-linux-gnu";
-  case EM_SH: return "sh4-linux-gnu";
-  case EM_ALPHA: return "alpha-linux-gnu";
-  case EM_PARISC: return "hppa-linux-gnu";
-  case EM_IA_64: return "ia64-linux-gnu";
-  default: return std::nullopt;
+  case EM_LOONGARCH:
+    return "loongarch64-linux-gnu";
+  case EM_SPARCV9:
+    return "sparc64-linux-gnu";
+  case EM_68K:
+    return "m68k-linux-gnu";
+  case EM_SH:
+    return "sh4-linux-gnu";
+  case EM_ALPHA:
+    return "alpha-linux-gnu";
+  case EM_PARISC:
+    return "hppa-linux-gnu";
+  case EM_IA_64:
+    return "ia64-linux-gnu";
+  default:
+    return std::nullopt;
   }
 }
 

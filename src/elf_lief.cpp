@@ -34,7 +34,10 @@ std::unique_ptr<LE::Binary> parse(const std::string& path) {
   {
     std::ifstream in(path, std::ios::binary);
     in.read(reinterpret_cast<char*>(ident), sizeof ident);
-    if (in.gcount() < static_cast<std::streamsize>(sizeof ident) || std::memcmp(ident, "\x7f" "ELF", 4) != 0)
+    if (in.gcount() < static_cast<std::streamsize>(sizeof ident) || std::memcmp(ident,
+                                                                                "\x7f"
+                                                                                "ELF",
+                                                                                4) != 0)
       throw Error(path, "not an ELF file");
   }
   uint64_t header_size = ident[class_byte] == class64 ? header64 : header32;
@@ -54,9 +57,10 @@ std::unique_ptr<LE::Binary> parse(const std::string& path) {
   // dynamic segment really lie inside the file.
   auto size = static_cast<uint64_t>(st.st_size);
   const LE::Header& hdr = bin->header();
-  uint64_t ph_end = hdr.program_headers_offset() +
-                    uint64_t{hdr.numberof_segments()} * uint64_t{hdr.program_header_size()};
-  if (ph_end > size) throw Error(path, "truncated or corrupt ELF: program header table lies outside the file");
+  uint64_t ph_end =
+      hdr.program_headers_offset() + uint64_t{hdr.numberof_segments()} * uint64_t{hdr.program_header_size()};
+  if (ph_end > size)
+    throw Error(path, "truncated or corrupt ELF: program header table lies outside the file");
   for (const LE::Segment& seg : bin->segments()) {
     if (seg.type() != LE::SEGMENT_TYPES::PT_DYNAMIC && seg.type() != LE::SEGMENT_TYPES::PT_INTERP) continue;
     if (seg.file_offset() > size || seg.physical_size() > size - seg.file_offset())
@@ -85,7 +89,8 @@ ElfInfo read_info(const std::string& path) {
   if (bin->has_interpreter()) info.interpreter = bin->interpreter();
   for (const LE::DynamicEntry& entry : bin->dynamic_entries()) {
     switch (entry.tag()) {
-    case LE::DYNAMIC_TAGS::DT_NULL: return info; // padding follows; ld.so stops at the first one too
+    case LE::DYNAMIC_TAGS::DT_NULL:
+      return info; // padding follows; ld.so stops at the first one too
     case LE::DYNAMIC_TAGS::DT_NEEDED:
       info.needed.push_back(static_cast<const LE::DynamicEntryLibrary&>(entry).name());
       break;
@@ -102,7 +107,8 @@ ElfInfo read_info(const std::string& path) {
     case LE::DYNAMIC_TAGS::DT_FLAGS_1:
       info.nodeflib = (entry.value() & static_cast<uint64_t>(LE::DYNAMIC_FLAGS_1::DF_1_NODEFLIB)) != 0;
       break;
-    default: break;
+    default:
+      break;
     }
   }
   return info;

@@ -32,7 +32,8 @@ std::vector<std::string> split_components(std::string_view path) {
 std::string join_components(const std::vector<std::string>& parts) {
   if (parts.empty()) return "/";
   std::string out;
-  for (const auto& p : parts) out += "/" + p;
+  for (const auto& p : parts)
+    out += "/" + p;
   return out;
 }
 
@@ -112,7 +113,8 @@ std::string join_path(std::string_view dir, std::string_view name) {
 }
 
 HostRoot::HostRoot(std::string root) {
-  while (root.size() > 1 && root.back() == '/') root.pop_back();
+  while (root.size() > 1 && root.back() == '/')
+    root.pop_back();
   root_ = (root == "/" || root.empty()) ? std::string() : std::move(root);
 }
 
@@ -151,7 +153,8 @@ std::optional<ResolvedPath> HostRoot::resolve(std::string_view host_path) const 
       done.pop_back();
       if (!target.empty() && target.front() == '/') done.clear();
       std::vector<std::string> more = split_components(target);
-      for (auto it = more.rbegin(); it != more.rend(); ++it) todo.push_back(*it);
+      for (auto it = more.rbegin(); it != more.rend(); ++it)
+        todo.push_back(*it);
     } else if (!todo.empty() && !S_ISDIR(st->st_mode)) {
       return std::nullopt; // ENOTDIR
     }
@@ -202,8 +205,12 @@ void* glob_opendir(const char* path) {
   globbing->stat(host_path_of(path), Scrutiny::whole); // its entries are what glob reads
   return ::opendir(path);
 }
-dirent* glob_readdir(void* dir) { return ::readdir(static_cast<DIR*>(dir)); }
-void glob_closedir(void* dir) { ::closedir(static_cast<DIR*>(dir)); }
+dirent* glob_readdir(void* dir) {
+  return ::readdir(static_cast<DIR*>(dir));
+}
+void glob_closedir(void* dir) {
+  ::closedir(static_cast<DIR*>(dir));
+}
 int glob_lstat(const char* path, struct stat* st) {
   std::optional<struct stat> seen = globbing->lstat(host_path_of(path), Scrutiny::passed);
   if (!seen) return errno = ENOENT, -1;
@@ -290,7 +297,9 @@ std::vector<std::string> HostRoot::list_dir(std::string_view host_path) const {
   return out;
 }
 
-bool HostRoot::exists(std::string_view host_path) const { return resolve(host_path).has_value(); }
+bool HostRoot::exists(std::string_view host_path) const {
+  return resolve(host_path).has_value();
+}
 
 std::optional<ResolvedPath> ResolveCache::resolve(std::string_view host_path) {
   int links_left = 40; // ELOOP, as the kernel counts
@@ -318,7 +327,8 @@ std::optional<ResolvedPath> ResolveCache::resolve_in(std::string_view host_path,
   if (path == "/") return ResolvedPath{"/", {}};
   // ".." goes to the parent of what the path before it really is (symlinks followed), as in the kernel.
   if (size_t dots = (path + "/").find("/../"); dots != std::string::npos) {
-    const std::optional<ResolvedPath>& before = resolve_dir_in(dots == 0 ? std::string("/") : path.substr(0, dots), links_left);
+    const std::optional<ResolvedPath>& before =
+        resolve_dir_in(dots == 0 ? std::string("/") : path.substr(0, dots), links_left);
     if (!before) return std::nullopt;
     std::string rest = path.substr(std::min(path.size(), dots + 3));
     std::optional<ResolvedPath> after = resolve_in(dirname_of(before->path) + rest, links_left);

@@ -5,11 +5,11 @@
 #include "jailbuild/hostfs.hpp"
 
 #include <dirent.h>
-#include <link.h>
 #include <fcntl.h>
-#include <unistd.h>
+#include <link.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -21,7 +21,9 @@ namespace {
 /// the coarsest clock a Linux file system keeps times with (FAT's 2 s; ext4 and tmpfs use a tick).
 constexpr int64_t racy_window_ns = 2'000'000'000;
 
-int64_t ns_of(const struct timespec& t) { return static_cast<int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec; }
+int64_t ns_of(const struct timespec& t) {
+  return static_cast<int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
+}
 
 std::string real_of(const std::string& root, std::string_view host_path) {
   std::string out = root;
@@ -39,7 +41,8 @@ InputStamp look(const std::string& real_path, bool follow) {
 bool same(const Input& recorded, const InputStamp& now) {
   const InputStamp& was = recorded.seen;
   if (was.mode == 0 || now.mode == 0) return was.mode == now.mode;
-  if (was.dev != now.dev || was.ino != now.ino || was.mode != now.mode || was.uid != now.uid || was.gid != now.gid)
+  if (was.dev != now.dev || was.ino != now.ino || was.mode != now.mode || was.uid != now.uid ||
+      was.gid != now.gid)
     return false;
   if (recorded.scrutiny == Scrutiny::whole) return was == now;
   // A symlink's text cannot change in place: a new text is a new inode, or at least a new ctime.
@@ -50,7 +53,8 @@ bool same(const Input& recorded, const InputStamp& now) {
 std::vector<Input> sorted(std::unordered_map<std::string, Input>& map) {
   std::vector<Input> out;
   out.reserve(map.size());
-  for (auto& [key, input] : map) out.push_back(std::move(input));
+  for (auto& [key, input] : map)
+    out.push_back(std::move(input));
   std::sort(out.begin(), out.end(), [](const Input& a, const Input& b) {
     return a.path != b.path ? a.path < b.path : a.follow < b.follow;
   });
@@ -66,7 +70,8 @@ public:
 
   InputStamp look_at(const Input& in) {
     size_t slash = in.path.rfind('/');
-    if (slash == std::string::npos || slash + 1 == in.path.size()) return look(real_of(root_, in.path), in.follow);
+    if (slash == std::string::npos || slash + 1 == in.path.size())
+      return look(real_of(root_, in.path), in.follow);
     std::string_view dir(in.path.data(), slash == 0 ? 1 : slash);
     if (dir != dir_) {
       dir_ = std::string(dir);
@@ -75,7 +80,8 @@ public:
     }
     if (!dir_fd_) return {};
     struct stat st;
-    if (::fstatat(dir_fd_.get(), in.path.c_str() + slash + 1, &st, in.follow ? 0 : AT_SYMLINK_NOFOLLOW) != 0) return {};
+    if (::fstatat(dir_fd_.get(), in.path.c_str() + slash + 1, &st, in.follow ? 0 : AT_SYMLINK_NOFOLLOW) != 0)
+      return {};
     return input_stamp_of(st);
   }
 
@@ -93,7 +99,8 @@ bool all_unchanged(const std::vector<Input>& inputs, const std::string& root, in
     // began: a second change in the same clock tick would leave the same times behind. Plan again; the
     // record made then is settled.
     bool timed = in.scrutiny == Scrutiny::whole || S_ISLNK(in.seen.mode);
-    if (timed && in.seen.mode != 0 && std::max(in.seen.mtime_ns, in.seen.ctime_ns) >= racy_from_ns) return false;
+    if (timed && in.seen.mode != 0 && std::max(in.seen.mtime_ns, in.seen.ctime_ns) >= racy_from_ns)
+      return false;
   }
   return true;
 }
@@ -119,8 +126,8 @@ InputLog::InputLog(std::string host_root) : root_(std::move(host_root)) {
   started_ns_ = ns_of(now);
 }
 
-void InputLog::note(std::unordered_map<std::string, Input>& into, std::string_view path, const InputStamp& seen,
-                    Scrutiny scrutiny, bool follow) {
+void InputLog::note(std::unordered_map<std::string, Input>& into, std::string_view path,
+                    const InputStamp& seen, Scrutiny scrutiny, bool follow) {
   std::string key(path);
   key += follow ? '\1' : '\0';
   auto [it, fresh] = into.try_emplace(std::move(key));
@@ -163,7 +170,8 @@ void InputLog::saw_tool(const std::vector<std::string>& profile_dirs) {
         return 0;
       },
       &libraries);
-  for (const std::string& library : libraries) note(tool_, library, look(library, true), Scrutiny::whole, true);
+  for (const std::string& library : libraries)
+    note(tool_, library, look(library, true), Scrutiny::whole, true);
   for (const std::string& dir : profile_dirs) {
     note(tool_, dir, look(dir, true), Scrutiny::whole, true);
     DIR* d = ::opendir(dir.c_str());

@@ -23,8 +23,10 @@ std::vector<std::string> hwcaps_levels(const ElfInfo& info) {
   case EM_PPC64:
     if (info.endian == Endian::little) return {"power10", "power9"};
     return {};
-  case EM_S390: return {"z16", "z15", "z14", "z13"};
-  default: return {};
+  case EM_S390:
+    return {"z16", "z15", "z14", "z13"};
+  default:
+    return {};
   }
 }
 
@@ -32,11 +34,16 @@ std::vector<std::string> hwcaps_levels(const ElfInfo& info) {
 /// the common value (the CPU decides at run time, which is why every hwcaps variant is recorded).
 std::string platform_string(const ElfInfo& info, const std::string& triplet) {
   switch (info.machine) {
-  case EM_X86_64: return "x86_64";
-  case EM_386: return "i686";
-  case EM_ARM: return "v7l";
-  case EM_PPC64: return info.endian == Endian::little ? "power8" : "power7";
-  default: return triplet.substr(0, triplet.find('-'));
+  case EM_X86_64:
+    return "x86_64";
+  case EM_386:
+    return "i686";
+  case EM_ARM:
+    return "v7l";
+  case EM_PPC64:
+    return info.endian == Endian::little ? "power8" : "power7";
+  default:
+    return triplet.substr(0, triplet.find('-'));
   }
 }
 
@@ -59,17 +66,22 @@ std::string expand_tokens(std::string_view element, const std::string& origin, c
       bool braced = rest.size() > name.size() + 1 && rest.front() == '{' &&
                     rest.substr(1, name.size()) == name && rest[name.size() + 1] == '}';
       // An unbraced token ends where a name character could not continue it.
-      bool plain = rest.substr(0, name.size()) == name &&
-                   (rest.size() == name.size() || !(std::isalnum(static_cast<unsigned char>(rest[name.size()])) ||
-                                                    rest[name.size()] == '_'));
+      bool plain =
+          rest.substr(0, name.size()) == name &&
+          (rest.size() == name.size() ||
+           !(std::isalnum(static_cast<unsigned char>(rest[name.size()])) || rest[name.size()] == '_'));
       if (!braced && !plain) return false;
       i += 1 + name.size() + (braced ? 2 : 0);
       return true;
     };
-    if (take("ORIGIN")) out += origin;
-    else if (take("LIB")) out += platform.lib;
-    else if (take("PLATFORM")) out += platform.platform;
-    else out += element[i++]; // not a token ld.so knows: kept verbatim
+    if (take("ORIGIN"))
+      out += origin;
+    else if (take("LIB"))
+      out += platform.lib;
+    else if (take("PLATFORM"))
+      out += platform.platform;
+    else
+      out += element[i++]; // not a token ld.so knows: kept verbatim
   }
   return out;
 }
@@ -81,7 +93,8 @@ Platform platform_for(const ElfInfo& info, const std::string& path) {
   p.triplet = *triplet;
   p.lib = "lib/" + *triplet;
   p.platform = platform_string(info, *triplet);
-  for (const std::string& level : hwcaps_levels(info)) p.hwcap_subdirs.push_back("glibc-hwcaps/" + level);
+  for (const std::string& level : hwcaps_levels(info))
+    p.hwcap_subdirs.push_back("glibc-hwcaps/" + level);
   // Legacy hwcaps directories, still searched by glibc 2.36 (removed in 2.37).
   for (std::string legacy : {"tls/" + p.platform + "/" + p.platform, "tls/" + p.platform, std::string("tls"),
                              p.platform + "/" + p.platform, p.platform})
@@ -103,7 +116,8 @@ std::vector<std::string> expand_search_list(std::string_view list, const std::st
   size_t i = 0;
   for (;;) {
     size_t colon = list.find(':', i);
-    std::string_view element = list.substr(i, colon == std::string_view::npos ? std::string_view::npos : colon - i);
+    std::string_view element =
+        list.substr(i, colon == std::string_view::npos ? std::string_view::npos : colon - i);
     std::string dir = expand_tokens(element, origin, platform);
     // Relative to the working directory: the jail root. ".." stays for the kernel to resolve.
     dirs.push_back(clean_path("/" + dir));
@@ -115,16 +129,22 @@ std::vector<std::string> expand_search_list(std::string_view list, const std::st
 
 std::string_view to_string(SearchSource source) {
   switch (source) {
-  case SearchSource::rpath: return "RPATH";
-  case SearchSource::runpath: return "RUNPATH";
-  case SearchSource::ld_so_conf: return "ld.so.conf";
-  case SearchSource::default_dirs: return "default";
+  case SearchSource::rpath:
+    return "RPATH";
+  case SearchSource::runpath:
+    return "RUNPATH";
+  case SearchSource::ld_so_conf:
+    return "ld.so.conf";
+  case SearchSource::default_dirs:
+    return "default";
   }
   return "?";
 }
 
-std::vector<SearchDir> search_dirs(const std::vector<const LinkerObject*>& chain, const LinkerObject& executable,
-                                   const std::vector<std::string>& ld_so_conf_dirs, const Platform& platform) {
+std::vector<SearchDir> search_dirs(const std::vector<const LinkerObject*>& chain,
+                                   const LinkerObject& executable,
+                                   const std::vector<std::string>& ld_so_conf_dirs,
+                                   const Platform& platform) {
   std::vector<SearchDir> out;
   std::set<std::string> seen;
   auto add = [&](const std::string& dir, SearchSource source) {
@@ -132,11 +152,13 @@ std::vector<SearchDir> search_dirs(const std::vector<const LinkerObject*>& chain
   };
   auto add_rpath_of = [&](const LinkerObject& obj) {
     if (obj.runpath || !obj.rpath) return; // DT_RPATH is ignored when DT_RUNPATH is present
-    for (const std::string& d : expand_search_list(*obj.rpath, obj.origin, platform)) add(d, SearchSource::rpath);
+    for (const std::string& d : expand_search_list(*obj.rpath, obj.origin, platform))
+      add(d, SearchSource::rpath);
   };
   const LinkerObject& requester = *chain.front();
   if (!requester.runpath) {
-    for (const LinkerObject* obj : chain) add_rpath_of(*obj);
+    for (const LinkerObject* obj : chain)
+      add_rpath_of(*obj);
     add_rpath_of(executable);
   }
   if (requester.runpath)
@@ -151,7 +173,8 @@ std::vector<SearchDir> search_dirs(const std::vector<const LinkerObject*>& chain
   for (const std::string& d : ld_so_conf_dirs)
     if (!requester.nodeflib || !in_system_dir(d)) add(d, SearchSource::ld_so_conf);
   if (requester.nodeflib) return out;
-  for (const std::string& d : platform.default_dirs) add(d, SearchSource::default_dirs);
+  for (const std::string& d : platform.default_dirs)
+    add(d, SearchSource::default_dirs);
   return out;
 }
 
@@ -173,21 +196,26 @@ void read_conf_file(const HostRoot& host, const std::string& file, std::vector<s
     pos = nl == std::string::npos ? text.size() + 1 : nl + 1;
     if (size_t hash = line.find('#'); hash != std::string::npos) line.resize(hash);
     auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r'; };
-    while (!line.empty() && is_space(line.back())) line.pop_back();
+    while (!line.empty() && is_space(line.back()))
+      line.pop_back();
     size_t start = 0;
-    while (start < line.size() && is_space(line[start])) ++start;
+    while (start < line.size() && is_space(line[start]))
+      ++start;
     line.erase(0, start);
     if (line.empty()) continue;
     if (line.rfind("include", 0) == 0 && line.size() > 7 && is_space(line[7])) {
       std::string rest = line.substr(8);
       size_t i = 0;
       while (i < rest.size()) {
-        while (i < rest.size() && is_space(rest[i])) ++i;
+        while (i < rest.size() && is_space(rest[i]))
+          ++i;
         size_t j = i;
-        while (j < rest.size() && !is_space(rest[j])) ++j;
+        while (j < rest.size() && !is_space(rest[j]))
+          ++j;
         if (j > i) {
           std::string pattern = join_path(dirname_of(file), rest.substr(i, j - i));
-          for (const std::string& inc : host.glob(pattern)) read_conf_file(host, inc, dirs, visited);
+          for (const std::string& inc : host.glob(pattern))
+            read_conf_file(host, inc, dirs, visited);
         }
         i = j;
       }

@@ -61,7 +61,10 @@ int run_deps(const DepsOptions& o) {
     roots.push_back({path, {}});
   }
   WalkResult result = walk(host, roots);
-  DepsFormat format = o.tree ? DepsFormat::tree : o.json ? DepsFormat::json : o.dot ? DepsFormat::dot : DepsFormat::list;
+  DepsFormat format = o.tree   ? DepsFormat::tree
+                      : o.json ? DepsFormat::json
+                      : o.dot  ? DepsFormat::dot
+                               : DepsFormat::list;
   std::cout << format_deps(result, format);
   std::cerr << format_unresolved(result);
   return result.unresolved.empty() ? 0 : 1;
@@ -99,10 +102,14 @@ BindSpec parse_bind(const std::string& arg) {
   BindSpec b{parts[0], parts[1], true, false};
   if (parts.size() == 3) {
     for (const std::string& opt : split(parts[2], ',')) {
-      if (opt == "ro") b.read_only = true;
-      else if (opt == "rw") b.read_only = false;
-      else if (opt == "noexec") b.noexec = true;
-      else throw Error(arg, "--bind option '" + opt + "' is not ro, rw or noexec");
+      if (opt == "ro")
+        b.read_only = true;
+      else if (opt == "rw")
+        b.read_only = false;
+      else if (opt == "noexec")
+        b.noexec = true;
+      else
+        throw Error(arg, "--bind option '" + opt + "' is not ro, rw or noexec");
     }
   }
   return b;
@@ -113,7 +120,8 @@ WritableSpec parse_writable(const std::string& arg) {
   std::vector<std::string> parts = split(arg, ':');
   if (parts.empty() || parts.size() > 3 || parts[0].empty() || parts[0][0] != '/')
     throw Error(arg, "--writable wants PATH[:USER[:GROUP]] with an absolute path");
-  return {parts[0], parts.size() > 1 && !parts[1].empty() ? parts[1] : "www-data", parts.size() > 2 ? parts[2] : ""};
+  return {parts[0], parts.size() > 1 && !parts[1].empty() ? parts[1] : "www-data",
+          parts.size() > 2 ? parts[2] : ""};
 }
 
 int run_create(const CreateCli& c) {
@@ -122,8 +130,10 @@ int run_create(const CreateCli& c) {
   for (const std::string& s : split(c.with, ','))
     if (!s.empty()) o.spec.services.push_back(s);
   if (!c.php.empty()) o.spec.php_version = c.php;
-  for (const std::string& b : c.binds) o.spec.binds.push_back(parse_bind(b));
-  for (const std::string& w : c.writable) o.spec.writable.push_back(parse_writable(w));
+  for (const std::string& b : c.binds)
+    o.spec.binds.push_back(parse_bind(b));
+  for (const std::string& w : c.writable)
+    o.spec.writable.push_back(parse_writable(w));
   o.spec.host_root = c.host_root;
   o.spec.profile_dirs = profile_dirs(c.profile_dirs);
   o.state_dir = c.state_dir;
@@ -134,21 +144,26 @@ int run_create(const CreateCli& c) {
   if (bar)
     o.assemble.progress = [](size_t done, size_t total) {
       int width = 40;
-      int filled = total ? static_cast<int>(static_cast<double>(done) / static_cast<double>(total) * width) : width;
-      std::cerr << "\r[" << std::string(static_cast<size_t>(filled), '#') << std::string(static_cast<size_t>(width - filled), ' ')
-                << "] " << done << "/" << total << (done == total ? "\n" : "") << std::flush;
+      int filled =
+          total ? static_cast<int>(static_cast<double>(done) / static_cast<double>(total) * width) : width;
+      std::cerr << "\r[" << std::string(static_cast<size_t>(filled), '#')
+                << std::string(static_cast<size_t>(width - filled), ' ') << "] " << done << "/" << total
+                << (done == total ? "\n" : "") << std::flush;
     };
   CreateResult r = create_jail(o);
   if (c.dry_run) {
     std::cout << (c.json ? format_plan_json(r.plan) : format_plan_text(r.plan));
     return 0;
   }
-  if (c.json) std::cout << format_summary_json(r.dir, r.plan, r.report);
-  else if (!c.quiet) std::cout << format_summary(r.dir, r.plan, r.report);
+  if (c.json)
+    std::cout << format_summary_json(r.dir, r.plan, r.report);
+  else if (!c.quiet)
+    std::cout << format_summary(r.dir, r.plan, r.report);
   Severity threshold = *severity_from(c.audit_fail_on); // checked by CLI11
   if (r.audit && audit_fails(*r.audit, threshold)) {
-    std::cerr << format_audit_text(*r.audit, threshold) << "jailbuild: " << r.dir << ": the audit found problems at or above "
-              << c.audit_fail_on << "; the jail is left in place (--audit-fail-on or --no-audit to go on)\n";
+    std::cerr << format_audit_text(*r.audit, threshold) << "jailbuild: " << r.dir
+              << ": the audit found problems at or above " << c.audit_fail_on
+              << "; the jail is left in place (--audit-fail-on or --no-audit to go on)\n";
     return 1;
   }
   return 0;
@@ -181,11 +196,12 @@ int run_pack(const PackCli& c) {
   o.output = c.output;
   o.state = c.include_state ? StateFiles::include : StateFiles::leave_out;
   PackResult r = pack_jail(o);
-  for (const std::string& w : r.warnings) std::cerr << "jailbuild: warning: " << w << '\n';
+  for (const std::string& w : r.warnings)
+    std::cerr << "jailbuild: warning: " << w << '\n';
   std::cout << r.sha256 << "  " << r.archive << '\n';
   if (!c.quiet)
-    std::cerr << "packed " << r.entries << " entries (" << r.bytes << " bytes of files), left out " << r.left_out
-              << " runtime entries; sha256 in " << r.archive << ".sha256\n";
+    std::cerr << "packed " << r.entries << " entries (" << r.bytes << " bytes of files), left out "
+              << r.left_out << " runtime entries; sha256 in " << r.archive << ".sha256\n";
   return 0;
 }
 
@@ -198,8 +214,11 @@ struct UnpackCli {
 
 int run_unpack(const UnpackCli& c) {
   UnpackResult r = unpack_jail({c.archive, c.dir, c.state_dir, c.limits});
-  for (const std::string& w : r.warnings) std::cerr << "jailbuild: warning: " << w << '\n';
-  if (!c.quiet) std::cout << "unpacked " << r.entries << " entries (" << r.bytes << " bytes of files) into " << r.dir << '\n';
+  for (const std::string& w : r.warnings)
+    std::cerr << "jailbuild: warning: " << w << '\n';
+  if (!c.quiet)
+    std::cout << "unpacked " << r.entries << " entries (" << r.bytes << " bytes of files) into " << r.dir
+              << '\n';
   return 0;
 }
 
@@ -218,7 +237,8 @@ int run_sync(const SyncCli& c) {
       // A jail deleted by hand must not make every later apt run report an error.
       struct stat st;
       if (::lstat(jail.c_str(), &st) != 0 && errno == ENOENT) {
-        std::cerr << "jailbuild: " << jail << ": registered jail no longer exists; removed from the registry\n";
+        std::cerr << "jailbuild: " << jail
+                  << ": registered jail no longer exists; removed from the registry\n";
         if (!c.dry_run) registry.remove(jail);
         continue;
       }
@@ -272,9 +292,11 @@ int main(int argc, char** argv) {
   auto runs = [&](const CLI::App* cmd) { return run == cmd->get_name(); };
 
   DepsOptions deps;
-  CLI::App* deps_cmd = app.add_subcommand("deps", "Print the shared-library closure of ELF files, as ld.so would load it");
+  CLI::App* deps_cmd =
+      app.add_subcommand("deps", "Print the shared-library closure of ELF files, as ld.so would load it");
   if (runs(deps_cmd)) {
-    deps_cmd->add_option("--host-root", deps.host_root, "Read every path below this directory")->check(CLI::ExistingDirectory);
+    deps_cmd->add_option("--host-root", deps.host_root, "Read every path below this directory")
+        ->check(CLI::ExistingDirectory);
     auto* tree = deps_cmd->add_flag("--tree", deps.tree, "Show who needs what");
     auto* json = deps_cmd->add_flag("--json", deps.json, "Every object with its dynamic facts, as JSON");
     auto* dot = deps_cmd->add_flag("--dot", deps.dot, "A Graphviz graph");
@@ -284,23 +306,40 @@ int main(int argc, char** argv) {
   }
 
   CreateCli create;
-  CLI::App* create_cmd = app.add_subcommand("create", "Build (or bring up to date) a jail for the given services");
+  CLI::App* create_cmd =
+      app.add_subcommand("create", "Build (or bring up to date) a jail for the given services");
   const std::vector<std::string> severities = {"info", "low", "medium", "high", "critical"};
   if (runs(create_cmd)) {
-    create_cmd->add_option("DIR", create.dir, "The jail directory, e.g. /var/www/chroot")->required()->transform(absolute_path);
-    create_cmd->add_option("--with", create.with, "Comma-separated profiles: nginx,php-fpm[,sh,...]")->required();
+    create_cmd->add_option("DIR", create.dir, "The jail directory, e.g. /var/www/chroot")
+        ->required()
+        ->transform(absolute_path);
+    create_cmd->add_option("--with", create.with, "Comma-separated profiles: nginx,php-fpm[,sh,...]")
+        ->required();
     create_cmd->add_option("--php", create.php, "PHP version (X.Y) when several are installed");
-    create_cmd->add_option("--bind", create.binds, "SRC:DEST[:ro|rw][,noexec] bind mount (repeatable; ro by default)");
-    create_cmd->add_option("--writable", create.writable, "PATH[:USER[:GROUP]] a directory the site may write (default user www-data)");
-    create_cmd->add_option("--host-root", create.host_root, "Read the host below this directory")->check(CLI::ExistingDirectory)->transform(absolute_path);
-    create_cmd->add_option("--profiles-dir", create.profile_dirs, "Extra profile directory (highest precedence; repeatable)")->transform(absolute_path);
-    create_cmd->add_option("--state-dir", create.state_dir, "Where jails are registered for sync --all")->capture_default_str()->transform(absolute_path);
+    create_cmd->add_option("--bind", create.binds,
+                           "SRC:DEST[:ro|rw][,noexec] bind mount (repeatable; ro by default)");
+    create_cmd->add_option("--writable", create.writable,
+                           "PATH[:USER[:GROUP]] a directory the site may write (default user www-data)");
+    create_cmd->add_option("--host-root", create.host_root, "Read the host below this directory")
+        ->check(CLI::ExistingDirectory)
+        ->transform(absolute_path);
+    create_cmd
+        ->add_option("--profiles-dir", create.profile_dirs,
+                     "Extra profile directory (highest precedence; repeatable)")
+        ->transform(absolute_path);
+    create_cmd->add_option("--state-dir", create.state_dir, "Where jails are registered for sync --all")
+        ->capture_default_str()
+        ->transform(absolute_path);
     create_cmd->add_flag("--dry-run", create.dry_run, "Print the plan and touch nothing");
     create_cmd->add_flag("--json", create.json, "JSON output");
     create_cmd->add_flag("--quiet,-q", create.quiet, "Print nothing but errors");
-    create_cmd->add_flag("--reflink", create.reflink, "Share file extents with the host where the file system can (never hardlinks)");
-    auto* audit_fail_on = create_cmd->add_option("--audit-fail-on", create.audit_fail_on, "Fail when the audit of the new jail finds this or worse")
-        ->check(CLI::IsMember(severities))->capture_default_str();
+    create_cmd->add_flag("--reflink", create.reflink,
+                         "Share file extents with the host where the file system can (never hardlinks)");
+    auto* audit_fail_on = create_cmd
+                              ->add_option("--audit-fail-on", create.audit_fail_on,
+                                           "Fail when the audit of the new jail finds this or worse")
+                              ->check(CLI::IsMember(severities))
+                              ->capture_default_str();
     create_cmd->add_flag("--no-audit", create.no_audit, "Do not audit the new jail")->excludes(audit_fail_on);
   }
 
@@ -317,19 +356,31 @@ int main(int argc, char** argv) {
   CLI::App* pack_cmd = app.add_subcommand("pack", "Pack a jail into a reproducible tarball for other hosts");
   if (runs(pack_cmd)) {
     pack_cmd->add_option("DIR", pack.dir, "The jail directory")->required()->transform(absolute_path);
-    pack_cmd->add_option("-o,--output", pack.output, "The archive: .tar, .tar.gz, .tar.xz, .tar.zst (zstd otherwise)")->required();
-    pack_cmd->add_flag("--include-state", pack.include_state, "Keep runtime state (/run, /tmp, /var/tmp, logs, sessions)");
+    pack_cmd
+        ->add_option("-o,--output", pack.output,
+                     "The archive: .tar, .tar.gz, .tar.xz, .tar.zst (zstd otherwise)")
+        ->required();
+    pack_cmd->add_flag("--include-state", pack.include_state,
+                       "Keep runtime state (/run, /tmp, /var/tmp, logs, sessions)");
     pack_cmd->add_flag("--quiet,-q", pack.quiet, "Print only the archive's sha256");
   }
 
   UnpackCli unpack;
-  CLI::App* unpack_cmd = app.add_subcommand("unpack", "Unpack a jailbuild archive into a new jail, verifying everything");
+  CLI::App* unpack_cmd =
+      app.add_subcommand("unpack", "Unpack a jailbuild archive into a new jail, verifying everything");
   if (runs(unpack_cmd)) {
     unpack_cmd->add_option("FILE", unpack.archive, "The archive made by jailbuild pack")->required();
-    unpack_cmd->add_option("DIR", unpack.dir, "The new jail directory (absent or empty)")->required()->transform(absolute_path);
-    unpack_cmd->add_option("--state-dir", unpack.state_dir, "Where jails are registered for sync --all")->capture_default_str()->transform(absolute_path);
-    unpack_cmd->add_option("--max-entries", unpack.limits.max_entries, "Refuse an archive with more entries")->capture_default_str();
-    unpack_cmd->add_option("--max-bytes", unpack.limits.max_bytes, "Refuse an archive with more bytes of files")->capture_default_str();
+    unpack_cmd->add_option("DIR", unpack.dir, "The new jail directory (absent or empty)")
+        ->required()
+        ->transform(absolute_path);
+    unpack_cmd->add_option("--state-dir", unpack.state_dir, "Where jails are registered for sync --all")
+        ->capture_default_str()
+        ->transform(absolute_path);
+    unpack_cmd->add_option("--max-entries", unpack.limits.max_entries, "Refuse an archive with more entries")
+        ->capture_default_str();
+    unpack_cmd
+        ->add_option("--max-bytes", unpack.limits.max_bytes, "Refuse an archive with more bytes of files")
+        ->capture_default_str();
     unpack_cmd->add_flag("--quiet,-q", unpack.quiet, "Print nothing but warnings and errors");
   }
 
@@ -344,38 +395,53 @@ int main(int argc, char** argv) {
   }
 
   SyncCli sync;
-  CLI::App* sync_cmd = app.add_subcommand("sync", "Bring jails up to date with the host after package upgrades");
+  CLI::App* sync_cmd =
+      app.add_subcommand("sync", "Bring jails up to date with the host after package upgrades");
   if (runs(sync_cmd)) {
     sync_cmd->add_option("DIR", sync.dirs, "Jail directories")->transform(absolute_path);
     sync_cmd->add_flag("--all", sync.all, "Every jail registered by create and unpack");
     sync_cmd->add_flag("--dry-run", sync.dry_run, "Print the difference and write nothing");
     sync_cmd->add_flag("--json", sync.json, "JSON output");
     sync_cmd->add_flag("--quiet,-q", sync.quiet, "Print nothing but errors");
-    sync_cmd->add_flag("--force", sync.force, "Also replace executables and libraries that were tampered with");
-    sync_cmd->add_option("--state-dir", sync.state_dir, "Where jails are registered")->capture_default_str()->transform(absolute_path);
-    sync_cmd->add_option("--test-kill-after", sync.kill_after, "")->group(""); // fault injection for the tests
+    sync_cmd->add_flag("--force", sync.force,
+                       "Also replace executables and libraries that were tampered with");
+    sync_cmd->add_option("--state-dir", sync.state_dir, "Where jails are registered")
+        ->capture_default_str()
+        ->transform(absolute_path);
+    sync_cmd->add_option("--test-kill-after", sync.kill_after, "")
+        ->group(""); // fault injection for the tests
   }
 
   std::string hook_root = "/", hook_state = default_state_dir;
   CLI::App* hook_cmd = app.add_subcommand("hook", "Run sync --all after every apt/dpkg run and daily");
   hook_cmd->require_subcommand(1);
-  CLI::App* hook_install = hook_cmd->add_subcommand("install", "Write the apt hook and the systemd service and timer");
+  CLI::App* hook_install =
+      hook_cmd->add_subcommand("install", "Write the apt hook and the systemd service and timer");
   CLI::App* hook_remove = hook_cmd->add_subcommand("remove", "Remove them");
   if (runs(hook_cmd)) {
     for (CLI::App* sub : {hook_install, hook_remove})
-      sub->add_option("--root", hook_root, "Install below this directory instead of /")->check(CLI::ExistingDirectory)->transform(absolute_path);
-    hook_install->add_option("--state-dir", hook_state, "State directory the hook's sync uses")->capture_default_str()->transform(absolute_path);
+      sub->add_option("--root", hook_root, "Install below this directory instead of /")
+          ->check(CLI::ExistingDirectory)
+          ->transform(absolute_path);
+    hook_install->add_option("--state-dir", hook_state, "State directory the hook's sync uses")
+        ->capture_default_str()
+        ->transform(absolute_path);
   }
 
   AuditCli audit;
-  CLI::App* audit_cmd = app.add_subcommand("audit", "Find what makes a jail escapable or shows it was tampered with");
+  CLI::App* audit_cmd =
+      app.add_subcommand("audit", "Find what makes a jail escapable or shows it was tampered with");
   if (runs(audit_cmd)) {
-    audit_cmd->add_option("DIR", audit.dir, "The jail directory (made by jailbuild or not)")->required()->transform(absolute_path);
+    audit_cmd->add_option("DIR", audit.dir, "The jail directory (made by jailbuild or not)")
+        ->required()
+        ->transform(absolute_path);
     audit_cmd->add_flag("--json", audit.json, "JSON output (schema in the README)");
     audit_cmd->add_option("--fail-on", audit.fail_on, "Exit 1 when a finding is this severe or worse")
-        ->check(CLI::IsMember(severities))->capture_default_str();
+        ->check(CLI::IsMember(severities))
+        ->capture_default_str();
     audit_cmd->add_flag("--no-integrity", audit.no_integrity, "Do not hash the files the manifest records");
-    audit_cmd->add_flag("--no-hardening", audit.no_hardening, "Do not parse ELF files for PIE, RELRO, NX, canary, FORTIFY");
+    audit_cmd->add_flag("--no-hardening", audit.no_hardening,
+                        "Do not parse ELF files for PIE, RELRO, NX, canary, FORTIFY");
   }
 
   try {
@@ -389,13 +455,16 @@ int main(int argc, char** argv) {
     if (sync_cmd->parsed()) return run_sync(sync);
     if (audit_cmd->parsed()) return run_audit(audit);
     if (hook_install->parsed()) {
-      for (const std::string& p : install_hook(hook_root, own_executable(), hook_state)) std::cout << "wrote " << p << '\n';
+      for (const std::string& p : install_hook(hook_root, own_executable(), hook_state))
+        std::cout << "wrote " << p << '\n';
       if (hook_root == "/")
-        std::cout << "enable the timer with: systemctl daemon-reload && systemctl enable --now jailbuild-sync.timer\n";
+        std::cout << "enable the timer with: systemctl daemon-reload && systemctl enable --now "
+                     "jailbuild-sync.timer\n";
       return 0;
     }
     if (hook_remove->parsed()) {
-      for (const std::string& p : remove_hook(hook_root)) std::cout << "removed " << p << '\n';
+      for (const std::string& p : remove_hook(hook_root))
+        std::cout << "removed " << p << '\n';
       return 0;
     }
     if (mount_cmd->parsed() || umount_cmd->parsed()) {
@@ -412,7 +481,8 @@ int main(int argc, char** argv) {
       } else {
         for (const std::string& name : set.names()) {
           const Profile* p = set.find(name);
-          std::cout << name << std::string(name.size() < 16 ? 16 - name.size() : 1, ' ') << p->description << '\n';
+          std::cout << name << std::string(name.size() < 16 ? 16 - name.size() : 1, ' ') << p->description
+                    << '\n';
         }
       }
       return 0;

@@ -40,7 +40,9 @@ template <class Json> Json stamp_json(const FileStamp& s) {
       {"dev", s.dev}, {"ino", s.ino}, {"size", s.size}, {"mtime_ns", s.mtime_ns}, {"ctime_ns", s.ctime_ns}};
 }
 
-json opt(const std::optional<std::string>& v) { return v ? json(*v) : json(); }
+json opt(const std::optional<std::string>& v) {
+  return v ? json(*v) : json();
+}
 std::optional<std::string> opt_from(const json& j) {
   if (j.is_null()) return std::nullopt;
   return j.get<std::string>();
@@ -49,7 +51,8 @@ std::optional<std::string> opt_from(const json& j) {
 json spec_json(const JailSpec& s) {
   json binds = json::array();
   for (const BindSpec& b : s.binds)
-    binds.push_back({{"source", b.source}, {"dest", b.dest}, {"read_only", b.read_only}, {"noexec", b.noexec}});
+    binds.push_back(
+        {{"source", b.source}, {"dest", b.dest}, {"read_only", b.read_only}, {"noexec", b.noexec}});
   json writable = json::array();
   for (const WritableSpec& w : s.writable)
     writable.push_back({{"path", w.path}, {"owner", w.owner}, {"group", w.group}});
@@ -65,7 +68,8 @@ JailSpec spec_from(const json& j) {
     s.binds.push_back({b.at("source").get<std::string>(), b.at("dest").get<std::string>(),
                        b.at("read_only").get<bool>(), b.at("noexec").get<bool>()});
   for (const json& w : j.at("writable"))
-    s.writable.push_back({w.at("path").get<std::string>(), w.at("owner").get<std::string>(), w.at("group").get<std::string>()});
+    s.writable.push_back({w.at("path").get<std::string>(), w.at("owner").get<std::string>(),
+                          w.at("group").get<std::string>()});
   s.host_root = j.at("host_root").get<std::string>();
   s.profile_dirs = j.at("profile_dirs").get<std::vector<std::string>>();
   return s;
@@ -90,13 +94,18 @@ json object_json(const WalkObject& o) {
           {"nodeflib", e.nodeflib}};
 }
 
-
 json origin_json(const PackOrigin& o) {
   json packages = json::array();
-  for (const PackagePin& p : o.packages) packages.push_back({{"name", p.name}, {"version", p.version}});
-  return {{"host", o.host},       {"packed", o.packed},         {"packages_digest", o.packages_digest},
-          {"packages", packages}, {"min_kernel", o.min_kernel}, {"extra_digests", o.extra_digests},
-          {"unpacked", o.unpacked}, {"archive_sha256", o.archive_sha256}};
+  for (const PackagePin& p : o.packages)
+    packages.push_back({{"name", p.name}, {"version", p.version}});
+  return {{"host", o.host},
+          {"packed", o.packed},
+          {"packages_digest", o.packages_digest},
+          {"packages", packages},
+          {"min_kernel", o.min_kernel},
+          {"extra_digests", o.extra_digests},
+          {"unpacked", o.unpacked},
+          {"archive_sha256", o.archive_sha256}};
 }
 
 PackOrigin origin_from(const json& j) {
@@ -120,7 +129,8 @@ json inputs_json(const std::vector<Input>& inputs) {
   for (const Input& in : inputs) {
     int flags = (in.scrutiny == Scrutiny::whole ? 1 : 0) | (in.follow ? 2 : 0);
     const InputStamp& s = in.seen;
-    out.push_back(json::array({in.path, flags, s.mode, s.uid, s.gid, s.dev, s.ino, s.size, s.mtime_ns, s.ctime_ns}));
+    out.push_back(
+        json::array({in.path, flags, s.mode, s.uid, s.gid, s.dev, s.ino, s.size, s.mtime_ns, s.ctime_ns}));
   }
   return out;
 }
@@ -128,8 +138,12 @@ json inputs_json(const std::vector<Input>& inputs) {
 } // namespace
 
 template <class Json> Json entry_to_json(const PlanEntry& e, EntryStamps stamps) {
-  Json j = {{"kind", to_string(e.kind)}, {"role", to_string(e.role)}, {"path", e.path},
-            {"mode", octal(e.mode)},     {"uid", e.uid},                {"gid", e.gid},
+  Json j = {{"kind", to_string(e.kind)},
+            {"role", to_string(e.role)},
+            {"path", e.path},
+            {"mode", octal(e.mode)},
+            {"uid", e.uid},
+            {"gid", e.gid},
             {"origin", e.origin}};
   const bool recorded = stamps == EntryStamps::recorded;
   switch (e.kind) {
@@ -148,7 +162,9 @@ template <class Json> Json entry_to_json(const PlanEntry& e, EntryStamps stamps)
     j["content"] = e.content;
     if (recorded) j["jail_stamp"] = stamp_json<Json>(e.jail_stamp);
     break;
-  case EntryKind::symlink: j["target"] = e.source; break;
+  case EntryKind::symlink:
+    j["target"] = e.source;
+    break;
   case EntryKind::device:
     j["device"] = {{"type", e.device_type == DeviceType::block ? "block" : "char"},
                    {"major", e.major},
@@ -159,7 +175,8 @@ template <class Json> Json entry_to_json(const PlanEntry& e, EntryStamps stamps)
     j["read_only"] = e.read_only;
     j["noexec"] = e.noexec;
     break;
-  case EntryKind::directory: break;
+  case EntryKind::directory:
+    break;
   }
   return j;
 }
@@ -172,10 +189,17 @@ std::string manifest_to_json(const Manifest& m) {
   for (const PlanEntry& e : m.plan.entries)
     entries.push_back(entry_to_json<json>(e, EntryStamps::recorded));
   json objects = json::array();
-  for (const WalkObject& o : m.plan.objects) objects.push_back(object_json(o));
-  json doc = {{"format", m.format},     {"tool", m.tool},        {"created", m.created},
-              {"updated", m.updated},   {"spec", spec_json(m.plan.spec)}, {"users", m.plan.users},
-              {"warnings", m.plan.warnings}, {"entries", entries}, {"elf_cache", objects}};
+  for (const WalkObject& o : m.plan.objects)
+    objects.push_back(object_json(o));
+  json doc = {{"format", m.format},
+              {"tool", m.tool},
+              {"created", m.created},
+              {"updated", m.updated},
+              {"spec", spec_json(m.plan.spec)},
+              {"users", m.plan.users},
+              {"warnings", m.plan.warnings},
+              {"entries", entries},
+              {"elf_cache", objects}};
   if (m.origin) doc["origin"] = origin_json(*m.origin);
   if (!m.inputs.empty())
     doc["inputs"] = {{"planned_at_ns", m.inputs.planned_at_ns},
@@ -204,7 +228,9 @@ namespace {
 // sections go through the nlohmann code above, which also writes everything.
 namespace sj = simdjson::dom;
 
-std::string text_of(sj::element e) { return std::string(std::string_view(e)); }
+std::string text_of(sj::element e) {
+  return std::string(std::string_view(e));
+}
 std::optional<std::string> opt_text(sj::element e) {
   if (e.is_null()) return std::nullopt;
   return text_of(e);
@@ -215,7 +241,9 @@ FileStamp stamp_from(sj::element e) {
   if (e["ctime_ns"].get(ctime) == simdjson::SUCCESS) s.ctime_ns = int64_t(ctime);
   return s;
 }
-json small_json(sj::element e) { return json::parse(simdjson::minify(e)); }
+json small_json(sj::element e) {
+  return json::parse(simdjson::minify(e));
+}
 
 PlanEntry entry_from(sj::element j, const std::string& where) {
   PlanEntry e;
@@ -243,7 +271,9 @@ PlanEntry entry_from(sj::element j, const std::string& where) {
     e.content = text_of(j["content"]);
     if (j["jail_stamp"].get(stamp) == simdjson::SUCCESS) e.jail_stamp = stamp_from(stamp);
     break;
-  case EntryKind::symlink: e.source = text_of(j["target"]); break;
+  case EntryKind::symlink:
+    e.source = text_of(j["target"]);
+    break;
   case EntryKind::device: {
     sj::element d = j["device"];
     e.device_type = std::string_view(d["type"]) == "block" ? DeviceType::block : DeviceType::character;
@@ -256,7 +286,8 @@ PlanEntry entry_from(sj::element j, const std::string& where) {
     e.read_only = bool(j["read_only"]);
     e.noexec = bool(j["noexec"]);
     break;
-  case EntryKind::directory: break;
+  case EntryKind::directory:
+    break;
   }
   return e;
 }
@@ -274,7 +305,8 @@ WalkObject object_from(sj::element j) {
   e.flags = static_cast<uint32_t>(uint64_t(j["flags"]));
   e.has_dynamic = bool(j["has_dynamic"]);
   e.interpreter = opt_text(j["interpreter"]);
-  for (sj::element n : sj::array(j["needed"])) e.needed.push_back(text_of(n));
+  for (sj::element n : sj::array(j["needed"]))
+    e.needed.push_back(text_of(n));
   e.soname = opt_text(j["soname"]);
   e.rpath = opt_text(j["rpath"]);
   e.runpath = opt_text(j["runpath"]);
@@ -291,7 +323,10 @@ std::vector<Input> inputs_from(sj::element list, const std::string& where) {
       if (n == 10) break;
       field[n++] = f;
     }
-    if (n != 10) throw Error(where, "corrupt manifest: an input is not [path, flags, mode, uid, gid, dev, ino, size, mtime, ctime]");
+    if (n != 10)
+      throw Error(
+          where,
+          "corrupt manifest: an input is not [path, flags, mode, uid, gid, dev, ino, size, mtime, ctime]");
     auto at = [&](size_t i) { return field[i]; };
     Input in;
     in.path = text_of(at(0));
@@ -328,9 +363,12 @@ Manifest manifest_from_json(const std::string& text, const std::string& where) {
     sj::element extra;
     if (doc["warnings"].get(extra) == simdjson::SUCCESS)
       m.plan.warnings = small_json(extra).get<std::vector<std::string>>();
-    for (sj::element e : sj::array(doc["entries"])) m.plan.entries.push_back(entry_from(e, where));
-    for (sj::element o : sj::array(doc["elf_cache"])) m.plan.objects.push_back(object_from(o));
-    if (doc["origin"].get(extra) == simdjson::SUCCESS && !extra.is_null()) m.origin = origin_from(small_json(extra));
+    for (sj::element e : sj::array(doc["entries"]))
+      m.plan.entries.push_back(entry_from(e, where));
+    for (sj::element o : sj::array(doc["elf_cache"]))
+      m.plan.objects.push_back(object_from(o));
+    if (doc["origin"].get(extra) == simdjson::SUCCESS && !extra.is_null())
+      m.origin = origin_from(small_json(extra));
     if (doc["inputs"].get(extra) == simdjson::SUCCESS && !extra.is_null()) {
       m.inputs.planned_at_ns = int64_t(extra["planned_at_ns"]);
       m.inputs.host = inputs_from(extra["host"], where);
@@ -346,7 +384,8 @@ Manifest manifest_from_json(const std::string& text, const std::string& where) {
 
 Manifest read_manifest(const std::string& jail_dir) {
   JailFs jail(jail_dir);
-  if (!jail.lstat(manifest_file)) throw Error(jail_dir, "not a jailbuild jail: no " + std::string(manifest_file));
+  if (!jail.lstat(manifest_file))
+    throw Error(jail_dir, "not a jailbuild jail: no " + std::string(manifest_file));
   int fd = jail.open_read(manifest_file);
   // Read straight into a buffer with simdjson's padding behind it: the parser then needs no copy.
   struct stat st;

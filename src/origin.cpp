@@ -54,7 +54,8 @@ bool read_whole(const std::string& path, std::string& text) {
 /// dpkg states in which a package's files are on disk in its version: an apt run in progress leaves
 /// packages "triggers-pending" or "half-configured" for a moment, and they must not look removed.
 bool files_present(const std::string& status) {
-  for (const char* state : {" installed", " triggers-pending", " triggers-awaited", " half-configured", " unpacked"})
+  for (const char* state :
+       {" installed", " triggers-pending", " triggers-awaited", " half-configured", " unpacked"})
     if (status.ends_with(state)) return true;
   return false;
 }

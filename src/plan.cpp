@@ -12,12 +12,18 @@ namespace jailbuild {
 
 std::string_view to_string(EntryKind kind) {
   switch (kind) {
-  case EntryKind::directory: return "directory";
-  case EntryKind::file: return "file";
-  case EntryKind::symlink: return "symlink";
-  case EntryKind::device: return "device";
-  case EntryKind::generated: return "generated";
-  case EntryKind::bind: return "bind";
+  case EntryKind::directory:
+    return "directory";
+  case EntryKind::file:
+    return "file";
+  case EntryKind::symlink:
+    return "symlink";
+  case EntryKind::device:
+    return "device";
+  case EntryKind::generated:
+    return "generated";
+  case EntryKind::bind:
+    return "bind";
   }
   return "?";
 }
@@ -31,12 +37,18 @@ std::optional<EntryKind> entry_kind_from(std::string_view name) {
 
 std::string_view to_string(EntryRole role) {
   switch (role) {
-  case EntryRole::system: return "system";
-  case EntryRole::executable: return "executable";
-  case EntryRole::library: return "library";
-  case EntryRole::config: return "config";
-  case EntryRole::data: return "data";
-  case EntryRole::state: return "state";
+  case EntryRole::system:
+    return "system";
+  case EntryRole::executable:
+    return "executable";
+  case EntryRole::library:
+    return "library";
+  case EntryRole::config:
+    return "config";
+  case EntryRole::data:
+    return "data";
+  case EntryRole::state:
+    return "state";
   }
   return "?";
 }
@@ -65,12 +77,18 @@ namespace {
 bool same_content(const PlanEntry& a, const PlanEntry& b) {
   if (a.kind != b.kind) return false;
   switch (a.kind) {
-  case EntryKind::directory: return true; // the stricter mode/owner is chosen by the caller's order
-  case EntryKind::file: return a.source_stamp.dev == b.source_stamp.dev && a.source_stamp.ino == b.source_stamp.ino;
-  case EntryKind::symlink: return a.source == b.source;
-  case EntryKind::device: return a.device_type == b.device_type && a.major == b.major && a.minor == b.minor;
-  case EntryKind::generated: return a.content == b.content;
-  case EntryKind::bind: return a.source == b.source;
+  case EntryKind::directory:
+    return true; // the stricter mode/owner is chosen by the caller's order
+  case EntryKind::file:
+    return a.source_stamp.dev == b.source_stamp.dev && a.source_stamp.ino == b.source_stamp.ino;
+  case EntryKind::symlink:
+    return a.source == b.source;
+  case EntryKind::device:
+    return a.device_type == b.device_type && a.major == b.major && a.minor == b.minor;
+  case EntryKind::generated:
+    return a.content == b.content;
+  case EntryKind::bind:
+    return a.source == b.source;
   }
   return false;
 }
@@ -87,7 +105,8 @@ void EntrySet::add(PlanEntry entry) {
   {
     PlanEntry& e = entries_[it->second];
     if (!same_content(e, entry))
-      throw Error(entry.path, "planned twice with different content (by " + e.origin + " and by " + entry.origin + ")");
+      throw Error(entry.path,
+                  "planned twice with different content (by " + e.origin + " and by " + entry.origin + ")");
     // A later, more specific request (a state directory's owner) wins over a skeleton default.
     if (entry.kind == EntryKind::directory && entry.origin != "parent") {
       if (e.origin == "parent" || entry.mode != 0755 || entry.uid != 0 || entry.gid != 0) {
@@ -104,7 +123,8 @@ void EntrySet::add(PlanEntry entry) {
 std::vector<PlanEntry> EntrySet::finish() && {
   std::vector<PlanEntry>& entries = entries_;
   std::set<std::string> present;
-  for (const PlanEntry& e : entries) present.insert(e.path);
+  for (const PlanEntry& e : entries)
+    present.insert(e.path);
   std::vector<PlanEntry> parents;
   for (const PlanEntry& e : entries) {
     for (std::string dir = dirname_of(e.path); dir != "/"; dir = dirname_of(dir)) {
@@ -118,14 +138,17 @@ std::vector<PlanEntry> EntrySet::finish() && {
       parents.push_back(std::move(p));
     }
   }
-  for (PlanEntry& p : parents) entries.push_back(std::move(p));
-  std::sort(entries.begin(), entries.end(), [](const PlanEntry& a, const PlanEntry& b) { return path_less(a.path, b.path); });
+  for (PlanEntry& p : parents)
+    entries.push_back(std::move(p));
+  std::sort(entries.begin(), entries.end(),
+            [](const PlanEntry& a, const PlanEntry& b) { return path_less(a.path, b.path); });
   // A parent that the plan makes a symlink or a file would carry its children outside their place.
   std::map<std::string, EntryKind> kinds;
-  for (const PlanEntry& e : entries) kinds[e.path] = e.kind;
+  for (const PlanEntry& e : entries)
+    kinds[e.path] = e.kind;
   for (const PlanEntry& e : entries) {
     std::string dir = dirname_of(e.path);
-    if (dir == "/" ) continue;
+    if (dir == "/") continue;
     auto it = kinds.find(dir);
     if (it != kinds.end() && it->second != EntryKind::directory)
       throw Error(e.path, "its parent " + dir + " is planned as a " + std::string(to_string(it->second)) +
@@ -140,18 +163,26 @@ PlanSummary summarize(const Plan& plan) {
   s.users = plan.users.size();
   for (const PlanEntry& e : plan.entries) {
     switch (e.kind) {
-    case EntryKind::directory: ++s.directories; break;
+    case EntryKind::directory:
+      ++s.directories;
+      break;
     case EntryKind::file:
       ++s.files;
       s.bytes += static_cast<uint64_t>(e.source_stamp.size);
       break;
-    case EntryKind::symlink: ++s.symlinks; break;
-    case EntryKind::device: ++s.devices; break;
+    case EntryKind::symlink:
+      ++s.symlinks;
+      break;
+    case EntryKind::device:
+      ++s.devices;
+      break;
     case EntryKind::generated:
       ++s.generated;
       s.bytes += e.content.size();
       break;
-    case EntryKind::bind: ++s.binds; break;
+    case EntryKind::bind:
+      ++s.binds;
+      break;
     }
   }
   return s;

@@ -9,7 +9,6 @@
 #include "jailbuild/inputs.hpp"
 #include "jailbuild/profile.hpp"
 
-
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -24,7 +23,8 @@ namespace jailbuild {
 namespace {
 
 bool starts_with_dir(const std::string& path, const std::string& dir) {
-  return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/');
+  return path == dir ||
+         (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/');
 }
 
 EntryRole role_for_host_file(const std::string& path) {
@@ -47,10 +47,12 @@ public:
 
     // The closure first: its entries carry the ELF roles and stamps that later duplicates merge into.
     walk_closure(list);
-    for (const Profile* p : list) apply_profile(*p);
+    for (const Profile* p : list)
+      apply_profile(*p);
     apply_discovery();
     apply_writable();
-    for (const BindSpec& b : spec_.binds) add_bind(b, "--bind");
+    for (const BindSpec& b : spec_.binds)
+      add_bind(b, "--bind");
     add_accounts();
 
     plan_.spec = spec_;
@@ -74,7 +76,8 @@ private:
         std::string path = has_vars ? substitute(raw, Origin{p->sources.front(), 0}) : raw;
         if (!host_.exists(path))
           throw Error(p->name, path + " is missing: not installed on the host" +
-                                   (p->package.empty() ? std::string() : ": install the Debian package " + p->package));
+                                   (p->package.empty() ? std::string()
+                                                       : ": install the Debian package " + p->package));
       }
   }
 
@@ -83,10 +86,12 @@ private:
       if (p->discover == Discovery::php_fpm && !php_) {
         php_ = discover_php(host_, spec_.php_version);
         vars_["PHP"] = php_->version;
-        for (const std::string& w : php_->warnings) plan_.warnings.push_back(w);
+        for (const std::string& w : php_->warnings)
+          plan_.warnings.push_back(w);
       } else if (p->discover == Discovery::nginx && !nginx_) {
         nginx_ = discover_nginx(host_);
-        for (const std::string& w : nginx_->warnings) plan_.warnings.push_back(w);
+        for (const std::string& w : nginx_->warnings)
+          plan_.warnings.push_back(w);
       }
     }
   }
@@ -99,7 +104,8 @@ private:
     for (const Profile* p : list)
       for (const ElfSpec& e : p->elf)
         for (const std::string& path : e.paths)
-          if (path.find('$') == std::string::npos && path.find('*') == std::string::npos) candidates.push_back(path);
+          if (path.find('$') == std::string::npos && path.find('*') == std::string::npos)
+            candidates.push_back(path);
     for (const std::string& c : candidates) {
       auto resolved = host_.resolve(c);
       if (!resolved || !host_.lstat(resolved->path, Scrutiny::whole)) continue;
@@ -109,7 +115,8 @@ private:
         return;
       }
     }
-    throw Error("--with", "cannot tell the architecture: none of the services' programs was found on the host");
+    throw Error("--with",
+                "cannot tell the architecture: none of the services' programs was found on the host");
   }
 
   std::string substitute(const std::string& text, const Origin& origin) const {
@@ -120,7 +127,8 @@ private:
         continue;
       }
       size_t j = i + 1;
-      while (j < text.size() && (std::isalnum(static_cast<unsigned char>(text[j])) || text[j] == '_')) ++j;
+      while (j < text.size() && (std::isalnum(static_cast<unsigned char>(text[j])) || text[j] == '_'))
+        ++j;
       std::string name = text.substr(i + 1, j - i - 1);
       auto it = vars_.find(name);
       if (it == vars_.end())
@@ -137,12 +145,14 @@ private:
     std::vector<WalkRoot> roots;
     if (nginx_) {
       roots.push_back({nginx_->binary, {}});
-      for (const std::string& m : nginx_->modules) roots.push_back({m, nginx_->binary});
+      for (const std::string& m : nginx_->modules)
+        roots.push_back({m, nginx_->binary});
     }
     if (php_) {
       roots.push_back({php_->fpm_binary, {}});
       // Extensions are dlopen()ed by php-fpm: they resolve in its namespace.
-      for (const std::string& e : php_->extensions) roots.push_back({e, php_->fpm_binary});
+      for (const std::string& e : php_->extensions)
+        roots.push_back({e, php_->fpm_binary});
     }
     // Profile ELF files (gconv, NSS and OpenSSL modules, libgcc_s) are dlopen()ed by libraries inside
     // the services' processes: they resolve in a service's namespace, as they will at run time.
@@ -153,7 +163,8 @@ private:
           std::vector<std::string> hits = host_.glob(substitute(pattern, spec.origin));
           if (hits.empty() && spec.presence == Presence::required)
             throw profile_error(spec.origin, substitute(pattern, spec.origin) + ": no such file on the host");
-          for (const std::string& h : hits) roots.push_back({h, is_program(h) ? std::string() : host_program});
+          for (const std::string& h : hits)
+            roots.push_back({h, is_program(h) ? std::string() : host_program});
         }
       }
     }
@@ -162,14 +173,16 @@ private:
       std::string list_text;
       for (const Unresolved& u : result.unresolved) {
         list_text += "\n  " + u.name + " (needed by ";
-        for (size_t i = 0; i < u.needed_by.size(); ++i) list_text += (i ? ", " : "") + u.needed_by[i];
+        for (size_t i = 0; i < u.needed_by.size(); ++i)
+          list_text += (i ? ", " : "") + u.needed_by[i];
         list_text += ")";
       }
       throw Error(result.unresolved.front().needed_by.front(),
                   "libraries not found on the host, the jail would not run:" + list_text);
     }
     for (const WalkObject& obj : result.objects) {
-      for (const SymlinkHop& hop : obj.hops) add_symlink(hop.path, hop.target, "walk");
+      for (const SymlinkHop& hop : obj.hops)
+        add_symlink(hop.path, hop.target, "walk");
       std::optional<struct stat> st = host_.stat(obj.path, Scrutiny::whole);
       if (!st) throw Error(obj.path, "vanished while planning");
       PlanEntry e;
@@ -200,11 +213,15 @@ private:
 
   void apply_profile(const Profile& p) {
     std::string origin = "profile " + p.name;
-    for (const std::string& u : p.users) want_user(u);
-    for (const std::string& g : p.groups) want_group(g);
-    for (const SymlinkSpec& s : p.symlinks) add_symlink(substitute(s.path, s.origin), s.target, origin);
+    for (const std::string& u : p.users)
+      want_user(u);
+    for (const std::string& g : p.groups)
+      want_group(g);
+    for (const SymlinkSpec& s : p.symlinks)
+      add_symlink(substitute(s.path, s.origin), s.target, origin);
     for (const DirSpec& d : p.dirs)
-      add_dir(substitute(d.path, d.origin), d.mode, uid_of(d.owner), gid_of(d.group), EntryRole::system, origin);
+      add_dir(substitute(d.path, d.origin), d.mode, uid_of(d.owner), gid_of(d.group), EntryRole::system,
+              origin);
     for (const DeviceSpec& d : p.devices) {
       PlanEntry e;
       e.kind = EntryKind::device;
@@ -221,14 +238,16 @@ private:
       std::string pattern = substitute(f.path, f.origin);
       std::vector<std::string> hits = host_.glob(pattern);
       if (hits.empty() && f.presence == Presence::required)
-        throw profile_error(f.origin, pattern + ": no such file on the host" +
-                                          (p.package.empty() ? std::string() : " (Debian package " + p.package + "?)"));
+        throw profile_error(f.origin,
+                            pattern + ": no such file on the host" +
+                                (p.package.empty() ? std::string() : " (Debian package " + p.package + "?)"));
       for (const std::string& h : hits) {
         std::string dest = (f.dest.empty() || f.dest == f.path) ? h : substitute(f.dest, f.origin);
         add_host_path(h, dest, f.recursive == Recursive::yes, f.mode, origin);
       }
     }
-    for (const GeneratedSpec& g : p.generate) add_generated(substitute(g.path, g.origin), g.content, g.mode, origin);
+    for (const GeneratedSpec& g : p.generate)
+      add_generated(substitute(g.path, g.origin), g.content, g.mode, origin);
     for (const BindMountSpec& b : p.binds)
       add_bind({substitute(b.source, b.origin), substitute(b.dest.empty() ? b.source : b.dest, b.origin),
                 b.access == BindAccess::read_only, b.noexec == NoExec::yes},
@@ -243,9 +262,11 @@ private:
     std::string parent = dirname_of(host_path);
     auto rparent = resolver_.resolve(parent);
     if (!rparent) return;
-    for (const SymlinkHop& hop : rparent->hops) add_symlink(hop.path, hop.target, origin);
+    for (const SymlinkHop& hop : rparent->hops)
+      add_symlink(hop.path, hop.target, origin);
     std::string canonical = join_path(rparent->path, host_path.substr(host_path.rfind('/') + 1));
-    add_canonical_path(canonical, jail_path == host_path ? canonical : jail_path, recursive, mode_override, origin);
+    add_canonical_path(canonical, jail_path == host_path ? canonical : jail_path, recursive, mode_override,
+                       origin);
   }
 
   /// add_host_path() for a path whose parent is known to be free of symlinks (a child met while
@@ -265,12 +286,15 @@ private:
       add_symlink(dest, target, origin);
       if (dest != canonical) add_symlink(canonical, target, origin);
       // The link was just read: resolve its target from the link's own (symlink-free) directory.
-      std::string next = !target.empty() && target.front() == '/' ? target : dirname_of(canonical) + "/" + target;
+      std::string next =
+          !target.empty() && target.front() == '/' ? target : dirname_of(canonical) + "/" + target;
       if (auto r = resolver_.resolve(next)) {
-        for (const SymlinkHop& hop : r->hops) add_symlink(hop.path, hop.target, origin);
+        for (const SymlinkHop& hop : r->hops)
+          add_symlink(hop.path, hop.target, origin);
         add_host_path(r->path, r->path, recursive, mode_override, origin);
       } else {
-        plan_.warnings.push_back(canonical + ": symlink to " + target + " dangles on the host; reproduced as it is");
+        plan_.warnings.push_back(canonical + ": symlink to " + target +
+                                 " dangles on the host; reproduced as it is");
       }
       return;
     }
@@ -308,20 +332,26 @@ private:
         if (!pool.listen_group.empty() && pool.listen_group != "root") want_group(pool.listen_group);
       }
       // The master runs as root and creates sockets, the pid file and logs: root-owned directories.
-      for (const std::string& d : php_->socket_dirs) add_dir(d, 0755, 0, 0, EntryRole::state, origin);
+      for (const std::string& d : php_->socket_dirs)
+        add_dir(d, 0755, 0, 0, EntryRole::state, origin);
       if (!php_->pid_file.empty()) add_parent_dir(php_->pid_file, origin);
-      for (const std::string& f : php_->log_files) add_parent_dir(f, origin);
+      for (const std::string& f : php_->log_files)
+        add_parent_dir(f, origin);
       // As Debian has /var/lib/php/sessions: every worker may create files, none may list them.
-      for (const std::string& d : php_->session_dirs) add_dir(d, 01733, 0, 0, EntryRole::state, origin);
-      for (const std::string& d : php_->upload_dirs) add_dir(d, 01733, 0, 0, EntryRole::state, origin);
+      for (const std::string& d : php_->session_dirs)
+        add_dir(d, 01733, 0, 0, EntryRole::state, origin);
+      for (const std::string& d : php_->upload_dirs)
+        add_dir(d, 01733, 0, 0, EntryRole::state, origin);
     }
     if (nginx_) {
       const std::string origin = "discovery nginx";
       want_user(nginx_->user);
       want_group(nginx_->group);
       if (!nginx_->pid_file.empty()) add_parent_dir(nginx_->pid_file, origin);
-      for (const std::string& f : nginx_->log_files) add_parent_dir(f, origin);
-      for (const std::string& d : nginx_->socket_dirs) add_dir(d, 0755, 0, 0, EntryRole::state, origin);
+      for (const std::string& f : nginx_->log_files)
+        add_parent_dir(f, origin);
+      for (const std::string& d : nginx_->socket_dirs)
+        add_dir(d, 0755, 0, 0, EntryRole::state, origin);
       // Temporary files are written by the workers: theirs alone.
       for (const std::string& d : nginx_->temp_dirs) {
         add_parent_dir(d, origin);
@@ -397,7 +427,8 @@ private:
     add_generated("/etc/group", render_group(accounts), 0644, origin);
     add_generated("/etc/shadow", render_shadow(accounts), 0600, origin);
     add_generated("/etc/gshadow", render_gshadow(accounts), 0600, origin);
-    for (const PasswdEntry& u : accounts.users) plan_.users.push_back(u.name);
+    for (const PasswdEntry& u : accounts.users)
+      plan_.users.push_back(u.name);
   }
 
   // ---- entries -------------------------------------------------------------------------------
@@ -428,7 +459,8 @@ private:
     e.origin = origin;
     entries_.add(std::move(e));
   }
-  void add_generated(const std::string& path, const std::string& content, uint32_t mode, const std::string& origin) {
+  void add_generated(const std::string& path, const std::string& content, uint32_t mode,
+                     const std::string& origin) {
     PlanEntry e;
     e.kind = EntryKind::generated;
     e.role = EntryRole::config;
@@ -477,7 +509,8 @@ Plan build_plan(const HostRoot& host, const ProfileSet& profiles, const JailSpec
   return Builder(host, profiles, spec, digests, reader).build();
 }
 
-RecordedPlan build_recorded_plan(HostRoot& host, const JailSpec& spec, Digests digests, const ElfReader& reader) {
+RecordedPlan build_recorded_plan(HostRoot& host, const JailSpec& spec, Digests digests,
+                                 const ElfReader& reader) {
   InputLog looks(host.root());
   looks.saw_tool(spec.profile_dirs); // before the profiles are read: a change meanwhile plans again
   struct Recording {

@@ -33,7 +33,8 @@ private:
 } // namespace
 
 Registry::Registry(std::string state_dir) : dir_(std::move(state_dir)) {
-  while (dir_.size() > 1 && dir_.back() == '/') dir_.pop_back();
+  while (dir_.size() > 1 && dir_.back() == '/')
+    dir_.pop_back();
 }
 
 std::vector<std::string> Registry::list() const {
@@ -50,15 +51,18 @@ void Registry::rewrite(const std::vector<std::string>& jails) {
   std::string tmp = dir_ + "/.jails.tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
-    for (const std::string& j : jails) out << j << '\n';
+    for (const std::string& j : jails)
+      out << j << '\n';
     out.flush();
     if (!out) throw Error(tmp, "cannot write the jail registry");
   }
-  if (::rename(tmp.c_str(), (dir_ + "/jails").c_str()) != 0) throw system_error(dir_ + "/jails", "cannot replace", errno);
+  if (::rename(tmp.c_str(), (dir_ + "/jails").c_str()) != 0)
+    throw system_error(dir_ + "/jails", "cannot replace", errno);
 }
 
 void Registry::add(const std::string& jail) {
-  if (::mkdir(dir_.c_str(), 0755) != 0 && errno != EEXIST) throw system_error(dir_, "cannot create state directory", errno);
+  if (::mkdir(dir_.c_str(), 0755) != 0 && errno != EEXIST)
+    throw system_error(dir_, "cannot create state directory", errno);
   RegistryLock lock(dir_);
   std::vector<std::string> jails = list();
   if (std::find(jails.begin(), jails.end(), jail) != jails.end()) return;

@@ -22,12 +22,12 @@
 #include <ctime>
 #include <fcntl.h>
 #include <map>
-#include <tuple>
-#include <unordered_map>
 #include <sys/file.h>
-#include <sys/sysmacros.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <tuple>
 #include <unistd.h>
+#include <unordered_map>
 
 #include <algorithm>
 #include <chrono>
@@ -38,8 +38,9 @@ namespace jailbuild {
 
 namespace {
 
-std::string rel_of(const std::string& jail_path) { return jail_path.size() > 1 ? jail_path.substr(1) : ""; }
-
+std::string rel_of(const std::string& jail_path) {
+  return jail_path.size() > 1 ? jail_path.substr(1) : "";
+}
 
 /// One sync at a time per jail: an flock on .jailbuild/lock, waited for up to a minute (the apt
 /// hook and the timer may meet).
@@ -72,9 +73,19 @@ struct Actual {
 
 /// One thing to do, decided before anything is done (so --dry-run shows exactly what would happen).
 struct Action {
-  enum class Op { install, install_beside, remove, remove_dir, fix_dir, symlink, device, mount_point, record } op;
-  PlanEntry* entry = nullptr;      ///< desired (install, symlink, device, fix_dir, record)
-  const PlanEntry* old = nullptr;  ///< recorded (remove)
+  enum class Op {
+    install,
+    install_beside,
+    remove,
+    remove_dir,
+    fix_dir,
+    symlink,
+    device,
+    mount_point,
+    record
+  } op;
+  PlanEntry* entry = nullptr;     ///< desired (install, symlink, device, fix_dir, record)
+  const PlanEntry* old = nullptr; ///< recorded (remove)
 };
 
 class Syncer {
@@ -84,41 +95,49 @@ public:
   }
 
   SyncReport run() {
-    if (!jail_.lstat(manifest_file)) throw Error(report_.dir, "not a jailbuild jail: no " + std::string(manifest_file));
+    if (!jail_.lstat(manifest_file))
+      throw Error(report_.dir, "not a jailbuild jail: no " + std::string(manifest_file));
     JailLock lock(report_.dir);
     Manifest old = read_manifest(report_.dir);
     JailSpec spec = old.plan.spec;
     // The built-in profiles are wherever this jailbuild has them now; the user's stay as recorded.
     std::vector<std::string> dirs = profile_dirs({});
-    for (size_t i = 2; i < spec.profile_dirs.size(); ++i) dirs.push_back(spec.profile_dirs[i]);
+    for (size_t i = 2; i < spec.profile_dirs.size(); ++i)
+      dirs.push_back(spec.profile_dirs[i]);
     spec.profile_dirs = dirs;
     HostRoot host(spec.host_root);
     // An unpacked jail whose packages this host does not have in the same versions: refreshing some
     // files from here would mix two versions of one package. Say so instead.
     if (std::optional<std::string> mismatch = package_mismatch(old, host))
-      throw Error(report_.dir, *mismatch + "; rebuild the jail here with `jailbuild create`, or unpack a fresh archive");
+      throw Error(report_.dir,
+                  *mismatch + "; rebuild the jail here with `jailbuild create`, or unpack a fresh archive");
     // Nothing the last plan was made from changed (the timer's daily sync): it stands. Otherwise
     // (after apt) plan again, recording what this plan is made from.
     // Two independent looks, one per core: the host's inputs, and the jail's directories as the last
     // plan made them (listed once here, read by every decision below).
-    std::future<bool> unchanged = std::async(std::launch::async, [&] { return inputs_unchanged(old.inputs, host.root()); });
+    std::future<bool> unchanged =
+        std::async(std::launch::async, [&] { return inputs_unchanged(old.inputs, host.root()); });
     list_dirs_of(old.plan);
     report_.planned = spec.profile_dirs != old.plan.spec.profile_dirs || !unchanged.get();
     // Reused, the recorded plan is the desired one: recorded and desired entries are then the same
     // objects, and only the jail stamps decide() refreshes can differ from the manifest.
     Plan fresh;
     PlanInputs inputs;
-    if (report_.planned) std::tie(fresh, inputs) = plan_again(host, spec, old.plan);
-    else inputs = old.inputs;
+    if (report_.planned)
+      std::tie(fresh, inputs) = plan_again(host, spec, old.plan);
+    else
+      inputs = old.inputs;
     Plan& plan = report_.planned ? fresh : old.plan;
     std::vector<FileStamp> stamps_before;
     if (!report_.planned)
-      for (const PlanEntry& e : plan.entries) stamps_before.push_back(e.jail_stamp);
+      for (const PlanEntry& e : plan.entries)
+        stamps_before.push_back(e.jail_stamp);
     report_.warnings = plan.warnings;
 
     std::unordered_map<std::string_view, const PlanEntry*> recorded;
     recorded.reserve(old.plan.entries.size());
-    for (const PlanEntry& e : old.plan.entries) recorded.emplace(e.path, &e);
+    for (const PlanEntry& e : old.plan.entries)
+      recorded.emplace(e.path, &e);
     fill_digests(host, plan, recorded);
     decide(plan, recorded, old);
     if (options_.mode == SyncMode::dry_run) return std::move(report_);
@@ -146,7 +165,8 @@ private:
   static std::pair<Plan, PlanInputs> plan_again(HostRoot& host, const JailSpec& spec, const Plan& old) {
     // ELF facts of unchanged files come from the manifest: an unchanged file is never parsed again.
     std::map<FileStamp, const ElfInfo*> cache;
-    for (const WalkObject& o : old.objects) cache[o.stamp] = &o.elf;
+    for (const WalkObject& o : old.objects)
+      cache[o.stamp] = &o.elf;
     ElfReader reader = [&](const std::string& real_path, const FileStamp& s) {
       auto it = cache.find(s);
       return it != cache.end() ? *it->second : read_elf_dynamic(real_path);
@@ -161,8 +181,8 @@ private:
     for (PlanEntry& e : plan.entries) {
       if (e.kind != EntryKind::file) continue;
       auto it = recorded.find(e.path);
-      if (it != recorded.end() && it->second->kind == EntryKind::file && it->second->source_stamp == e.source_stamp &&
-          !it->second->digest.empty())
+      if (it != recorded.end() && it->second->kind == EntryKind::file &&
+          it->second->source_stamp == e.source_stamp && !it->second->digest.empty())
         e.digest = it->second->digest;
       else
         e.digest = sha256_file(host.real(e.source));
@@ -199,7 +219,8 @@ private:
       try {
         if (auto entries = jail_.list_dir(rel_of(dir))) {
           listing.present = true;
-          for (JailFs::Listed& l : *entries) listing.entries.emplace(l.name, std::move(l));
+          for (JailFs::Listed& l : *entries)
+            listing.entries.emplace(l.name, std::move(l));
         }
       } catch (const Error&) {
         listing.blocked = true; // a symlink where a directory should be: hostile, never followed
@@ -278,12 +299,21 @@ private:
       const PlanEntry* rec = it != recorded.end() && it->second->kind == e.kind ? it->second : nullptr;
       switch (e.kind) {
       case EntryKind::file:
-      case EntryKind::generated: decide_file(e, rec); break;
-      case EntryKind::directory: decide_dir(e, rec); break;
-      case EntryKind::symlink: decide_symlink(e, rec); break;
-      case EntryKind::device: decide_device(e, rec); break;
+      case EntryKind::generated:
+        decide_file(e, rec);
+        break;
+      case EntryKind::directory:
+        decide_dir(e, rec);
+        break;
+      case EntryKind::symlink:
+        decide_symlink(e, rec);
+        break;
+      case EntryKind::device:
+        decide_device(e, rec);
+        break;
       case EntryKind::bind:
-        if (seen(e.path).state == Seen::State::absent) actions_.push_back({Action::Op::mount_point, &e, nullptr});
+        if (seen(e.path).state == Seen::State::absent)
+          actions_.push_back({Action::Op::mount_point, &e, nullptr});
         break;
       }
     }
@@ -294,7 +324,8 @@ private:
       if (it == desired.end() || it->second->kind != e.kind) gone.push_back(&e);
     }
     std::reverse(gone.begin(), gone.end());
-    for (const PlanEntry* e : gone) decide_removal(*e);
+    for (const PlanEntry* e : gone)
+      decide_removal(*e);
     order_actions();
   }
 
@@ -305,14 +336,19 @@ private:
     auto phase = [](const Action& a) {
       switch (a.op) {
       case Action::Op::fix_dir:
-      case Action::Op::mount_point: return 0;
+      case Action::Op::mount_point:
+        return 0;
       case Action::Op::install:
       case Action::Op::install_beside:
-      case Action::Op::device: return a.entry->role == EntryRole::executable ? 2 : 1;
-      case Action::Op::symlink: return 3;
+      case Action::Op::device:
+        return a.entry->role == EntryRole::executable ? 2 : 1;
+      case Action::Op::symlink:
+        return 3;
       case Action::Op::remove:
-      case Action::Op::remove_dir: return a.entry ? 0 : 4; // a remove paired with fix_dir (--force) stays first
-      case Action::Op::record: return 5;
+      case Action::Op::remove_dir:
+        return a.entry ? 0 : 4; // a remove paired with fix_dir (--force) stays first
+      case Action::Op::record:
+        return 5;
       }
       return 5;
     };
@@ -351,7 +387,8 @@ private:
       } else {
         actions_.push_back({Action::Op::install_beside, &e, rec});
         change(ChangeKind::conflict, e.path,
-               "edited in the jail and changed on the host: the host's version is " + e.path + ".jailbuild-new");
+               "edited in the jail and changed on the host: the host's version is " + e.path +
+                   ".jailbuild-new");
       }
       return;
     }
@@ -361,8 +398,9 @@ private:
     } else {
       if (rec) e.jail_stamp = rec->jail_stamp;
       change(ChangeKind::tampered, e.path,
-             a.kind == Actual::Kind::file ? "differs from what was installed; left in place (--force replaces it)"
-                                          : "is not a regular file; left in place (--force replaces it)");
+             a.kind == Actual::Kind::file
+                 ? "differs from what was installed; left in place (--force replaces it)"
+                 : "is not a regular file; left in place (--force replaces it)");
     }
   }
 
@@ -393,7 +431,8 @@ private:
         actions_.push_back({Action::Op::fix_dir, &e, rec});
         change(ChangeKind::restored, e.path, "was not a directory; replaced (--force)");
       } else {
-        change(ChangeKind::tampered, e.path, "should be a directory but is not; left in place (--force replaces it)");
+        change(ChangeKind::tampered, e.path,
+               "should be a directory but is not; left in place (--force replaces it)");
       }
     } else if ((st->st_mode & 07777) != e.mode || st->st_uid != e.uid || st->st_gid != e.gid) {
       actions_.push_back({Action::Op::fix_dir, &e, rec});
@@ -411,8 +450,10 @@ private:
       return;
     }
     actions_.push_back({Action::Op::symlink, &e, rec});
-    if (!st) change(rec ? ChangeKind::restored : ChangeKind::added, e.path, "-> " + e.source);
-    else change(ChangeKind::updated, e.path, "-> " + e.source);
+    if (!st)
+      change(rec ? ChangeKind::restored : ChangeKind::added, e.path, "-> " + e.source);
+    else
+      change(ChangeKind::updated, e.path, "-> " + e.source);
   }
 
   void decide_device(PlanEntry& e, const PlanEntry* rec) {
@@ -420,8 +461,9 @@ private:
     if (!s) return;
     std::optional<struct stat> st = status_of(*s);
     bool right = st && (e.device_type == DeviceType::block ? S_ISBLK(st->st_mode) : S_ISCHR(st->st_mode)) &&
-                 major(st->st_rdev) == e.major && minor(st->st_rdev) == e.minor && (st->st_mode & 07777) == e.mode &&
-                 st->st_uid == e.uid && st->st_gid == e.gid && st->st_nlink == 1;
+                 major(st->st_rdev) == e.major && minor(st->st_rdev) == e.minor &&
+                 (st->st_mode & 07777) == e.mode && st->st_uid == e.uid && st->st_gid == e.gid &&
+                 st->st_nlink == 1;
     if (right) return;
     actions_.push_back({Action::Op::device, &e, rec});
     change(st ? ChangeKind::updated : (rec ? ChangeKind::restored : ChangeKind::added), e.path);
@@ -471,28 +513,39 @@ private:
     for (const Action& a : actions_) {
       if (options_.kill_after_actions && applied++ == options_.kill_after_actions) ::raise(SIGKILL);
       switch (a.op) {
-      case Action::Op::fix_dir: jail_.make_dir(rel_of(a.entry->path), a.entry->mode, a.entry->uid, a.entry->gid); break;
-      case Action::Op::symlink: jail_.make_symlink(rel_of(a.entry->path), a.entry->source); break;
+      case Action::Op::fix_dir:
+        jail_.make_dir(rel_of(a.entry->path), a.entry->mode, a.entry->uid, a.entry->gid);
+        break;
+      case Action::Op::symlink:
+        jail_.make_symlink(rel_of(a.entry->path), a.entry->source);
+        break;
       case Action::Op::device:
         jail_.make_device(rel_of(a.entry->path),
-                          a.entry->device_type == DeviceType::block ? DeviceKind::block : DeviceKind::character,
+                          a.entry->device_type == DeviceType::block ? DeviceKind::block
+                                                                    : DeviceKind::character,
                           a.entry->major, a.entry->minor, a.entry->mode, a.entry->uid, a.entry->gid);
         break;
       case Action::Op::mount_point: {
         struct stat st;
         bool dir = ::stat(host.real(a.entry->source).c_str(), &st) != 0 || S_ISDIR(st.st_mode);
-        if (dir) jail_.make_dir(rel_of(a.entry->path), 0755, 0, 0);
-        else jail_.write_file(rel_of(a.entry->path), "", 0644, 0, 0);
+        if (dir)
+          jail_.make_dir(rel_of(a.entry->path), 0755, 0, 0);
+        else
+          jail_.write_file(rel_of(a.entry->path), "", 0644, 0, 0);
         break;
       }
-      case Action::Op::install: install(host, *a.entry, a.entry->path); break;
+      case Action::Op::install:
+        install(host, *a.entry, a.entry->path);
+        break;
       case Action::Op::install_beside: {
         PlanEntry beside = *a.entry;
         install(host, beside, a.entry->path + ".jailbuild-new");
         if (a.old) a.entry->jail_stamp = a.old->jail_stamp;
         break;
       }
-      case Action::Op::remove: jail_.remove(rel_of(a.old->path)); break;
+      case Action::Op::remove:
+        jail_.remove(rel_of(a.old->path));
+        break;
       case Action::Op::remove_dir:
         try {
           jail_.remove_dir(rel_of(a.old->path));
@@ -501,7 +554,8 @@ private:
           report_.warnings.push_back(a.old->path + ": no longer needed but not empty; left in place");
         }
         break;
-      case Action::Op::record: break;
+      case Action::Op::record:
+        break;
       }
     }
     return !actions_.empty();

@@ -11,45 +11,68 @@ namespace jailbuild {
 
 std::string_view to_string(ChangeKind kind) {
   switch (kind) {
-  case ChangeKind::added: return "added";
-  case ChangeKind::updated: return "updated";
-  case ChangeKind::removed: return "removed";
-  case ChangeKind::restored: return "restored";
-  case ChangeKind::kept_local: return "kept-local";
-  case ChangeKind::conflict: return "conflict";
-  case ChangeKind::tampered: return "tampered";
+  case ChangeKind::added:
+    return "added";
+  case ChangeKind::updated:
+    return "updated";
+  case ChangeKind::removed:
+    return "removed";
+  case ChangeKind::restored:
+    return "restored";
+  case ChangeKind::kept_local:
+    return "kept-local";
+  case ChangeKind::conflict:
+    return "conflict";
+  case ChangeKind::tampered:
+    return "tampered";
   }
   return "?";
 }
 
 size_t SyncReport::count(ChangeKind kind) const {
-  return static_cast<size_t>(std::count_if(changes.begin(), changes.end(), [&](const SyncChange& c) { return c.kind == kind; }));
+  return static_cast<size_t>(
+      std::count_if(changes.begin(), changes.end(), [&](const SyncChange& c) { return c.kind == kind; }));
 }
 
-bool SyncReport::needs_attention() const { return count(ChangeKind::conflict) + count(ChangeKind::tampered) > 0; }
+bool SyncReport::needs_attention() const {
+  return count(ChangeKind::conflict) + count(ChangeKind::tampered) > 0;
+}
 
 std::string format_sync_text(const SyncReport& r) {
   std::ostringstream out;
   for (const SyncChange& c : r.changes) {
     char sign = '~';
     switch (c.kind) {
-    case ChangeKind::added: sign = '+'; break;
-    case ChangeKind::removed: sign = '-'; break;
-    case ChangeKind::restored: sign = '*'; break;
-    case ChangeKind::updated: sign = '~'; break;
-    case ChangeKind::kept_local: sign = '='; break;
+    case ChangeKind::added:
+      sign = '+';
+      break;
+    case ChangeKind::removed:
+      sign = '-';
+      break;
+    case ChangeKind::restored:
+      sign = '*';
+      break;
+    case ChangeKind::updated:
+      sign = '~';
+      break;
+    case ChangeKind::kept_local:
+      sign = '=';
+      break;
     case ChangeKind::conflict:
-    case ChangeKind::tampered: sign = '!'; break;
+    case ChangeKind::tampered:
+      sign = '!';
+      break;
     }
     out << sign << ' ' << to_string(c.kind) << ' ' << c.path;
     if (!c.detail.empty()) out << ": " << c.detail;
     out << '\n';
   }
-  for (const std::string& w : r.warnings) out << "warning: " << w << '\n';
+  for (const std::string& w : r.warnings)
+    out << "warning: " << w << '\n';
   out << "sync " << r.dir << ": " << r.count(ChangeKind::added) << " added, " << r.count(ChangeKind::updated)
-      << " updated, " << r.count(ChangeKind::removed) << " removed, " << r.count(ChangeKind::restored) << " restored, "
-      << r.count(ChangeKind::conflict) << " conflicts, " << r.count(ChangeKind::tampered) << " tampered, "
-      << r.count(ChangeKind::kept_local) << " local changes kept\n";
+      << " updated, " << r.count(ChangeKind::removed) << " removed, " << r.count(ChangeKind::restored)
+      << " restored, " << r.count(ChangeKind::conflict) << " conflicts, " << r.count(ChangeKind::tampered)
+      << " tampered, " << r.count(ChangeKind::kept_local) << " local changes kept\n";
   return out.str();
 }
 

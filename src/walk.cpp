@@ -16,7 +16,6 @@ namespace jailbuild {
 
 namespace {
 
-
 std::string basename_of(const std::string& path) {
   size_t slash = path.rfind('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
@@ -55,7 +54,8 @@ public:
         dlopen(ns, path);
       }
     }
-    for (auto& [name, users] : unresolved_) result_.unresolved.push_back({name, users});
+    for (auto& [name, users] : unresolved_)
+      result_.unresolved.push_back({name, users});
     return std::move(result_);
   }
 
@@ -159,7 +159,8 @@ private:
       return out;
     }
     std::vector<const LinkerObject*> chain;
-    for (std::optional<size_t> o = requester; o; o = ns.loader.at(*o)) chain.push_back(&ns.linker.at(*o));
+    for (std::optional<size_t> o = requester; o; o = ns.loader.at(*o))
+      chain.push_back(&ns.linker.at(*o));
     const Platform& platform = platform_of(requester);
     for (const SearchDir& dir : search_dirs(chain, ns.linker.at(ns.executable), conf_dirs_, platform)) {
       std::vector<Located> variants;
@@ -181,7 +182,8 @@ private:
 
   /// A candidate file, if it exists and has the namespace's class and machine; other candidates are
   /// skipped silently, as ld.so does. A candidate that is not ELF at all stops ld.so with an error.
-  std::optional<Located> locate_matching(const Namespace& ns, const std::string& path, const std::string* cache_name) {
+  std::optional<Located> locate_matching(const Namespace& ns, const std::string& path,
+                                         const std::string* cache_name) {
     std::optional<Located> loc = locate(path);
     if (!loc) return std::nullopt;
     std::optional<ElfIdentity> id = probe_elf(host_.real(loc->resolved.path));
@@ -285,7 +287,8 @@ private:
     return it->second;
   }
 
-  void record_edge(size_t from, const std::string& name, std::optional<size_t> to, std::optional<SearchSource> how) {
+  void record_edge(size_t from, const std::string& name, std::optional<size_t> to,
+                   std::optional<SearchSource> how) {
     if (!edges_seen_.emplace(from, name, to ? *to + 1 : 0).second) return;
     result_.edges.push_back(WalkEdge{from, name, to, how});
     if (!to) {
@@ -311,12 +314,15 @@ private:
 } // namespace
 
 FileStamp stamp_of(const struct stat& st) {
-  return {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino), static_cast<int64_t>(st.st_size),
+  return {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
+          static_cast<int64_t>(st.st_size),
           static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
           static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec};
 }
 
-ElfInfo read_elf_for_walk(const std::string& real_path, const FileStamp&) { return read_elf_dynamic(real_path); }
+ElfInfo read_elf_for_walk(const std::string& real_path, const FileStamp&) {
+  return read_elf_dynamic(real_path);
+}
 
 WalkResult walk(const HostRoot& host, const std::vector<WalkRoot>& roots, const ElfReader& reader) {
   return Walker(host, reader).run(roots);

@@ -30,8 +30,8 @@ std::vector<PasswdEntry> parse_passwd(const std::string& text);
 std::vector<GroupEntry> parse_group(const std::string& text);
 
 struct JailAccounts {
-  std::vector<PasswdEntry> users;  ///< sorted by uid
-  std::vector<GroupEntry> groups;  ///< sorted by gid
+  std::vector<PasswdEntry> users; ///< sorted by uid
+  std::vector<GroupEntry> groups; ///< sorted by gid
 };
 
 /// Looks the needed users (with their primary groups) and extra groups up in the host's /etc/passwd

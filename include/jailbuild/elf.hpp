@@ -14,10 +14,10 @@ enum class Endian : uint8_t { little = 1, big = 2 };
 struct ElfInfo {
   ElfClass elf_class = ElfClass::elf64;
   Endian endian = Endian::little;
-  uint16_t machine = 0; ///< e_machine (EM_X86_64 = 62, ...)
-  uint8_t osabi = 0;    ///< e_ident[EI_OSABI]
-  uint16_t type = 0;    ///< e_type (ET_EXEC = 2, ET_DYN = 3)
-  uint32_t flags = 0;   ///< e_flags (ARM float ABI, MIPS ABI, ...)
+  uint16_t machine = 0;     ///< e_machine (EM_X86_64 = 62, ...)
+  uint8_t osabi = 0;        ///< e_ident[EI_OSABI]
+  uint16_t type = 0;        ///< e_type (ET_EXEC = 2, ET_DYN = 3)
+  uint32_t flags = 0;       ///< e_flags (ARM float ABI, MIPS ABI, ...)
   bool has_dynamic = false; ///< a PT_DYNAMIC segment exists
   std::optional<std::string> interpreter;
   std::vector<std::string> needed;

@@ -17,7 +17,8 @@ HookFiles hook_files(const std::string& root);
 
 /// Writes the three files atomically, running `program` (an absolute path) with `state_dir`.
 /// Returns the paths written.
-std::vector<std::string> install_hook(const std::string& root, const std::string& program, const std::string& state_dir);
+std::vector<std::string> install_hook(const std::string& root, const std::string& program,
+                                      const std::string& state_dir);
 /// Removes them; returns the paths removed (absent ones are skipped).
 std::vector<std::string> remove_hook(const std::string& root);
 

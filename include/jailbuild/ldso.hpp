@@ -71,7 +71,8 @@ struct SearchDir {
 /// - DT_RUNPATH of the requester only: it is not transitive;
 /// - the ld.so.conf directories (what /etc/ld.so.cache holds), then the default directories,
 ///   both skipped when the requester has DF_1_NODEFLIB.
-std::vector<SearchDir> search_dirs(const std::vector<const LinkerObject*>& chain, const LinkerObject& executable,
+std::vector<SearchDir> search_dirs(const std::vector<const LinkerObject*>& chain,
+                                   const LinkerObject& executable,
                                    const std::vector<std::string>& ld_so_conf_dirs, const Platform& platform);
 
 /// The directories of /etc/ld.so.conf read below the host root, following `include` globs

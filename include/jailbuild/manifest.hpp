@@ -23,7 +23,7 @@ inline constexpr const char* manifest_file = ".jailbuild/manifest.json";
 
 /// A Debian package that owned some of the jail's source files on the host that packed the jail.
 struct PackagePin {
-  std::string name;    ///< as dpkg names its file list: "libc6:amd64", "nginx-common"
+  std::string name; ///< as dpkg names its file list: "libc6:amd64", "nginx-common"
   std::string version;
   bool operator==(const PackagePin&) const = default;
 };
@@ -40,15 +40,15 @@ struct PackOrigin {
   std::string min_kernel;           ///< from the ELF ABI note of the jail's libc ("3.2.0"); "" if none
   /// sha256 of each packed regular file the plan does not list (site content, kept state), by jail path.
   std::map<std::string, std::string> extra_digests;
-  int64_t unpacked = 0;        ///< set by unpack: when; 0 in an archive
-  std::string archive_sha256;  ///< set by unpack: the archive it came from
+  int64_t unpacked = 0;       ///< set by unpack: when; 0 in an archive
+  std::string archive_sha256; ///< set by unpack: the archive it came from
   bool operator==(const PackOrigin&) const = default;
 };
 
 struct Manifest {
   int format = 1;
-  std::string tool;     ///< "jailbuild X.Y.Z"
-  int64_t created = 0;  ///< unix time
+  std::string tool;    ///< "jailbuild X.Y.Z"
+  int64_t created = 0; ///< unix time
   int64_t updated = 0;
   Plan plan;
   std::optional<PackOrigin> origin; ///< JSON "origin", optional: older manifests have none

@@ -29,13 +29,13 @@ std::optional<EntryRole> entry_role_from(std::string_view name);
 struct PlanEntry {
   EntryKind kind = EntryKind::file;
   EntryRole role = EntryRole::data;
-  std::string path;    ///< absolute path inside the jail, canonical (no symlink of the plan on the way)
-  uint32_t mode = 0;   ///< permission bits, sticky bit included; never setuid or setgid
+  std::string path;  ///< absolute path inside the jail, canonical (no symlink of the plan on the way)
+  uint32_t mode = 0; ///< permission bits, sticky bit included; never setuid or setgid
   uint32_t uid = 0;
   uint32_t gid = 0;
-  std::string source;  ///< file: host path; symlink: link text; bind: host path
-  std::string content; ///< generated: the content
-  std::string digest;  ///< sha256 of the content (file, generated); empty until known
+  std::string source;     ///< file: host path; symlink: link text; bind: host path
+  std::string content;    ///< generated: the content
+  std::string digest;     ///< sha256 of the content (file, generated); empty until known
   FileStamp source_stamp; ///< file: (dev, inode, size, mtime, ctime) of the host source when planned
   /// file, generated: (dev, inode, size, mtime, ctime) of the copy in the jail when it was installed, so that
   /// sync and audit can tell an untouched file by lstat() alone, without hashing it.
@@ -81,7 +81,7 @@ struct JailSpec {
 struct Plan {
   JailSpec spec;
   std::vector<PlanEntry> entries; ///< sorted by path components: parents before children
-  std::vector<std::string> users;  ///< user names in the jail's passwd
+  std::vector<std::string> users; ///< user names in the jail's passwd
   std::vector<std::string> warnings;
   /// ELF facts of every walked object, keyed by host path and stamp, for sync's "parse once" cache.
   std::vector<WalkObject> objects;

@@ -8,10 +8,10 @@
 
 #include <compare>
 #include <cstdint>
-#include <sys/stat.h>
 #include <functional>
 #include <optional>
 #include <string>
+#include <sys/stat.h>
 #include <vector>
 
 namespace jailbuild {
@@ -66,7 +66,8 @@ struct Unresolved {
 };
 
 struct WalkResult {
-  std::vector<WalkObject> objects; ///< in discovery order: each root, its interpreter, then its libraries breadth-first
+  std::vector<WalkObject>
+      objects; ///< in discovery order: each root, its interpreter, then its libraries breadth-first
   std::vector<WalkEdge> edges;
   std::vector<Unresolved> unresolved;
 };
@@ -80,6 +81,7 @@ ElfInfo read_elf_for_walk(const std::string& real_path, const FileStamp& stamp);
 
 /// Walks the closure of `roots` below `host`. Throws Error for a missing, non-ELF or corrupt root or
 /// library; names nobody could find are returned in `unresolved`, all of them.
-WalkResult walk(const HostRoot& host, const std::vector<WalkRoot>& roots, const ElfReader& reader = read_elf_for_walk);
+WalkResult walk(const HostRoot& host, const std::vector<WalkRoot>& roots,
+                const ElfReader& reader = read_elf_for_walk);
 
 } // namespace jailbuild

@@ -7,8 +7,8 @@
 #include <doctest/doctest.h>
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <string>
+#include <sys/stat.h>
 #include <unistd.h>
 
 using namespace jailbuild;

@@ -29,7 +29,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-
 std::string fixture(const std::string& host_path) {
   return fixture_root + host_path;
 }

@@ -11,10 +11,10 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -97,9 +97,15 @@ TEST_CASE("inputs: every change a second look would see is seen") {
     write_text(h.dir / "etc/php/php.ini.new", "extension=baz\n");
     fs::rename(h.dir / "etc/php/php.ini.new", h.dir / "etc/php/php.ini");
   }
-  SUBCASE("a file read changes mode") { fs::permissions(h.dir / "etc/php/php.ini", fs::perms::owner_read); }
-  SUBCASE("a globbed directory gains a match") { write_text(h.dir / "etc/php/conf.d/20-bar.ini", ""); }
-  SUBCASE("a library appears where it was probed and missing") { write_text(h.dir / "usr/local/lib/libfoo.so.1", ""); }
+  SUBCASE("a file read changes mode") {
+    fs::permissions(h.dir / "etc/php/php.ini", fs::perms::owner_read);
+  }
+  SUBCASE("a globbed directory gains a match") {
+    write_text(h.dir / "etc/php/conf.d/20-bar.ini", "");
+  }
+  SUBCASE("a library appears where it was probed and missing") {
+    write_text(h.dir / "usr/local/lib/libfoo.so.1", "");
+  }
   SUBCASE("a symlink is retargeted") {
     fs::remove(h.dir / "usr/lib/libfoo.so.1");
     write_text(h.dir / "usr/lib/libfoo.so.1.1", "ELF newer");
@@ -109,7 +115,9 @@ TEST_CASE("inputs: every change a second look would see is seen") {
     fs::rename(h.dir / "var/empty", h.dir / "var/elsewhere");
     fs::create_directory_symlink("elsewhere", h.dir / "var/empty");
   }
-  SUBCASE("a directory walked through changes mode") { fs::permissions(h.dir / "etc", fs::perms::owner_all); }
+  SUBCASE("a directory walked through changes mode") {
+    fs::permissions(h.dir / "etc", fs::perms::owner_all);
+  }
   SUBCASE("a file read is edited in place, same size, its mtime set back") {
     struct stat before;
     REQUIRE(::stat((h.dir / "etc/php/php.ini").c_str(), &before) == 0);
@@ -141,7 +149,8 @@ TEST_CASE("inputs: a record made within two seconds of a change it saw is racy, 
   CHECK(h.unchanged(inputs));
 }
 
-TEST_CASE("inputs: a path seen twice with different stamps (the host changed while planning) leaves no record") {
+TEST_CASE(
+    "inputs: a path seen twice with different stamps (the host changed while planning) leaves no record") {
   Host h;
   InputLog log(h.host.root());
   h.host.set_input_log(&log);
@@ -164,7 +173,8 @@ TEST_CASE("inputs: jailbuild's own inputs, its executable and profile files, are
   PlanInputs inputs = std::move(log).finish();
   inputs.planned_at_ns += 3'000'000'000;
   auto recorded = [&](const std::string& path) {
-    return std::any_of(inputs.tool.begin(), inputs.tool.end(), [&](const Input& in) { return in.path == path; });
+    return std::any_of(inputs.tool.begin(), inputs.tool.end(),
+                       [&](const Input& in) { return in.path == path; });
   };
   CHECK(recorded("/proc/self/exe"));
   CHECK(recorded(profiles.path));
@@ -174,13 +184,21 @@ TEST_CASE("inputs: jailbuild's own inputs, its executable and profile files, are
   CHECK(std::any_of(inputs.tool.begin(), inputs.tool.end(),
                     [](const Input& in) { return in.path.find("/libc.so.6") != std::string::npos; }));
   CHECK(inputs_unchanged(inputs, h.host.root()));
-  SUBCASE("a profile is edited") { std::ofstream(profiles / "web.toml", std::ios::app) << "# more\n"; }
-  SUBCASE("a profile is added") { write_text(profiles / "db.toml", ""); }
-  SUBCASE("a missing profile directory appears") { fs::create_directory(missing); }
+  SUBCASE("a profile is edited") {
+    std::ofstream(profiles / "web.toml", std::ios::app) << "# more\n";
+  }
+  SUBCASE("a profile is added") {
+    write_text(profiles / "db.toml", "");
+  }
+  SUBCASE("a missing profile directory appears") {
+    fs::create_directory(missing);
+  }
   CHECK_FALSE(inputs_unchanged(inputs, h.host.root()));
 }
 
-TEST_CASE("inputs: an empty record never passes") { CHECK_FALSE(inputs_unchanged(PlanInputs{}, "")); }
+TEST_CASE("inputs: an empty record never passes") {
+  CHECK_FALSE(inputs_unchanged(PlanInputs{}, ""));
+}
 
 TEST_CASE("inputs: the manifest keeps the record exactly") {
   Host h;

@@ -753,7 +753,9 @@ TEST_CASE("pack_jail: a file that keeps its recorded stamp is not hashed again, 
   }
   struct timespec times[2] = {st.st_atim, st.st_mtim};
   REQUIRE(::utimensat(AT_FDCWD, (top / "jail/usr/bin/tool").c_str(), times, 0) == 0);
-  std::string error = error_of([&] { pack_jail({top / "jail", top / "tampered.tar", StateFiles::leave_out, 1}); });
+  std::string error = error_of([&] {
+    pack_jail({top / "jail", top / "tampered.tar", StateFiles::leave_out, 1});
+  });
   CHECK(contains(error, "/usr/bin/tool differs from its manifest digest"));
 
   // A manifest whose stamp matches the tampered file: pack trusts it and does not hash; unpack does.

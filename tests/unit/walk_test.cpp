@@ -21,7 +21,6 @@ using namespace jailbuild::test;
 
 namespace {
 
-
 const std::string triplet = fixture_info("triplet");
 const std::string lib_dir = "/usr/lib/" + triplet; ///< where Debian keeps libraries (canonical)
 const std::string lib_link = "/lib/" + triplet;    ///< the name ld.so searches first (via /lib -> usr/lib)

@@ -15,7 +15,8 @@ namespace jailbuild {
 namespace {
 
 const ArchiveModule& archive() {
-  return module_table(&jailbuild_archive_module, "libjailbuild-archive.so", "jailbuild_archive_module", "libarchive");
+  return module_table(&jailbuild_archive_module, "libjailbuild-archive.so", "jailbuild_archive_module",
+                      "libarchive");
 }
 
 } // namespace

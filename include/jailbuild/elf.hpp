@@ -41,8 +41,10 @@ struct ElfIdentity {
 std::optional<ElfIdentity> probe_elf(const std::string& path);
 
 /// The fast reader used by the walk: reads only the ELF header, the program headers, the dynamic
-/// segment and its string table (a few KiB), never the whole file. Throws Error naming the path for a
-/// missing file, a non-ELF file, or a truncated/corrupt one (dynamic segment outside the file, ...).
+/// segment and its string table (a few KiB), never the whole file. Every size, offset and count is
+/// checked against the file's size and a cap before anything is allocated: the file may be hostile.
+/// Throws Error naming the path for a missing file, anything but a regular file (a FIFO is never
+/// waited on), a non-ELF file, or a truncated/corrupt one (dynamic segment outside the file, ...).
 ElfInfo read_elf_dynamic(const std::string& path);
 
 /// The NT_GNU_ABI_TAG note of an ELF object (glibc's .note.ABI-tag): the oldest kernel it runs on.

@@ -18,7 +18,7 @@
 #include <functional>
 #include <new>
 #include <string>
-#include <sys/resource.h>
+#include <unistd.h>
 
 using namespace jailbuild;
 using namespace jailbuild::test;
@@ -27,37 +27,28 @@ namespace {
 
 constexpr uint64_t gib = uint64_t{1} << 30;
 
-/// What a read of a hostile file ended with: "error: <what()>", "std::bad_alloc", or "no error".
+/// What a read of a hostile file ended with, run with 256 MiB of address space to spare:
+/// "error: <what()>", "std::bad_alloc", or "no error".
 std::string outcome(const std::function<void()>& read) {
-  // The cap: what the process maps now plus 256 MiB. Lowered and raised again within the soft limit's
-  // hard ceiling, which a process may always do.
-  struct rlimit old {};
-  REQUIRE(::getrlimit(RLIMIT_AS, &old) == 0);
-  unsigned long mapped_pages = 0;
-  std::ifstream("/proc/self/statm") >> mapped_pages;
-  REQUIRE(mapped_pages > 0);
-  rlim_t cap = mapped_pages * static_cast<rlim_t>(::sysconf(_SC_PAGESIZE)) + (rlim_t{256} << 20);
-  if (old.rlim_cur != RLIM_INFINITY && old.rlim_cur < cap) cap = old.rlim_cur;
-  struct rlimit capped = {cap, old.rlim_max};
-  REQUIRE(::setrlimit(RLIMIT_AS, &capped) == 0);
   std::string result = "no error";
-  try {
-    read();
-  } catch (const Error& e) {
-    result = std::string("error: ") + e.what();
-  } catch (const std::bad_alloc&) {
-    result = "std::bad_alloc";
-  } catch (const std::exception& e) {
-    result = std::string("exception: ") + e.what();
-  }
-  ::setrlimit(RLIMIT_AS, &old);
+  with_memory_cap(std::size_t{256} << 20, [&] {
+    try {
+      read();
+    } catch (const Error& e) {
+      result = std::string("error: ") + e.what();
+    } catch (const std::bad_alloc&) {
+      result = "std::bad_alloc";
+    } catch (const std::exception& e) {
+      result = std::string("exception: ") + e.what();
+    }
+  });
   return result;
 }
 
 /// A little-endian ELF64 x86-64 shared object: the header and `phdrs`, then `tail` (at offset
 /// 64 + 56 * phdrs.size()). Sizes and offsets are whatever the caller says.
 std::string hostile_elf(const std::vector<Elf64_Phdr>& phdrs, const std::string& tail, uint16_t phnum = 0,
-                        uint64_t shoff = 0) {
+                        uint64_t shoff = 0, uint16_t shnum = 0) {
   Elf64_Ehdr eh{};
   std::memcpy(eh.e_ident, ELFMAG, SELFMAG);
   eh.e_ident[EI_CLASS] = ELFCLASS64;
@@ -72,6 +63,7 @@ std::string hostile_elf(const std::vector<Elf64_Phdr>& phdrs, const std::string&
   eh.e_phentsize = sizeof(Elf64_Phdr);
   eh.e_phnum = phnum ? phnum : static_cast<uint16_t>(phdrs.size());
   eh.e_shentsize = sizeof(Elf64_Shdr);
+  eh.e_shnum = shnum;
   std::string out(reinterpret_cast<const char*>(&eh), sizeof eh);
   for (const Elf64_Phdr& ph : phdrs)
     out.append(reinterpret_cast<const char*>(&ph), sizeof ph);
@@ -171,4 +163,74 @@ TEST_CASE("elf: read_elf_abi_tag checks the program header table against the fil
   std::string note = write_text(tmp / "note-6g", one_segment_claiming(PT_NOTE, 6 * gib));
   check_refused(
       note, [&] { read_elf_abi_tag(note); }, "PT_NOTE");
+}
+
+namespace {
+
+Elf64_Shdr section(uint32_t type, uint64_t offset, uint64_t size, uint32_t link = 0, uint64_t entsize = 0) {
+  Elf64_Shdr sh{};
+  sh.sh_type = type;
+  sh.sh_offset = offset;
+  sh.sh_size = size;
+  sh.sh_link = link;
+  sh.sh_entsize = entsize;
+  return sh;
+}
+
+/// An object with no program headers and three sections right after its header: null, SHT_DYNSYM
+/// claiming `symbols` bytes, and its string table. `file_size` makes it that long (sparse).
+std::string write_dynsym_claiming(const std::string& path, uint64_t symbols, uint64_t file_size = 0) {
+  std::string shdrs;
+  for (const Elf64_Shdr& sh :
+       {section(SHT_NULL, 0, 0), section(SHT_DYNSYM, 256, symbols, 2, sizeof(Elf64_Sym)),
+        section(SHT_STRTAB, 256, 16)})
+    shdrs.append(reinterpret_cast<const char*>(&sh), sizeof sh);
+  write_text(path, hostile_elf({}, shdrs, 0, sizeof(Elf64_Ehdr), 3));
+  if (file_size) REQUIRE(::truncate(path.c_str(), static_cast<off_t>(file_size)) == 0);
+  return path;
+}
+
+} // namespace
+
+TEST_CASE("elf: read_elf_hardening checks the symbol tables against the file and a cap before reading") {
+  TempDir tmp("elf-hostile", 0700);
+  std::string outside = write_dynsym_claiming(tmp / "dynsym-6g", 6 * gib);
+  check_refused(
+      outside, [&] { read_elf_hardening(outside); }, "dynamic symbol table lies outside the file");
+  // Inside the (sparse) file, but far beyond any real object's: not read.
+  std::string big = write_dynsym_claiming(tmp / "dynsym-64m", uint64_t{64} << 20, uint64_t{100} << 20);
+  check_refused(
+      big, [&] { read_elf_hardening(big); }, "dynamic symbol table is larger than 32 MiB");
+
+  // e_shnum = 0 sends the reader to section header 0's sh_size for the real count.
+  Elf64_Shdr sh0 = section(SHT_NULL, 0, 100'000'000);
+  std::string xnum = write_text(
+      tmp / "shnum", hostile_elf({}, std::string(reinterpret_cast<const char*>(&sh0), sizeof sh0), 0, 64, 0));
+  check_refused(
+      xnum, [&] { read_elf_hardening(xnum); }, "section header table lies outside the file");
+
+  // No section headers: the count comes from DT_GNU_HASH, whose last chain never ends in a sparse
+  // 64 MiB file. The walk along it stops at the cap.
+  const uint64_t dyn_at = 64 + 2 * 56, hash_at = 4096;
+  std::string dyn = dyn_bytes({{DT_SYMTAB, 0}, {DT_STRTAB, 0}, {DT_GNU_HASH, hash_at}, {DT_NULL, 0}});
+  std::string gnu =
+      hostile_elf({segment(PT_LOAD, 0, uint64_t{64} << 20), segment(PT_DYNAMIC, dyn_at, dyn.size())}, dyn);
+  gnu.resize(hash_at, '\0');
+  const uint32_t header[] = {1, 1, 1, 0}; // one bucket, symoffset 1, one bloom word
+  gnu.append(reinterpret_cast<const char*>(header), sizeof header);
+  gnu.append(8, '\0');       // the bloom word
+  const uint32_t bucket = 1; // the chain starts at symbol 1 and has no end bit
+  gnu.append(reinterpret_cast<const char*>(&bucket), sizeof bucket);
+  std::string endless = write_text(tmp / "gnu-hash", gnu);
+  REQUIRE(::truncate(endless.c_str(), off_t{64} << 20) == 0);
+  check_refused(
+      endless, [&] { read_elf_hardening(endless); }, "dynamic symbol table is larger than 32 MiB");
+
+  // The issue's 148-byte files: refused by the hardening reader too.
+  std::string interp = write_text(tmp / "interp-6g", one_segment_claiming(PT_INTERP, 6 * gib));
+  check_refused(
+      interp, [&] { read_elf_hardening(interp); }, "PT_INTERP");
+  std::string dynamic = write_text(tmp / "dynamic-2^62", one_segment_claiming(PT_DYNAMIC, uint64_t{1} << 62));
+  check_refused(
+      dynamic, [&] { read_elf_hardening(dynamic); }, "dynamic segment");
 }

@@ -11,6 +11,7 @@
 #include <functional>
 #include <sstream>
 #include <string>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -75,6 +76,27 @@ inline std::string error_of(const std::function<void()>& operation) {
 
 inline bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
+}
+
+/// Runs `operation` with the address space capped at what the process maps now plus `headroom`:
+/// code that allocates what a hostile file claims then fails at once with std::bad_alloc instead of
+/// taking gigabytes from the machine (attack tests run against unfixed code too). Lifted afterwards,
+/// whatever `operation` throws.
+inline void with_memory_cap(std::size_t headroom, const std::function<void()>& operation) {
+  struct rlimit old {};
+  REQUIRE(::getrlimit(RLIMIT_AS, &old) == 0);
+  unsigned long mapped_pages = 0;
+  std::ifstream("/proc/self/statm") >> mapped_pages;
+  REQUIRE(mapped_pages > 0);
+  rlim_t cap = mapped_pages * static_cast<rlim_t>(::sysconf(_SC_PAGESIZE)) + headroom;
+  if (old.rlim_cur != RLIM_INFINITY && old.rlim_cur < cap) cap = old.rlim_cur;
+  struct rlimit capped = {cap, old.rlim_max};
+  REQUIRE(::setrlimit(RLIMIT_AS, &capped) == 0);
+  struct Restore {
+    const struct rlimit& old;
+    ~Restore() { ::setrlimit(RLIMIT_AS, &old); }
+  } restore{old};
+  operation();
 }
 
 /// The fake host root the build compiles from tiny C sources (tests/fixtures/make-fakeroot.sh).

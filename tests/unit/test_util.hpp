@@ -5,10 +5,14 @@
 
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <exception>
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <sstream>
 #include <string>
 #include <sys/resource.h>
@@ -97,6 +101,21 @@ inline void with_memory_cap(std::size_t headroom, const std::function<void()>& o
     ~Restore() { ::setrlimit(RLIMIT_AS, &old); }
   } restore{old};
   operation();
+}
+
+/// Runs `operation` on a thread of its own and gives it `seconds`. Code that opens the FIFO `fifo`
+/// without O_NONBLOCK blocks there forever: when time is up, the FIFO is opened for writing and
+/// closed, again each second, which lets such an open (and the read after it, at end of file) return,
+/// so that the test fails instead of hanging. True when it finished in time; rethrows what it threw.
+inline bool finishes_within(int seconds, const std::string& fifo, const std::function<void()>& operation) {
+  std::future<void> done = std::async(std::launch::async, operation);
+  bool in_time = done.wait_for(std::chrono::seconds(seconds)) == std::future_status::ready;
+  while (done.wait_for(std::chrono::seconds(1)) != std::future_status::ready) {
+    int writer = ::open(fifo.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (writer >= 0) ::close(writer);
+  }
+  done.get();
+  return in_time;
 }
 
 /// The fake host root the build compiles from tiny C sources (tests/fixtures/make-fakeroot.sh).

@@ -24,6 +24,13 @@ constexpr std::string_view nginx_conf = "/etc/nginx/nginx.conf";
 constexpr std::string_view nginx_conf_prefix = "/etc/nginx";  // relative includes start here
 constexpr std::string_view nginx_prefix = "/usr/share/nginx"; // every other relative path starts here
 
+// Deeper than these, a configuration is a trap (or a bug), not something nginx users write: a real
+// one nests blocks five deep (http, server, location, location, if) and includes three deep
+// (nginx.conf, sites-enabled, snippets, fastcgi.conf). Both are recursive here, as in nginx: 200,000
+// nested blocks overflowed the stack.
+constexpr size_t max_block_depth = 64;
+constexpr size_t max_include_depth = 16;
+
 struct NginxToken {
   enum class Kind { word, semicolon, open, close } kind;
   std::string text;
@@ -99,8 +106,11 @@ struct NginxDirective {
   std::vector<NginxDirective> block;
 };
 
+/// The directives from tokens[at] to the end of the block (`depth` blocks deep, 0 for the file's top
+/// level) or of the file.
 std::vector<NginxDirective> parse_nginx_block(const std::vector<NginxToken>& tokens, size_t& at,
-                                              const std::string& file, bool nested) {
+                                              const std::string& file, size_t depth) {
+  const bool nested = depth > 0;
   std::vector<NginxDirective> list;
   NginxDirective current;
   auto fail = [&](size_t line, const std::string& what) {
@@ -120,8 +130,10 @@ std::vector<NginxDirective> parse_nginx_block(const std::vector<NginxToken>& tok
       break;
     case NginxToken::Kind::open:
       if (current.words.empty()) fail(token.line, "unexpected \"{\"");
+      if (depth + 1 > max_block_depth)
+        fail(token.line, "blocks nested more than " + std::to_string(max_block_depth) + " deep");
       current.has_block = true;
-      current.block = parse_nginx_block(tokens, at, file, true);
+      current.block = parse_nginx_block(tokens, at, file, depth + 1);
       list.push_back(std::move(current));
       current = {};
       break;
@@ -150,7 +162,7 @@ public:
     if (!parsed_.insert(resolved->path).second) return;
     std::vector<NginxToken> tokens = tokenize_nginx(host_.read_file(file), file);
     size_t at = 0;
-    walk(parse_nginx_block(tokens, at, file, false), file);
+    walk(parse_nginx_block(tokens, at, file, 0), file);
   }
 
   void finish() {
@@ -180,6 +192,10 @@ private:
     for (const NginxDirective& d : list) {
       apply(d, file);
       if (d.has_block) {
+        // Each file's blocks are limited by the parser; this limits them across includes.
+        if (context_.size() + 1 > max_block_depth)
+          throw Error(file, "line " + std::to_string(d.line) + ": blocks nested more than " +
+                                std::to_string(max_block_depth) + " deep, counting the including files'");
         context_.push_back(d.words[0]);
         walk(d.block, file);
         context_.pop_back();
@@ -206,6 +222,13 @@ private:
     if (http_level) http_set_.insert(name);
     if (name == "http" && d.has_block) http_seen_ = true;
     if (name == "include" && args.size() >= 2) {
+      if (include_depth_ >= max_include_depth)
+        throw Error(file, "line " + std::to_string(d.line) + ": includes nested more than " +
+                              std::to_string(max_include_depth) + " deep");
+      struct Nest { // one level deeper while the included files are read
+        size_t& depth;
+        ~Nest() { --depth; }
+      } nest{++include_depth_};
       std::string pattern = join_path(nginx_conf_prefix, args[1]);
       if (pattern.find_first_of("*?[") != std::string::npos) {
         for (const std::string& match : host_.glob(pattern))
@@ -256,6 +279,7 @@ private:
   NginxDiscovery& out_;
   std::set<std::string> parsed_;
   std::vector<std::string> context_; ///< names of the enclosing blocks, outermost first
+  size_t include_depth_ = 0;         ///< `include`s being read, one inside the other
   std::set<std::string> http_set_;   ///< directives set directly in http{}
   bool http_seen_ = false;
   bool user_seen_ = false;

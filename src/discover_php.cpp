@@ -8,11 +8,13 @@
 #include "jailbuild/accounts.hpp"
 #include "jailbuild/error.hpp"
 #include "jailbuild/hostfs.hpp"
+#include "jailbuild/inputs.hpp"
 
 #include <algorithm>
 #include <map>
 #include <set>
 #include <string_view>
+#include <sys/stat.h>
 
 namespace jailbuild {
 
@@ -218,12 +220,17 @@ PhpIni read_php_ini(const HostRoot& host, const std::string& etc, PhpDiscovery& 
     out.ini_files.push_back(main_ini);
   else
     out.warnings.push_back(main_ini + ": missing: php-fpm runs with PHP's built-in defaults");
-  // PHP reads the scan directory's *.ini in alphabetical order and skips what it cannot stat.
+  // PHP reads the scan directory's *.ini in alphabetical order and skips what it cannot stat, and
+  // what is not a regular file (php_ini.c): a FIFO there is never opened, here either.
   for (const std::string& file : host.glob(etc + "/conf.d/*.ini")) {
-    if (host.exists(file))
-      out.ini_files.push_back(file);
-    else
+    std::optional<ResolvedPath> resolved = host.resolve(file);
+    std::optional<struct stat> st = resolved ? host.lstat(resolved->path, Scrutiny::passed) : std::nullopt;
+    if (!st)
       out.warnings.push_back(file + ": dangling symlink: PHP skips it");
+    else if (!S_ISREG(st->st_mode))
+      out.warnings.push_back(file + ": not a regular file: PHP skips it");
+    else
+      out.ini_files.push_back(file);
   }
   for (const std::string& file : out.ini_files) {
     // [PATH=...] and [HOST=...] sections apply per request; PHP loads no extension from them.
@@ -266,10 +273,13 @@ struct FpmConf {
 
 constexpr size_t no_pool = static_cast<size_t>(-1);
 
-// Reads one php-fpm configuration file; `current` is the index of the pool being defined, which an
-// included file continues and may change, as in php-fpm.
+/// Deeper than this, php-fpm.conf's includes are a trap or a bug: Debian's go one deep (pool.d).
+constexpr size_t max_fpm_include_depth = 16;
+
+// Reads one php-fpm configuration file, `depth` includes below php-fpm.conf; `current` is the index
+// of the pool being defined, which an included file continues and may change, as in php-fpm.
 void read_fpm_conf(const HostRoot& host, const std::string& file, FpmConf& conf, size_t& current,
-                   PhpDiscovery& out) {
+                   PhpDiscovery& out, size_t depth = 0) {
   auto resolved = host.resolve(file);
   if (!resolved) throw Error(file, "no such file: php-fpm would not start");
   add_unique(out.fpm_conf_files, file);
@@ -289,12 +299,15 @@ void read_fpm_conf(const HostRoot& host, const std::string& file, FpmConf& conf,
     }
     std::string key = lower(line.name);
     if (key == "include") {
+      if (depth >= max_fpm_include_depth)
+        throw Error(file, "line " + std::to_string(line.line) + ": includes nested more than " +
+                              std::to_string(max_fpm_include_depth) + " deep");
       std::string pattern = join_path(fpm_install_prefix, line.value);
       std::vector<std::string> matches = host.glob(pattern);
       if (matches.empty())
         out.warnings.push_back(where(file, line.line) + ": include " + pattern + " matches nothing");
       for (const std::string& match : matches)
-        read_fpm_conf(host, match, conf, current, out);
+        read_fpm_conf(host, match, conf, current, out, depth + 1);
       continue;
     }
     if (line.has_variable)

@@ -2,86 +2,25 @@
 // The fast ELF reader for the dependency walk. LIEF reads and models whole files (a 30 MB libicudata
 // costs as much as everything else together); the walk only needs the dynamic segment, so this reads
 // the ELF header, the program headers, PT_INTERP, PT_DYNAMIC and the dynamic string table with a few
-// pread() calls. LIEF stays the reader for full inspection; a test cross-checks both on real files.
+// pread() calls, each bounded (elf_internal.hpp). A test cross-checks it with LIEF on real files.
 #include "jailbuild/elf.hpp"
 
+#include "elf_internal.hpp"
 #include "jailbuild/error.hpp"
-#include "jailbuild/fd.hpp"
 
-#include <cerrno>
 #include <cstring>
 #include <elf.h>
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include <bit>
+#include <algorithm>
+#include <cstdint>
 
 namespace jailbuild {
 
 namespace {
 
-/// A file opened for reading, closed on every path out.
-class InputFile {
-public:
-  explicit InputFile(const std::string& path) : path_(path) {
-    fd_.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd_) throw system_error(path, "cannot open", errno);
-    struct stat st;
-    if (::fstat(fd_.get(), &st) != 0) throw system_error(path, "cannot stat", errno);
-    if (!S_ISREG(st.st_mode)) throw Error(path, "not a regular file");
-    size_ = static_cast<uint64_t>(st.st_size);
-  }
-
-  uint64_t size() const { return size_; }
-  /// Exactly `len` bytes at `offset`, or an Error saying the file is truncated.
-  void read_exact(void* buf, uint64_t len, uint64_t offset, const char* what) const {
-    if (offset > size_ || len > size_ - offset)
-      throw Error(path_, std::string("truncated or corrupt ELF: ") + what + " lies outside the file");
-    auto* p = static_cast<char*>(buf);
-    while (len > 0) {
-      ssize_t n = ::pread(fd_.get(), p, len, static_cast<off_t>(offset));
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        throw system_error(path_, "cannot read", errno);
-      }
-      if (n == 0) throw Error(path_, std::string("truncated ELF: ") + what + " lies outside the file");
-      p += n;
-      len -= static_cast<uint64_t>(n);
-      offset += static_cast<uint64_t>(n);
-    }
-  }
-
-private:
-  std::string path_;
-  UniqueFd fd_;
-  uint64_t size_ = 0;
-};
-
-template <typename T> T swap_if(T v, bool swap) {
-  if (!swap) return v;
-  if constexpr (sizeof(T) == 1)
-    return v;
-  else if constexpr (sizeof(T) == 2)
-    return static_cast<T>(__builtin_bswap16(static_cast<uint16_t>(v)));
-  else if constexpr (sizeof(T) == 4)
-    return static_cast<T>(__builtin_bswap32(static_cast<uint32_t>(v)));
-  else
-    return static_cast<T>(__builtin_bswap64(static_cast<uint64_t>(v)));
-}
-
-struct Elf32Types {
-  using Ehdr = Elf32_Ehdr;
-  using Phdr = Elf32_Phdr;
-  using Shdr = Elf32_Shdr;
-  using Dyn = Elf32_Dyn;
-};
-struct Elf64Types {
-  using Ehdr = Elf64_Ehdr;
-  using Phdr = Elf64_Phdr;
-  using Shdr = Elf64_Shdr;
-  using Dyn = Elf64_Dyn;
-};
+using namespace elf;
 
 /// The dynamic string table and the lookup of one string in it.
 class StringTable {
@@ -102,7 +41,6 @@ private:
 template <typename T> ElfInfo read_typed(const InputFile& file, const std::string& path, bool swap) {
   using Ehdr = typename T::Ehdr;
   using Phdr = typename T::Phdr;
-  using Dyn = typename T::Dyn;
   auto sw = [swap](auto v) { return swap_if(v, swap); };
 
   Ehdr eh;
@@ -115,24 +53,12 @@ template <typename T> ElfInfo read_typed(const InputFile& file, const std::strin
   info.machine = sw(eh.e_machine);
   info.flags = sw(eh.e_flags);
 
-  uint64_t phnum = sw(eh.e_phnum);
-  uint64_t phoff = sw(eh.e_phoff);
-  if (phnum == PN_XNUM) { // the real count lives in section header 0's sh_info
-    typename T::Shdr sh0;
-    file.read_exact(&sh0, sizeof sh0, sw(eh.e_shoff), "section header 0");
-    phnum = sw(sh0.sh_info);
-  }
-  if (phnum == 0) return info; // no program headers: nothing for the dynamic linker
-  if (sw(eh.e_phentsize) != sizeof(Phdr)) throw Error(path, "corrupt ELF: unexpected program header size");
-  std::vector<Phdr> phdrs(phnum);
-  file.read_exact(phdrs.data(), phnum * sizeof(Phdr), phoff, "program header table");
-
+  const std::vector<Phdr> phdrs = program_headers<T>(file, eh, swap);
   const Phdr* dynamic = nullptr;
   for (const Phdr& ph : phdrs) {
     uint32_t type = sw(ph.p_type);
     if (type == PT_INTERP) {
-      std::string interp(sw(ph.p_filesz), '\0');
-      file.read_exact(interp.data(), interp.size(), sw(ph.p_offset), "PT_INTERP");
+      std::string interp = file.read_bytes(sw(ph.p_offset), sw(ph.p_filesz), "PT_INTERP", max_interp_bytes);
       interp.resize(std::strlen(interp.c_str()));
       info.interpreter = interp;
     } else if (type == PT_DYNAMIC && !dynamic) {
@@ -142,67 +68,45 @@ template <typename T> ElfInfo read_typed(const InputFile& file, const std::strin
   if (!dynamic) return info;
   info.has_dynamic = true;
 
-  uint64_t dyn_size = sw(dynamic->p_filesz);
-  std::vector<Dyn> dyns(dyn_size / sizeof(Dyn));
-  file.read_exact(dyns.data(), dyns.size() * sizeof(Dyn), sw(dynamic->p_offset), "dynamic segment");
-
   std::vector<uint64_t> needed_offsets;
   std::optional<uint64_t> soname, rpath, runpath, strtab_addr;
   uint64_t strsz = 0;
-  bool terminated = false;
-  for (const Dyn& d : dyns) {
-    auto tag = static_cast<int64_t>(sw(d.d_tag));
-    auto val = static_cast<uint64_t>(sw(d.d_un.d_val));
-    if (tag == DT_NULL) { // padding follows; ld.so stops at the first DT_NULL too
-      terminated = true;
-      break;
-    }
-    switch (tag) {
+  for (const DynEntry& d : dynamic_entries<T>(file, *dynamic, swap)) {
+    switch (d.tag) {
     case DT_NEEDED:
-      needed_offsets.push_back(val);
+      needed_offsets.push_back(d.value);
       break;
     case DT_SONAME:
-      soname = val;
+      soname = d.value;
       break;
     case DT_RPATH:
-      rpath = val;
+      rpath = d.value;
       break;
     case DT_RUNPATH:
-      runpath = val;
+      runpath = d.value;
       break;
     case DT_STRTAB:
-      strtab_addr = val;
+      strtab_addr = d.value;
       break;
     case DT_STRSZ:
-      strsz = val;
+      strsz = d.value;
       break;
     case DT_FLAGS_1:
-      info.nodeflib = (val & DF_1_NODEFLIB) != 0;
+      info.nodeflib = (d.value & DF_1_NODEFLIB) != 0;
       break;
     default:
       break;
     }
   }
-  if (!terminated) throw Error(path, "corrupt ELF: dynamic segment has no DT_NULL terminator");
   bool wants_strings = !needed_offsets.empty() || soname || rpath || runpath;
   if (!wants_strings) return info;
   if (!strtab_addr) throw Error(path, "corrupt ELF: dynamic segment has no DT_STRTAB");
 
   // DT_STRTAB is a virtual address: map it to a file offset through the PT_LOAD segments.
-  std::optional<uint64_t> strtab_offset;
-  for (const Phdr& ph : phdrs) {
-    if (sw(ph.p_type) != PT_LOAD) continue;
-    uint64_t vaddr = sw(ph.p_vaddr), filesz = sw(ph.p_filesz);
-    if (*strtab_addr >= vaddr && *strtab_addr < vaddr + filesz) {
-      strtab_offset = sw(ph.p_offset) + (*strtab_addr - vaddr);
-      strsz = std::min(strsz, vaddr + filesz - *strtab_addr);
-      break;
-    }
-  }
-  if (!strtab_offset) throw Error(path, "corrupt ELF: DT_STRTAB is not inside a loadable segment");
-  std::string strings(strsz, '\0');
-  file.read_exact(strings.data(), strsz, *strtab_offset, "dynamic string table");
-  StringTable table(std::move(strings), path);
+  std::optional<FileSpan> strtab = file_span_of(phdrs, *strtab_addr, swap);
+  if (!strtab) throw Error(path, "corrupt ELF: DT_STRTAB is not inside a loadable segment");
+  strsz = std::min(strsz, strtab->available);
+  StringTable table(file.read_bytes(strtab->offset, strsz, "dynamic string table", max_table_bytes), path);
 
   for (uint64_t off : needed_offsets)
     info.needed.push_back(table.at(off));
@@ -214,31 +118,25 @@ template <typename T> ElfInfo read_typed(const InputFile& file, const std::strin
 
 /// Walks the notes of every PT_NOTE segment for NT_GNU_ABI_TAG ("GNU", 4 words: os, major, minor,
 /// patch). Segments are small (a few hundred bytes); a huge one is corrupt, not read.
-template <typename T>
-std::optional<ElfAbiTag> abi_tag_typed(const InputFile& file, const std::string& path, bool swap) {
+template <typename T> std::optional<ElfAbiTag> abi_tag_typed(const InputFile& file, bool swap) {
   using Phdr = typename T::Phdr;
   auto sw = [swap](auto v) { return swap_if(v, swap); };
   typename T::Ehdr eh;
   file.read_exact(&eh, sizeof eh, 0, "ELF header");
-  uint64_t phnum = sw(eh.e_phnum);
-  if (phnum == 0 || phnum == PN_XNUM) return std::nullopt;
-  if (sw(eh.e_phentsize) != sizeof(Phdr)) throw Error(path, "corrupt ELF: unexpected program header size");
-  std::vector<Phdr> phdrs(phnum);
-  file.read_exact(phdrs.data(), phnum * sizeof(Phdr), sw(eh.e_phoff), "program header table");
-  for (const Phdr& ph : phdrs) {
+  for (const Phdr& ph : program_headers<T>(file, eh, swap)) {
     if (sw(ph.p_type) != PT_NOTE) continue;
-    uint64_t size = sw(ph.p_filesz);
-    if (size > (uint64_t{1} << 20)) throw Error(path, "corrupt ELF: PT_NOTE segment larger than 1 MiB");
-    std::string notes(size, '\0');
-    file.read_exact(notes.data(), size, sw(ph.p_offset), "PT_NOTE segment");
+    std::string notes = file.read_bytes(sw(ph.p_offset), sw(ph.p_filesz), "PT_NOTE segment", max_note_bytes);
+    const uint64_t size = notes.size();
     const uint64_t align = sw(ph.p_align) == 8 ? 8 : 4; // gABI: 4; .note.gnu.property uses 8
     auto padded = [align](uint64_t n) { return (n + align - 1) / align * align; };
     for (uint64_t at = 0; at + 12 <= size;) {
       uint32_t words[3];
       std::memcpy(words, notes.data() + at, sizeof words);
       uint64_t namesz = sw(words[0]), descsz = sw(words[1]), type = sw(words[2]);
-      uint64_t name_at = at + 12, desc_at = name_at + padded(namesz);
-      if (desc_at > size || descsz > size - desc_at) break; // a malformed tail: no tag there
+      uint64_t name_at = at + 12;
+      if (namesz > size - name_at) break; // a malformed tail: no tag there
+      uint64_t desc_at = name_at + padded(namesz);
+      if (desc_at > size || descsz > size - desc_at) break;
       if (type == NT_GNU_ABI_TAG && namesz == 4 && std::memcmp(notes.data() + name_at, "GNU", 4) == 0 &&
           descsz >= 16) {
         uint32_t tag[4];
@@ -251,14 +149,11 @@ std::optional<ElfAbiTag> abi_tag_typed(const InputFile& file, const std::string&
   return std::nullopt;
 }
 
-bool host_is_little() {
-  return std::endian::native == std::endian::little;
-}
-
 } // namespace
 
 std::optional<ElfIdentity> probe_elf(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO put where a library was expected must not stop the walk.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) return std::nullopt;
   unsigned char ident[EI_NIDENT + 4];
   ssize_t n = ::pread(fd, ident, sizeof ident, 0);
@@ -276,40 +171,15 @@ std::optional<ElfIdentity> probe_elf(const std::string& path) {
   return id;
 }
 
-namespace {
-
-/// Opens an ELF file, checks its identification and calls `read(file, swap, Elf32Types{})` or the
-/// same with Elf64Types, as its class says: both readers start the same way.
-template <class Read> auto with_elf_class(const std::string& path, Read&& read) {
-  InputFile file(path);
-  unsigned char ident[EI_NIDENT];
-  if (file.size() < EI_NIDENT) throw Error(path, "not an ELF file");
-  file.read_exact(ident, EI_NIDENT, 0, "ELF identification");
-  if (std::memcmp(ident, ELFMAG, SELFMAG) != 0) throw Error(path, "not an ELF file");
-  bool big = ident[EI_DATA] == ELFDATA2MSB;
-  if (!big && ident[EI_DATA] != ELFDATA2LSB) throw Error(path, "corrupt ELF: unknown byte order");
-  bool swap = big == host_is_little();
-  switch (ident[EI_CLASS]) {
-  case ELFCLASS32:
-    return read(file, swap, Elf32Types{});
-  case ELFCLASS64:
-    return read(file, swap, Elf64Types{});
-  default:
-    throw Error(path, "corrupt ELF: unknown class");
-  }
-}
-
-} // namespace
-
 ElfInfo read_elf_dynamic(const std::string& path) {
-  return with_elf_class(path, [&]<class Types>(const InputFile& file, bool swap, Types) {
+  return with_elf_class(InputFile(path), [&]<class Types>(const InputFile& file, bool swap, Types) {
     return read_typed<Types>(file, path, swap);
   });
 }
 
 std::optional<ElfAbiTag> read_elf_abi_tag(const std::string& path) {
-  return with_elf_class(path, [&]<class Types>(const InputFile& file, bool swap, Types) {
-    return abi_tag_typed<Types>(file, path, swap);
+  return with_elf_class(InputFile(path), [&]<class Types>(const InputFile& file, bool swap, Types) {
+    return abi_tag_typed<Types>(file, swap);
   });
 }
 

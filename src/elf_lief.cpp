@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// The one source file that includes LIEF: full ELF inspection, the reference the fast reader is
-// cross-checked against, and hardening facts for the audit. LIEF 0.9 parses a truncated file
+// The one source file that includes LIEF: full ELF inspection, the reference the bounded readers
+// (elf_dynamic.cpp, elf_hardening.cpp) are cross-checked against by the tests. Never given a file a
+// jail's user could have written: elf_hardening.cpp says why. LIEF 0.9 parses a truncated file
 // silently into zero dynamic entries, so the dynamic segment is checked against the file size here.
 // Built as its own module, libjailbuild-lief.so, loaded on first use (module.hpp says why); its
 // entry table is at the end.

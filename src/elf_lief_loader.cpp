@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// read_elf_lief() and read_elf_hardening() without LIEF in the executable: they call into the LIEF
+// read_elf_lief() and read_elf_hardening_lief() without LIEF in the executable: they call into the LIEF
 // module, loaded on first use (module.hpp says why).
 #include "elf_lief_module.hpp"
 #include "jailbuild/elf.hpp"
@@ -28,7 +28,7 @@ ElfInfo read_elf_lief(const std::string& path) {
   return info;
 }
 
-ElfHardening read_elf_hardening(const std::string& path) {
+ElfHardening read_elf_hardening_lief(const std::string& path) {
   ElfHardening hardening;
   ModuleFailure failure;
   if (!lief().read_hardening(path.c_str(), &hardening, &failure)) rethrow(failure);

@@ -11,7 +11,7 @@ struct LiefModule {
   ModuleTable header;
   /// read_elf_lief(): true with *info filled, or false with *failure.
   bool (*read_info)(const char* path, ElfInfo* info, ModuleFailure* failure) noexcept;
-  /// read_elf_hardening(): true with *hardening filled, or false with *failure.
+  /// read_elf_hardening_lief(): true with *hardening filled, or false with *failure.
   bool (*read_hardening)(const char* path, ElfHardening* hardening, ModuleFailure* failure) noexcept;
 };
 

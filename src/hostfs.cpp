@@ -2,6 +2,7 @@
 #include "jailbuild/hostfs.hpp"
 
 #include "jailbuild/error.hpp"
+#include "jailbuild/fd.hpp"
 #include "jailbuild/inputs.hpp"
 
 #include <cerrno>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 
 namespace jailbuild {
 
@@ -167,25 +169,27 @@ std::string HostRoot::read_file(std::string_view host_path) const {
   std::string p(host_path);
   auto resolved = resolve(p);
   if (!resolved) throw Error(p, "no such file");
-  int fd = ::open(real(resolved->path).c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw system_error(p, "cannot open", errno);
-  if (log_) {
-    struct stat st;
-    if (::fstat(fd, &st) == 0) log_->saw(resolved->path, &st, Scrutiny::whole, false);
-  }
+  // O_NONBLOCK: opening a FIFO would wait for a writer, and the apt hook's sync with it, forever.
+  // fstat() then refuses it and anything else that is not a regular file (a device, a socket).
+  UniqueFd fd(::open(real(resolved->path).c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  if (!fd) throw system_error(p, "cannot open", errno);
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) throw system_error(p, "cannot stat", errno);
+  if (log_) log_->saw(resolved->path, &st, Scrutiny::whole, false);
+  if (!S_ISREG(st.st_mode)) throw Error(p, "not a regular file");
+  const std::string too_big = "larger than " + std::to_string(max_read_size >> 20) + " MiB: not read";
+  if (static_cast<std::uint64_t>(st.st_size) > max_read_size) throw Error(p, too_big);
   std::string data;
+  data.reserve(static_cast<std::size_t>(st.st_size));
   char buf[65536];
   for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      throw system_error(p, "cannot read", err);
-    }
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw system_error(p, "cannot read", errno);
     if (n == 0) break;
     data.append(buf, static_cast<size_t>(n));
+    if (data.size() > max_read_size) throw Error(p, too_big); // it grew while we read
   }
-  ::close(fd);
   return data;
 }
 

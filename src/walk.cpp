@@ -98,8 +98,13 @@ private:
 
   Located locate_root(const std::string& path) {
     std::optional<Located> loc = locate(path);
-    if (!loc) throw Error(path, "no such file");
-    return *loc;
+    if (loc) return *loc;
+    // Something is there but is no program (a device, a FIFO, a directory): say so.
+    if (std::optional<ResolvedPath> there = resolver_.resolve(path))
+      if (std::optional<struct stat> st = host_.stat(there->path, Scrutiny::passed);
+          st && !S_ISREG(st->st_mode))
+        throw Error(path, "not a regular file");
+    throw Error(path, "no such file");
   }
 
   /// Breadth-first over DT_NEEDED, as _dl_map_object_deps does.

@@ -32,7 +32,7 @@ struct Finding {
 
 /// Whether the audit hashes every file the manifest records (the slow part of an audit).
 enum class Integrity { check, skip };
-/// Whether the audit parses every ELF file for its hardening (LIEF's full parse: the other slow part).
+/// Whether the audit reads every ELF file's hardening (program headers, dynamic segment, symbols).
 enum class Hardening { check, skip };
 
 struct AuditOptions {

@@ -41,8 +41,10 @@ struct ElfIdentity {
 std::optional<ElfIdentity> probe_elf(const std::string& path);
 
 /// The fast reader used by the walk: reads only the ELF header, the program headers, the dynamic
-/// segment and its string table (a few KiB), never the whole file. Throws Error naming the path for a
-/// missing file, a non-ELF file, or a truncated/corrupt one (dynamic segment outside the file, ...).
+/// segment and its string table (a few KiB), never the whole file. Every size, offset and count is
+/// checked against the file's size and a cap before anything is allocated: the file may be hostile.
+/// Throws Error naming the path for a missing file, anything but a regular file (a FIFO is never
+/// waited on), a non-ELF file, or a truncated/corrupt one (dynamic segment outside the file, ...).
 ElfInfo read_elf_dynamic(const std::string& path);
 
 /// The NT_GNU_ABI_TAG note of an ELF object (glibc's .note.ABI-tag): the oldest kernel it runs on.
@@ -71,14 +73,24 @@ struct ElfHardening {
   bool nx_stack = false;
   bool canary = false;
   bool fortify = false;
+  bool operator==(const ElfHardening&) const = default;
 };
 
-/// Hardening facts read with LIEF's full parse (symbols, segments, dynamic flags). Throws Error like
-/// read_elf_lief().
+/// Hardening facts read as read_elf_dynamic() reads: the program headers, the dynamic segment and the
+/// dynamic symbols' names, each checked against the file and a cap first; never the whole file. For
+/// files a jail's users may have written (the audit). Throws Error naming the path like
+/// read_elf_dynamic().
 ElfHardening read_elf_hardening(const std::string& path);
+/// The same through an open fd, which stays the caller's: the audit reads the very file it opened
+/// through the jail layer, whatever is renamed over its path meanwhile. `path` names it in errors.
+ElfHardening read_elf_hardening(int fd, const std::string& path);
+
+/// Hardening facts from LIEF's full parse (symbols, segments, dynamic flags): the reference the tests
+/// hold read_elf_hardening() to. Never given a jail's files. Throws Error like read_elf_lief().
+ElfHardening read_elf_hardening_lief(const std::string& path);
 
 /// Loads the LIEF module now rather than on first use, so that a caller about to read many files
-/// (the audit) fails once, naming the module, instead of once per file.
+/// fails once, naming the module, instead of once per file.
 void load_lief_module();
 
 /// Debian's multiarch triplet for an ELF identity ("x86_64-linux-gnu"), from e_machine, class,

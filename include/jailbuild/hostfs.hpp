@@ -41,7 +41,11 @@ public:
   /// Resolves every symlink of an absolute host path below the root. nullopt when a component is
   /// missing, a loop is met, or a non-directory is used as one.
   std::optional<ResolvedPath> resolve(std::string_view host_path) const;
-  /// The whole content of a host file; throws Error naming the host path.
+  /// The most read_file() reads: configuration, /etc/passwd, dpkg's status and php-fpm's binary are
+  /// far smaller, and a 10 GB "php.ini" must not be slurped.
+  static constexpr std::uint64_t max_read_size = std::uint64_t{64} << 20;
+  /// The whole content of a host file; throws Error naming the host path when it is missing, not a
+  /// regular file (a FIFO is refused, never waited on) or larger than max_read_size.
   std::string read_file(std::string_view host_path) const;
   /// Host paths matching a glob pattern (absolute, host-relative), sorted.
   std::vector<std::string> glob(std::string_view pattern) const;

@@ -74,6 +74,10 @@ using namespace audit;
 /// The ELF header: enough for the magic, the byte order and e_type.
 constexpr std::size_t elf_header_bytes = 20;
 
+/// ELF files larger than this are reported as an audit-error and their hardening is not read.
+constexpr std::uint64_t max_hardening_file_size = std::uint64_t{1} << 30;
+constexpr const char* max_hardening_file_text = "1 GiB the hardening check reads";
+
 bool inside_dir(std::string_view path, std::string_view dir) {
   return dir == "/"
              ? path != "/"
@@ -90,6 +94,7 @@ struct FileResult {
   ElfHardening hardening;
   std::string error; ///< reading the file failed
   std::string elf_error;
+  std::optional<std::uint64_t> oversized; ///< the size of an ELF file over max_hardening_file_size
 };
 
 ElfAudit::Type elf_type(const unsigned char* header, const ElfHardening& hardening) {
@@ -125,12 +130,22 @@ void read_file(const Context& ctx, FileResult& r, bool hardening) {
     return;
   }
   if (!r.elf || !hardening) return;
-  // LIEF opens by name: /proc/self/fd/N is the file we hold, whatever the jail does to its path.
-  try {
-    r.hardening = read_elf_hardening("/proc/self/fd/" + std::to_string(fd.get()));
-  } catch (const std::exception& e) {
-    const Error* error = dynamic_cast<const Error*>(&e);
-    r.elf_error = error ? error->message() : e.what();
+  // The bounded reader, through the fd we hold (whatever the jail renames over the path meanwhile):
+  // a few tables by offset, never the whole file, never LIEF (elf_hardening.cpp says why). It reads
+  // the same few KiB of a file of any size; a file beyond the limit is still not parsed but reported,
+  // since nothing in a jail is an executable or library that big (the largest Debian ships is ~100 MB):
+  // a planted one is an attack on the audit.
+  struct stat st {};
+  if (::fstat(fd.get(), &st) == 0 && static_cast<std::uint64_t>(st.st_size) > max_hardening_file_size) {
+    r.oversized = static_cast<std::uint64_t>(st.st_size);
+    r.elf_error =
+        std::to_string(*r.oversized) + " bytes, over the " + max_hardening_file_text + ": not parsed";
+  } else {
+    try {
+      r.hardening = read_elf_hardening(fd.get(), node.path);
+    } catch (const Error& e) {
+      r.elf_error = e.message();
+    }
   }
   r.type = elf_type(header, r.hardening);
 }
@@ -348,8 +363,8 @@ Manifest read_manifest_users(const JailFs& jail) {
 
 AuditReport audit_jail(const std::string& dir, const AuditOptions& options) {
   JailFs jail(dir); // throws for a missing root, or a symlink there
-  // The modules each part needs, loaded now: a missing one is one error, not one per file.
-  if (options.hardening == Hardening::check) load_lief_module();
+  // The module the integrity check needs, loaded now: a missing one is one error, not one per file.
+  // (Hardening needs none: it never gives a jail's files to LIEF.)
   if (options.integrity == Integrity::check) sha256_hex({});
   AuditReport report;
   report.jail = jail.root();
@@ -439,7 +454,7 @@ AuditReport audit_jail(const std::string& dir, const AuditOptions& options) {
     bool hash = hashed.count(n.path) != 0;
     // Without hardening, only unexpected files need their header (is it an executable?).
     bool header = hardening || (integrity && !hash);
-    if (hash || header) results.push_back({i, hash, {}, false, ElfAudit::Type::other, {}, {}, {}});
+    if (hash || header) results.push_back({i, hash, {}, false, ElfAudit::Type::other, {}, {}, {}, {}});
   }
   // Biggest first, so that the two threads finish together.
   std::sort(results.begin(), results.end(), [&](const FileResult& a, const FileResult& b) {
@@ -458,6 +473,12 @@ AuditReport audit_jail(const std::string& dir, const AuditOptions& options) {
       ++report.integrity.files;
       report.integrity.bytes += static_cast<std::uint64_t>(ctx.nodes[r.node].st.st_size);
     }
+    if (r.oversized)
+      ctx.add("audit-error", Severity::medium, path,
+              "an ELF file of " + std::to_string(*r.oversized) + " bytes, over the " +
+                  max_hardening_file_text +
+                  ": its hardening is not checked (no real executable or library is that big)",
+              "find out who put it there, then remove it");
     if (r.elf && hardening) report.elves.push_back({path, r.type, r.hardening, r.elf_error});
   }
   report.integrity.checked = integrity;

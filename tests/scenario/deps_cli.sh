@@ -93,6 +93,48 @@ deps "$tmp/missing.so"
 expect_status "a missing file on /" 2
 expect_stderr "a missing file on /" "jailbuild: $tmp/missing.so: no such file"
 
+echo "== exit 2: what is not a regular file says so"
+deps /dev/null
+expect_status "/dev/null" 2
+expect_stderr "/dev/null" "jailbuild: /dev/null: not a regular file"
+deps "$tmp"
+expect_status "a directory" 2
+expect_stderr "a directory" "jailbuild: $tmp: not a regular file"
+mkfifo "$tmp/fifo"
+timeout 20 "$JB" deps "$tmp/fifo" >"$tmp/out" 2>"$tmp/err"
+status=$?
+expect_status "a FIFO (never opened: it would block)" 2
+expect_stderr "a FIFO" "jailbuild: $tmp/fifo: not a regular file"
+
+echo "== exit 2: hostile sizes in tiny ELF files, refused naming the file, within 1 GiB of address space"
+# Written byte by byte: a 148-byte object whose one segment claims gigabytes, and a PN_XNUM header
+# whose section 0 claims 100 million program headers. The old reader allocated what they claim
+# before checking it against the file (6 GB, or "jailbuild: std::bad_alloc" with no file named).
+"$python" - "$tmp" <<'EOF'
+import struct, sys
+d = sys.argv[1]
+def ehdr(phnum, shoff=0):
+    ident = b'\x7fELF' + bytes([2, 1, 1]) + bytes(9)  # ELF64, little-endian, version 1
+    return ident + struct.pack('<HHIQQQIHHHHHH', 3, 62, 1, 0, 64, shoff, 0, 64, 56, phnum, 64, 0, 0)
+def phdr(ptype, offset, size):
+    return struct.pack('<IIQQQQQQ', ptype, 4, offset, 0, 0, size, size, 8)
+for name, ptype, size in [('interp-6g', 3, 6 << 30), ('dynamic-6g', 2, 6 << 30),
+                          ('interp-2e62', 3, 1 << 62), ('dynamic-2e62', 2, 1 << 62)]:
+    open(d + '/' + name, 'wb').write(ehdr(1) + phdr(ptype, 120, size) + b'x' * 27 + b'\0')
+sh0 = struct.pack('<IIQQQQIIQQ', 0, 0, 0, 0, 0, 0, 0, 100000000, 0, 0)  # sh_info = 1e8
+open(d + '/xnum', 'wb').write(ehdr(0xffff, 64) + sh0)
+EOF
+for name in interp-6g dynamic-6g interp-2e62 dynamic-2e62 xnum; do
+  timeout 60 prlimit --as=$((1 << 30)) "$JB" deps "$tmp/$name" >"$tmp/out" 2>"$tmp/err"
+  status=$?
+  expect_status "$name" 2
+  if grep -q "^jailbuild: $tmp/$name: .*corrupt ELF" "$tmp/err"; then
+    ok "$name: the error names the file"
+  else
+    fail "$name: stderr is '$(cat "$tmp/err")'"
+  fi
+done
+
 echo "== exit 2: usage errors"
 deps --host-root "$root"
 expect_status "no FILE" 2

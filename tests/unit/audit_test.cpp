@@ -651,7 +651,7 @@ TEST_CASE("audit: hardening of every ELF file, checksec style") {
   auto it = std::find_if(report.elves.begin(), report.elves.end(),
                          [](const ElfAudit& e) { return e.path == "/usr/bin/true"; });
   REQUIRE(it != report.elves.end());
-  ElfHardening expected = read_elf_hardening(host_true);
+  ElfHardening expected = read_elf_hardening_lief(host_true);
   CHECK(it->error.empty());
   CHECK(it->type == ElfAudit::Type::executable);
   CHECK(it->hardening.pie == expected.pie);
@@ -667,6 +667,47 @@ TEST_CASE("audit: hardening of every ELF file, checksec style") {
   CHECK(text.find("hardening: ") != std::string::npos);
   CHECK(text.find("PIE ") != std::string::npos);
   CHECK(jail.audit(Integrity::check, Hardening::skip).elves.empty());
+}
+
+TEST_CASE("audit: a planted 3 GiB ELF file is reported and not parsed; a 900 MiB one is read by offset") {
+  // The attack: a service user writes /bin/true into files it owns in its session directory and
+  // makes them sparse giants. The audit used to give each to LIEF whole: 6 GB of memory and a
+  // minute for the 3 GiB one. Run with 1 GiB of address space to spare, so the old way fails here.
+  FakeJail jail;
+  jail.dir("var/lib/php", 0755);
+  jail.dir("var/lib/php/sessions", 01733);
+  const std::string host_true = fs::canonical("/bin/true").string();
+  for (const auto& [name, size] :
+       {std::pair{"sess_giant", off_t{3} << 30}, std::pair{"sess_large", off_t{900} << 20}}) {
+    std::string planted = jail / ("var/lib/php/sessions/" + std::string(name));
+    fs::copy_file(host_true, planted);
+    REQUIRE(::truncate(planted.c_str(), size) == 0);
+  }
+  AuditReport report;
+  std::string failure;
+  with_memory_cap(std::size_t{1} << 30, [&] {
+    try {
+      report = jail.audit(Integrity::check, Hardening::check);
+    } catch (const std::exception& e) {
+      failure = e.what();
+    }
+  });
+  REQUIRE(failure.empty());
+  auto elf = [&](const std::string& path) {
+    auto it = std::find_if(report.elves.begin(), report.elves.end(),
+                           [&](const ElfAudit& e) { return e.path == path; });
+    REQUIRE(it != report.elves.end());
+    return *it;
+  };
+  const Finding* giant = find(report, "audit-error", "/var/lib/php/sessions/sess_giant");
+  REQUIRE(giant != nullptr);
+  CHECK(giant->severity == Severity::medium);
+  CHECK(contains(giant->message, "3221225472 bytes, over the 1 GiB"));
+  CHECK(contains(elf("/var/lib/php/sessions/sess_giant").error, "not parsed"));
+  ElfAudit large = elf("/var/lib/php/sessions/sess_large");
+  CHECK(large.error.empty());
+  CHECK(large.hardening == read_elf_hardening_lief(host_true));
+  CHECK(find(report, "audit-error", "/var/lib/php/sessions/sess_large") == nullptr);
 }
 
 TEST_CASE("audit: text groups findings by severity; JSON follows the documented schema") {

@@ -10,6 +10,9 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <new>
+#include <sys/stat.h>
+#include <unistd.h>
 
 using namespace jailbuild;
 using namespace jailbuild::test;
@@ -25,6 +28,8 @@ public:
   void write(const std::string& host_path, const std::string& content) const {
     write_text(dir_.path + host_path, content);
   }
+  /// Where a host path of the fake host is on this machine.
+  std::string real(const std::string& host_path) const { return dir_.path + host_path; }
   void symlink(const std::string& host_path, const std::string& target) const {
     fs::path real = dir_.path + host_path;
     fs::create_directories(real.parent_path());
@@ -392,6 +397,87 @@ TEST_CASE("discover: nginx errors") {
   CHECK_THROWS_WITH_AS(discover_nginx(fake.host()), doctest::Contains("/etc/nginx/missing.conf"), Error);
   fake.write("/etc/nginx/nginx.conf", "http {\n  server {}\n");
   CHECK_THROWS_WITH_AS(discover_nginx(fake.host()), doctest::Contains("expecting \"}\""), Error);
+}
+
+TEST_CASE("discover: a FIFO in php's conf.d is skipped, as PHP skips it, and never opened") {
+  FakeHost fake;
+  make_php_host(fake);
+  const std::string fifo = fake.real("/etc/php/8.2/fpm/conf.d/99-x.ini");
+  REQUIRE(::mkfifo(fifo.c_str(), 0644) == 0);
+  PhpDiscovery php;
+  CHECK(finishes_within(5, fifo, [&] { php = discover_php(fake.host(), std::nullopt); }));
+  CHECK(has_warning(php.warnings, "/etc/php/8.2/fpm/conf.d/99-x.ini: not a regular file: PHP skips it"));
+  CHECK_FALSE(contains(php.ini_files, "/etc/php/8.2/fpm/conf.d/99-x.ini"));
+  CHECK(contains(php.extensions, ext_dir + "/gd.so")); // the regular files around it still count
+}
+
+TEST_CASE("discover: a FIFO that nginx includes is an Error naming it, and never opened") {
+  FakeHost fake;
+  make_nginx_host(fake);
+  fake.write("/etc/nginx/sites-available/default", "");
+  fs::remove(fake.real("/etc/nginx/sites-available/default"));
+  const std::string fifo = fake.real("/etc/nginx/sites-available/default"); // sites-enabled links to it
+  REQUIRE(::mkfifo(fifo.c_str(), 0644) == 0);
+  std::string error;
+  CHECK(finishes_within(5, fifo, [&] { error = error_of([&] { discover_nginx(fake.host()); }); }));
+  CHECK(error == "/etc/nginx/sites-enabled/default: not a regular file");
+}
+
+TEST_CASE("discover: nginx blocks nested 200000 deep are an Error naming file and line, not a crash") {
+  FakeHost fake;
+  fake.write("/usr/sbin/nginx", "ELF");
+  std::string deep = "events {}\n";
+  for (int i = 0; i < 200'000; ++i)
+    deep += "http {";
+  deep += std::string(200'000, '}');
+  fake.write("/etc/nginx/nginx.conf", deep);
+  CHECK(error_of([&] { discover_nginx(fake.host()); }) ==
+        "/etc/nginx/nginx.conf: line 2: blocks nested more than 64 deep");
+  // 40 in a file included 40 deep: the limit counts the including files' blocks too.
+  std::string forty_open, forty_close(40, '}');
+  for (int i = 0; i < 40; ++i)
+    forty_open += "location / {\n";
+  fake.write("/etc/nginx/nginx.conf",
+             "http {\n" + forty_open + "include inner.conf;\n" + forty_close + "}\n");
+  fake.write("/etc/nginx/inner.conf", forty_open + "return 200;\n" + forty_close);
+  CHECK(error_of([&] { discover_nginx(fake.host()); }) ==
+        "/etc/nginx/inner.conf: line 24: blocks nested more than 64 deep, counting the including files'");
+}
+
+TEST_CASE("discover: includes nested more than 16 deep are an Error naming file and line") {
+  FakeHost fake;
+  fake.write("/usr/sbin/nginx", "ELF");
+  fake.write("/etc/nginx/nginx.conf", "include c0.conf;\n");
+  for (int i = 0; i < 20; ++i)
+    fake.write("/etc/nginx/c" + std::to_string(i) + ".conf",
+               "# level " + std::to_string(i) + "\ninclude c" + std::to_string(i + 1) + ".conf;\n");
+  fake.write("/etc/nginx/c20.conf", "user nobody;\n");
+  CHECK(error_of([&] { discover_nginx(fake.host()); }) ==
+        "/etc/nginx/c15.conf: line 2: includes nested more than 16 deep");
+
+  make_php_host(fake);
+  fake.write("/etc/php/8.2/fpm/php-fpm.conf", "include=/etc/php/8.2/fpm/c0.conf\n");
+  for (int i = 0; i < 20; ++i)
+    fake.write("/etc/php/8.2/fpm/c" + std::to_string(i) + ".conf",
+               "include=/etc/php/8.2/fpm/c" + std::to_string(i + 1) + ".conf\n");
+  CHECK(error_of([&] { discover_php(fake.host(), std::nullopt); }) ==
+        "/etc/php/8.2/fpm/c15.conf: line 1: includes nested more than 16 deep");
+}
+
+TEST_CASE("discover: a 10 GiB php.ini is refused without being read") {
+  FakeHost fake;
+  make_php_host(fake);
+  fake.write("/etc/php/8.2/fpm/conf.d/99-big.ini", "extension=gd.so\n");
+  REQUIRE(::truncate(fake.real("/etc/php/8.2/fpm/conf.d/99-big.ini").c_str(), off_t{10} << 30) == 0);
+  std::string error;
+  with_memory_cap(std::size_t{256} << 20, [&] {
+    try {
+      error = error_of([&] { discover_php(fake.host(), std::nullopt); });
+    } catch (const std::bad_alloc&) {
+      error = "std::bad_alloc";
+    }
+  });
+  CHECK(error == "/etc/php/8.2/fpm/conf.d/99-big.ini: larger than 64 MiB: not read");
 }
 
 TEST_CASE("discover: the real host's php-fpm and nginx") {

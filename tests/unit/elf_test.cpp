@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
-// The two ELF readers: the small one the walk uses and LIEF, the reference. They must agree on every
-// fixture and on every object of the real nginx/php-fpm closure, and fail the same way, naming the file.
+// The bounded ELF readers (the walk's and the audit's hardening reader) and LIEF, the reference. They
+// must agree on every fixture and on every object of the real nginx/php-fpm closure, and fail the same
+// way, naming the file. Hostile files have their own cases (elf_hostile_test.cpp).
 #include "jailbuild/elf.hpp"
 #include "jailbuild/error.hpp"
+#include "jailbuild/fd.hpp"
 #include "jailbuild/hostfs.hpp"
 #include "jailbuild/walk.hpp"
 
@@ -13,6 +15,7 @@
 #include <bit>
 #include <cstring>
 #include <elf.h>
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -407,4 +410,62 @@ TEST_CASE("elf: read_elf_dynamic agrees with LIEF on every object of the real ng
     CHECK(read_elf_lief(o.path) == read_elf_dynamic(o.path));
     CHECK(o.elf == read_elf_dynamic(o.path));
   }
+}
+
+namespace jailbuild {
+[[maybe_unused]] static std::ostream& operator<<(std::ostream& out, const ElfHardening& h) {
+  return out << "{pie " << h.pie << ", relro " << int(h.relro) << ", nx " << h.nx_stack << ", canary "
+             << h.canary << ", fortify " << h.fortify << '}';
+}
+} // namespace jailbuild
+
+TEST_CASE("elf: read_elf_hardening agrees with LIEF on every fixture and every object of the real closure") {
+  // The audit reads hardening with the bounded reader only; LIEF is the reference it is held to.
+  std::vector<std::string> paths;
+  for (const fs::directory_entry& entry : fs::recursive_directory_iterator(fixture_root)) {
+    std::string path = entry.path().string();
+    if (entry.is_regular_file() && !entry.is_symlink() && !contains(path, "/opt/broken/") && probe_elf(path))
+      paths.push_back(path);
+  }
+  CHECK(paths.size() >= 30);
+  HostRoot host("/");
+  std::vector<std::string> fpm = host.glob("/usr/sbin/php-fpm*");
+  if (host.exists("/usr/sbin/nginx") && !fpm.empty()) {
+    std::vector<WalkRoot> roots = {{"/usr/sbin/nginx", {}}};
+    for (const std::string& f : fpm)
+      roots.push_back({f, {}});
+    for (const std::string& ext : host.glob("/usr/lib/php/*/*.so"))
+      roots.push_back({ext, fpm.front()});
+    for (const WalkObject& o : walk(host, roots).objects)
+      paths.push_back(o.path);
+  } else {
+    MESSAGE("the real closure skipped: /usr/sbin/nginx or /usr/sbin/php-fpm* is not installed");
+  }
+  int pie = 0, full_relro = 0, canary = 0, fortify = 0;
+  for (const std::string& path : paths) {
+    INFO(path);
+    ElfHardening bounded = read_elf_hardening(path);
+    CHECK(bounded == read_elf_hardening_lief(path));
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    REQUIRE(fd);
+    CHECK(read_elf_hardening(fd.get(), path) == bounded);
+    pie += bounded.pie;
+    full_relro += bounded.relro == ElfHardening::Relro::full;
+    canary += bounded.canary;
+    fortify += bounded.fortify;
+  }
+  // Every fact was seen set somewhere, not only left at its default.
+  CHECK(pie > 0);
+  CHECK(full_relro > 0);
+  CHECK(canary > 0);
+  if (paths.size() > 100) CHECK(fortify > 0);
+}
+
+TEST_CASE("elf: read_elf_hardening fails like read_elf_dynamic, naming the file") {
+  TempDir tmp("elf", 0700);
+  std::string cut = write_text(tmp / "cut", read_text(fixture("/usr/bin/hello")).substr(0, 100));
+  CHECK(contains(error_of([&] { read_elf_hardening(cut); }), cut + ": truncated"));
+  std::string text = fixture("/opt/text/libscript.so");
+  CHECK(error_of([&] { read_elf_hardening(text); }) == text + ": not an ELF file");
+  CHECK(error_of([&] { read_elf_hardening(tmp.path); }) == tmp.path + ": not a regular file");
 }

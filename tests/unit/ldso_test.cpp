@@ -13,6 +13,7 @@
 
 #include <elf.h>
 #include <string>
+#include <sys/stat.h>
 #include <vector>
 
 using namespace jailbuild;
@@ -294,4 +295,17 @@ TEST_CASE("resolve: read_ld_so_conf follows include globs below the host root, i
 TEST_CASE("resolve: read_ld_so_conf of a missing file is empty") {
   TempDir root("ldso", 0700);
   CHECK(read_ld_so_conf(HostRoot(root.path)).empty());
+}
+
+TEST_CASE("resolve: read_ld_so_conf skips a FIFO among the included files instead of waiting on it") {
+  // ldconfig would block on it too; the walk of create and sync must not.
+  TempDir root("ldso", 0700);
+  write_text(root / "etc/ld.so.conf", "include /etc/ld.so.conf.d/*.conf\n");
+  write_text(root / "etc/ld.so.conf.d/a.conf", "/opt/a\n");
+  REQUIRE(::mkfifo((root / "etc/ld.so.conf.d/b.conf").c_str(), 0644) == 0);
+  write_text(root / "etc/ld.so.conf.d/c.conf", "/opt/c\n");
+  std::vector<std::string> dirs;
+  CHECK(finishes_within(5, root / "etc/ld.so.conf.d/b.conf",
+                        [&] { dirs = read_ld_so_conf(HostRoot(root.path)); }));
+  CHECK(show(dirs) == show(std::vector<std::string>{"/opt/a", "/opt/c"}));
 }

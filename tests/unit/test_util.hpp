@@ -5,12 +5,17 @@
 
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <exception>
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <sstream>
 #include <string>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -75,6 +80,42 @@ inline std::string error_of(const std::function<void()>& operation) {
 
 inline bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
+}
+
+/// Runs `operation` with the address space capped at what the process maps now plus `headroom`:
+/// code that allocates what a hostile file claims then fails at once with std::bad_alloc instead of
+/// taking gigabytes from the machine (attack tests run against unfixed code too). Lifted afterwards,
+/// whatever `operation` throws.
+inline void with_memory_cap(std::size_t headroom, const std::function<void()>& operation) {
+  struct rlimit old {};
+  REQUIRE(::getrlimit(RLIMIT_AS, &old) == 0);
+  unsigned long mapped_pages = 0;
+  std::ifstream("/proc/self/statm") >> mapped_pages;
+  REQUIRE(mapped_pages > 0);
+  rlim_t cap = mapped_pages * static_cast<rlim_t>(::sysconf(_SC_PAGESIZE)) + headroom;
+  if (old.rlim_cur != RLIM_INFINITY && old.rlim_cur < cap) cap = old.rlim_cur;
+  struct rlimit capped = {cap, old.rlim_max};
+  REQUIRE(::setrlimit(RLIMIT_AS, &capped) == 0);
+  struct Restore {
+    const struct rlimit& old;
+    ~Restore() { ::setrlimit(RLIMIT_AS, &old); }
+  } restore{old};
+  operation();
+}
+
+/// Runs `operation` on a thread of its own and gives it `seconds`. Code that opens the FIFO `fifo`
+/// without O_NONBLOCK blocks there forever: when time is up, the FIFO is opened for writing and
+/// closed, again each second, which lets such an open (and the read after it, at end of file) return,
+/// so that the test fails instead of hanging. True when it finished in time; rethrows what it threw.
+inline bool finishes_within(int seconds, const std::string& fifo, const std::function<void()>& operation) {
+  std::future<void> done = std::async(std::launch::async, operation);
+  bool in_time = done.wait_for(std::chrono::seconds(seconds)) == std::future_status::ready;
+  while (done.wait_for(std::chrono::seconds(1)) != std::future_status::ready) {
+    int writer = ::open(fifo.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (writer >= 0) ::close(writer);
+  }
+  done.get();
+  return in_time;
 }
 
 /// The fake host root the build compiles from tiny C sources (tests/fixtures/make-fakeroot.sh).

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# `jailbuild audit` against what a compromised service user can plant in a directory it owns (here a
+# PHP session directory), through the CLI: a 3 GiB sparse ELF file and a 900 MiB one (the audit used
+# to give each to LIEF whole: 6 GB of memory and a minute for the first), and directory trees 3,000
+# and 60,000 levels deep (the walk must neither run out of fds nor crash). Every run is capped in
+# address space and time, so that a regression fails here instead of taking the machine down.
+set -u
+: "${JB:?JB must name the jailbuild binary}"
+command -v prlimit >/dev/null || { echo "SKIP: prlimit (util-linux) is not installed"; exit 77; }
+
+# On tmpfs when there is one: ext4 takes minutes to make and remove 60,000 nested directories.
+base=/tmp
+[ -d /dev/shm ] && [ -w /dev/shm ] && base=/dev/shm
+tmp=$(mktemp -d "$base/jb-audit-hostile.XXXXXX")
+trap 'rm -rf --one-file-system "$tmp"' EXIT
+fail=0
+check() { if eval "$2"; then echo "ok $1"; else echo "FAIL $1"; fail=1; fi; }
+# audit ARGS...: the audit under 1 GiB of address space and 120 s; exit code in $rc, peak RSS in KiB
+# in $rss (0 when /usr/bin/time is missing), output in $tmp/out.json, errors in $tmp/err.
+audit() {
+  local time_out=$tmp/time
+  if [ -x /usr/bin/time ]; then
+    /usr/bin/time -o "$time_out" -f %M timeout 120 prlimit --as=$((1 << 30)) "$JB" audit "$@" >"$tmp/out.json" 2>"$tmp/err"
+    rc=$?
+    rss=$(tail -n1 "$time_out")
+  else
+    timeout 120 prlimit --as=$((1 << 30)) "$JB" audit "$@" >"$tmp/out.json" 2>"$tmp/err"
+    rc=$?
+    rss=0
+  fi
+}
+json() { python3 -c "import json, sys; d = json.load(open(sys.argv[1])); $1" "$tmp/out.json"; }
+
+jail=$tmp/jail
+sessions=$jail/var/lib/php/sessions
+mkdir -p "$sessions" "$jail/etc"
+printf 'www-data:x:33:33::/var/www:/usr/sbin/nologin\n' >"$jail/etc/passwd"
+chmod 1733 "$sessions"
+
+echo "== giant ELF files in a session directory"
+cp /bin/true "$sessions/sess_giant"
+truncate -s 3G "$sessions/sess_giant"
+cp /bin/true "$sessions/sess_large"
+truncate -s 900M "$sessions/sess_large"
+audit "$jail" --json --no-integrity --fail-on critical
+check "the audit finishes (exit 0 at --fail-on critical)" '[ $rc -eq 0 ]'
+[ $rc -eq 0 ] || sed 's/^/    stderr: /' "$tmp/err"
+check "the 3 GiB file is an audit-error finding (medium) saying why" 'json "
+f = [f for f in d[\"findings\"] if f[\"path\"] == \"/var/lib/php/sessions/sess_giant\"]
+assert [(x[\"rule\"], x[\"severity\"]) for x in f] == [(\"audit-error\", \"medium\")], f
+assert \"3221225472 bytes, over the 1 GiB\" in f[0][\"message\"], f"'
+check "its hardening entry says it was not parsed" 'json "
+e = {f[\"path\"]: f for f in d[\"hardening\"][\"files\"]}[\"/var/lib/php/sessions/sess_giant\"]
+assert \"not parsed\" in e[\"error\"], e"'
+check "the 900 MiB file is read by offset: the hardening of /bin/true, no error" 'json "
+e = {f[\"path\"]: f for f in d[\"hardening\"][\"files\"]}[\"/var/lib/php/sessions/sess_large\"]
+assert e[\"error\"] is None and e[\"nx\"] and e[\"relro\"] != \"none\", e"'
+if [ "$rss" -gt 0 ]; then
+  check "peak memory below 200 MB (was 6.3 GB)" '[ "$rss" -lt 200000 ]'
+else
+  echo "skipped: the peak memory check (/usr/bin/time is not installed)"
+fi
+rm -f "$sessions/sess_giant" "$sessions/sess_large"
+
+echo "== directory trees 3,000 and 60,000 levels deep in a session directory"
+python3 - "$sessions/deep" <<'EOF'
+import os, sys
+os.makedirs(sys.argv[1])
+for name, levels in (("a", 3000), ("b", 60000)):
+    fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
+    os.mkdir(name, dir_fd=fd)
+    nfd = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+    os.close(fd)
+    fd = nfd
+    for _ in range(levels):
+        os.mkdir("d", dir_fd=fd)
+        nfd = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        os.close(fd)
+        fd = nfd
+    os.close(fd)
+EOF
+# 1024 open files: the usual default, which 3,000 levels held open at once would exceed.
+(ulimit -n 1024 && audit "$jail" --json --no-integrity --no-hardening && echo "$rc $rss" >"$tmp/deep.rc")
+read -r rc rss <"$tmp/deep.rc"
+check "the audit finishes, failing on the high findings (exit 1, no crash)" '[ $rc -eq 1 ]'
+[ $rc -eq 1 ] || sed 's/^/    stderr: /' "$tmp/err"
+check "each tree is one high audit-error at 256 levels, not walked further" 'json "
+f = [f for f in d[\"findings\"] if f[\"rule\"] == \"audit-error\"]
+assert sorted(x[\"path\"].split(\"/\")[6] for x in f) == [\"a\", \"b\"], [x[\"path\"][:60] for x in f]
+assert all(x[\"severity\"] == \"high\" and \"more than 256 levels deep\" in x[\"message\"] for x in f), f
+assert d[\"entries\"] < 1000, d[\"entries\"]"'
+
+exit $fail

@@ -102,8 +102,10 @@ void check_chroot_rules(Context& ctx); ///< the jail root and its parents: root-
 /// passwd, group, shadow, gshadow. Runs first: it also fills passwd, groups and the service
 /// principals that the other rules use.
 void check_accounts(Context& ctx);
-void check_entries(Context& ctx);      ///< one pass over every walked entry
-void check_mounts(Context& ctx);       ///< mounts below the jail that expose the host
+void check_entries(Context& ctx); ///< one pass over every walked entry
+/// Mounts below the jail that expose the host (mountinfo), and the manifest's bind entries whose
+/// source is the host's /, a system directory, this jail or another one.
+void check_mounts(Context& ctx);
 void check_name_service(Context& ctx); ///< nsswitch.conf, NSS modules, ld.so.preload
 void check_secrets(Context& ctx);      ///< private keys and shadow files readable by a service
 

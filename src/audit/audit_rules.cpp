@@ -3,11 +3,16 @@
 // the jail except through Context::read_text, which never follows a symlink inside it.
 #include "audit_internal.hpp"
 
+#include "jailbuild/bind_source.hpp"
+#include "jailbuild/error.hpp"
 #include "jailbuild/hostfs.hpp"
+#include "jailbuild/plan_builder.hpp"
 
 #include <algorithm>
 #include <cctype>
+#include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <sstream>
 #include <sys/sysmacros.h>
@@ -248,41 +253,27 @@ void check_node(Context& ctx, const Node& n) {
 
 // --- mounts --------------------------------------------------------------------------------------
 
-/// Host paths a mount must never expose, and how bad exposing them is.
-struct Sensitive {
-  const char* path;
-  Severity severity;
-  const char* what;
-};
-constexpr Sensitive sensitive_paths[] = {
-    {"/run/systemd", Severity::critical, "systemd's control sockets"},
-    {"/run/docker.sock", Severity::critical, "the Docker socket (root on the host)"},
-    {"/var/run/docker.sock", Severity::critical, "the Docker socket (root on the host)"},
-    {"/run/docker", Severity::critical, "Docker's runtime directory"},
-    {"/run/containerd", Severity::critical, "containerd's socket"},
-    {"/run/podman", Severity::critical, "Podman's socket"},
-    {"/run/crio", Severity::critical, "CRI-O's socket"},
-    {"/run/dbus", Severity::critical, "the system D-Bus"},
-    {"/var/run/dbus", Severity::critical, "the system D-Bus"},
-    {"/run/libvirt", Severity::critical, "libvirt's sockets"},
-    {"/var/lib/lxd", Severity::critical, "LXD's socket"},
-    {"/run/user", Severity::critical, "users' runtime directories"},
-    {"/var/lib/docker", Severity::critical, "Docker's storage"},
-    {"/var/lib/kubelet", Severity::critical, "the kubelet's secrets"},
-    {"/dev", Severity::critical, "the host's device nodes"},
-    {"/proc", Severity::high, "the host's processes"},
-    {"/sys", Severity::high, "the kernel's settings"},
-    {"/etc", Severity::high, "the host's configuration"},
-    {"/root", Severity::high, "root's home"},
-    {"/home", Severity::high, "users' homes"},
-    {"/boot", Severity::high, "the kernel and boot loader"},
-};
+/// The jailbuild jail a host path lies in (a directory on the way holds `.jailbuild/`), or "".
+/// Looked up on the host by path: the audit only reads, and a wrong answer only changes a message.
+std::string jail_holding(std::string_view host_path) {
+  for (std::string p = normalize_path(host_path); p != "/"; p = dirname_of(p)) {
+    struct stat st {};
+    if (::lstat((p + "/.jailbuild").c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return p;
+  }
+  return "";
+}
 
-/// Logging sockets under /run/systemd that a jail may be given (devlog profile): they accept log
-/// lines and nothing else.
-bool is_log_socket(std::string_view path) {
-  return path == "/run/systemd/journal/dev-log" || path == "/run/systemd/journal/socket" ||
-         path == "/run/systemd/journal/stdout";
+/// Why a bind of this host path into the jail (at ctx.real_root) lets it out, or "" when it does
+/// not: what `mount` refuses (bind_source.hpp), this jail itself or a parent of it, another jail.
+std::string escaping_source(const Context& ctx, const std::string& source) {
+  if (std::optional<std::string> why = refused_bind_source(source)) return *why;
+  if (inside(ctx.real_root, source))
+    return "it holds this jail: a process in the jail could rename or replace the jail itself";
+  std::string jail = jail_holding(source);
+  if (jail == ctx.real_root) return "it lies in this jail, where a process in the jail could swap it";
+  if (!jail.empty())
+    return "it lies in the jailbuild jail " + jail + ": another jail's files are that jail's";
+  return "";
 }
 
 /// The host path a mount shows: the mount of the same file system outside the jail whose root
@@ -305,15 +296,18 @@ void check_mount(Context& ctx, const MountInfo& m, const MountInfo* host_root) {
   const std::string access = rw ? "read-write" : "read-only";
   const std::string fix = "umount " + m.mount_point + " and remove what mounts it";
   if (m.fs_type == "proc") {
+    // Read-only does not help: /proc/PID/root of a host process of the same uid is that process's
+    // root directory, the host's /, with write access wherever the uid has it.
     if (rw)
       ctx.add("mount-proc-rw", Severity::critical, path,
               "the host's /proc mounted read-write: /proc/sys, /proc/sysrq-trigger and other processes' "
-              "files are writable from the jail",
-              "mount it read-only and noexec, or not at all");
+              "files are writable from the jail, and /proc/PID/root leads out of it",
+              "umount " + m.mount_point + "; /proc belongs only in a jail with a PID namespace of its own");
     else
-      ctx.add("mount-proc", Severity::low, path,
-              "the host's /proc (read-only): every host process is visible",
-              "leave /proc out unless something in the jail needs it");
+      ctx.add("mount-proc", Severity::high, path,
+              "a /proc mounted in the jail: unless the jail has a PID namespace of its own, a jailed process "
+              "reads and writes the host's files through /proc/PID/root of any host process of its uid",
+              "umount " + m.mount_point + "; /proc belongs only in a jail with a PID namespace of its own");
     return;
   }
   static const char* const kernel_fs[] = {"sysfs",    "cgroup",     "cgroup2", "debugfs",
@@ -339,13 +333,13 @@ void check_mount(Context& ctx, const MountInfo& m, const MountInfo* host_root) {
             "the host's root file system mounted " + access + ": the jail sees the whole host", fix);
     return;
   }
-  if (!source.empty() && !is_log_socket(source)) {
-    for (const Sensitive& s : sensitive_paths)
-      if (inside(source, s.path) || inside(s.path, source)) {
-        ctx.add("mount-host-sensitive", s.severity, path,
-                "host path " + source + " mounted " + access + ": exposes " + s.what, fix);
-        return;
-      }
+  if (!source.empty()) {
+    std::string why = escaping_source(ctx, source);
+    if (!why.empty()) {
+      ctx.add("mount-host-sensitive", Severity::critical, path,
+              "host path " + source + " mounted " + access + ": " + why, fix);
+      return;
+    }
   }
   ctx.add("mount", Severity::info, path,
           (source.empty() ? m.fs_type + " " + m.source : source) + " mounted " + access +
@@ -505,7 +499,57 @@ void check_entries(Context& ctx) {
   }
 }
 
+/// The manifest's bind entries, mounted or not: a manifest may come from an archive, and what it
+/// names is what `jailbuild mount` would be asked to bind.
+void check_manifest_binds(Context& ctx) {
+  if (!ctx.manifest) return;
+  const Manifest* manifest = ctx.manifest;
+  std::optional<Manifest> full;
+  if (manifest->plan.entries.empty()) {
+    // Without the integrity check the audit reads only the manifest's users (it is a megabyte of
+    // JSON). Binds are rare: only a manifest that names one at all is read whole.
+    std::optional<std::string> text = ctx.read_text(std::string("/") + manifest_file, std::size_t(1) << 30);
+    if (!text || text->find("\"bind\"") == std::string::npos) return;
+    try {
+      full = read_manifest(ctx.jail.root());
+    } catch (const Error& e) {
+      ctx.add("audit-error", Severity::high, std::string("/") + manifest_file,
+              "cannot be read for its binds: " + e.message(), "check the manifest");
+      return;
+    }
+    manifest = &*full;
+  }
+  const std::string& host_root = manifest->plan.spec.host_root;
+  const bool real_host = host_root.empty() || host_root == "/";
+  for (const PlanEntry& e : manifest->plan.entries) {
+    if (e.kind != EntryKind::bind) continue;
+    std::string why;
+    if (std::optional<std::string> bad_point = refused_jail_path(e.path, JailPathUse::bind_point)) {
+      why = "its mount point is refused: " + *bad_point;
+    } else if (e.source.empty() || e.source.front() != '/' ||
+               std::any_of(e.source.begin(), e.source.end(),
+                           [](char c) { return std::iscntrl(static_cast<unsigned char>(c)); }) ||
+               normalize_path(e.source) != clean_path(e.source)) {
+      why = "its source is not a clean absolute host path";
+    } else {
+      std::string source = HostRoot(host_root).real(normalize_path(e.source));
+      why = escaping_source(ctx, real_host ? source : normalize_path(e.source));
+      // What it leads to on this host, symlinks followed (the audit only reads).
+      char resolved[PATH_MAX];
+      if (why.empty() && real_host && ::realpath(source.c_str(), resolved) && source != resolved) {
+        why = escaping_source(ctx, resolved);
+        if (!why.empty()) why = source + " leads to " + resolved + ": " + why;
+      }
+    }
+    if (!why.empty())
+      ctx.add("manifest-bind-source", Severity::critical, e.path,
+              "the manifest asks `jailbuild mount` to bind " + e.source + " here: " + why,
+              "remove the bind from the jail's spec (jailbuild mount refuses it)");
+  }
+}
+
 void check_mounts(Context& ctx) {
+  check_manifest_binds(ctx);
   const MountInfo* host_root = nullptr;
   for (const MountInfo& m : ctx.mounts)
     if (m.mount_point == "/") host_root = &m; // the last one is on top

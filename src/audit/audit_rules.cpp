@@ -10,9 +10,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <sstream>
 #include <sys/sysmacros.h>
@@ -499,6 +501,24 @@ void check_entries(Context& ctx) {
   }
 }
 
+/// A jail file in one read (the manifest: a megabyte, read on every rules-only audit), through
+/// JailFs, never through a symlink.
+std::string read_whole(const JailFs& jail, const std::string& rel) {
+  UniqueFd fd(jail.open_read(rel));
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) throw system_error(jail.path(rel), "reading status", errno);
+  std::string text(static_cast<std::size_t>(std::max<off_t>(st.st_size, 0)) + 1, '\0');
+  std::size_t got = 0;
+  for (ssize_t n; (n = ::read(fd.get(), text.data() + got, text.size() - got)) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw system_error(jail.path(rel), "cannot read", errno);
+    got += static_cast<std::size_t>(n);
+    if (got == text.size()) text.resize(text.size() * 2); // it grew meanwhile
+  }
+  text.resize(got);
+  return text;
+}
+
 /// The manifest's bind entries, mounted or not: a manifest may come from an archive, and what it
 /// names is what `jailbuild mount` would be asked to bind.
 void check_manifest_binds(Context& ctx) {
@@ -507,9 +527,20 @@ void check_manifest_binds(Context& ctx) {
   std::optional<Manifest> full;
   if (manifest->plan.entries.empty()) {
     // Without the integrity check the audit reads only the manifest's users (it is a megabyte of
-    // JSON). Binds are rare: only a manifest that names one at all is read whole.
-    std::optional<std::string> text = ctx.read_text(std::string("/") + manifest_file, std::size_t(1) << 30);
-    if (!text || text->find("\"bind\"") == std::string::npos) return;
+    // JSON). Binds are rare: only a manifest that may name one is parsed whole. "\u" too: a hostile
+    // manifest could spell the kind "\u0062ind".
+    std::string text;
+    try {
+      text = read_whole(ctx.jail, manifest_file);
+    } catch (const Error& e) {
+      ctx.add("audit-error", Severity::high, std::string("/") + manifest_file,
+              "cannot be read for its binds: " + e.message(), "check the manifest");
+      return;
+    }
+    auto holds = [&](std::string_view part) {
+      return ::memmem(text.data(), text.size(), part.data(), part.size()) != nullptr; // glibc's is fast
+    };
+    if (!holds("\"bind\"") && !holds("\\u")) return;
     try {
       full = read_manifest(ctx.jail.root());
     } catch (const Error& e) {

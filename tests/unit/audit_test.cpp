@@ -796,4 +796,13 @@ TEST_CASE("audit: a manifest's bind of /, a system directory, a jail, or onto /.
     }
     CHECK(contains(find(report, "manifest-bind-source", "/proc")->message, "PID namespace"));
   }
+  // A hostile manifest spells the kind with an escape: the rules-only audit reads it whole all the same.
+  std::string text = manifest_to_json(manifest);
+  for (size_t at; (at = text.find("\"kind\":\"bind\"")) != std::string::npos;)
+    text.replace(at, 13, "\"kind\":\"\\u0062ind\"");
+  REQUIRE_FALSE(contains(text, "\"bind\""));
+  jail.file(".jailbuild/manifest.json", text, 0600);
+  AuditReport escaped = jail.audit(Integrity::skip);
+  INFO(describe(escaped));
+  CHECK(has(escaped, "manifest-bind-source", "/mnt/root", Severity::critical));
 }

@@ -9,24 +9,31 @@
 //    fd holds exactly the inode found inside the jail;
 //  - the mount is attached to that fd: move_mount(2) with MOVE_MOUNT_T_EMPTY_PATH, or mount(2) onto
 //    /proc/self/fd/N, a magic link to the fd's own inode, not a path anything can swap;
-//  - afterwards the mount table must show the new mount at the jail path, with the source's inode and
-//    the asked-for options; otherwise it is detached again;
+//  - the source is opened the same way on the host side (bind_source.cpp: no symlink followed that
+//    anyone but root could have planted) and the mount is made from that fd: open_tree(2) with
+//    AT_EMPTY_PATH, or mount(2) from /proc/self/fd/S;
+//  - afterwards the mount table must show the new mount at the jail path, with the source's inode, its
+//    file system and its directory in that file system, and the asked-for options; otherwise it is
+//    detached again;
 //  - unmounting names the point as /proc/self/fd/P/NAME, P its parent opened the same way, with
 //    UMOUNT_NOFOLLOW; a mount point cannot be renamed or replaced while something is mounted on it.
 // Binds are never recursive: submounts of the source (e.g. under /proc) stay outside the jail.
 #include "jailbuild/mounts.hpp"
 
 #include "jailbuild/assemble.hpp"
+#include "jailbuild/bind_source.hpp"
 #include "jailbuild/error.hpp"
 #include "jailbuild/fd.hpp"
 #include "jailbuild/hostfs.hpp"
 #include "jailbuild/jailfs.hpp"
 #include "jailbuild/manifest.hpp"
+#include "jailbuild/plan_builder.hpp"
 
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <climits>
+#include <cstring>
 #include <fcntl.h>
 #include <fstream>
 #include <sstream>
@@ -146,11 +153,46 @@ unsigned long mount_flags(const PlanEntry& bind) {
   return flags;
 }
 
-/// The host source with its symlinks resolved below the host root (/dev/log is often a link).
-std::string host_source(const HostRoot& host, const std::string& source) {
-  std::optional<ResolvedPath> resolved = host.resolve(source);
-  if (!resolved) throw Error(source, "bind source does not exist on the host");
-  return host.real(resolved->path);
+bool inside(std::string_view path, std::string_view dir) {
+  return dir == "/" || path == dir ||
+         (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/');
+}
+
+/// File systems of the kernel: bound into a jail, they hand it the host's processes, devices or
+/// settings whatever path they were reached by (a procfs mounted at /srv/p is still the host's /proc).
+bool is_kernel_fs(std::string_view type) {
+  for (std::string_view fs :
+       {"proc", "sysfs", "devtmpfs", "devpts", "cgroup", "cgroup2", "debugfs", "tracefs", "securityfs", "bpf",
+        "configfs", "efivarfs", "pstore", "fusectl", "binfmt_misc", "mqueue", "nsfs"})
+    if (type == fs) return true;
+  return false;
+}
+
+/// Where the source lies in its file system: what a bind of it shows in mountinfo (device, root).
+struct SourceMount {
+  unsigned major = 0, minor = 0;
+  std::string root;
+};
+
+/// The mount table's view of the opened source: its mount's device, and its directory in that file
+/// system (the mount's root plus the source's path below the mount point). A bind of the source must
+/// show exactly these; anything else was not what was asked for.
+SourceMount source_mount(const BindSource& src, const std::string& shown_source) {
+  MountInfo m = mount_of(src.fd.get(), shown_source);
+  if (is_kernel_fs(m.fs_type))
+    throw Error(shown_source, "lies on " + m.fs_type + ", a kernel file system: never bound into a jail");
+  char buf[PATH_MAX];
+  ssize_t n = ::readlink(proc_fd(src.fd.get()).c_str(), buf, sizeof buf);
+  if (n < 0) throw system_error(shown_source, "reading where the opened source lies", errno);
+  std::string where(buf, static_cast<size_t>(n));
+  if (!inside(where, m.mount_point))
+    throw Error(shown_source, "cannot tell where " + where + " lies in its mount " + m.mount_point);
+  std::string rest = m.mount_point == "/" ? where : where.substr(m.mount_point.size());
+  return {m.major, m.minor, normalize_path(m.root + "/" + rest)};
+}
+
+bool shows_source(const MountInfo& mount, const SourceMount& source) {
+  return mount.major == source.major && mount.minor == source.minor && mount.root == source.root;
 }
 
 /// Creates a missing mount point and its missing parents, root-owned, through JailFs. An existing
@@ -176,12 +218,12 @@ void remount(int fd, const PlanEntry& bind, const std::string& shown) {
                        errno);
 }
 
-/// Attaches a detached clone of the source, its flags set before it is visible anywhere. Returns an
-/// fd of the new mount, or an empty UniqueFd when the kernel lacks the new mount API.
-UniqueFd attach_detached(const std::string& source, int point, const PlanEntry& bind,
-                         const std::string& shown) {
-  // No AT_RECURSIVE: a plain, non-recursive bind. open_tree follows symlinks in the source, as mount does.
-  UniqueFd tree(::open_tree(AT_FDCWD, source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+/// Attaches a detached clone of the opened source, its flags set before it is visible anywhere.
+/// Returns an fd of the new mount, or an empty UniqueFd when the kernel lacks the new mount API.
+UniqueFd attach_detached(const BindSource& src, int point, const PlanEntry& bind, const std::string& shown) {
+  const std::string& source = bind.source;
+  // No AT_RECURSIVE: a plain, non-recursive bind. AT_EMPTY_PATH: the inode the fd holds, no path.
+  UniqueFd tree(::open_tree(src.fd.get(), "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH));
   if (tree.get() < 0) {
     if (errno == ENOSYS) return UniqueFd();
     throw system_error(shown, "cloning the bind source " + source, errno);
@@ -206,15 +248,17 @@ bool same_inode(int fd, const struct stat& source) {
   return ::fstat(fd, &st) == 0 && st.st_dev == source.st_dev && st.st_ino == source.st_ino;
 }
 
-/// Checks that the mount held by `mounted` sits at the jail path, shows the source and has the
-/// bind's options, and that the jail path leads to it (nothing stacked above, nothing swapped).
+/// Checks that the mount held by `mounted` sits at the jail path, shows the source (its inode, its
+/// file system and directory) and has the bind's options, and that the jail path leads to it (nothing
+/// stacked above, nothing swapped).
 void verify(JailFs& jail, const std::string& rel, int mounted, const struct stat& source,
-            const PlanEntry& bind, const std::string& shown) {
+            const SourceMount& source_in_fs, const PlanEntry& bind, const std::string& shown) {
   MountInfo m = mount_of(mounted, shown);
   if (m.mount_point != shown)
     throw Error(shown, "the bind mount of " + bind.source + " landed at " + m.mount_point + " instead");
-  if (!same_inode(mounted, source))
-    throw Error(shown, "the mount here does not show the bind source " + bind.source);
+  if (!same_inode(mounted, source) || !shows_source(m, source_in_fs))
+    throw Error(shown, "the mount here does not show the bind source " + bind.source + " (it shows " +
+                           m.root + " of " + std::to_string(m.major) + ":" + std::to_string(m.minor) + ")");
   if (!bind_options_match(m, bind))
     throw Error(shown, "mounted with options " + joined(m.options) + ", not " + joined(bind_options(bind)));
   UniqueFd now(jail.open_path(rel));
@@ -281,66 +325,75 @@ std::string_view to_string(BindAction action) {
   return "?";
 }
 
-BindAction mount_bind(JailFs& jail, const HostRoot& host, const PlanEntry& bind, MountApi api) {
+BindResult mount_bind(JailFs& jail, const HostRoot& host, const PlanEntry& bind, MountApi api,
+                      const std::vector<std::string>& registered_jails) {
   const std::string rel = rel_of(bind);
   const std::string shown = jail.path(rel);
   if (bind.kind != EntryKind::bind) throw Error(shown, "not a bind entry");
-  if (rel.empty()) throw Error(shown, "a bind mount cannot cover the jail root");
-  const std::string source = host_source(host, bind.source);
-  // A source inside the jail could be swapped by a process in the jail for a link to any host path.
-  auto inside_jail = [&](const std::string& p) {
-    return p == jail.root() || p.rfind(jail.root() + "/", 0) == 0;
-  };
-  if (inside_jail(host.real(normalize_path(bind.source))) || inside_jail(source))
+  // The manifest may come from an archive: its mount point is checked as a spec's would be.
+  if (std::optional<std::string> why = refused_jail_path(bind.path, JailPathUse::bind_point))
+    throw Error(shown, *why);
+  const BindSource src = open_bind_source(host, bind.source, registered_jails);
+  const std::string real = host.real(src.path);
+  const std::string written = host.real(normalize_path(bind.source));
+  // A source inside the jail could be swapped by a process in the jail for a link to any host path;
+  // one that holds the jail would let it rename or replace the jail itself.
+  if (inside(real, jail.root()) || inside(written, jail.root()))
     throw Error(bind.source,
                 "bind source lies inside the jail " + jail.root() + ": a process in the jail could swap it");
-  struct stat src {};
-  if (::stat(source.c_str(), &src) != 0) throw system_error(bind.source, "bind source", errno);
-  make_mount_point(jail, rel, S_ISDIR(src.st_mode));
+  if (inside(jail.root(), real))
+    throw Error(bind.source, "bind source holds the jail " + jail.root() +
+                                 ": a process in the jail could rename or replace the jail itself");
+  const SourceMount source_in_fs = source_mount(src, bind.source);
+  const bool directory = S_ISDIR(src.st.st_mode);
+  make_mount_point(jail, rel, directory);
 
   UniqueFd point(jail.open_path(rel));
   struct stat st {};
   if (::fstat(point.get(), &st) != 0) throw system_error(shown, "reading status", errno);
-  if (S_ISDIR(st.st_mode) != S_ISDIR(src.st_mode))
-    throw Error(shown, std::string(S_ISDIR(src.st_mode) ? "is not a directory" : "is a directory") +
-                           ", but the bind source " + bind.source +
-                           (S_ISDIR(src.st_mode) ? " is" : " is not"));
+  if (S_ISDIR(st.st_mode) != directory)
+    throw Error(shown, std::string(directory ? "is not a directory" : "is a directory") +
+                           ", but the bind source " + bind.source + (directory ? " is" : " is not"));
 
+  BindResult result{BindAction::mounted, src.path};
   MountInfo here = mount_of(point.get(), shown);
   if (here.mount_point == shown) {
-    // Mounted already: ours when it shows the source's inode; then only the flags may need fixing.
-    if (!same_inode(point.get(), src))
-      throw Error(shown, "something else is mounted here (" + here.source + "); unmount it first");
-    if (bind_options_match(here, bind)) return BindAction::unchanged;
+    // Mounted already: ours when it shows the source; then only the flags may need fixing.
+    if (!same_inode(point.get(), src.st) || !shows_source(here, source_in_fs))
+      throw Error(shown,
+                  "something else is mounted here (" + here.source + " " + here.root + "); unmount it first");
+    if (bind_options_match(here, bind)) return {BindAction::unchanged, src.path};
     remount(point.get(), bind, shown);
-    verify(jail, rel, point.get(), src, bind, shown);
-    return BindAction::remounted;
+    verify(jail, rel, point.get(), src.st, source_in_fs, bind, shown);
+    return {BindAction::remounted, src.path};
   }
 
   UniqueFd mounted;
-  if (api == MountApi::detached) mounted = attach_detached(source, point.get(), bind, shown);
+  if (api == MountApi::detached) mounted = attach_detached(src, point.get(), bind, shown);
   const bool classic = !mounted;
   if (classic) {
-    if (::mount(source.c_str(), proc_fd(point.get()).c_str(), nullptr, MS_BIND, nullptr) != 0)
+    // /proc/self/fd/S is a magic link to the opened source's own inode: nothing to swap on the way.
+    if (::mount(proc_fd(src.fd.get()).c_str(), proc_fd(point.get()).c_str(), nullptr, MS_BIND, nullptr) != 0)
       throw system_error(shown, "bind mounting " + bind.source, errno);
     // `point` still holds the directory beneath the new mount; the jail path now leads to the mount.
     mounted.reset(jail.open_path(rel));
   }
   try {
     if (classic) remount(mounted.get(), bind, shown);
-    verify(jail, rel, mounted.get(), src, bind, shown);
+    verify(jail, rel, mounted.get(), src.st, source_in_fs, bind, shown);
   } catch (...) {
     // Never leave a mount that is not what was asked: detach exactly the one just made.
     ::umount2(proc_fd(mounted.get()).c_str(), MNT_DETACH);
     throw;
   }
-  return BindAction::mounted;
+  return result;
 }
 
 BindAction umount_bind(JailFs& jail, const PlanEntry& bind) {
   const std::string rel = rel_of(bind);
   const std::string shown = jail.path(rel);
-  if (rel.empty()) throw Error(shown, "a bind mount cannot cover the jail root");
+  if (std::optional<std::string> why = refused_jail_path(bind.path, JailPathUse::bind_point))
+    throw Error(shown, *why);
   if (!jail.lstat(rel)) return BindAction::absent;
   size_t slash = rel.rfind('/');
   const std::string name = slash == std::string::npos ? rel : rel.substr(slash + 1);
@@ -377,23 +430,37 @@ std::vector<const PlanEntry*> binds_of(const Manifest& manifest) {
   return binds;
 }
 
+/// The jail to mount or unmount: a jailbuild jail (a root-owned `.jailbuild/`) in a safe place.
 std::string checked_jail(const std::string& jail_dir, const char* what) {
-  std::string dir = check_jail_location(jail_dir);
+  if (std::optional<std::string> why = unrecordable_path(jail_dir)) throw Error(jail_dir, *why);
+  std::string dir = normalize_path(jail_dir);
+  if (dir == "/") throw Error(dir, "the host's root is not a jail");
+  struct stat st {};
+  const std::string marker = dir + "/" + manifest_dir;
+  if (::lstat(marker.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != 0)
+    throw Error(dir, std::string("not a jailbuild jail: no root-owned ") + manifest_dir + "/");
+  dir = check_jail_location(dir);
   if (::geteuid() != 0) throw Error(dir, std::string(what) + " needs root");
   return dir;
 }
 
 } // namespace
 
-std::vector<BindOutcome> mount_jail(const std::string& jail_dir) {
+std::vector<BindOutcome> mount_jail(const std::string& jail_dir, const std::string& state_dir) {
   std::string dir = checked_jail(jail_dir, "mounting");
   Manifest manifest = read_manifest(dir);
   JailFs jail(dir);
   HostRoot host(manifest.plan.spec.host_root);
+  // No other jail of this host is bound into this one, nor a directory holding one.
+  std::vector<std::string> others;
+  for (std::string& registered : Registry(state_dir).list())
+    if (registered != dir) others.push_back(std::move(registered));
   std::vector<BindOutcome> out;
   for (const PlanEntry* bind : binds_of(manifest)) {
-    BindAction action = mount_bind(jail, host, *bind);
-    out.push_back({jail.path(rel_of(*bind)), bind->source, bind_options(*bind), action});
+    BindResult r = mount_bind(jail, host, *bind, MountApi::detached, others);
+    std::string resolved = r.source == normalize_path(bind->source) ? std::string() : r.source;
+    out.push_back(
+        {jail.path(rel_of(*bind)), bind->source, std::move(resolved), bind_options(*bind), r.action});
   }
   return out;
 }
@@ -407,7 +474,7 @@ std::vector<BindOutcome> umount_jail(const std::string& jail_dir) {
   // Children first: a bind inside another bind's mount point goes before it.
   for (auto it = binds.rbegin(); it != binds.rend(); ++it) {
     BindAction action = umount_bind(jail, **it);
-    out.push_back({jail.path(rel_of(**it)), (*it)->source, bind_options(**it), action});
+    out.push_back({jail.path(rel_of(**it)), (*it)->source, {}, bind_options(**it), action});
   }
   return out;
 }
@@ -417,7 +484,8 @@ std::string format_bind_outcomes(const std::vector<BindOutcome>& outcomes) {
   for (const BindOutcome& o : outcomes) {
     std::string action(to_string(o.action));
     if (o.action == BindAction::absent) action = "not mounted";
-    out += action + " " + o.path + " <- " + o.source + " (" + joined(o.options) + ")\n";
+    out += action + " " + o.path + " <- " + o.source + (o.resolved.empty() ? "" : " -> " + o.resolved) +
+           " (" + joined(o.options) + ")\n";
   }
   return out;
 }

@@ -2,6 +2,7 @@
 #include "jailbuild/plan_builder.hpp"
 
 #include "jailbuild/accounts.hpp"
+#include "jailbuild/bind_source.hpp"
 #include "jailbuild/digest.hpp"
 #include "jailbuild/discover.hpp"
 #include "jailbuild/error.hpp"
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <map>
 #include <set>
@@ -39,6 +41,7 @@ public:
       : host_(host), profiles_(profiles), spec_(spec), digests_(digests), reader_(reader) {}
 
   Plan build() {
+    check_spec(spec_); // before any work: a spec from a manifest is checked as the command line's
     std::vector<const Profile*> list = profiles_.expand(spec_.services);
     check_requirements(list, Variables::no);
     run_discovery(list);
@@ -53,10 +56,14 @@ public:
     apply_writable();
     for (const BindSpec& b : spec_.binds)
       add_bind(b, "--bind");
+    for (const WritableSpec& w : spec_.writable)
+      for (const auto& [point, origin] : bind_points_)
+        check_writable_beside_bind(w, point, origin);
     add_accounts();
 
     plan_.spec = spec_;
     plan_.entries = std::move(entries_).finish();
+    check_entries_apart();
     if (digests_ == Digests::now)
       for (PlanEntry& e : plan_.entries)
         if (e.kind == EntryKind::file) e.digest = sha256_file(host_.real(e.source));
@@ -360,8 +367,26 @@ private:
     }
   }
 
+  /// Nothing jailbuild manages lies in a writable directory (its owner could swap it for a link or
+  /// a file of its own before root writes it), and nothing at all in /.jailbuild, which root reads.
+  void check_entries_apart() const {
+    for (const PlanEntry& e : plan_.entries) {
+      if (starts_with_dir(e.path, "/.jailbuild"))
+        throw Error(e.path,
+                    "is in /.jailbuild, jailbuild's manifest directory, which root reads: nothing of a "
+                    "plan goes there (" +
+                        e.origin + ")");
+      for (const WritableSpec& w : spec_.writable)
+        if (e.path != w.path && starts_with_dir(e.path, w.path))
+          throw Error(w.path,
+                      "--writable: holds " + e.path + " (" + e.origin +
+                          "), which jailbuild manages: the service owning the directory could replace it");
+    }
+  }
+
   void apply_writable() {
     for (const WritableSpec& w : spec_.writable) {
+      (void)uid_of(w.owner); // "no such user" for an unknown owner, before its group is looked for
       want_user(w.owner);
       std::string group = w.group.empty() ? primary_group_of(w.owner) : w.group;
       want_group(group);
@@ -472,7 +497,12 @@ private:
     entries_.add(std::move(e));
   }
   void add_bind(const BindSpec& b, const std::string& origin) {
+    check_bind_spec(b, origin);
     if (!host_.exists(b.source)) throw Error(b.source, "bind source does not exist on the host");
+    // Opened as `mount` opens it, to refuse now what mount would refuse. Not a look the plan is made
+    // from (it bypasses the input record): `mount` checks again on every run, which is what counts.
+    (void)open_bind_source(host_, b.source);
+    bind_points_.emplace_back(b.dest, origin);
     PlanEntry e;
     e.kind = EntryKind::bind;
     e.role = EntryRole::system;
@@ -500,6 +530,7 @@ private:
   std::optional<std::vector<PasswdEntry>> host_users_;
   std::optional<std::vector<GroupEntry>> host_groups_;
   std::set<std::string> visited_;
+  std::vector<std::pair<std::string, std::string>> bind_points_; ///< (mount point, origin) of every bind
 };
 
 } // namespace

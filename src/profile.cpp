@@ -140,13 +140,21 @@ public:
     return *value;
   }
 
-  /// A path: absolute, only the known variables, and for the jail side no "..".
+  /// A path: absolute, only the known variables; for the jail side no "..", no control character,
+  /// nothing in /.jailbuild (the manifest directory is jailbuild's alone: root reads it).
   void check_path(const Origin& at, std::string_view path, Side side) const {
     if (path.empty() || path.front() != '/')
       throw profile_error(at, "path " + in_quotes(path) + " must be absolute");
     check_variables(at, path);
-    if (side == Side::jail && has_dotdot(path))
-      throw profile_error(at, "jail path " + in_quotes(path) + " may not contain '..'");
+    if (side == Side::host) return;
+    if (has_dotdot(path)) throw profile_error(at, "jail path " + in_quotes(path) + " may not contain '..'");
+    for (char c : path)
+      if (std::iscntrl(static_cast<unsigned char>(c)))
+        throw profile_error(at, "jail path " + in_quotes(path) + " may not hold a control character");
+    if (first_component(path) == ".jailbuild")
+      throw profile_error(
+          at, "jail path " + in_quotes(path) +
+                  " is in /.jailbuild, jailbuild's manifest directory: no profile entry goes there");
   }
 
   /// A symlink target: anything but empty; variables are allowed as in paths.
@@ -201,6 +209,18 @@ private:
         throw profile_error(at, "unknown variable " + in_quotes(text.substr(i, end - i)) + " in " +
                                     in_quotes(text) + " (known: $TRIPLET, $PHP)");
     }
+  }
+
+  /// The first component that is not empty or ".": "//./.jailbuild/x" -> ".jailbuild".
+  static std::string_view first_component(std::string_view path) {
+    while (!path.empty()) {
+      size_t j = path.find('/');
+      std::string_view part = path.substr(0, j);
+      if (!part.empty() && part != ".") return part;
+      if (j == std::string_view::npos) break;
+      path.remove_prefix(j + 1);
+    }
+    return {};
   }
 
   static bool has_dotdot(std::string_view path) {

@@ -5,6 +5,7 @@
 #include "jailbuild/fd.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <fcntl.h>
 #include <fstream>
@@ -31,6 +32,15 @@ private:
 };
 
 } // namespace
+
+std::optional<std::string> unrecordable_path(std::string_view path) {
+  if (path.empty() || path.front() != '/') return "must be an absolute path";
+  for (char c : path)
+    if (std::iscntrl(static_cast<unsigned char>(c)))
+      return "holds a control character: jailbuild keeps jail paths one per line, and a newline would "
+             "make this one two other paths";
+  return std::nullopt;
+}
 
 Registry::Registry(std::string state_dir) : dir_(std::move(state_dir)) {
   while (dir_.size() > 1 && dir_.back() == '/')
@@ -61,6 +71,7 @@ void Registry::rewrite(const std::vector<std::string>& jails) {
 }
 
 void Registry::add(const std::string& jail) {
+  if (std::optional<std::string> why = unrecordable_path(jail)) throw Error(jail, *why);
   if (::mkdir(dir_.c_str(), 0755) != 0 && errno != EEXIST)
     throw system_error(dir_, "cannot create state directory", errno);
   RegistryLock lock(dir_);

@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: MIT
 // `jailbuild mount` / `umount`: the bind mounts a jail's manifest records (--bind, and profiles such
-// as proc, devlog, mysql-socket), applied and removed idempotently. The mount point is reached through
-// JailFs without following any symlink, and the mount is made onto the inode so opened, never onto a
-// path: a process in the jail must not be able to turn a root bind mount onto a host path.
+// as devlog, mysql-socket), applied and removed idempotently. The mount point is reached through
+// JailFs without following any symlink, the source is opened without following a symlink anyone but
+// root could have planted (bind_source.hpp, which also says what may be bound at all), and the mount
+// is made from the one fd onto the other, never between paths: neither a process in the jail nor a
+// service writing the source's directory can turn a root bind mount into a bind of a host path.
 #pragma once
 #include "jailbuild/plan.hpp"
+#include "jailbuild/registry.hpp"
 
 #include <cstdint>
 #include <string>
@@ -56,32 +59,46 @@ enum class MountApi {
 enum class BindAction { mounted, remounted, unchanged, unmounted, absent };
 std::string_view to_string(BindAction action);
 
-/// Mounts one bind entry of a plan into the jail: creates a missing mount point (a directory, or an
-/// empty file for a non-directory source such as a socket), opens it without following symlinks,
-/// binds the host source there (not recursively) read-only unless asked otherwise, always nosuid and
-/// nodev, noexec when asked, and checks in the mount table that the mount sits at the jail path. An
-/// existing bind of the same source only has its flags fixed. Throws Error naming the jail path.
-BindAction mount_bind(JailFs& jail, const HostRoot& host, const PlanEntry& bind,
-                      MountApi api = MountApi::detached);
+/// What mount_bind did, and the host path it bound (the source with its symlinks resolved).
+struct BindResult {
+  BindAction action = BindAction::unchanged;
+  std::string source;
+};
+
+/// Mounts one bind entry of a plan into the jail: opens the source with open_bind_source() (refusing
+/// what it refuses; also a source inside the jail or holding it, and one on a kernel file system), creates a
+/// missing mount point (a directory, or an empty file for a non-directory source such as a socket), opens it
+/// without following symlinks, binds the opened source there (not recursively) read-only unless asked
+/// otherwise, always nosuid and nodev, noexec when asked, and checks in the mount table that the
+/// mount sits at the jail path and shows the source's file system and directory. An existing bind of
+/// the same source only has its flags fixed. Throws Error naming the jail path or the source.
+BindResult mount_bind(JailFs& jail, const HostRoot& host, const PlanEntry& bind,
+                      MountApi api = MountApi::detached,
+                      const std::vector<std::string>& registered_jails = {});
 /// Unmounts whatever is mounted at a bind entry's mount point (UMOUNT_NOFOLLOW, below a parent opened
 /// without following symlinks); absent or not mounted is a no-op. A busy mount is an Error.
 BindAction umount_bind(JailFs& jail, const PlanEntry& bind);
 
 /// What happened to one bind of a jail.
 struct BindOutcome {
-  std::string path;   ///< host path of the mount point
-  std::string source; ///< host path of the source
+  std::string path;     ///< host path of the mount point
+  std::string source;   ///< host path of the source, as the manifest says
+  std::string resolved; ///< what was bound, symlinks resolved, when it differs from `source`
   std::vector<std::string> options;
   BindAction action = BindAction::unchanged;
 };
 
-/// Mounts every bind entry of DIR's manifest, parents first. Stops at the first error; the binds
-/// mounted before it stay mounted (a re-run or `umount` deals with them).
-std::vector<BindOutcome> mount_jail(const std::string& jail_dir);
+/// Mounts every bind entry of DIR's manifest, parents first, whatever the manifest says checked as
+/// mount_bind() checks it (a manifest may come from an archive). Jails registered in `state_dir`
+/// are never bound into another. Stops at the first error; the binds mounted before it stay mounted
+/// (a re-run or `umount` deals with them). DIR must hold a root-owned `.jailbuild/`.
+std::vector<BindOutcome> mount_jail(const std::string& jail_dir,
+                                    const std::string& state_dir = default_state_dir);
 /// Unmounts every bind entry of DIR's manifest, children first.
 std::vector<BindOutcome> umount_jail(const std::string& jail_dir);
 
-/// One line per bind: "mounted /jail/proc <- /proc (ro,nosuid,nodev,noexec)".
+/// One line per bind: "mounted /jail/run/mysqld <- /run/mysqld (rw,nosuid,nodev,noexec)", with
+/// "<- /dev/log -> /run/systemd/journal/dev-log" when the source led elsewhere.
 std::string format_bind_outcomes(const std::vector<BindOutcome>& outcomes);
 
 } // namespace jailbuild

@@ -5,6 +5,10 @@
 #include "jailbuild/inputs.hpp"
 #include "jailbuild/plan.hpp"
 
+#include <optional>
+#include <string>
+#include <string_view>
+
 namespace jailbuild {
 
 class HostRoot;
@@ -14,9 +18,38 @@ class ProfileSet;
 /// assembler, which hashes while it copies so that every byte is read once.
 enum class Digests { now, while_copying };
 
-/// The plan for a spec. Throws Error, before anything is written, for an unknown profile, a service
-/// missing on the host (naming the Debian package), a bad profile entry (file and line), unresolved
-/// libraries (all of them at once) and conflicting entries.
+/// What a jail path named by a spec is for; it decides what the path may not be.
+enum class JailPathUse { bind_point, writable };
+
+/// Why a jail path of a spec (or of a manifest, which may come from an archive) may not be used so,
+/// or nullopt. Every such path is absolute, written cleanly (no empty, "." or ".." component, no
+/// trailing slash), free of control characters, not the jail root and not in /.jailbuild, the
+/// manifest directory root reads. A writable directory is also not a system directory of the jail
+/// nor below one (/etc, /usr, /bin, /sbin, /lib*, /dev, /proc, /sys, /boot, /root), nor one of /var,
+/// /var/lib, /var/log, /var/cache, /var/spool, /var/tmp, /tmp, /run as a whole: the service owning
+/// it could replace what the jail runs with, or what root writes there.
+std::optional<std::string> refused_jail_path(std::string_view path, JailPathUse use);
+
+/// Refuses, before anything is planned, a spec whose writable directories or bind mount points
+/// refused_jail_path() refuses, a writable directory declared twice, nested in or holding another,
+/// or at, in or around a bind mount point, and a bind source that is not a clean absolute path or
+/// that refused_bind_source() refuses. Throws Error naming the path.
+void check_spec(const JailSpec& spec);
+
+/// Refuses a bind that a spec or a profile asks for (`origin` says which, for the message): a mount
+/// point refused_jail_path() refuses, a source that is not a clean absolute path (no "..", no control
+/// character) or that refused_bind_source() refuses. Throws Error naming the path.
+void check_bind_spec(const BindSpec& bind, const std::string& origin);
+/// Refuses a writable directory at, below or around a bind mount point: once mounted, the point is
+/// the host's directory, and root would make the writable directory there, for the service to own.
+void check_writable_beside_bind(const WritableSpec& writable, const std::string& point,
+                                const std::string& origin);
+
+/// The plan for a spec. Throws Error, before anything is written, for what check_spec() refuses, an
+/// unknown profile, a service missing on the host (naming the Debian package), a bad profile entry
+/// (file and line), a bind source open_bind_source() refuses, a writable directory holding an entry
+/// of the plan or a bind of a profile, unresolved libraries (all of them at once) and conflicting
+/// entries.
 /// `reader` serves the ELF facts of the walk (sync passes one backed by the manifest's cache).
 Plan build_plan(const HostRoot& host, const ProfileSet& profiles, const JailSpec& spec, Digests digests,
                 const ElfReader& reader = read_elf_for_walk);

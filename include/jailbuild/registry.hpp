@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 // The jails of this host: create and unpack register them, `sync --all` and the apt hook read them.
 #pragma once
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace jailbuild {
@@ -9,12 +11,17 @@ namespace jailbuild {
 /// The default state directory; tests and unusual setups pass --state-dir instead.
 inline constexpr const char* default_state_dir = "/var/lib/jailbuild";
 
+/// Why a path cannot name a jail, or nullopt: it must be absolute, and hold no control character (a
+/// newline would split its line in the registry, and `sync --all` would read two other paths).
+std::optional<std::string> unrecordable_path(std::string_view path);
+
 /// A list of jail directories kept in STATE_DIR/jails, one absolute path per line, rewritten
 /// atomically (temporary file + rename) under an exclusive lock.
 class Registry {
 public:
   explicit Registry(std::string state_dir = default_state_dir);
-  /// Adds a jail (a no-op when present). Creates the state directory (0755 root) if needed.
+  /// Adds a jail (a no-op when present). Creates the state directory (0755 root) if needed. Throws
+  /// Error for a path unrecordable_path() refuses.
   void add(const std::string& jail);
   /// Removes a jail (a no-op when absent).
   void remove(const std::string& jail);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Private to the audit module: the jail as walked (audit_walk.cpp), the rules that read it
-// (audit_rules.cpp), and what the driver (audit.cpp) shares with them. Not installed, not included
-// anywhere else.
+// (audit_rules.cpp; audit_mounts.cpp for mounts and binds), and what the driver (audit.cpp) shares
+// with them. Not installed, not included anywhere else.
 #pragma once
 #include "jailbuild/accounts.hpp"
 #include "jailbuild/audit.hpp"
@@ -88,6 +88,8 @@ struct Context {
 
 /// Under /usr, /lib*, /bin, /sbin or /etc: what a service must never be able to change.
 bool in_system_area(std::string_view path);
+/// True when `path` is `root` or below it ("/" holds everything).
+bool inside(std::string_view path, std::string_view root);
 /// "/usr/lib/x" -> "x".
 std::string_view base_name(std::string_view path);
 
@@ -102,8 +104,10 @@ void check_chroot_rules(Context& ctx); ///< the jail root and its parents: root-
 /// passwd, group, shadow, gshadow. Runs first: it also fills passwd, groups and the service
 /// principals that the other rules use.
 void check_accounts(Context& ctx);
-void check_entries(Context& ctx);      ///< one pass over every walked entry
-void check_mounts(Context& ctx);       ///< mounts below the jail that expose the host
+void check_entries(Context& ctx); ///< one pass over every walked entry
+/// Mounts below the jail that expose the host (mountinfo), and the manifest's bind entries whose
+/// source is the host's /, a system directory, this jail or another one (audit_mounts.cpp).
+void check_mounts(Context& ctx);
 void check_name_service(Context& ctx); ///< nsswitch.conf, NSS modules, ld.so.preload
 void check_secrets(Context& ctx);      ///< private keys and shadow files readable by a service
 

@@ -183,11 +183,6 @@ std::string host_target(const Context& ctx, const Node& n) {
   return normalize_path(ctx.real_root + dirname_of(n.path) + "/" + n.link);
 }
 
-bool inside(std::string_view path, std::string_view root) {
-  return root == "/" || path == root ||
-         (starts_with(path, root) && path.size() > root.size() && path[root.size()] == '/');
-}
-
 void check_node(Context& ctx, const Node& n) {
   const mode_t mode = n.st.st_mode;
   const std::string host = ctx.host(n.path);
@@ -246,113 +241,6 @@ void check_node(Context& ctx, const Node& n) {
   }
 }
 
-// --- mounts --------------------------------------------------------------------------------------
-
-/// Host paths a mount must never expose, and how bad exposing them is.
-struct Sensitive {
-  const char* path;
-  Severity severity;
-  const char* what;
-};
-constexpr Sensitive sensitive_paths[] = {
-    {"/run/systemd", Severity::critical, "systemd's control sockets"},
-    {"/run/docker.sock", Severity::critical, "the Docker socket (root on the host)"},
-    {"/var/run/docker.sock", Severity::critical, "the Docker socket (root on the host)"},
-    {"/run/docker", Severity::critical, "Docker's runtime directory"},
-    {"/run/containerd", Severity::critical, "containerd's socket"},
-    {"/run/podman", Severity::critical, "Podman's socket"},
-    {"/run/crio", Severity::critical, "CRI-O's socket"},
-    {"/run/dbus", Severity::critical, "the system D-Bus"},
-    {"/var/run/dbus", Severity::critical, "the system D-Bus"},
-    {"/run/libvirt", Severity::critical, "libvirt's sockets"},
-    {"/var/lib/lxd", Severity::critical, "LXD's socket"},
-    {"/run/user", Severity::critical, "users' runtime directories"},
-    {"/var/lib/docker", Severity::critical, "Docker's storage"},
-    {"/var/lib/kubelet", Severity::critical, "the kubelet's secrets"},
-    {"/dev", Severity::critical, "the host's device nodes"},
-    {"/proc", Severity::high, "the host's processes"},
-    {"/sys", Severity::high, "the kernel's settings"},
-    {"/etc", Severity::high, "the host's configuration"},
-    {"/root", Severity::high, "root's home"},
-    {"/home", Severity::high, "users' homes"},
-    {"/boot", Severity::high, "the kernel and boot loader"},
-};
-
-/// Logging sockets under /run/systemd that a jail may be given (devlog profile): they accept log
-/// lines and nothing else.
-bool is_log_socket(std::string_view path) {
-  return path == "/run/systemd/journal/dev-log" || path == "/run/systemd/journal/socket" ||
-         path == "/run/systemd/journal/stdout";
-}
-
-/// The host path a mount shows: the mount of the same file system outside the jail whose root
-/// contains this mount's root, plus the rest of the path. Empty when none is found.
-std::string host_source(const Context& ctx, const MountInfo& m) {
-  const MountInfo* best = nullptr;
-  for (const MountInfo& o : ctx.mounts) {
-    if (o.major != m.major || o.minor != m.minor || inside(o.mount_point, ctx.real_root)) continue;
-    if (!(o.root == "/" || inside(m.root, o.root))) continue;
-    if (!best || o.root.size() > best->root.size()) best = &o;
-  }
-  if (!best) return "";
-  std::string rest = best->root == "/" ? m.root : m.root.substr(best->root.size());
-  return normalize_path(best->mount_point + "/" + rest);
-}
-
-void check_mount(Context& ctx, const MountInfo& m, const MountInfo* host_root) {
-  std::string path = m.mount_point == ctx.real_root ? "/" : m.mount_point.substr(ctx.real_root.size());
-  bool rw = m.has_option("rw");
-  const std::string access = rw ? "read-write" : "read-only";
-  const std::string fix = "umount " + m.mount_point + " and remove what mounts it";
-  if (m.fs_type == "proc") {
-    if (rw)
-      ctx.add("mount-proc-rw", Severity::critical, path,
-              "the host's /proc mounted read-write: /proc/sys, /proc/sysrq-trigger and other processes' "
-              "files are writable from the jail",
-              "mount it read-only and noexec, or not at all");
-    else
-      ctx.add("mount-proc", Severity::low, path,
-              "the host's /proc (read-only): every host process is visible",
-              "leave /proc out unless something in the jail needs it");
-    return;
-  }
-  static const char* const kernel_fs[] = {"sysfs",    "cgroup",     "cgroup2", "debugfs",
-                                          "tracefs",  "securityfs", "bpf",     "configfs",
-                                          "efivarfs", "pstore",     "fusectl", "binfmt_misc"};
-  for (const char* fs : kernel_fs)
-    if (m.fs_type == fs) {
-      ctx.add("mount-kernel-fs", rw ? Severity::critical : Severity::high, path,
-              std::string(fs) + " mounted " + access + ": kernel and host settings reachable from the jail",
-              fix);
-      return;
-    }
-  if (m.fs_type == "devtmpfs") {
-    ctx.add("mount-devtmpfs", Severity::critical, path,
-            "devtmpfs mounted: every device node of the host, disks included", fix);
-    return;
-  }
-  std::string source = host_source(ctx, m);
-  if ((host_root && m.major == host_root->major && m.minor == host_root->minor &&
-       m.root == host_root->root) ||
-      source == "/") {
-    ctx.add("mount-host-root", Severity::critical, path,
-            "the host's root file system mounted " + access + ": the jail sees the whole host", fix);
-    return;
-  }
-  if (!source.empty() && !is_log_socket(source)) {
-    for (const Sensitive& s : sensitive_paths)
-      if (inside(source, s.path) || inside(s.path, source)) {
-        ctx.add("mount-host-sensitive", s.severity, path,
-                "host path " + source + " mounted " + access + ": exposes " + s.what, fix);
-        return;
-      }
-  }
-  ctx.add("mount", Severity::info, path,
-          (source.empty() ? m.fs_type + " " + m.source : source) + " mounted " + access +
-              (m.has_option("nosuid") ? "" : ", setuid allowed"),
-          "check that the jail needs it");
-}
-
 // --- name service --------------------------------------------------------------------------------
 
 void check_nsswitch(Context& ctx, const std::string& text) {
@@ -400,6 +288,11 @@ bool in_system_area(std::string_view path) {
     if (inside(path, top)) return true;
   // /lib, /lib32, /lib64, /libx32 and whatever else a distribution calls /lib*.
   return starts_with(path, "/lib");
+}
+
+bool inside(std::string_view path, std::string_view root) {
+  return root == "/" || path == root ||
+         (starts_with(path, root) && path.size() > root.size() && path[root.size()] == '/');
 }
 
 std::string_view base_name(std::string_view path) {
@@ -503,22 +396,6 @@ void check_entries(Context& ctx) {
               " in the jail: it is the same file as one outside it, so a write on either side changes both",
           "replace it with a copy of its own (cp --remove-destination), or re-run jailbuild create");
   }
-}
-
-void check_mounts(Context& ctx) {
-  const MountInfo* host_root = nullptr;
-  for (const MountInfo& m : ctx.mounts)
-    if (m.mount_point == "/") host_root = &m; // the last one is on top
-  for (const MountInfo& m : ctx.mounts)
-    if (inside(m.mount_point, ctx.real_root) && m.mount_point != ctx.real_root)
-      check_mount(ctx, m, host_root);
-  // The jail root itself may be a mount (a tmpfs for the jail); only a mount of the host's / is wrong.
-  for (const MountInfo& m : ctx.mounts)
-    if (m.mount_point == ctx.real_root && host_root && m.major == host_root->major &&
-        m.minor == host_root->minor && m.root == host_root->root)
-      ctx.add("mount-host-root", Severity::critical, "/",
-              "the host's root file system is mounted on the jail itself: the jail is the host",
-              "umount " + m.mount_point);
 }
 
 void check_name_service(Context& ctx) {

@@ -170,4 +170,59 @@ else
   echo "skip failing-assembly checks: /proc/sys/vm/drop_caches is missing or readable here"
 fi
 
+# --- issue #10: writable directories and binds refused before anything is written -------------
+# refused NAME SHOWN ARGS...: create exits 2 with "jailbuild: SHOWN: <why>" and leaves no jail
+# directory and no registry entry behind (the validation runs before the jail directory is made).
+rjail=$tmp/refused-jail
+refused() {
+  local name=$1 shown=$2
+  shift 2
+  run "$JB" create "$rjail" --with suidtest --profiles-dir "$tmp/profiles" --state-dir "$tmp/state3" "$@"
+  check "$name: exit 2 (got $rc)" '[ $rc -eq 2 ]'
+  check "$name: jailbuild: $shown: <why> (got: $err)" 'grep -qF "jailbuild: $shown: " <<<"$err"'
+  check "$name: no jail directory, nothing registered" '[ ! -e "$rjail" ] && ! grep -qs refused-jail "$tmp/state3/jails"'
+  rm -rf --one-file-system "$rjail" "$tmp/state3" # each case on its own, even when one fails
+}
+bsrc=$tmp/bind-source
+mkdir -p "$bsrc"
+refused "--writable /:www-data" / --writable /:www-data
+refused "--writable /etc" /etc --writable /etc:www-data
+refused "--writable /usr/lib/x" /usr/lib/x --writable /usr/lib/x
+refused "--writable /x/../../etc" /x/../../etc --writable /x/../../etc
+refused "--writable /.jailbuild" /.jailbuild --writable /.jailbuild
+refused "--writable nested in another" /data/up --writable /data --writable /data/up
+refused "--writable containing another" /data/up --writable /data/up --writable /data
+refused "--writable a bind mount point" /mnt/data --bind "$bsrc:/mnt/data" --writable /mnt/data
+refused "--writable below a bind mount point" /mnt/data/up --bind "$bsrc:/mnt/data" --writable /mnt/data/up
+refused "--writable /x:nosuchuser" nosuchuser --writable /x:nosuchuser
+check "--writable /x:nosuchuser says no such user" 'grep -q "no such user" <<<"$err"'
+refused "--bind SRC:/" / --bind "$bsrc:/"
+refused "--bind SRC:/.jailbuild" /.jailbuild --bind "$bsrc:/.jailbuild"
+refused "--bind SRC:/.jailbuild/x" /.jailbuild/x --bind "$bsrc:/.jailbuild/x"
+refused "--bind / (the host's root)" / --bind /:/mnt/host
+refused "--bind /etc" /etc --bind /etc:/mnt/etc
+refused "--writable with a newline" $'/data\nx' --writable $'/data\nx'
+refused "--bind with a newline" $'/mnt/a\n/b' --bind "$bsrc:"$'/mnt/a\n/b'
+
+# A newline in the jail's own path would split its line in the registry.
+njail=$tmp/new$'\n'line
+run "$JB" create "$njail" --with suidtest --profiles-dir "$tmp/profiles" --state-dir "$tmp/state3"
+check "a newline in the jail path: exit 2 (got $rc)" '[ $rc -eq 2 ] && grep -q "control character" <<<"$err"'
+check "a newline in the jail path: no jail, nothing registered" '[ ! -e "$njail" ] && ! grep -qs line "$tmp/state3/jails"'
+rm -rf --one-file-system "$njail" "$tmp/state3"
+
+# Profile entries under /.jailbuild: the manifest directory is jailbuild's alone.
+mkdir -p "$tmp/dotprofiles"
+cat >"$tmp/dotprofiles/forge.toml" <<'EOF'
+description = "test: a profile writing jailbuild's own manifest"
+include = ["suidtest"]
+
+[[generate]]
+path = "/.jailbuild/manifest.json"
+content = "{}"
+EOF
+run "$JB" create "$rjail" --with forge --profiles-dir "$tmp/profiles" --profiles-dir "$tmp/dotprofiles" --state-dir "$tmp/state3"
+check "a profile entry under /.jailbuild: exit 2, naming the file and line (got: $err)" '[ $rc -eq 2 ] && grep -q "^jailbuild: $tmp/dotprofiles/forge.toml: line 5: .*/.jailbuild" <<<"$err"'
+check "a profile entry under /.jailbuild: nothing written" '[ ! -e "$rjail" ]'
+
 exit $fail

@@ -472,8 +472,9 @@ TEST_CASE("audit: mounts below the jail that expose the host, from mountinfo") {
   CHECK(has(report, "mount", "/dev/log", Severity::info)); // the journal's log socket only
   CHECK(has(report, "mount", "/var/www", Severity::info));
   CHECK(has(report, "mount-devtmpfs", "/devfs", Severity::critical));
-  CHECK(has(report, "mount-proc", "/proc2", Severity::low));
-  CHECK(has(report, "mount-host-sensitive", "/hostetc", Severity::high));
+  // Read-only or not, the host's /proc leads out of a chroot through /proc/PID/root.
+  CHECK(has(report, "mount-proc", "/proc2", Severity::high));
+  CHECK(has(report, "mount-host-sensitive", "/hostetc", Severity::critical));
   CHECK(has(report, "mount-host-sensitive", "/run/systemd", Severity::critical));
   CHECK_FALSE(find(report, "setuid", "/proc/hidden-setuid"));
   CHECK_FALSE(find(report, "world-writable-file", "/run/docker.sock"));
@@ -759,4 +760,90 @@ TEST_CASE("audit: the command's exit status is 0 below the threshold, 1 at it, 2
   jail.file("etc/app.conf", "x", 0666); // high
   CHECK(run(jail.root) == 1);
   CHECK(run(jail.root + " --fail-on critical --json") == 0);
+}
+
+TEST_CASE("audit: live binds of a system directory, another jail or this jail's parent are critical") {
+  FakeJail jail;
+  TempDir other("otherjail", 0755);
+  fs::create_directories(other / ".jailbuild");
+  fs::create_directories(other / "var/www");
+  for (const char* d :
+       {"mnt", "mnt/usr", "mnt/other", "mnt/otherwww", "mnt/parent", "mnt/site", "mnt/mysqld"})
+    jail.dir(d, 0755);
+  const std::string j = jail.root;
+  // The host's / is one ext4 file system (254:0): a bind's root is its host path.
+  auto bind = [&](int id, const std::string& host_path, const std::string& point) {
+    return std::to_string(id) + " 22 254:0 " + host_path + " " + j + point +
+           " ro,nosuid,nodev - ext4 /dev/vda rw\n";
+  };
+  FakeJail::write(jail.mountinfo,
+                  "22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw\n" +
+                      bind(60, "/usr/lib", "/mnt/usr") + bind(61, other.path, "/mnt/other") +
+                      bind(62, other / "var/www", "/mnt/otherwww") + bind(63, jail.tmp.path, "/mnt/parent") +
+                      bind(64, "/srv/site", "/mnt/site") + bind(65, "/run/mysqld", "/mnt/mysqld"));
+  AuditReport report = jail.audit();
+  INFO(describe(report));
+  CHECK(has(report, "mount-host-sensitive", "/mnt/usr", Severity::critical));
+  CHECK(has(report, "mount-host-sensitive", "/mnt/other", Severity::critical));
+  CHECK(has(report, "mount-host-sensitive", "/mnt/otherwww", Severity::critical));
+  CHECK(contains(find(report, "mount-host-sensitive", "/mnt/otherwww")->message, "jailbuild jail"));
+  CHECK(has(report, "mount-host-sensitive", "/mnt/parent", Severity::critical));
+  CHECK(contains(find(report, "mount-host-sensitive", "/mnt/parent")->message, "holds this jail"));
+  CHECK(has(report, "mount", "/mnt/site", Severity::info));
+  CHECK(has(report, "mount", "/mnt/mysqld", Severity::info));
+}
+
+TEST_CASE("audit: a manifest's bind of /, a system directory, a jail, or onto /.jailbuild is critical") {
+  TempDir other("otherjail", 0755);
+  fs::create_directories(other / ".jailbuild");
+  FakeJail jail;
+  jail.dir(".jailbuild", 0700);
+  Manifest manifest;
+  manifest.plan.users = {"www-data"};
+  auto add_bind = [&](const std::string& path, const std::string& source) {
+    PlanEntry e;
+    e.kind = EntryKind::bind;
+    e.role = EntryRole::system;
+    e.path = path;
+    e.mode = 0755;
+    e.source = source;
+    e.read_only = false;
+    manifest.plan.entries.push_back(e);
+  };
+  add_bind("/mnt/root", "/");
+  add_bind("/mnt/etc", "/etc");
+  add_bind("/proc", "/proc");
+  add_bind("/mnt/run", "/run");
+  add_bind("/mnt/other", other.path);
+  add_bind("/mnt/parent", jail.tmp.path);
+  add_bind("/mnt/dotdot", "/srv/../etc");
+  add_bind("/.jailbuild/x", "/srv/site");
+  add_bind("/mnt/site", "/srv/site");
+  add_bind("/run/mysqld", "/run/mysqld");
+  add_bind("/dev/log", "/dev/log");
+  jail.file(".jailbuild/manifest.json", manifest_to_json(manifest), 0600);
+  // Whether or not the whole manifest is read for the integrity check.
+  for (Integrity integrity : {Integrity::skip, Integrity::check}) {
+    AuditReport report = jail.audit(integrity);
+    INFO(describe(report));
+    for (const char* path : {"/mnt/root", "/mnt/etc", "/proc", "/mnt/run", "/mnt/other", "/mnt/parent",
+                             "/mnt/dotdot", "/.jailbuild/x"}) {
+      CAPTURE(path);
+      CHECK(has(report, "manifest-bind-source", path, Severity::critical));
+    }
+    for (const char* path : {"/mnt/site", "/run/mysqld", "/dev/log"}) {
+      CAPTURE(path);
+      CHECK_FALSE(find(report, "manifest-bind-source", path));
+    }
+    CHECK(contains(find(report, "manifest-bind-source", "/proc")->message, "PID namespace"));
+  }
+  // A hostile manifest spells the kind with an escape: the rules-only audit reads it whole all the same.
+  std::string text = manifest_to_json(manifest);
+  for (size_t at; (at = text.find("\"kind\":\"bind\"")) != std::string::npos;)
+    text.replace(at, 13, "\"kind\":\"\\u0062ind\"");
+  REQUIRE_FALSE(contains(text, "\"bind\""));
+  jail.file(".jailbuild/manifest.json", text, 0600);
+  AuditReport escaped = jail.audit(Integrity::skip);
+  INFO(describe(escaped));
+  CHECK(has(escaped, "manifest-bind-source", "/mnt/root", Severity::critical));
 }

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include "jailbuild/bind_source.hpp"
 #include "jailbuild/error.hpp"
 #include "jailbuild/hostfs.hpp"
 #include "jailbuild/jailfs.hpp"
@@ -137,7 +138,7 @@ TEST_CASE("mount_bind / umount_bind: idempotent, flags as asked, both mount APIs
     guard.paths.push_back(point);
 
     // Missing parents and mount point are created.
-    CHECK(mount_bind(jail, host, bind, api) == BindAction::mounted);
+    CHECK(mount_bind(jail, host, bind, api).action == BindAction::mounted);
     std::vector<MountInfo> here = mounts_at(point);
     REQUIRE(here.size() == 1);
     CHECK(has_option(here[0], "ro"));
@@ -154,18 +155,18 @@ TEST_CASE("mount_bind / umount_bind: idempotent, flags as asked, both mount APIs
     CHECK_FALSE(std::ofstream(point + "/new.txt").is_open());
 
     // Again: nothing to do, still one mount.
-    CHECK(mount_bind(jail, host, bind, api) == BindAction::unchanged);
+    CHECK(mount_bind(jail, host, bind, api).action == BindAction::unchanged);
     CHECK(mounts_at(point).size() == 1);
 
     // Other flags asked: only a remount.
     PlanEntry rw = bind_entry("/mnt/data", source.path, false, true);
-    CHECK(mount_bind(jail, host, rw, api) == BindAction::remounted);
+    CHECK(mount_bind(jail, host, rw, api).action == BindAction::remounted);
     here = mounts_at(point);
     REQUIRE(here.size() == 1);
     CHECK(has_option(here[0], "rw"));
     CHECK(has_option(here[0], "noexec"));
     CHECK(has_option(here[0], "nosuid"));
-    CHECK(mount_bind(jail, host, bind, api) == BindAction::remounted);
+    CHECK(mount_bind(jail, host, bind, api).action == BindAction::remounted);
     here = mounts_at(point);
     REQUIRE(here.size() == 1);
     CHECK(has_option(here[0], "ro"));
@@ -243,9 +244,197 @@ TEST_CASE("mount_bind: missing source, wrong mount point type, the jail root") {
   // A file source gets an empty file as mount point.
   write_text(source / "f.txt", "content");
   PlanEntry file_bind = bind_entry("/data", source / "f.txt");
-  CHECK(mount_bind(jail, host, file_bind) == BindAction::mounted);
+  CHECK(mount_bind(jail, host, file_bind).action == BindAction::mounted);
   CHECK(fs::is_regular_file(jail_dir / "data"));
   CHECK(fs::file_size(jail_dir / "data") == 7);
   CHECK(umount_bind(jail, file_bind) == BindAction::unmounted);
   CHECK(fs::file_size(jail_dir / "data") == 0);
+}
+
+TEST_CASE("refused_bind_source: /, system trees, whole shared directories; site code and sockets pass") {
+  for (const char* refused : {"/",
+                              "/etc",
+                              "/etc/nginx",
+                              "/usr",
+                              "/usr/lib",
+                              "/bin",
+                              "/sbin",
+                              "/lib",
+                              "/lib64",
+                              "/libx32/x",
+                              "/boot",
+                              "/root",
+                              "/home",
+                              "/home/alice/site",
+                              "/proc",
+                              "/proc/1",
+                              "/sys",
+                              "/sys/fs/cgroup",
+                              "/dev",
+                              "/dev/sda",
+                              "/dev/shm",
+                              "/run",
+                              "/run/systemd",
+                              "/run/systemd/private",
+                              "/run/dbus/system_bus_socket",
+                              "/run/docker.sock",
+                              "/var/run/docker.sock",
+                              "/var/run",
+                              "/run/user/1000",
+                              "/var",
+                              "/var/lib",
+                              "/var/lib/jailbuild",
+                              "/var/lib/dpkg/status",
+                              "/var/log",
+                              "/var/cache",
+                              "/var/www",
+                              "/srv",
+                              "/tmp",
+                              "/opt"}) {
+    CAPTURE(refused);
+    std::optional<std::string> why = refused_bind_source(refused);
+    REQUIRE(why);
+    CHECK(contains(*why, "refusing to bind"));
+  }
+  for (const char* fine : {"/srv/site", "/srv/x/shared/sub", "/var/www/site", "/run/mysqld", "/run/php",
+                           "/var/run/mysqld", "/dev/log", "/run/systemd/journal/dev-log", "/var/lib/mysql",
+                           "/var/log/nginx", "/tmp/jb-x", "/data"}) {
+    CAPTURE(fine);
+    CHECK_FALSE(refused_bind_source(fine));
+  }
+  // /proc gets the reason: it is a way out of a chroot, whatever the mount flags.
+  CHECK(contains(*refused_bind_source("/proc"), "/proc/PID/root"));
+  CHECK(contains(*refused_bind_source("/proc"), "PID namespace"));
+}
+
+TEST_CASE("open_bind_source: '..', another jail, registered jails, what a root-owned symlink leads to") {
+  TempDir host("bindhost", 0755);
+  HostRoot root(host.path);
+  fs::create_directories(host / "srv/site");
+  fs::create_directories(host / "srv/other/.jailbuild");
+  fs::create_directories(host / "srv/other/var/www");
+  fs::create_directories(host / "srv/jails/a");
+  CHECK(contains(error_of([&] { open_bind_source(root, "/srv/site/../site"); }), "'..'"));
+  CHECK(contains(error_of([&] { open_bind_source(root, "relative"); }), "absolute"));
+  CHECK(contains(error_of([&] { open_bind_source(root, "/srv/missing"); }), "does not exist on the host"));
+  CHECK(contains(error_of([&] { open_bind_source(root, "/srv/other/var/www"); }), "jailbuild jail"));
+  CHECK(contains(error_of([&] { open_bind_source(root, "/srv/other"); }), "jailbuild jail"));
+  CHECK(contains(error_of([&] { open_bind_source(root, "/srv/jails", {host / "srv/jails/a"}); }),
+                 "holds the jail"));
+  CHECK(contains(error_of([&] { open_bind_source(root, "/srv/jails/a", {host / "srv/jails/a"}); }),
+                 "lies in the jail"));
+  BindSource site = open_bind_source(root, "/srv/site");
+  CHECK(site.path == "/srv/site");
+  CHECK(S_ISDIR(site.st.st_mode));
+  if (!is_root()) {
+    MESSAGE("the symlink cases need root: every directory here is the tester's, so no symlink is followed");
+    return;
+  }
+  // Root's symlinks in root's directories are followed, below the host root (absolute targets too).
+  REQUIRE(::symlink("site", (host / "srv/relative").c_str()) == 0);
+  REQUIRE(::symlink("/srv/site", (host / "srv/absolute").c_str()) == 0);
+  CHECK(open_bind_source(root, "/srv/relative").path == "/srv/site");
+  CHECK(open_bind_source(root, "/srv/absolute").path == "/srv/site");
+  // ... and what they lead to is judged too.
+  fs::create_directories(host / "etc");
+  REQUIRE(::symlink("/etc", (host / "srv/to-etc").c_str()) == 0);
+  std::string err = error_of([&] { open_bind_source(root, "/srv/to-etc"); });
+  CHECK(contains(err, "the host's configuration"));
+  CHECK(contains(err, "leads to /etc"));
+  REQUIRE(::symlink("/", (host / "srv/to-root").c_str()) == 0);
+  CHECK(contains(error_of([&] { open_bind_source(root, "/srv/to-root"); }), "root file system"));
+}
+
+TEST_CASE("open_bind_source: no symlink is followed below a directory a service user may write") {
+  if (!is_root()) {
+    MESSAGE("skipped: needs root (chown to a service uid)");
+    return;
+  }
+  TempDir host("bindhost", 0755);
+  HostRoot root(host.path);
+  fs::create_directories(host / "srv/x/shared/sub");
+  fs::create_directories(host / "target");
+  REQUIRE(::chown((host / "srv/x/shared").c_str(), 33, 33) == 0);
+  // A real directory below the service's is fine: it can only bind what it could write anyway.
+  CHECK(open_bind_source(root, "/srv/x/shared/sub").path == "/srv/x/shared/sub");
+  // The service swaps sub for a symlink (its own, or one root made: the directory is the service's).
+  fs::rename(host / "srv/x/shared/sub", host / "srv/x/shared/sub.old");
+  REQUIRE(::symlink("/target", (host / "srv/x/shared/sub").c_str()) == 0);
+  std::string err = error_of([&] { open_bind_source(root, "/srv/x/shared/sub"); });
+  CHECK(contains(err, "is a symlink"));
+  CHECK(contains(err, "uid 33"));
+  // Anything below a symlinked component is refused the same way.
+  fs::create_directories(host / "target/deeper");
+  CHECK(contains(error_of([&] { open_bind_source(root, "/srv/x/shared/sub/deeper"); }), "is a symlink"));
+  // A world-writable directory without the sticky bit is no better.
+  fs::create_directories(host / "open");
+  REQUIRE(::chmod((host / "open").c_str(), 0777) == 0);
+  REQUIRE(::symlink("/target", (host / "open/link").c_str()) == 0);
+  CHECK(contains(error_of([&] { open_bind_source(root, "/open/link"); }), "everyone"));
+  // A second name of a host file, made in the service's directory, is no bind source either.
+  write_text(host / "secret", "x");
+  REQUIRE(::link((host / "secret").c_str(), (host / "srv/x/shared/sock").c_str()) == 0);
+  CHECK(contains(error_of([&] { open_bind_source(root, "/srv/x/shared/sock"); }), "hard links"));
+}
+
+TEST_CASE("mount_bind: a source swapped for a symlink by the service that owns its directory is not bound") {
+  if (!can_mount()) {
+    MESSAGE("skipped: needs root allowed to mount");
+    return;
+  }
+  TempDir host("bindsrc", 0755);
+  TempDir target("target", 0755); // stands for the host's /etc
+  TempDir jail_dir("bindjail", 0755);
+  MountGuard guard;
+  guard.paths = {jail_dir / "sub", target.path};
+  fs::create_directories(host / "shared/sub");
+  write_text(target / "passwd", "root:x:0:0");
+  REQUIRE(::chown((host / "shared").c_str(), 33, 33) == 0);
+  JailFs jail(jail_dir.path);
+  HostRoot root("/");
+  PlanEntry bind = bind_entry("/sub", host / "shared/sub");
+  BindResult first = mount_bind(jail, root, bind);
+  CHECK(first.action == BindAction::mounted);
+  CHECK(first.source == host / "shared/sub");
+  CHECK(umount_bind(jail, bind) == BindAction::unmounted);
+
+  fs::rename(host / "shared/sub", host / "shared/sub.old");
+  REQUIRE(::symlink(target.path.c_str(), (host / "shared/sub").c_str()) == 0);
+  for (MountApi api : {MountApi::detached, MountApi::classic}) {
+    std::string err = error_of([&] { mount_bind(jail, root, bind, api); });
+    CHECK(contains(err, host / "shared/sub"));
+    CHECK(contains(err, "symlink"));
+    CHECK(mounts_at(jail_dir / "sub").empty());
+    CHECK_FALSE(fs::exists(jail_dir / "sub/passwd"));
+  }
+}
+
+TEST_CASE("mount_bind: a manifest's bind of /, /etc, /proc or a jail is refused before anything is made") {
+  if (!can_mount()) {
+    MESSAGE("skipped: needs root allowed to mount");
+    return;
+  }
+  TempDir jail_dir("bindjail", 0755);
+  MountGuard guard;
+  JailFs jail(jail_dir.path);
+  HostRoot root("/");
+  for (const char* source : {"/", "/etc", "/proc", "/usr/lib", "/run", "/var/lib", "/dev"}) {
+    CAPTURE(source);
+    guard.paths.push_back(jail_dir / "mnt/x");
+    std::string err = error_of([&] { mount_bind(jail, root, bind_entry("/mnt/x", source, false)); });
+    CHECK(contains(err, "refusing to bind"));
+    CHECK_FALSE(fs::exists(jail_dir / "mnt"));
+  }
+  // The jail's parent holds the jail: the service could rename the jail itself.
+  TempDir parent("bindparent", 0755);
+  fs::create_directories(parent / "jail");
+  JailFs inner(parent / "jail");
+  CHECK(contains(error_of([&] { mount_bind(inner, root, bind_entry("/mnt/up", parent.path)); }),
+                 "holds the jail"));
+  CHECK_FALSE(fs::exists(parent / "jail/mnt"));
+  // Mount points that no spec may name.
+  for (const char* point : {"/.jailbuild", "/.jailbuild/x", "/a/../b", "/a\nb"}) {
+    CAPTURE(point);
+    CHECK_FALSE(error_of([&] { mount_bind(jail, root, bind_entry(point, parent.path)); }).empty());
+  }
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "jailbuild/error.hpp"
 #include "jailbuild/plan.hpp"
+#include "jailbuild/plan_builder.hpp"
 
 #include "test_util.hpp"
 
@@ -190,4 +191,66 @@ TEST_CASE("summarize: counts entries by kind and sums bytes") {
   CHECK(s.binds == 1);
   CHECK(s.bytes == 105);
   CHECK(s.users == 1);
+}
+
+TEST_CASE(
+    "refused_jail_path: clean absolute paths, never the root or /.jailbuild; writable never a system dir") {
+  for (JailPathUse use : {JailPathUse::bind_point, JailPathUse::writable}) {
+    CAPTURE(static_cast<int>(use));
+    for (const char* bad : {"", "relative", "/", "/x/../../etc", "/x/..", "/x/./y", "/x//y", "/x/",
+                            "/.jailbuild", "/.jailbuild/manifest.json", "/x\ny", "/x\ty", "/x\x7fy"}) {
+      CAPTURE(bad);
+      CHECK(refused_jail_path(bad, use));
+    }
+    for (const char* fine : {"/var/www/data", "/srv/uploads", "/var/lib/app", "/mnt/data", "/.jailbuild-x"}) {
+      CAPTURE(fine);
+      CHECK_FALSE(refused_jail_path(fine, use));
+    }
+  }
+  // A bind may cover a jail's system directory (the admin's choice, inside the jail); a writable
+  // directory may not: the service owning it would change what the jail runs with.
+  for (const char* system :
+       {"/etc", "/etc/app", "/usr/lib/x", "/usr/local", "/bin", "/lib64/x", "/lib/x", "/dev", "/proc", "/sys",
+        "/boot", "/root", "/var", "/var/lib", "/var/log", "/tmp", "/run", "/var/tmp"}) {
+    CAPTURE(system);
+    CHECK(refused_jail_path(system, JailPathUse::writable));
+    CHECK_FALSE(refused_jail_path(system, JailPathUse::bind_point));
+  }
+  CHECK(contains(*refused_jail_path("/", JailPathUse::writable), ".jailbuild"));
+  CHECK(contains(*refused_jail_path("/x/../../etc", JailPathUse::writable), ".."));
+  CHECK(contains(*refused_jail_path("/x//y/", JailPathUse::writable), "write it as /x/y"));
+}
+
+TEST_CASE("check_spec: nested writable directories, writable at or around a bind, bad binds") {
+  auto spec_of = [](std::vector<WritableSpec> writable, std::vector<BindSpec> binds = {}) {
+    JailSpec spec;
+    spec.writable = std::move(writable);
+    spec.binds = std::move(binds);
+    return spec;
+  };
+  auto error = [](const JailSpec& spec) { return error_of([&] { check_spec(spec); }); };
+  CHECK(error(spec_of({{"/var/www/data", "www-data", ""}, {"/srv/up", "www-data", ""}})).empty());
+  CHECK(error(spec_of({{"/var/www/data", "www-data", ""}}, {{"/srv/site", "/var/www/site", true, false}}))
+            .empty());
+
+  CHECK(error(spec_of({{"/data", "www-data", ""}, {"/data/up", "www-data", ""}})).rfind("/data/up: ", 0) ==
+        0);
+  CHECK(error(spec_of({{"/data/up", "www-data", ""}, {"/data", "www-data", ""}})).rfind("/data/up: ", 0) ==
+        0);
+  CHECK(contains(error(spec_of({{"/data", "www-data", ""}, {"/data", "nobody", ""}})), "declared twice"));
+  CHECK(contains(error(spec_of({{"/etc", "www-data", ""}})), "system directory"));
+  CHECK(contains(error(spec_of({{"/", "www-data", ""}})), "jail root"));
+
+  std::vector<BindSpec> bind{{"/srv/data", "/mnt/data", true, false}};
+  CHECK(contains(error(spec_of({{"/mnt/data", "www-data", ""}}, bind)), "bind mount point"));
+  CHECK(contains(error(spec_of({{"/mnt/data/up", "www-data", ""}}, bind)), "below the bind mount point"));
+  CHECK(contains(error(spec_of({{"/mnt", "www-data", ""}}, bind)), "inside the writable directory"));
+
+  CHECK(contains(error(spec_of({}, {{"/srv/data", "/", true, false}})), "jail root"));
+  CHECK(contains(error(spec_of({}, {{"/srv/data", "/.jailbuild/x", true, false}})), "/.jailbuild"));
+  CHECK(contains(error(spec_of({}, {{"/", "/mnt/host", true, false}})), "root file system"));
+  CHECK(contains(error(spec_of({}, {{"/etc", "/mnt/etc", true, false}})), "configuration"));
+  CHECK(contains(error(spec_of({}, {{"/proc", "/proc", true, true}})), "PID namespace"));
+  CHECK(contains(error(spec_of({}, {{"/srv/../etc", "/mnt/x", true, false}})), "'..'"));
+  CHECK(contains(error(spec_of({}, {{"srv", "/mnt/x", true, false}})), "absolute"));
 }

@@ -12,6 +12,7 @@
 #include "jailbuild/fd.hpp"
 #include "jailbuild/hostfs.hpp"
 #include "jailbuild/inputs.hpp"
+#include "jailbuild/jail_lock.hpp"
 #include "jailbuild/jailfs.hpp"
 #include "jailbuild/manifest.hpp"
 #include "jailbuild/origin.hpp"
@@ -22,7 +23,6 @@
 #include <ctime>
 #include <fcntl.h>
 #include <map>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <tuple>
@@ -30,7 +30,6 @@
 #include <unordered_map>
 
 #include <algorithm>
-#include <chrono>
 #include <future>
 #include <thread>
 
@@ -41,27 +40,6 @@ namespace {
 std::string rel_of(const std::string& jail_path) {
   return jail_path.size() > 1 ? jail_path.substr(1) : "";
 }
-
-/// One sync at a time per jail: an flock on .jailbuild/lock, waited for up to a minute (the apt
-/// hook and the timer may meet).
-class JailLock {
-public:
-  explicit JailLock(const std::string& dir) {
-    std::string meta = dir + "/" + manifest_dir;
-    UniqueFd dir_fd(::open(meta.c_str(), O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_PATH));
-    if (!dir_fd) throw system_error(meta, "cannot open", errno);
-    fd_.reset(::openat(dir_fd.get(), "lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
-    if (!fd_) throw system_error(meta + "/lock", "cannot open", errno);
-    for (int i = 0; ::flock(fd_.get(), LOCK_EX | LOCK_NB) != 0; ++i) {
-      if (errno != EWOULDBLOCK || i >= 600)
-        throw Error(dir, "another jailbuild holds the jail's lock (" + meta + "/lock)");
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-  }
-
-private:
-  UniqueFd fd_;
-};
 
 /// What the jail really holds at a path, for a file entry.
 struct Actual {
@@ -97,7 +75,7 @@ public:
   SyncReport run() {
     if (!jail_.lstat(manifest_file))
       throw Error(report_.dir, "not a jailbuild jail: no " + std::string(manifest_file));
-    JailLock lock(report_.dir);
+    JailLock lock(report_.dir, options_.mode == SyncMode::dry_run ? LockFor::look : LockFor::change);
     Manifest old = read_manifest(report_.dir);
     JailSpec spec = old.plan.spec;
     // The built-in profiles are wherever this jailbuild has them now; the user's stay as recorded.

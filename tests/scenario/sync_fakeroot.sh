@@ -7,7 +7,12 @@ set -u
 command -v gcc >/dev/null || { echo "SKIP: gcc is not installed"; exit 77; }
 
 tmp=$(mktemp -d /tmp/jb-sync.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+ro_mount=""
+cleanup() {
+  [ -n "$ro_mount" ] && umount -l "$ro_mount" 2>/dev/null
+  rm -rf --one-file-system "$tmp"
+}
+trap cleanup EXIT
 host=$tmp/host jail=$tmp/jail pdir=$tmp/profiles state=$tmp/state src=$tmp/src
 triplet=$(gcc -print-multiarch)
 fail=0
@@ -190,6 +195,25 @@ check "sync --all finds the registered jail" '"$JB" sync --all --state-dir "$sta
 echo "$tmp/deleted-jail" >> "$state/jails"
 out=$("$JB" sync --all --state-dir "$state" -q 2>&1); rc=$?
 check "sync --all drops a deleted jail from the registry, with a warning" '[ $rc -eq 0 ] && grep -q "no longer exists" <<<"$out" && ! grep -q deleted-jail "$state/jails"'
+# --- a dry run writes nothing: not even the lock, so a read-only jail can be looked at
+ro_dry_run() { # ro_dry_run WHAT: sync --dry-run with the jail mounted read-only
+  mount --bind "$jail" "$jail" && ro_mount=$jail && mount -o remount,bind,ro "$jail"
+  out=$("$JB" sync "$jail" --state-dir "$state" --dry-run 2>&1); rc=$?
+  umount "$jail" && ro_mount=""
+  check "sync --dry-run of a read-only jail works ($1)" '[ $rc -eq 0 ] && grep -q "sync $jail:" <<<"$out"' || echo "$out"
+}
+ro_dry_run "with a lock file"
+rm -f "$jail/.jailbuild/lock"
+ro_dry_run "without one"
+check "and made no lock file" '[ ! -e "$jail/.jailbuild/lock" ]'
+"$JB" sync "$jail" --state-dir "$state" -q
+flock "$jail/.jailbuild/lock" sleep 3 &
+holder=$!
+sleep 0.3
+timeout 1 "$JB" sync "$jail" --state-dir "$state" --dry-run -q; rc=$?
+check "a dry run waits for a sync holding the lock" '[ $rc -eq 124 ]'
+wait "$holder"
+
 # --- relative paths on the command line mean the current directory, recorded as absolute paths
 (cd "$tmp" && "$JB" create rel-jail --with app --host-root ./host --profiles-dir profiles/ --state-dir ./state -q)
 check "create with relative paths records absolute ones" 'python3 -c "

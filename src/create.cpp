@@ -3,6 +3,7 @@
 
 #include "jailbuild/error.hpp"
 #include "jailbuild/hostfs.hpp"
+#include "jailbuild/jail_lock.hpp"
 #include "jailbuild/plan_builder.hpp"
 #include "jailbuild/registry.hpp"
 
@@ -47,11 +48,19 @@ CreateResult create_jail(const CreateOptions& options) {
   } else if (errno != EEXIST) {
     throw system_error(result.dir, "cannot create", errno);
   }
+  // Held until create returns: no sync, mount or second create meanwhile.
+  std::optional<JailLock> lock;
   try {
     JailFs jail(result.dir);
     jail.make_dir("", 0755, 0, 0);
     // Marks the directory as ours before anything else lands, so a re-run after a failure may go on.
     jail.make_dir(manifest_dir, 0700, 0, 0);
+    try {
+      lock.emplace(result.dir, LockFor::change);
+    } catch (...) {
+      made_here = false; // another create came in between and holds it: the directory is its now
+      throw;
+    }
     std::optional<Manifest> previous;
     if (jail.lstat(manifest_file)) previous = read_manifest(result.dir);
     result.report = assemble(jail, host, result.plan, previous ? &*previous : nullptr, options.assemble);
@@ -64,6 +73,7 @@ CreateResult create_jail(const CreateOptions& options) {
     write_manifest(jail, manifest);
     Registry(options.state_dir).add(result.dir);
   } catch (...) {
+    // Still under the lock: a create waiting for it then finds the jail gone and stops.
     if (made_here) {
       boost::system::error_code ignored;
       boost::filesystem::remove_all(result.dir, ignored); // never follows symlinks

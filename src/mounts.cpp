@@ -20,6 +20,7 @@
 #include "jailbuild/error.hpp"
 #include "jailbuild/fd.hpp"
 #include "jailbuild/hostfs.hpp"
+#include "jailbuild/jail_lock.hpp"
 #include "jailbuild/jailfs.hpp"
 #include "jailbuild/manifest.hpp"
 
@@ -387,6 +388,7 @@ std::string checked_jail(const std::string& jail_dir, const char* what) {
 
 std::vector<BindOutcome> mount_jail(const std::string& jail_dir) {
   std::string dir = checked_jail(jail_dir, "mounting");
+  JailLock lock(dir); // not while a create or sync changes the jail
   Manifest manifest = read_manifest(dir);
   JailFs jail(dir);
   HostRoot host(manifest.plan.spec.host_root);
@@ -400,6 +402,7 @@ std::vector<BindOutcome> mount_jail(const std::string& jail_dir) {
 
 std::vector<BindOutcome> umount_jail(const std::string& jail_dir) {
   std::string dir = checked_jail(jail_dir, "unmounting");
+  JailLock lock(dir); // not while a create or sync changes the jail
   Manifest manifest = read_manifest(dir);
   JailFs jail(dir);
   std::vector<const PlanEntry*> binds = binds_of(manifest);

@@ -195,6 +195,20 @@ check "sync --all finds the registered jail" '"$JB" sync --all --state-dir "$sta
 echo "$tmp/deleted-jail" >> "$state/jails"
 out=$("$JB" sync --all --state-dir "$state" -q 2>&1); rc=$?
 check "sync --all drops a deleted jail from the registry, with a warning" '[ $rc -eq 0 ] && grep -q "no longer exists" <<<"$out" && ! grep -q deleted-jail "$state/jails"'
+# --- one lock per jail for create, sync, mount, umount and pack: a run waits for the one holding it
+flock "$jail/.jailbuild/lock" sleep 4 &
+holder=$!
+sleep 0.3
+cp "$jail/.jailbuild/manifest.json" "$tmp/manifest.before"
+for cmd in "create $jail --with app --host-root $host --profiles-dir $pdir --state-dir $state -q" \
+  "mount $jail -q" "umount $jail -q"; do
+  timeout 1 "$JB" $cmd >/dev/null 2>&1; rc=$?
+  check "${cmd%% *} waits while another jailbuild holds the jail's lock" '[ $rc -eq 124 ]'
+done
+check "the waiting create changed nothing" 'cmp -s "$jail/.jailbuild/manifest.json" "$tmp/manifest.before"'
+wait "$holder"
+check "with the lock free, create goes on" '"$JB" create "$jail" --with app --host-root "$host" --profiles-dir "$pdir" --state-dir "$state" -q'
+
 # --- a dry run writes nothing: not even the lock, so a read-only jail can be looked at
 ro_dry_run() { # ro_dry_run WHAT: sync --dry-run with the jail mounted read-only
   mount --bind "$jail" "$jail" && ro_mount=$jail && mount -o remount,bind,ro "$jail"

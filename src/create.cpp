@@ -63,6 +63,7 @@ CreateResult create_jail(const CreateOptions& options) {
     }
     std::optional<Manifest> previous;
     if (jail.lstat(manifest_file)) previous = read_manifest(result.dir);
+    // A sync against the previous manifest (or none) that makes the jail what the plan says.
     result.report = assemble(jail, host, result.plan, previous ? &*previous : nullptr, options.assemble);
     Manifest manifest;
     manifest.tool = std::string("jailbuild ") + JB_VERSION;

@@ -18,6 +18,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cerrno>
+#include <csignal>
 #include <iostream>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -143,6 +144,7 @@ int run_create(const CreateCli& c) {
   bool bar = !c.quiet && ::isatty(STDERR_FILENO);
   if (bar)
     o.assemble.progress = [](size_t done, size_t total) {
+      if (done % 64 != 0 && done != total) return;
       int width = 40;
       int filled =
           total ? static_cast<int>(static_cast<double>(done) / static_cast<double>(total) * width) : width;
@@ -254,7 +256,10 @@ int run_sync(const SyncCli& c) {
   SyncOptions o;
   o.mode = c.dry_run ? SyncMode::dry_run : SyncMode::apply;
   o.force = c.force ? Force::yes : Force::no;
-  o.kill_after_actions = c.kill_after;
+  if (size_t n = c.kill_after) // fault injection for the tests
+    o.progress = [n](size_t done, size_t) {
+      if (done >= n) ::raise(SIGKILL);
+    };
   std::vector<SyncReport> reports;
   int rc = 0;
   for (const std::string& d : dirs) {

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// `jailbuild create`: check the place, plan, assemble, record the manifest.
+// `jailbuild create`: check the place, plan, then a sync against the previous manifest (or none):
+// look at the jail, decide, apply (assemble.hpp), record the manifest, register, audit.
 #pragma once
 #include "jailbuild/assemble.hpp"
 #include "jailbuild/audit.hpp"
@@ -35,9 +36,13 @@ struct CreateResult {
   std::optional<AuditReport> audit; ///< the audit of the new jail, unless AuditAfter::no or a dry run
 };
 
-/// Creates (or brings up to date) the jail at options.dir. Everything that can be wrong with the
-/// input is found before anything is written; a jail directory this call made is removed again if
-/// assembling fails half-way.
+/// Creates (or brings up to date) the jail at options.dir: a sync against the previous manifest,
+/// or an empty one, that makes the jail exactly what the plan says (Differences::enforce) and so
+/// removes what an earlier create put there and the plan no longer has. Everything that can be wrong
+/// with the input is found before anything is written, and so is a symlink planted on the way; the
+/// jail's lock is held throughout (jail_lock.hpp). A jail directory this call made is removed again
+/// if assembling fails half-way; an existing jail keeps its previous manifest and stays a working
+/// jail the next run converges from.
 CreateResult create_jail(const CreateOptions& options);
 
 } // namespace jailbuild

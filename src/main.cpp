@@ -81,7 +81,21 @@ struct CreateCli {
   bool dry_run = false, json = false, quiet = false, reflink = false;
   std::string audit_fail_on = "high";
   bool no_audit = false;
+  size_t kill_after = 0; ///< test seam (JB_TEST_SEAMS builds only)
 };
+
+#ifdef JB_TEST_SEAMS
+/// The tests' build only (tests/CMakeLists.txt builds it as jailbuild-test-seams; the shipped
+/// jailbuild has no such option): SIGKILL after N actions that changed the jail, to prove that a run
+/// killed at any point leaves a working jail, and that the next one cleans up and converges.
+Progress kill_after(size_t actions, Progress inner) {
+  if (actions == 0) return inner;
+  return [actions, inner](size_t done, size_t total) {
+    if (inner) inner(done, total);
+    if (done >= actions) ::raise(SIGKILL);
+  };
+}
+#endif
 
 std::vector<std::string> split(const std::string& s, char sep) {
   std::vector<std::string> out;
@@ -152,6 +166,9 @@ int run_create(const CreateCli& c) {
                 << std::string(static_cast<size_t>(width - filled), ' ') << "] " << done << "/" << total
                 << (done == total ? "\n" : "") << std::flush;
     };
+#ifdef JB_TEST_SEAMS
+  o.assemble.progress = kill_after(c.kill_after, o.assemble.progress);
+#endif
   CreateResult r = create_jail(o);
   if (c.dry_run) {
     std::cout << (c.json ? format_plan_json(r.plan) : format_plan_text(r.plan));
@@ -228,7 +245,7 @@ struct SyncCli {
   std::vector<std::string> dirs;
   bool all = false, dry_run = false, json = false, quiet = false, force = false;
   std::string state_dir = default_state_dir;
-  size_t kill_after = 0;
+  size_t kill_after = 0; ///< test seam (JB_TEST_SEAMS builds only)
 };
 
 int run_sync(const SyncCli& c) {
@@ -256,10 +273,9 @@ int run_sync(const SyncCli& c) {
   SyncOptions o;
   o.mode = c.dry_run ? SyncMode::dry_run : SyncMode::apply;
   o.force = c.force ? Force::yes : Force::no;
-  if (size_t n = c.kill_after) // fault injection for the tests
-    o.progress = [n](size_t done, size_t) {
-      if (done >= n) ::raise(SIGKILL);
-    };
+#ifdef JB_TEST_SEAMS
+  o.progress = kill_after(c.kill_after, nullptr);
+#endif
   std::vector<SyncReport> reports;
   int rc = 0;
   for (const std::string& d : dirs) {
@@ -346,6 +362,9 @@ int main(int argc, char** argv) {
                               ->check(CLI::IsMember(severities))
                               ->capture_default_str();
     create_cmd->add_flag("--no-audit", create.no_audit, "Do not audit the new jail")->excludes(audit_fail_on);
+#ifdef JB_TEST_SEAMS
+    create_cmd->add_option("--test-kill-after", create.kill_after, "SIGKILL after N actions (tests only)");
+#endif
   }
 
   std::vector<std::string> profiles_extra;
@@ -413,8 +432,9 @@ int main(int argc, char** argv) {
     sync_cmd->add_option("--state-dir", sync.state_dir, "Where jails are registered")
         ->capture_default_str()
         ->transform(absolute_path);
-    sync_cmd->add_option("--test-kill-after", sync.kill_after, "")
-        ->group(""); // fault injection for the tests
+#ifdef JB_TEST_SEAMS
+    sync_cmd->add_option("--test-kill-after", sync.kill_after, "SIGKILL after N actions (tests only)");
+#endif
   }
 
   std::string hook_root = "/", hook_state = default_state_dir;

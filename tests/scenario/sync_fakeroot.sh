@@ -164,18 +164,18 @@ rm "$jail/var/lib/app/cache"
 jb_sync -q
 check "after removing it, sync restores the directory" '[ -d "$jail/var/lib/app/cache" ] && [ -f "$jail/var/lib/app/cache/README" ]'
 
-# --- kill -9 in the middle, then a rerun converges
+# --- kill -9 in the middle, then a rerun converges (the seam is in the tests' build only, JB_SEAMS)
 build_foo 1.0.2
 ln -sfn libfoo.so.1.0.2 "$lib/libfoo.so.1"
 rm "$lib/libfoo.so.1.0.1"
 for n in 1 2; do
   cp -a "$jail" "$tmp/jail-copy"
-  jb_sync -q --test-kill-after "$n"; rc=$?
+  "$JB_SEAMS" sync "$jail" --state-dir "$state" -q --test-kill-after "$n"; rc=$?
   check "killed after $n actions (SIGKILL)" '[ $rc -eq 137 ]'
   check "the jail still works after the kill" 'chroot "$jail" /opt/app/bin/app | grep -q "^foo 1.0."'
   rm -rf "$jail"; mv "$tmp/jail-copy" "$jail"
 done
-jb_sync -q --test-kill-after 2
+"$JB_SEAMS" sync "$jail" --state-dir "$state" -q --test-kill-after 2
 jb_sync -q
 check "rerun converged: the app has 1.0.2" '[ "$(chroot "$jail" /opt/app/bin/app)" = "foo 1.0.2" ]'
 check "rerun converged: libbar, no longer needed, is gone" '[ ! -e "$jail/opt/app/lib/libbar.so.1" ]'
@@ -195,6 +195,11 @@ check "sync --all finds the registered jail" '"$JB" sync --all --state-dir "$sta
 echo "$tmp/deleted-jail" >> "$state/jails"
 out=$("$JB" sync --all --state-dir "$state" -q 2>&1); rc=$?
 check "sync --all drops a deleted jail from the registry, with a warning" '[ $rc -eq 0 ] && grep -q "no longer exists" <<<"$out" && ! grep -q deleted-jail "$state/jails"'
+# --- the kill seam is the tests' build's alone: the shipped jailbuild refuses it
+out=$("$JB" sync "$jail" --state-dir "$state" -q --test-kill-after 1 2>&1); rc=$?
+check "the shipped binary has no --test-kill-after" '[ $rc -eq 2 ] && grep -q "test-kill-after" <<<"$out"'
+check "nor the code that raises SIGKILL" '! grep -q -a -- "--test-kill-after" "$JB"'
+
 # --- one lock per jail for create, sync, mount, umount and pack: a run waits for the one holding it
 flock "$jail/.jailbuild/lock" sleep 4 &
 holder=$!

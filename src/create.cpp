@@ -40,6 +40,8 @@ CreateResult create_jail(const CreateOptions& options) {
     throw Error(result.dir,
                 "creating a jail needs root (owners, device nodes); try --dry-run to see the plan");
 
+  // A directory made here is removed again on failure; one that was there stays (it is a jail
+  // jailbuild made before: it keeps its previous manifest, and the next run converges).
   bool made_here = false;
   if (::mkdir(result.dir.c_str(), 0755) == 0) {
     made_here = true;
@@ -72,7 +74,22 @@ CreateResult create_jail(const CreateOptions& options) {
     manifest.plan = result.plan;
     manifest.inputs = std::move(planned.inputs);
     write_manifest(jail, manifest);
-    Registry(options.state_dir).add(result.dir);
+
+    // The rules only: every file was hashed as it was copied, and hardening is for `jailbuild audit`.
+    // A finding is not an error: the jail stays for the user to see, but unregistered.
+    if (options.audit == AuditAfter::yes) {
+      result.audit = audit_jail(result.dir, {Integrity::skip, Hardening::skip});
+      result.audit_failed = audit_fails(*result.audit, options.audit_fail_on);
+    }
+    // Only a jail that passed is synced by root's apt hook and timer: what the audit found may be
+    // what lets a service steer root (a jail root that a service user owns, say).
+    Registry registry(options.state_dir);
+    if (result.audit_failed) {
+      registry.remove(result.dir);
+    } else {
+      registry.add(result.dir);
+      result.registered = Registered::yes;
+    }
   } catch (...) {
     // Still under the lock: a create waiting for it then finds the jail gone and stops.
     if (made_here) {
@@ -81,10 +98,6 @@ CreateResult create_jail(const CreateOptions& options) {
     }
     throw;
   }
-  // Audit what was made, outside the try: a finding leaves the jail in place for the user to see.
-  // The rules only: every file was hashed as it was copied, and hardening is for `jailbuild audit`.
-  if (options.audit == AuditAfter::yes)
-    result.audit = audit_jail(result.dir, {Integrity::skip, Hardening::skip});
   return result;
 }
 

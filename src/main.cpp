@@ -155,6 +155,7 @@ int run_create(const CreateCli& c) {
   o.dry_run = c.dry_run ? DryRun::yes : DryRun::no;
   o.assemble.copy = c.reflink ? CopyMethod::reflink : CopyMethod::copy;
   o.audit = c.no_audit ? AuditAfter::no : AuditAfter::yes;
+  o.audit_fail_on = *severity_from(c.audit_fail_on); // checked by CLI11
   bool bar = !c.quiet && ::isatty(STDERR_FILENO);
   if (bar)
     o.assemble.progress = [](size_t done, size_t total) {
@@ -178,11 +179,11 @@ int run_create(const CreateCli& c) {
     std::cout << format_summary_json(r.dir, r.plan, r.report);
   else if (!c.quiet)
     std::cout << format_summary(r.dir, r.plan, r.report);
-  Severity threshold = *severity_from(c.audit_fail_on); // checked by CLI11
-  if (r.audit && audit_fails(*r.audit, threshold)) {
-    std::cerr << format_audit_text(*r.audit, threshold) << "jailbuild: " << r.dir
+  if (r.audit && r.audit_failed) {
+    std::cerr << format_audit_text(*r.audit, o.audit_fail_on) << "jailbuild: " << r.dir
               << ": the audit found problems at or above " << c.audit_fail_on
-              << "; the jail is left in place (--audit-fail-on or --no-audit to go on)\n";
+              << "; the jail is left in place, not registered for sync --all (--audit-fail-on or "
+                 "--no-audit to go on)\n";
     return 1;
   }
   return 0;

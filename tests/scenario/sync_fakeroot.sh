@@ -233,6 +233,21 @@ timeout 1 "$JB" sync "$jail" --state-dir "$state" --dry-run -q; rc=$?
 check "a dry run waits for a sync holding the lock" '[ $rc -eq 124 ]'
 wait "$holder"
 
+# --- a create whose audit fails leaves the jail for the user to see, but not registered for the apt hook
+cat > "$pdir/loose.toml" <<'TOML'
+description = "test: a directory anyone can write, without the sticky bit (audit: high)"
+[[dirs]]
+path = "/var/lib/loose"
+mode = "0777"
+TOML
+out=$("$JB" create "$tmp/jail3" --with app,loose --host-root "$host" --profiles-dir "$pdir" --state-dir "$state" -q 2>&1); rc=$?
+check "a create whose audit fails: exit 1, jail left in place" '[ $rc -eq 1 ] && [ -d "$tmp/jail3/var/lib/loose" ]'
+check "a create whose audit fails: not registered" '! grep -qx "$tmp/jail3" "$state/jails"'
+"$JB" create "$tmp/jail3" --with app --host-root "$host" --profiles-dir "$pdir" --state-dir "$state" -q
+check "fixed, it is registered" 'grep -qx "$tmp/jail3" "$state/jails"'
+"$JB" create "$tmp/jail3" --with app,loose --host-root "$host" --profiles-dir "$pdir" --state-dir "$state" -q 2>/dev/null
+check "a re-run whose audit fails unregisters it" '! grep -qx "$tmp/jail3" "$state/jails"'
+
 # --- relative paths on the command line mean the current directory, recorded as absolute paths
 (cd "$tmp" && "$JB" create rel-jail --with app --host-root ./host --profiles-dir profiles/ --state-dir ./state -q)
 check "create with relative paths records absolute ones" 'python3 -c "

@@ -373,6 +373,7 @@ TEST_CASE("create_jail: through a fake host root; a re-run writes nothing" * doc
   for (const PlanEntry& e : m.plan.entries)
     if (e.kind == EntryKind::file) CHECK(e.digest.size() == 64); // hashed while copied
   CHECK(registered(h));
+  CHECK(r.registered == Registered::yes);
 
   CreateResult again = create_jail(h.create_options());
   CHECK(again.report.bytes == 0);
@@ -442,4 +443,31 @@ TEST_CASE("create_jail: removes the temporary files a killed run left" * doctest
   CreateResult r = create_jail(h.create_options());
   CHECK(r.report.removed == 1);
   CHECK_FALSE(fs::exists(left));
+}
+
+TEST_CASE("create_jail: a jail whose audit fails stays for the user to see, unregistered" *
+          doctest::skip(!is_root())) {
+  FakeHost h;
+  h.profile("loose", R"(description = "test: a directory anyone can write, without the sticky bit"
+[[dirs]]
+path = "/var/lib/loose"
+mode = "0777"
+)");
+  CreateResult r = create_jail(h.create_options({"app", "loose"}));
+  CHECK(r.audit_failed);
+  CHECK(r.registered == Registered::no);
+  CHECK(fs::exists(h.jail + "/var/lib/loose"));
+  CHECK_FALSE(registered(h));
+  // Fixed, it is registered; broken again, it is taken out of the registry.
+  r = create_jail(h.create_options({"app"}));
+  CHECK_FALSE(r.audit_failed);
+  CHECK(registered(h));
+  r = create_jail(h.create_options({"app", "loose"}));
+  CHECK_FALSE(registered(h));
+  // The threshold is the caller's.
+  CreateOptions lenient = h.create_options({"app", "loose"});
+  lenient.audit_fail_on = Severity::critical;
+  r = create_jail(lenient);
+  CHECK_FALSE(r.audit_failed);
+  CHECK(registered(h));
 }

@@ -64,13 +64,13 @@ bool is_dir_kind(EntryKind kind) {
 class Decider {
 public:
   Decider(const Plan& recorded, const Plan& desired, const JailListing& jail, Differences differences)
-      : desired_(desired), jail_(jail), differences_(differences) {
+      : recorded_plan_(recorded), desired_(desired), jail_(jail), differences_(differences) {
     recorded_.reserve(recorded.entries.size());
     for (const PlanEntry& e : recorded.entries)
       recorded_.emplace(e.path, &e);
   }
 
-  Decision run(const Plan& recorded) {
+  Decision run() {
     std::unordered_map<std::string_view, const PlanEntry*> wanted;
     wanted.reserve(desired_.entries.size());
     for (std::size_t i = 0; i < desired_.entries.size(); ++i) {
@@ -102,7 +102,7 @@ public:
     // Entries nobody wants any more, children before their directories. A recorded file, symlink or
     // device whose path the plan now wants as something else is not removed: the new entry replaces
     // it atomically, and removing it after that would remove the new one.
-    for (auto it = recorded.entries.rbegin(); it != recorded.entries.rend(); ++it) {
+    for (auto it = recorded_plan_.entries.rbegin(); it != recorded_plan_.entries.rend(); ++it) {
       auto w = wanted.find(it->path);
       if (w == wanted.end() || (is_dir_kind(it->kind) && !is_dir_kind(w->second->kind))) decide_removal(*it);
     }
@@ -161,8 +161,8 @@ private:
     return it == jail_.digests.end() ? std::string_view() : std::string_view(it->second);
   }
 
-  /// What the jail holds at an entry's path; nullopt, reported as tampering, when a parent is a
-  /// symlink (never followed: it may lead anywhere on the host).
+  /// `s` itself; nullptr, reported as tampering, when a parent of `path` is a symlink (never
+  /// followed: it may lead anywhere on the host).
   const Seen* unless_blocked(const Seen& s, const std::string& path) {
     if (s.state != Seen::State::blocked) return &s;
     change(ChangeKind::tampered, path, "a parent is a symlink; left in place");
@@ -336,6 +336,7 @@ private:
     }
   }
 
+  const Plan& recorded_plan_;
   const Plan& desired_;
   const JailListing& jail_;
   Differences differences_;
@@ -366,7 +367,7 @@ std::string_view to_string(ChangeKind kind) {
 }
 
 Decision decide(const Plan& recorded, const Plan& desired, const JailListing& jail, Differences differences) {
-  return Decider(recorded, desired, jail, differences).run(recorded);
+  return Decider(recorded, desired, jail, differences).run();
 }
 
 } // namespace jailbuild

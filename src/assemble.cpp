@@ -1,20 +1,27 @@
 // SPDX-License-Identifier: MIT
+// Why the order of apply(): the jail must work after every single step, because jailbuild may be
+// killed anywhere (the apt hook runs it; a machine loses power). Directories come first; then new
+// contents, each a new file renamed over the old name (a running nginx or php-fpm that maps a library
+// would get SIGBUS from a file rewritten in place), libraries before the programs that may need them;
+// then the symlinks that may point at them; removals last. The manifest is written by the caller
+// once the jail matches it, so a killed run leaves the previous manifest, and the next run finds the
+// jail between the two and converges.
 #include "jailbuild/assemble.hpp"
 
 #include "jailbuild/digest.hpp"
 #include "jailbuild/error.hpp"
+#include "jailbuild/fd.hpp"
 #include "jailbuild/hostfs.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
-#include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 namespace jailbuild {
@@ -89,144 +96,294 @@ std::string check_jail_location(const std::string& dir) {
 
 namespace {
 
-std::string rel_of(const std::string& jail_path) {
-  return jail_path.size() > 1 ? jail_path.substr(1) : "";
-}
-
-/// True when the jail still holds exactly the file `prev` recorded (same inode, size, mtime and
-/// ctime), with the plan's mode and owner.
-bool jail_file_matches(const JailFs& jail, const PlanEntry& entry, const PlanEntry& prev) {
-  auto st = jail.lstat(rel_of(entry.path));
-  return st && S_ISREG(st->st_mode) && stamp_of(*st) == prev.jail_stamp &&
-         (st->st_mode & 07777) == entry.mode && st->st_uid == entry.uid && st->st_gid == entry.gid &&
-         st->st_nlink == 1 && !prev.digest.empty();
-}
-
-FileStamp jail_stamp_of(const JailFs& jail, const PlanEntry& entry) {
-  auto st = jail.lstat(rel_of(entry.path));
-  return st ? stamp_of(*st) : FileStamp{};
+/// Lists one jail directory into `listing` (once): a symlink on the way, or a directory that cannot
+/// be read, makes it blocked; its entries are never followed. Leftovers of killed runs are set apart.
+void list_one(const JailFs& jail, const std::string& dir, JailListing& listing) {
+  auto [it, inserted] = listing.dirs.try_emplace(dir);
+  if (!inserted) return;
+  JailListing::Dir& out = it->second;
+  try {
+    std::optional<std::vector<JailFs::Listed>> entries = jail.list_dir(dir);
+    if (!entries) return; // absent
+    out.state = JailListing::Dir::State::present;
+    out.entries.reserve(entries->size());
+    for (JailFs::Listed& l : *entries) {
+      if (is_temp_name(l.name) && S_ISREG(l.st.st_mode) && l.st.st_uid == 0) {
+        listing.leftovers.push_back((dir == "/" ? "" : dir) + "/" + l.name);
+        continue;
+      }
+      std::string name = l.name;
+      out.entries.emplace(std::move(name), std::move(l));
+    }
+  } catch (const Error&) {
+    out.state = JailListing::Dir::State::blocked; // hostile or broken: never followed, reported
+    out.entries.clear();
+  }
 }
 
 } // namespace
 
-AssembleReport assemble(JailFs& jail, const HostRoot& host, Plan& plan, const Manifest* previous,
-                        const AssembleOptions& options) {
-  std::map<std::string, const PlanEntry*> before;
-  if (previous)
-    for (const PlanEntry& e : previous->plan.entries)
-      before.emplace(e.path, &e);
-  auto previous_of = [&](const PlanEntry& e) -> const PlanEntry* {
-    auto it = before.find(e.path);
-    return it == before.end() || it->second->kind != e.kind ? nullptr : it->second;
+void list_jail(const JailFs& jail, const Plan& plan, JailListing& listing) {
+  if (listing.dirs.empty()) {
+    listing.root = *jail.lstat("");
+    list_one(jail, "/", listing);
+    // Where the manifest is written: a run killed then leaves its temporary file there.
+    list_one(jail, std::string("/") + manifest_dir, listing);
+  }
+  std::string_view last;
+  for (const PlanEntry& e : plan.entries) {
+    if (e.path == "/") continue;
+    std::string_view path = e.path;
+    std::size_t slash = path.rfind('/');
+    std::string_view dir = slash == 0 ? std::string_view("/") : path.substr(0, slash);
+    if (dir == last) continue;
+    last = dir;
+    if (!listing.dirs.contains(dir)) list_one(jail, std::string(dir), listing);
+  }
+}
+
+void look_closer(const JailFs& jail, const HostRoot& host, const Plan& recorded, Plan& desired,
+                 JailListing& listing) {
+  // The regular file the jail holds at `path`, hashed unless the record vouches for it.
+  auto hash_jail_file = [&](const std::string& path, const PlanEntry* rec) {
+    Seen s = seen(listing, path);
+    if (s.state != Seen::State::present || path == "/" || !S_ISREG(s.entry->st.st_mode)) return;
+    if ((rec && unchanged_since_recorded(*rec, s.entry->st)) || listing.digests.contains(path)) return;
+    UniqueFd fd(jail.open_read(path));
+    std::string digest = sha256_fd(fd.get());
+    if (s.entry->st.st_nlink != 1) digest += "+hardlinked"; // shared with something else: never "ours"
+    listing.digests.emplace(path, std::move(digest));
+  };
+  auto is_file = [](const PlanEntry& e) {
+    return e.kind == EntryKind::file || e.kind == EntryKind::generated;
   };
 
-  AssembleReport report;
-  size_t total = plan.entries.size();
-  std::atomic<size_t> done{0};
-  auto tick = [&] {
-    size_t d = ++done;
-    if (options.progress && (d % 64 == 0 || d == total)) options.progress(d, total);
-  };
+  std::unordered_map<std::string_view, const PlanEntry*> by_path;
+  by_path.reserve(recorded.entries.size());
+  for (const PlanEntry& rec : recorded.entries) {
+    by_path.emplace(rec.path, &rec);
+    if (is_file(rec)) hash_jail_file(rec.path, &rec);
+  }
+  if (&desired == &recorded) return; // a reused plan: the record is the plan, digests and all
+  for (PlanEntry& e : desired.entries) {
+    if (!is_file(e)) continue;
+    auto it = by_path.find(e.path);
+    const PlanEntry* rec = it != by_path.end() && it->second->kind == e.kind ? it->second : nullptr;
+    hash_jail_file(e.path, rec);
+    if (e.kind != EntryKind::file) continue; // generated content carries its digest
+    if (rec && rec->source_stamp == e.source_stamp && !rec->digest.empty()) {
+      e.digest = rec->digest;
+    } else if (e.digest.empty()) {
+      Seen s = seen(listing, e.path);
+      if (s.state == Seen::State::present && S_ISREG(s.entry->st.st_mode))
+        e.digest = sha256_file(host.real(e.source));
+    }
+  }
+}
 
-  // Pass 1, in path order (parents first): everything but file contents.
-  std::vector<PlanEntry*> files;
-  for (PlanEntry& e : plan.entries) {
-    std::string rel = rel_of(e.path);
-    switch (e.kind) {
-    case EntryKind::directory:
-      jail.make_dir(rel, e.mode, e.uid, e.gid);
-      break;
-    case EntryKind::symlink:
-      jail.make_symlink(rel, e.source);
-      break;
-    case EntryKind::device:
-      jail.make_device(rel, e.device_type == DeviceType::block ? DeviceKind::block : DeviceKind::character,
-                       e.major, e.minor, e.mode, e.uid, e.gid);
-      break;
-    case EntryKind::bind: {
-      // Only the mount point, and only when it is missing: `jailbuild mount` does the mounting, and
-      // once it has, this path shows the host source, whose owner and mode are not ours to change.
-      if (jail.lstat(rel)) break;
-      struct stat st;
-      bool dir = ::stat(host.real(e.source).c_str(), &st) != 0 || S_ISDIR(st.st_mode);
-      if (dir)
-        jail.make_dir(rel, 0755, 0, 0);
+namespace {
+
+class Applier {
+public:
+  Applier(JailFs& jail, const HostRoot& host, Plan& desired, const AssembleOptions& options)
+      : jail_(jail), host_(host), desired_(desired), options_(options) {}
+
+  AssembleReport run(const Decision& decision) {
+    const std::vector<Action>& actions = decision.actions;
+    for (const Action& a : actions)
+      if (a.op != Action::Op::record) ++total_;
+    for (std::size_t begin = 0; begin < actions.size();) {
+      std::size_t end = begin;
+      while (end < actions.size() && actions[end].phase == actions[begin].phase)
+        ++end;
+      // A phase ends before the next begins: no program before its libraries, no link before its target.
+      Phase phase = actions[begin].phase;
+      if (phase == Phase::contents || phase == Phase::programs)
+        in_parallel(actions, begin, end);
       else
-        jail.write_file(rel, "", 0644, 0, 0);
-      break;
+        for (std::size_t i = begin; i < end; ++i)
+          perform(actions[i]);
+      begin = end;
     }
-    case EntryKind::generated:
-    case EntryKind::file:
-      files.push_back(&e);
-      continue;
+    AssembleReport report;
+    report.written = written_;
+    report.removed = removed_;
+    report.bytes = bytes_;
+    report.warnings = std::move(warnings_);
+    std::size_t files = 0;
+    for (PlanEntry& e : desired_.entries) {
+      if (e.kind != EntryKind::file && e.kind != EntryKind::generated) continue;
+      ++files;
+      // Left in place (tampered, under a planted symlink): the manifest still records what the
+      // host's file holds, so that audit and the next run compare against it.
+      if (e.digest.empty() && e.kind == EntryKind::file) e.digest = sha256_file(host_.real(e.source));
     }
-    ++report.written;
-    tick();
+    report.unchanged = files - installed_;
+    return report;
   }
 
-  // Pass 2: contents, in parallel; each file appears only complete (JailFs writes a temporary file
-  // and renames it).
-  std::atomic<size_t> next{0};
-  std::atomic<size_t> written{0}, unchanged{0};
-  std::atomic<uint64_t> bytes{0};
-  std::mutex error_lock;
-  std::optional<Error> first_error;
-  auto worker = [&] {
-    for (;;) {
-      size_t i = next++;
-      if (i >= files.size()) return;
-      {
-        std::lock_guard lock(error_lock);
-        if (first_error) return;
-      }
-      PlanEntry& e = *files[i];
-      std::string rel = rel_of(e.path);
-      try {
-        const PlanEntry* prev = previous_of(e);
-        if (e.kind == EntryKind::generated) {
-          if (prev && prev->digest == e.digest && jail_file_matches(jail, e, *prev)) {
-            e.jail_stamp = prev->jail_stamp;
-            ++unchanged;
-          } else {
-            jail.write_file(rel, e.content, e.mode, e.uid, e.gid);
-            e.jail_stamp = jail_stamp_of(jail, e);
-            ++written;
-            bytes += e.content.size();
-          }
-        } else if (prev && jail_file_matches(jail, e, *prev) &&
-                   (prev->source_stamp == e.source_stamp ||
-                    sha256_file(host.real(e.source)) == prev->digest)) {
-          // The jail holds what was installed, and the host's file is the same one or has the same
-          // content (its stamp also moves when something else hardlinks it or touches it).
-          e.digest = prev->digest;
-          e.jail_stamp = prev->jail_stamp;
-          ++unchanged;
-        } else {
-          CopyResult r = jail.copy_file(rel, host.real(e.source), e.mode, e.uid, e.gid, options.copy);
-          e.digest = r.digest;
-          e.jail_stamp = jail_stamp_of(jail, e);
-          ++written;
-          bytes += r.size;
+private:
+  /// Runs actions [begin, end) on options.threads threads; the first error stops them all.
+  void in_parallel(const std::vector<Action>& actions, std::size_t begin, std::size_t end) {
+    std::atomic<std::size_t> next{begin};
+    std::mutex error_lock;
+    std::optional<Error> first_error;
+    auto worker = [&] {
+      for (;;) {
+        std::size_t i = next++;
+        if (i >= end) return;
+        {
+          std::lock_guard lock(error_lock);
+          if (first_error) return;
         }
-      } catch (const Error& err) {
-        std::lock_guard lock(error_lock);
-        if (!first_error) first_error = err;
-        return;
+        try {
+          perform(actions[i]);
+        } catch (const Error& err) {
+          std::lock_guard lock(error_lock);
+          if (!first_error) first_error = err;
+          return;
+        }
       }
-      tick();
+    };
+    unsigned n = std::max(1u, std::min<unsigned>(options_.threads, static_cast<unsigned>(end - begin)));
+    std::vector<std::thread> pool;
+    for (unsigned t = 1; t < n; ++t)
+      pool.emplace_back(worker);
+    worker();
+    for (std::thread& t : pool)
+      t.join();
+    if (first_error) throw *first_error;
+  }
+
+  void perform(const Action& a) {
+    PlanEntry* e = a.entry == Action::none ? nullptr : &desired_.entries[a.entry];
+    switch (a.op) {
+    case Action::Op::make_dir:
+      jail_.make_dir(a.path, e->mode, e->uid, e->gid);
+      ++written_;
+      break;
+    case Action::Op::replace_by_dir:
+      jail_.remove(a.path); // the symlink or file itself, never what it points to
+      jail_.make_dir(a.path, e->mode, e->uid, e->gid);
+      ++written_;
+      break;
+    case Action::Op::mount_point: {
+      struct stat st;
+      bool dir = ::stat(host_.real(e->source).c_str(), &st) != 0 || S_ISDIR(st.st_mode);
+      if (dir)
+        jail_.make_dir(a.path, 0755, 0, 0);
+      else
+        jail_.write_file(a.path, "", 0644, 0, 0);
+      ++written_;
+      break;
     }
-  };
-  unsigned n = std::max(1u, options.threads);
-  std::vector<std::thread> pool;
-  for (unsigned t = 1; t < n; ++t)
-    pool.emplace_back(worker);
-  worker();
-  for (std::thread& t : pool)
-    t.join();
-  if (first_error) throw *first_error;
-  report.written += written;
-  report.unchanged += unchanged;
-  report.bytes += bytes;
+    case Action::Op::install:
+      install(*e, a.path);
+      ++installed_;
+      ++written_;
+      break;
+    case Action::Op::install_beside: {
+      // The jail's edited file stays; the manifest keeps its recorded stamp, and the host's digest.
+      PlanEntry beside = *e;
+      install(beside, a.path + ".jailbuild-new");
+      e->digest = beside.digest;
+      e->jail_stamp = a.stamp;
+      ++written_;
+      break;
+    }
+    case Action::Op::device:
+      jail_.make_device(a.path,
+                        e->device_type == DeviceType::block ? DeviceKind::block : DeviceKind::character,
+                        e->major, e->minor, e->mode, e->uid, e->gid);
+      ++written_;
+      break;
+    case Action::Op::symlink:
+      jail_.make_symlink(a.path, e->source);
+      ++written_;
+      break;
+    case Action::Op::remove:
+      jail_.remove(a.path);
+      ++removed_;
+      break;
+    case Action::Op::remove_dir:
+      try {
+        jail_.remove_dir(a.path);
+        ++removed_;
+      } catch (const Error&) {
+        // Not empty: site files or logs live there. Leave it; it is no longer ours.
+        std::lock_guard lock(progress_lock_);
+        warnings_.push_back(a.path + ": no longer needed but not empty; left in place");
+      }
+      break;
+    case Action::Op::remove_leftover:
+      if (jail_.remove_leftover(a.path)) ++removed_;
+      break;
+    case Action::Op::record:
+      e->jail_stamp = a.stamp;
+      return; // the jail is untouched: no progress to report
+    }
+    std::lock_guard lock(progress_lock_);
+    ++done_;
+    if (options_.progress) options_.progress(done_, total_);
+  }
+
+  /// Copies or writes an entry's content to `where`, filling in its digest and jail stamp.
+  void install(PlanEntry& e, const std::string& where) {
+    if (e.kind == EntryKind::generated) {
+      e.digest = jail_.write_file(where, e.content, e.mode, e.uid, e.gid);
+      bytes_ += e.content.size();
+    } else {
+      CopyResult r = jail_.copy_file(where, host_.real(e.source), e.mode, e.uid, e.gid, options_.copy);
+      // The digest was taken before (to compare with the jail's file): the host file changed since.
+      if (!e.digest.empty() && r.digest != e.digest)
+        throw Error(e.source, "changed on the host while jailbuild copied it; run jailbuild again");
+      e.digest = r.digest;
+      bytes_ += r.size;
+    }
+    if (std::optional<struct stat> st = jail_.lstat(where)) e.jail_stamp = stamp_of(*st);
+  }
+
+  JailFs& jail_;
+  const HostRoot& host_;
+  Plan& desired_;
+  const AssembleOptions& options_;
+  std::atomic<std::size_t> written_{0}, removed_{0}, installed_{0};
+  std::atomic<uint64_t> bytes_{0};
+  std::mutex progress_lock_; // also guards warnings_
+  std::size_t done_ = 0, total_ = 0;
+  std::vector<std::string> warnings_;
+};
+
+} // namespace
+
+AssembleReport apply(JailFs& jail, const HostRoot& host, Plan& desired, const Decision& decision,
+                     const AssembleOptions& options) {
+  return Applier(jail, host, desired, options).run(decision);
+}
+
+void refuse_tampering(const JailFs& jail, const Decision& decision) {
+  const Change* first = nullptr;
+  std::size_t count = 0;
+  for (const Change& c : decision.changes)
+    if (c.kind == ChangeKind::tampered && !count++) first = &c;
+  if (!first) return;
+  std::string more = count > 1 ? " (and " + std::to_string(count - 1) + " more left in place)" : "";
+  throw Error(jail.path(first->path), first->detail + more);
+}
+
+AssembleReport assemble(JailFs& jail, const HostRoot& host, Plan& plan, const Manifest* previous,
+                        const AssembleOptions& options) {
+  const Plan nothing;
+  const Plan& recorded = previous ? previous->plan : nothing;
+  JailListing listing;
+  list_jail(jail, recorded, listing);
+  list_jail(jail, plan, listing);
+  look_closer(jail, host, recorded, plan, listing);
+  Decision decision = decide(recorded, plan, listing, Differences::enforce);
+  refuse_tampering(jail, decision);
+  AssembleReport report = apply(jail, host, plan, decision, options);
+  for (const Change& c : decision.changes)
+    if (c.kind == ChangeKind::conflict) report.warnings.push_back(c.path + ": " + c.detail);
   return report;
 }
 

@@ -3,6 +3,7 @@
 
 #include "jailbuild/error.hpp"
 #include "jailbuild/hostfs.hpp"
+#include "jailbuild/jail_lock.hpp"
 #include "jailbuild/plan_builder.hpp"
 #include "jailbuild/registry.hpp"
 
@@ -39,6 +40,8 @@ CreateResult create_jail(const CreateOptions& options) {
     throw Error(result.dir,
                 "creating a jail needs root (owners, device nodes); try --dry-run to see the plan");
 
+  // A directory made here is removed again on failure; one that was there stays (it is a jail
+  // jailbuild made before: it keeps its previous manifest, and the next run converges).
   bool made_here = false;
   if (::mkdir(result.dir.c_str(), 0755) == 0) {
     made_here = true;
@@ -47,13 +50,22 @@ CreateResult create_jail(const CreateOptions& options) {
   } else if (errno != EEXIST) {
     throw system_error(result.dir, "cannot create", errno);
   }
+  // Held until create returns: no sync, mount or second create meanwhile.
+  std::optional<JailLock> lock;
   try {
     JailFs jail(result.dir);
     jail.make_dir("", 0755, 0, 0);
     // Marks the directory as ours before anything else lands, so a re-run after a failure may go on.
     jail.make_dir(manifest_dir, 0700, 0, 0);
+    try {
+      lock.emplace(result.dir, LockFor::change);
+    } catch (...) {
+      made_here = false; // another create came in between and holds it: the directory is its now
+      throw;
+    }
     std::optional<Manifest> previous;
     if (jail.lstat(manifest_file)) previous = read_manifest(result.dir);
+    // A sync against the previous manifest (or none) that makes the jail what the plan says.
     result.report = assemble(jail, host, result.plan, previous ? &*previous : nullptr, options.assemble);
     Manifest manifest;
     manifest.tool = std::string("jailbuild ") + JB_VERSION;
@@ -62,18 +74,30 @@ CreateResult create_jail(const CreateOptions& options) {
     manifest.plan = result.plan;
     manifest.inputs = std::move(planned.inputs);
     write_manifest(jail, manifest);
-    Registry(options.state_dir).add(result.dir);
+
+    // The rules only: every file was hashed as it was copied, and hardening is for `jailbuild audit`.
+    // A finding is not an error: the jail stays for the user to see, but unregistered.
+    if (options.audit == AuditAfter::yes) {
+      result.audit = audit_jail(result.dir, {Integrity::skip, Hardening::skip});
+      result.audit_failed = audit_fails(*result.audit, options.audit_fail_on);
+    }
+    // Only a jail that passed is synced by root's apt hook and timer: what the audit found may be
+    // what lets a service steer root (a jail root that a service user owns, say).
+    Registry registry(options.state_dir);
+    if (result.audit_failed) {
+      registry.remove(result.dir);
+    } else {
+      registry.add(result.dir);
+      result.registered = Registered::yes;
+    }
   } catch (...) {
+    // Still under the lock: a create waiting for it then finds the jail gone and stops.
     if (made_here) {
       boost::system::error_code ignored;
       boost::filesystem::remove_all(result.dir, ignored); // never follows symlinks
     }
     throw;
   }
-  // Audit what was made, outside the try: a finding leaves the jail in place for the user to see.
-  // The rules only: every file was hashed as it was copied, and hardening is for `jailbuild audit`.
-  if (options.audit == AuditAfter::yes)
-    result.audit = audit_jail(result.dir, {Integrity::skip, Hardening::skip});
   return result;
 }
 

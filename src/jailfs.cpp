@@ -19,6 +19,7 @@
 #include "jailbuild/error.hpp"
 #include "jailbuild/fd.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <dirent.h>
@@ -193,15 +194,18 @@ void refuse_directory(const Parent& parent, const std::string& shown) {
   if (st && S_ISDIR(st->st_mode)) throw Error(shown, "refusing to replace a directory");
 }
 
-/// ".<name>.jbtmp.<16 random hex digits>": hidden, recognisable, and unguessable, so that nothing in
-/// the jail can plant an entry under it beforehand (O_EXCL would refuse it anyway).
+constexpr std::string_view temp_marker = ".jbtmp.";
+constexpr std::size_t temp_random_digits = 16;
+
+/// ".<name>.jbtmp.<16 random hex digits>": hidden, recognisable (is_temp_name), and unguessable, so
+/// that nothing in the jail can plant an entry under it beforehand (O_EXCL would refuse it anyway).
 std::string temp_name(const std::string& name, const std::string& shown) {
-  unsigned char random[8];
+  unsigned char random[temp_random_digits / 2];
   if (::getrandom(random, sizeof random, 0) != static_cast<ssize_t>(sizeof random))
     throw system_error(shown, "getting random bytes for a temporary name", errno);
   static constexpr char digits[] = "0123456789abcdef";
   // Keep the whole name within NAME_MAX (255) whatever the length of the final name.
-  std::string temp = "." + name.substr(0, 200) + ".jbtmp.";
+  std::string temp = "." + name.substr(0, 200) + std::string(temp_marker);
   for (unsigned char byte : random) {
     temp += digits[byte >> 4];
     temp += digits[byte & 0xf];
@@ -345,6 +349,16 @@ void finish_file(const Parent& parent, TempFile& temp, const std::string& shown,
 }
 
 } // namespace
+
+bool is_temp_name(std::string_view name) {
+  // "." + at least one character of the final name + ".jbtmp." + the random digits.
+  if (name.size() < 2 + temp_marker.size() + temp_random_digits || name.front() != '.') return false;
+  std::string_view random = name.substr(name.size() - temp_random_digits);
+  if (name.substr(name.size() - temp_random_digits - temp_marker.size(), temp_marker.size()) != temp_marker)
+    return false;
+  return std::all_of(random.begin(), random.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
 
 JailFs::JailFs(const std::string& root) : root_(root) {
   while (root_.size() > 1 && root_.back() == '/')
@@ -557,6 +571,23 @@ void JailFs::remove_dir(std::string_view rel) {
   // AT_REMOVEDIR on a symlink fails with ENOTDIR: it never removes what the link points to.
   if (::unlinkat(parent->dir.get(), parent->name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)
     throw system_error(shown, "removing directory", errno);
+}
+
+bool JailFs::remove_leftover(std::string_view rel) {
+  const std::string shown = path(rel);
+  std::optional<Parent> parent = find_parent(root_fd_.get(), rel, shown);
+  if (!parent || !is_temp_name(parent->name)) return false;
+  // A service user may name its files as it likes in the directories it can write, but it cannot
+  // make one root's: a root-owned regular file under such a name is one of ours (or a hardlink to a
+  // root file that service could write, whose other names stay). unlinkat never follows, so
+  // whatever might be swapped in meanwhile, only that name goes.
+  std::optional<struct stat> st = stat_entry(*parent, shown);
+  if (!st || !S_ISREG(st->st_mode) || st->st_uid != 0) return false;
+  if (::unlinkat(parent->dir.get(), parent->name.c_str(), 0) != 0) {
+    if (errno == ENOENT) return false;
+    throw system_error(shown, "removing a temporary file left by an interrupted run", errno);
+  }
+  return true;
 }
 
 std::optional<struct stat> JailFs::lstat(std::string_view rel) const {

@@ -18,6 +18,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cerrno>
+#include <csignal>
 #include <iostream>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -80,7 +81,21 @@ struct CreateCli {
   bool dry_run = false, json = false, quiet = false, reflink = false;
   std::string audit_fail_on = "high";
   bool no_audit = false;
+  size_t kill_after = 0; ///< test seam (JB_TEST_SEAMS builds only)
 };
+
+#ifdef JB_TEST_SEAMS
+/// The tests' build only (tests/CMakeLists.txt builds it as jailbuild-test-seams; the shipped
+/// jailbuild has no such option): SIGKILL after N actions that changed the jail, to prove that a run
+/// killed at any point leaves a working jail, and that the next one cleans up and converges.
+Progress kill_after(size_t actions, Progress inner) {
+  if (actions == 0) return inner;
+  return [actions, inner](size_t done, size_t total) {
+    if (inner) inner(done, total);
+    if (done >= actions) ::raise(SIGKILL);
+  };
+}
+#endif
 
 std::vector<std::string> split(const std::string& s, char sep) {
   std::vector<std::string> out;
@@ -140,9 +155,11 @@ int run_create(const CreateCli& c) {
   o.dry_run = c.dry_run ? DryRun::yes : DryRun::no;
   o.assemble.copy = c.reflink ? CopyMethod::reflink : CopyMethod::copy;
   o.audit = c.no_audit ? AuditAfter::no : AuditAfter::yes;
+  o.audit_fail_on = *severity_from(c.audit_fail_on); // checked by CLI11
   bool bar = !c.quiet && ::isatty(STDERR_FILENO);
   if (bar)
     o.assemble.progress = [](size_t done, size_t total) {
+      if (done % 64 != 0 && done != total) return;
       int width = 40;
       int filled =
           total ? static_cast<int>(static_cast<double>(done) / static_cast<double>(total) * width) : width;
@@ -150,6 +167,9 @@ int run_create(const CreateCli& c) {
                 << std::string(static_cast<size_t>(width - filled), ' ') << "] " << done << "/" << total
                 << (done == total ? "\n" : "") << std::flush;
     };
+#ifdef JB_TEST_SEAMS
+  o.assemble.progress = kill_after(c.kill_after, o.assemble.progress);
+#endif
   CreateResult r = create_jail(o);
   if (c.dry_run) {
     std::cout << (c.json ? format_plan_json(r.plan) : format_plan_text(r.plan));
@@ -159,11 +179,11 @@ int run_create(const CreateCli& c) {
     std::cout << format_summary_json(r.dir, r.plan, r.report);
   else if (!c.quiet)
     std::cout << format_summary(r.dir, r.plan, r.report);
-  Severity threshold = *severity_from(c.audit_fail_on); // checked by CLI11
-  if (r.audit && audit_fails(*r.audit, threshold)) {
-    std::cerr << format_audit_text(*r.audit, threshold) << "jailbuild: " << r.dir
+  if (r.audit && r.audit_failed) {
+    std::cerr << format_audit_text(*r.audit, o.audit_fail_on) << "jailbuild: " << r.dir
               << ": the audit found problems at or above " << c.audit_fail_on
-              << "; the jail is left in place (--audit-fail-on or --no-audit to go on)\n";
+              << "; the jail is left in place, not registered for sync --all (--audit-fail-on or "
+                 "--no-audit to go on)\n";
     return 1;
   }
   return 0;
@@ -226,7 +246,7 @@ struct SyncCli {
   std::vector<std::string> dirs;
   bool all = false, dry_run = false, json = false, quiet = false, force = false;
   std::string state_dir = default_state_dir;
-  size_t kill_after = 0;
+  size_t kill_after = 0; ///< test seam (JB_TEST_SEAMS builds only)
 };
 
 int run_sync(const SyncCli& c) {
@@ -254,7 +274,9 @@ int run_sync(const SyncCli& c) {
   SyncOptions o;
   o.mode = c.dry_run ? SyncMode::dry_run : SyncMode::apply;
   o.force = c.force ? Force::yes : Force::no;
-  o.kill_after_actions = c.kill_after;
+#ifdef JB_TEST_SEAMS
+  o.progress = kill_after(c.kill_after, nullptr);
+#endif
   std::vector<SyncReport> reports;
   int rc = 0;
   for (const std::string& d : dirs) {
@@ -341,6 +363,9 @@ int main(int argc, char** argv) {
                               ->check(CLI::IsMember(severities))
                               ->capture_default_str();
     create_cmd->add_flag("--no-audit", create.no_audit, "Do not audit the new jail")->excludes(audit_fail_on);
+#ifdef JB_TEST_SEAMS
+    create_cmd->add_option("--test-kill-after", create.kill_after, "SIGKILL after N actions (tests only)");
+#endif
   }
 
   std::vector<std::string> profiles_extra;
@@ -408,8 +433,9 @@ int main(int argc, char** argv) {
     sync_cmd->add_option("--state-dir", sync.state_dir, "Where jails are registered")
         ->capture_default_str()
         ->transform(absolute_path);
-    sync_cmd->add_option("--test-kill-after", sync.kill_after, "")
-        ->group(""); // fault injection for the tests
+#ifdef JB_TEST_SEAMS
+    sync_cmd->add_option("--test-kill-after", sync.kill_after, "SIGKILL after N actions (tests only)");
+#endif
   }
 
   std::string hook_root = "/", hook_state = default_state_dir;

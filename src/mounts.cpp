@@ -25,6 +25,7 @@
 #include "jailbuild/error.hpp"
 #include "jailbuild/fd.hpp"
 #include "jailbuild/hostfs.hpp"
+#include "jailbuild/jail_lock.hpp"
 #include "jailbuild/jailfs.hpp"
 #include "jailbuild/manifest.hpp"
 #include "jailbuild/plan_builder.hpp"
@@ -448,6 +449,7 @@ std::string checked_jail(const std::string& jail_dir, const char* what) {
 
 std::vector<BindOutcome> mount_jail(const std::string& jail_dir, const std::string& state_dir) {
   std::string dir = checked_jail(jail_dir, "mounting");
+  JailLock lock(dir); // not while a create or sync changes the jail
   Manifest manifest = read_manifest(dir);
   JailFs jail(dir);
   HostRoot host(manifest.plan.spec.host_root);
@@ -467,6 +469,7 @@ std::vector<BindOutcome> mount_jail(const std::string& jail_dir, const std::stri
 
 std::vector<BindOutcome> umount_jail(const std::string& jail_dir) {
   std::string dir = checked_jail(jail_dir, "unmounting");
+  JailLock lock(dir); // not while a create or sync changes the jail
   Manifest manifest = read_manifest(dir);
   JailFs jail(dir);
   std::vector<const PlanEntry*> binds = binds_of(manifest);

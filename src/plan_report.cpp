@@ -79,14 +79,20 @@ std::string format_summary(const std::string& dir, const Plan& plan, const Assem
       << human_bytes(s.bytes) << "), " << s.directories << " directories, " << s.symlinks << " symlinks, "
       << s.devices << " devices, " << s.users << " users, " << s.binds << " binds\n";
   out << "  " << report.written << " entries written (" << human_bytes(report.bytes) << "), "
-      << report.unchanged << " unchanged\n";
+      << report.unchanged << " unchanged";
+  if (report.removed) out << ", " << report.removed << " removed";
+  out << '\n';
   for (const std::string& w : plan.warnings)
+    out << "warning: " << w << '\n';
+  for (const std::string& w : report.warnings)
     out << "warning: " << w << '\n';
   return out.str();
 }
 
 std::string format_summary_json(const std::string& dir, const Plan& plan, const AssembleReport& report) {
   PlanSummary s = summarize(plan);
+  std::vector<std::string> warnings = plan.warnings;
+  warnings.insert(warnings.end(), report.warnings.begin(), report.warnings.end());
   nlohmann::ordered_json doc = {{"dir", dir},
                                 {"objects", s.objects},
                                 {"files", s.files + s.generated},
@@ -99,7 +105,8 @@ std::string format_summary_json(const std::string& dir, const Plan& plan, const 
                                 {"written", report.written},
                                 {"unchanged", report.unchanged},
                                 {"bytes_written", report.bytes},
-                                {"warnings", plan.warnings}};
+                                {"removed", report.removed},
+                                {"warnings", warnings}};
   return doc.dump(2) + "\n";
 }
 

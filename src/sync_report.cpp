@@ -9,29 +9,9 @@
 
 namespace jailbuild {
 
-std::string_view to_string(ChangeKind kind) {
-  switch (kind) {
-  case ChangeKind::added:
-    return "added";
-  case ChangeKind::updated:
-    return "updated";
-  case ChangeKind::removed:
-    return "removed";
-  case ChangeKind::restored:
-    return "restored";
-  case ChangeKind::kept_local:
-    return "kept-local";
-  case ChangeKind::conflict:
-    return "conflict";
-  case ChangeKind::tampered:
-    return "tampered";
-  }
-  return "?";
-}
-
 size_t SyncReport::count(ChangeKind kind) const {
   return static_cast<size_t>(
-      std::count_if(changes.begin(), changes.end(), [&](const SyncChange& c) { return c.kind == kind; }));
+      std::count_if(changes.begin(), changes.end(), [&](const Change& c) { return c.kind == kind; }));
 }
 
 bool SyncReport::needs_attention() const {
@@ -40,7 +20,7 @@ bool SyncReport::needs_attention() const {
 
 std::string format_sync_text(const SyncReport& r) {
   std::ostringstream out;
-  for (const SyncChange& c : r.changes) {
+  for (const Change& c : r.changes) {
     char sign = '~';
     switch (c.kind) {
     case ChangeKind::added:
@@ -80,7 +60,7 @@ std::string format_sync_json(const std::vector<SyncReport>& reports) {
   nlohmann::ordered_json all = nlohmann::ordered_json::array();
   for (const SyncReport& r : reports) {
     nlohmann::ordered_json changes = nlohmann::ordered_json::array();
-    for (const SyncChange& c : r.changes)
+    for (const Change& c : r.changes)
       changes.push_back({{"kind", to_string(c.kind)}, {"path", c.path}, {"detail", c.detail}});
     all.push_back({{"dir", r.dir},
                    {"changes", changes},

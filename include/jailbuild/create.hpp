@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// `jailbuild create`: check the place, plan, assemble, record the manifest.
+// `jailbuild create`: check the place, plan, then a sync against the previous manifest (or none):
+// look at the jail, decide, apply (assemble.hpp), record the manifest, audit, register.
 #pragma once
 #include "jailbuild/assemble.hpp"
 #include "jailbuild/audit.hpp"
@@ -26,18 +27,30 @@ struct CreateOptions {
   AssembleOptions assemble;
   std::string state_dir; ///< where the jail is registered for `sync --all`
   AuditAfter audit = AuditAfter::yes;
+  Severity audit_fail_on = Severity::high; ///< a finding this severe fails the create
 };
+
+/// Whether the jail is in the registry that `sync --all` (the apt hook) reads.
+enum class Registered { no, yes };
 
 struct CreateResult {
   std::string dir;
   Plan plan;
   AssembleReport report;
   std::optional<AuditReport> audit; ///< the audit of the new jail, unless AuditAfter::no or a dry run
+  /// no after a dry run, and when the audit failed: root's apt hook must not keep syncing a jail
+  /// that fails its audit (one whose root a service user owns could feed it a manifest).
+  Registered registered = Registered::no;
+  bool audit_failed = false; ///< the audit found something at or above audit_fail_on
 };
 
-/// Creates (or brings up to date) the jail at options.dir. Everything that can be wrong with the
-/// input is found before anything is written; a jail directory this call made is removed again if
-/// assembling fails half-way.
+/// Creates (or brings up to date) the jail at options.dir: a sync against the previous manifest,
+/// or an empty one, that makes the jail exactly what the plan says (Differences::enforce) and so
+/// removes what an earlier create put there and the plan no longer has. Everything that can be wrong
+/// with the input is found before anything is written, and so is a symlink planted on the way; the
+/// jail's lock is held throughout (jail_lock.hpp). A failure leaves nothing half-written: a jail
+/// directory this call made is removed again, an existing jail keeps its previous manifest and
+/// stays a working jail the next run converges from, and no failed jail is registered.
 CreateResult create_jail(const CreateOptions& options);
 
 } // namespace jailbuild

@@ -31,6 +31,12 @@ struct CopyResult {
   std::uint64_t size = 0; ///< Their number.
 };
 
+/// Whether a directory entry's name has the exact form JailFs gives its temporary files,
+/// ".<name>.jbtmp.<16 lowercase hex digits>". A root-owned regular file so named was left by a
+/// jailbuild run killed between writing it and renaming it into place: create and sync remove such
+/// files where they list the jail anyway, and audit says what they are.
+bool is_temp_name(std::string_view name);
+
 /// The one way jailbuild writes into a jail. Paths are relative to the jail root ("etc/passwd"; a
 /// leading "/" is ignored, ".." is refused) and no symlink inside the jail is ever followed, in any
 /// component: a symlink where a directory is expected is an error, one at the final name is replaced
@@ -79,6 +85,10 @@ public:
   void remove(std::string_view rel);
   /// Removes an empty directory; absent is a no-op.
   void remove_dir(std::string_view rel);
+  /// Removes a temporary file that a killed jailbuild run left: only when the name passes
+  /// is_temp_name() and the entry is a regular file owned by root, checked here, at the moment of
+  /// removal; anything else is left alone. Returns whether it removed something.
+  bool remove_leftover(std::string_view rel);
   /// The entry's own status (a symlink is not followed); nullopt when it or a parent is absent.
   /// A symlink met as a parent component is an error, not an absence.
   std::optional<struct stat> lstat(std::string_view rel) const;

@@ -4,27 +4,13 @@
 // atomically (temporary file + rename, symlinks swapped, manifest last), keeping local changes to
 // configuration as dpkg does with conffiles.
 #pragma once
+#include "jailbuild/assemble.hpp"
+#include "jailbuild/decide.hpp"
+
 #include <string>
 #include <vector>
 
 namespace jailbuild {
-
-enum class ChangeKind {
-  added,      ///< new in the plan, installed
-  updated,    ///< changed on the host (content, mode, owner, link target), replaced
-  removed,    ///< no longer in the plan, taken away
-  restored,   ///< missing from the jail (or tampered with, under --force), installed again
-  kept_local, ///< configuration edited in the jail and unchanged on the host: the jail's stays
-  conflict,   ///< edited on both sides: the jail's stays, the host's is written as FILE.jailbuild-new
-  tampered,   ///< an installed executable, library or data file differs from what was installed
-};
-std::string_view to_string(ChangeKind kind);
-
-struct SyncChange {
-  ChangeKind kind;
-  std::string path; ///< inside the jail
-  std::string detail;
-};
 
 enum class SyncMode { apply, dry_run };
 enum class Force { no, yes };
@@ -32,15 +18,15 @@ enum class Force { no, yes };
 struct SyncOptions {
   SyncMode mode = SyncMode::apply;
   Force force = Force::no; ///< replace tampered executables and libraries too
-  unsigned threads = 2;
-  /// Fault injection for the tests only (hidden --test-kill-after N): SIGKILL after N applied actions,
-  /// to prove that a sync killed at any point leaves a working jail and the next one converges.
-  size_t kill_after_actions = 0;
+  unsigned threads = 2;    ///< file contents are copied on this many threads
+  /// Called after each action that changes the jail. The tests' build of the command line uses it to
+  /// kill a sync part-way (tests/CMakeLists.txt); the shipped one has no such option.
+  Progress progress;
 };
 
 struct SyncReport {
   std::string dir;
-  std::vector<SyncChange> changes;
+  std::vector<Change> changes; ///< decide.hpp: create and sync decide alike
   std::vector<std::string> warnings;
   bool manifest_written = false;
   /// False when nothing the last plan was made from had changed on the host, so the plan was reused
@@ -51,8 +37,11 @@ struct SyncReport {
   bool needs_attention() const;
 };
 
-/// Syncs one jail. Throws Error for a directory without a manifest, a jail another sync holds the
-/// lock of, or anything that stops the plan from being built (the jail is then left as it is).
+/// Syncs one jail: a three-way decide() (decide.hpp) between the manifest, a plan of the host as it
+/// is now (or the recorded one, when nothing it was made from changed) and the jail, then the
+/// assembler's apply(), then the manifest. Removes the temporary files of killed runs it meets. Throws
+/// Error for a directory without a manifest, a jail another jailbuild holds the lock of (after a
+/// minute), or anything that stops the plan from being built (the jail is then left as it is).
 SyncReport sync_jail(const std::string& dir, const SyncOptions& options);
 
 /// The report as text (one line per change, then a summary line) or JSON.

@@ -265,6 +265,17 @@ void check_integrity(Context& ctx, const std::unordered_map<std::size_t, const F
     bool elf = r != results.end() && r->second->elf;
     bool executable = S_ISREG(n.st.st_mode) && (elf || (n.st.st_mode & 0111));
     std::string_view name = base_name(n.path);
+    // A temporary file of a create or sync that was killed (JailFs's name, root's own file) where the
+    // next sync lists the jail (beside a manifest entry): what it is, not tampering.
+    if (S_ISREG(n.st.st_mode) && n.st.st_uid == 0 && is_temp_name(name) &&
+        std::any_of(plan.entries.begin(), plan.entries.end(),
+                    [dir = dirname_of(n.path)](const PlanEntry& e) { return dirname_of(e.path) == dir; })) {
+      ++stats.unexpected;
+      ctx.add("integrity-unexpected", Severity::low, n.path,
+              "a temporary file left by an interrupted jailbuild run; the next sync removes it",
+              "nothing: `jailbuild sync " + ctx.jail.root() + "` removes it");
+      continue;
+    }
     // What the file is, from where it lies and what it holds: a noun for the messages.
     std::string what = executable ? "an executable" : type_name(n.st.st_mode);
     bool library = name.size() > 3 &&

@@ -5,6 +5,8 @@
 #include "jailbuild/pack.hpp"
 #include "pack_module.hpp"
 
+#include "jailbuild/jail_lock.hpp"
+
 #include <string_view>
 
 // Weak: defined only where the module's code is linked in (the unit tests), null in the executable.
@@ -22,6 +24,7 @@ const ArchiveModule& archive() {
 } // namespace
 
 PackResult pack_jail(const PackOptions& options) {
+  JailLock lock(options.dir, LockFor::look); // not while a create or sync changes the jail
   PackResult result;
   ModuleFailure failure;
   if (!archive().pack(&options, &result, &failure)) rethrow(failure);

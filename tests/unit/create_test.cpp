@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: MIT
-// The jail location checks and the assembler (plan -> directory). The plan, accounts and manifest
-// have tests of their own; the CLI is driven by tests/scenario/create_cli.sh.
+// The jail location checks, the assembler (a plan applied to a directory: create's sync against the
+// previous manifest) and create_jail through a fake host root (fake_host.hpp). The decisions have
+// tests of their own (decide_test.cpp); the CLI is driven by tests/scenario/create_cli.sh.
 #include "jailbuild/assemble.hpp"
+#include "jailbuild/create.hpp"
 #include "jailbuild/digest.hpp"
 #include "jailbuild/error.hpp"
 #include "jailbuild/hostfs.hpp"
 #include "jailbuild/jailfs.hpp"
 #include "jailbuild/manifest.hpp"
+#include "jailbuild/registry.hpp"
 
+#include "fake_host.hpp"
 #include "test_util.hpp"
 
 #include <doctest/doctest.h>
@@ -73,11 +77,8 @@ TEST_CASE("check_jail_location: a parent owned by another user, or writable by o
   REQUIRE(::chown(parent.path.c_str(), 0, 0) == 0);
 }
 
-TEST_CASE("check_jail_location: refuses a symlink, a file and a foreign non-empty directory") {
-  if (!is_root()) {
-    MESSAGE("skipped: the parent of a temporary directory is root-owned only when we are root");
-    return;
-  }
+TEST_CASE("check_jail_location: refuses a symlink, a file and a foreign non-empty directory" *
+          doctest::skip(!is_root())) {
   TempDir parent("location", 0700);
   REQUIRE(::mkdir((parent / "real").c_str(), 0755) == 0);
   REQUIRE(::symlink((parent / "real").c_str(), (parent / "link").c_str()) == 0);
@@ -185,11 +186,8 @@ struct AssembleFixture {
 
 } // namespace
 
-TEST_CASE("assemble: applies every kind of entry; no setuid bit, no shared inode, exact device numbers") {
-  if (!is_root()) {
-    MESSAGE("skipped: the assembler chowns to root and makes device nodes, which needs root");
-    return;
-  }
+TEST_CASE("assemble: applies every kind of entry; no setuid bit, no shared inode, exact device numbers" *
+          doctest::skip(!is_root())) {
   AssembleFixture f;
   JailFs jail(f.jail_dir);
   AssembleReport report = assemble(jail, f.host, f.plan, nullptr, AssembleOptions{});
@@ -230,11 +228,7 @@ TEST_CASE("assemble: applies every kind of entry; no setuid bit, no shared inode
     if (e.kind == EntryKind::file || e.kind == EntryKind::generated) CHECK(e.digest.size() == 64);
 }
 
-TEST_CASE("assemble: a re-run over the previous manifest writes nothing") {
-  if (!is_root()) {
-    MESSAGE("skipped: needs root");
-    return;
-  }
+TEST_CASE("assemble: a re-run over the previous manifest writes nothing" * doctest::skip(!is_root())) {
   AssembleFixture f;
   JailFs jail(f.jail_dir);
   Plan first = f.plan;
@@ -280,11 +274,8 @@ TEST_CASE("assemble: a re-run over the previous manifest writes nothing") {
   CHECK(read_text(f.jail_dir + "/usr/bin/data.txt") == "DATA");
 }
 
-TEST_CASE("assemble: a bind of a non-directory gets an empty file as mount point") {
-  if (!is_root()) {
-    MESSAGE("skipped: needs root");
-    return;
-  }
+TEST_CASE("assemble: a bind of a non-directory gets an empty file as mount point" *
+          doctest::skip(!is_root())) {
   AssembleFixture f;
   // A socket, as /dev/log is.
   fs::create_directories(f.host_dir / "dev");
@@ -311,11 +302,7 @@ TEST_CASE("assemble: a bind of a non-directory gets an empty file as mount point
   CHECK(st.st_size == 0);
 }
 
-TEST_CASE("assemble: never writes through a symlink planted in the jail") {
-  if (!is_root()) {
-    MESSAGE("skipped: needs root");
-    return;
-  }
+TEST_CASE("assemble: never writes through a symlink planted in the jail" * doctest::skip(!is_root())) {
   AssembleFixture f;
   TempDir outside("outside", 0700);
   JailFs jail(f.jail_dir);
@@ -329,11 +316,8 @@ TEST_CASE("assemble: never writes through a symlink planted in the jail") {
   CHECK(fs::is_empty(outside.path));
 }
 
-TEST_CASE("assemble: leaves an existing bind mount point alone (it may show the host source)") {
-  if (!is_root()) {
-    MESSAGE("skipped: needs root");
-    return;
-  }
+TEST_CASE("assemble: leaves an existing bind mount point alone (it may show the host source)" *
+          doctest::skip(!is_root())) {
   AssembleFixture f;
   // As after `jailbuild mount`: the mount point shows the source, owned by a service user.
   fs::create_directories(f.jail_dir + "/mnt/data");
@@ -344,4 +328,146 @@ TEST_CASE("assemble: leaves an existing bind mount point alone (it may show the 
   struct stat st = lstat_of(f.jail_dir + "/mnt/data");
   CHECK(st.st_uid == 65534);
   CHECK((st.st_mode & 07777) == 0750);
+}
+
+TEST_CASE("assemble: a re-run removes what the previous manifest had and the plan no longer has" *
+          doctest::skip(!is_root())) {
+  AssembleFixture f;
+  JailFs jail(f.jail_dir);
+  Plan first = f.plan;
+  assemble(jail, f.host, first, nullptr, AssembleOptions{});
+  Manifest previous;
+  previous.plan = first;
+  // The plan loses /usr/bin/data.txt and /dev/big; /usr/bin/tool stays.
+  Plan less = f.plan;
+  std::erase_if(less.entries,
+                [](const PlanEntry& e) { return e.path == "/usr/bin/data.txt" || e.path == "/dev/big"; });
+  AssembleReport report = assemble(jail, f.host, less, &previous, AssembleOptions{});
+  CHECK(report.removed == 2);
+  CHECK(report.written == 0);
+  CHECK_FALSE(fs::exists(fs::symlink_status(f.jail_dir + "/usr/bin/data.txt")));
+  CHECK_FALSE(fs::exists(fs::symlink_status(f.jail_dir + "/dev/big")));
+  CHECK(fs::exists(f.jail_dir + "/usr/bin/tool"));
+}
+
+namespace {
+
+bool registered(const FakeHost& h) {
+  std::vector<std::string> jails = Registry(h.state).list();
+  return std::find(jails.begin(), jails.end(), h.jail) != jails.end();
+}
+
+} // namespace
+
+TEST_CASE("create_jail: through a fake host root; a re-run writes nothing" * doctest::skip(!is_root())) {
+  FakeHost h;
+  CreateResult r = create_jail(h.create_options());
+  CHECK(r.dir == h.jail);
+  CHECK(r.report.written > 10);
+  CHECK(r.report.bytes > 0);
+  CHECK(read_text(h.jail + "/etc/app/app.conf") == "setting=1\n");
+  CHECK(lstat_of(h.jail + "/var/lib/app").st_uid == 33);
+  CHECK(fs::is_symlink(h.jail + "/lib64"));
+  Manifest m = read_manifest(h.jail);
+  CHECK(m.plan.entries == r.plan.entries);
+  for (const PlanEntry& e : m.plan.entries)
+    if (e.kind == EntryKind::file) CHECK(e.digest.size() == 64); // hashed while copied
+  CHECK(registered(h));
+  CHECK(r.registered == Registered::yes);
+
+  CreateResult again = create_jail(h.create_options());
+  CHECK(again.report.bytes == 0);
+  CHECK(again.report.written == 0);
+  CHECK(again.report.removed == 0);
+  CHECK(read_manifest(h.jail).plan.entries == m.plan.entries);
+}
+
+TEST_CASE("create_jail: a re-run asked for less removes what is no longer asked for" *
+          doctest::skip(!is_root())) {
+  FakeHost h;
+  create_jail(h.create_options({"app", "extra"}));
+  REQUIRE(fs::exists(h.jail + "/etc/app/extra.conf"));
+  CreateResult r = create_jail(h.create_options({"app"}));
+  CHECK(r.report.removed == 1);
+  CHECK_FALSE(fs::exists(h.jail + "/etc/app/extra.conf"));
+  CHECK(fs::exists(h.jail + "/etc/app/app.conf"));
+  Manifest m = read_manifest(h.jail);
+  CHECK(std::none_of(m.plan.entries.begin(), m.plan.entries.end(),
+                     [](const PlanEntry& e) { return e.path == "/etc/app/extra.conf"; }));
+}
+
+TEST_CASE("create_jail: a failure leaves nothing half-written" * doctest::skip(!is_root())) {
+  FakeHost h;
+  // The registry cannot be written (its directory is a file): the last step fails.
+  write_text(h.state, "not a directory");
+  CHECK_FALSE(error_of([&] { create_jail(h.create_options()); }).empty());
+  CHECK_FALSE(fs::exists(h.jail)); // the directory it made is gone again
+
+  // Over an existing jail, it stays, with its manifest: the next run converges from there.
+  fs::remove(h.state);
+  create_jail(h.create_options());
+  const std::string manifest = read_text(h.jail + "/.jailbuild/manifest.json");
+  fs::remove(h.state + "/lock");
+  fs::create_directory(h.state + "/lock"); // the registry's lock: a directory cannot be locked
+  CHECK_FALSE(error_of([&] { create_jail(h.create_options({"app", "extra"})); }).empty());
+  CHECK(fs::exists(h.jail + "/usr/bin/hello"));
+  CHECK(fs::exists(h.jail + "/etc/app/extra.conf"));                  // applied...
+  CHECK(read_text(h.jail + "/.jailbuild/manifest.json") != manifest); // ...and recorded, not registered
+  fs::remove(h.state + "/lock");
+  CreateResult r = create_jail(h.create_options({"app", "extra"}));
+  CHECK(r.report.written == 0);
+  CHECK(registered(h));
+}
+
+TEST_CASE("create_jail: a symlink planted in the jail is refused before anything is written" *
+          doctest::skip(!is_root())) {
+  FakeHost h;
+  create_jail(h.create_options());
+  const std::string manifest = read_text(h.jail + "/.jailbuild/manifest.json");
+  TempDir outside("outside", 0700);
+  fs::remove_all(h.jail + "/etc/app");
+  fs::create_directory_symlink(outside.path, h.jail + "/etc/app");
+  fs::remove(h.jail + "/usr/bin/hello"); // something to restore, were it to go on
+  std::string err = error_of([&] { create_jail(h.create_options({"app", "extra"})); });
+  CHECK(contains(err, h.jail + "/etc/app: should be a directory but is a symlink"));
+  CHECK(fs::is_empty(outside.path));
+  CHECK_FALSE(fs::exists(h.jail + "/usr/bin/hello")); // nothing written
+  CHECK(read_text(h.jail + "/.jailbuild/manifest.json") == manifest);
+}
+
+TEST_CASE("create_jail: removes the temporary files a killed run left" * doctest::skip(!is_root())) {
+  FakeHost h;
+  create_jail(h.create_options());
+  const std::string left = h.jail + "/etc/app/.app.conf.jbtmp.00112233445566ff";
+  write_text(left, "half");
+  CreateResult r = create_jail(h.create_options());
+  CHECK(r.report.removed == 1);
+  CHECK_FALSE(fs::exists(left));
+}
+
+TEST_CASE("create_jail: a jail whose audit fails stays for the user to see, unregistered" *
+          doctest::skip(!is_root())) {
+  FakeHost h;
+  h.profile("loose", R"(description = "test: a directory anyone can write, without the sticky bit"
+[[dirs]]
+path = "/var/lib/loose"
+mode = "0777"
+)");
+  CreateResult r = create_jail(h.create_options({"app", "loose"}));
+  CHECK(r.audit_failed);
+  CHECK(r.registered == Registered::no);
+  CHECK(fs::exists(h.jail + "/var/lib/loose"));
+  CHECK_FALSE(registered(h));
+  // Fixed, it is registered; broken again, it is taken out of the registry.
+  r = create_jail(h.create_options({"app"}));
+  CHECK_FALSE(r.audit_failed);
+  CHECK(registered(h));
+  r = create_jail(h.create_options({"app", "loose"}));
+  CHECK_FALSE(registered(h));
+  // The threshold is the caller's.
+  CreateOptions lenient = h.create_options({"app", "loose"});
+  lenient.audit_fail_on = Severity::critical;
+  r = create_jail(lenient);
+  CHECK_FALSE(r.audit_failed);
+  CHECK(registered(h));
 }

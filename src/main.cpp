@@ -379,7 +379,8 @@ int main(int argc, char** argv) {
     unpack_cmd->add_option("--max-entries", unpack.limits.max_entries, "Refuse an archive with more entries")
         ->capture_default_str();
     unpack_cmd
-        ->add_option("--max-bytes", unpack.limits.max_bytes, "Refuse an archive with more bytes of files")
+        ->add_option("--max-bytes", unpack.limits.max_bytes,
+                     "Refuse an archive that decompresses to more bytes (everything in it counts)")
         ->capture_default_str();
     unpack_cmd->add_flag("--quiet,-q", unpack.quiet, "Print nothing but warnings and errors");
   }

@@ -57,10 +57,13 @@ struct PackResult {
 /// nothing under the final name.
 PackResult pack_jail(const PackOptions& options);
 
-/// Limits that keep a hostile archive from filling the disk or the inode table.
+/// Limits that keep a hostile archive from filling the disk or the inode table, or from keeping
+/// unpack busy decompressing.
 struct UnpackLimits {
   uint64_t max_entries = 200'000;
-  uint64_t max_bytes = uint64_t{4} << 30; ///< total size of file content
+  /// The archive's size once decompressed, all of it: headers, file content, the data of any other
+  /// entry, padding, and whatever follows the end-of-archive marker.
+  uint64_t max_bytes = uint64_t{4} << 30;
 };
 
 struct UnpackOptions {

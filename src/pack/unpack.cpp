@@ -269,7 +269,7 @@ UnpackResult unpack_with_libarchive(const UnpackOptions& options) {
   UnpackResult result;
   result.dir = check_jail_location(options.dir);
   ScopedUtf8Locale utf8; // names come out as the UTF-8 the manifest records
-  ArchiveReader reader(options.archive);
+  ArchiveReader reader(options.archive, options.limits.max_bytes);
   uint64_t entries = 0;
   Manifest manifest = read_leading_manifest(reader, entries);
   HostCheck host = check_host(manifest, this_host());

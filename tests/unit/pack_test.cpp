@@ -17,6 +17,7 @@
 #include <archive_entry.h>
 #include <doctest/doctest.h>
 
+#include <cstdio>
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
@@ -763,5 +764,159 @@ TEST_CASE("pack_jail: a file that keeps its recorded stamp is not hashed again, 
   pack_jail({top / "jail", top / "tampered.tar", StateFiles::leave_out, 1});
   error = error_of([&] { unpack_jail({top / "tampered.tar", top / "copy", top / "state", {}}); });
   CHECK(contains(error, "usr/bin/tool: content does not match the manifest's digest"));
+  CHECK_FALSE(fs::exists(top / "copy"));
+}
+
+namespace {
+
+/// One zstd frame holding `size` zero bytes (a few dozen bytes: zstd stores runs as RLE blocks).
+/// Frames may be concatenated: a decoder reads them as one stream, which is how a small file
+/// becomes gigabytes of decompressed data.
+std::string zstd_frame_of_zeros(std::size_t size) {
+  archive* a = archive_write_new();
+  REQUIRE(archive_write_add_filter_zstd(a) == ARCHIVE_OK);
+  REQUIRE(archive_write_set_format_raw(a) == ARCHIVE_OK);
+  REQUIRE(archive_write_set_bytes_in_last_block(a, 1) == ARCHIVE_OK);
+  std::string out(1 << 20, '\0');
+  size_t used = 0;
+  REQUIRE(archive_write_open_memory(a, out.data(), out.size(), &used) == ARCHIVE_OK);
+  archive_entry* e = archive_entry_new();
+  archive_entry_set_pathname(e, "zeros");
+  archive_entry_set_filetype(e, AE_IFREG);
+  archive_entry_set_size(e, static_cast<la_int64_t>(size));
+  REQUIRE(archive_write_header(a, e) == ARCHIVE_OK);
+  const std::string zeros(size, '\0');
+  REQUIRE(archive_write_data(a, zeros.data(), zeros.size()) == static_cast<la_ssize_t>(size));
+  REQUIRE(archive_write_close(a) == ARCHIVE_OK);
+  archive_entry_free(e);
+  archive_write_free(a);
+  out.resize(used);
+  return out;
+}
+
+/// `bytes` as zstd: one frame, compressed by libarchive.
+std::string zstd_of(const std::string& bytes) {
+  archive* a = archive_write_new();
+  REQUIRE(archive_write_add_filter_zstd(a) == ARCHIVE_OK);
+  REQUIRE(archive_write_set_format_raw(a) == ARCHIVE_OK);
+  REQUIRE(archive_write_set_bytes_in_last_block(a, 1) == ARCHIVE_OK);
+  std::string out(bytes.size() + (1 << 16), '\0');
+  size_t used = 0;
+  REQUIRE(archive_write_open_memory(a, out.data(), out.size(), &used) == ARCHIVE_OK);
+  archive_entry* e = archive_entry_new();
+  archive_entry_set_pathname(e, "data");
+  archive_entry_set_filetype(e, AE_IFREG);
+  archive_entry_set_size(e, static_cast<la_int64_t>(bytes.size()));
+  REQUIRE(archive_write_header(a, e) == ARCHIVE_OK);
+  REQUIRE(archive_write_data(a, bytes.data(), bytes.size()) == static_cast<la_ssize_t>(bytes.size()));
+  REQUIRE(archive_write_close(a) == ARCHIVE_OK);
+  archive_entry_free(e);
+  archive_write_free(a);
+  out.resize(used);
+  return out;
+}
+
+/// A ustar header written by hand: libarchive will not write data for a directory, a hostile
+/// archive does.
+std::string ustar_header(const std::string& name, char type, uint64_t size, mode_t mode) {
+  std::string h(512, '\0');
+  auto put = [&](std::size_t at, const std::string& text) { h.replace(at, text.size(), text); };
+  auto octal = [](uint64_t value, int digits) {
+    char buffer[32];
+    std::snprintf(buffer, sizeof buffer, "%0*llo", digits, static_cast<unsigned long long>(value));
+    return std::string(buffer);
+  };
+  put(0, name);
+  put(100, octal(mode, 7));
+  put(108, octal(0, 7));
+  put(116, octal(0, 7));
+  put(124, octal(size, 11));
+  put(136, octal(1600000000, 11));
+  h.replace(148, 8, 8, ' ');
+  h[156] = type;
+  put(257, std::string("ustar") + '\0');
+  put(263, "00");
+  unsigned sum = 0;
+  for (unsigned char c : h)
+    sum += c;
+  put(148, octal(sum, 6) + '\0' + ' ');
+  return h;
+}
+
+/// A ustar entry with content, padded to whole blocks.
+std::string ustar_file(const std::string& name, const std::string& content, mode_t mode) {
+  std::string out = ustar_header(name, '0', content.size(), mode) + content;
+  out.resize((out.size() + 511) / 512 * 512, '\0');
+  return out;
+}
+
+/// The decompressed size of a packed jail: that of the same jail packed without compression.
+uint64_t tar_size_of(const std::string& jail, const std::string& scratch) {
+  pack_jail({jail, scratch, StateFiles::leave_out, 1600000000});
+  return static_cast<uint64_t>(lstat_of(scratch).st_size);
+}
+
+} // namespace
+
+TEST_CASE("unpack_jail: 8 GiB of zeros after the end-of-archive marker stop at --max-bytes") {
+  if (!is_root()) {
+    MESSAGE("skipped: needs root");
+    return;
+  }
+  TempDir top("bomb", 0700);
+  make_jail(top / "jail");
+  pack_jail({top / "jail", top / "j.tar.zst", StateFiles::leave_out, 1600000000});
+  ::unlink((top / "j.tar.zst.sha256").c_str()); // its digest would only be checked at the very end
+  const uint64_t limit = tar_size_of(top / "jail", top / "plain.tar") + (uint64_t{1} << 20);
+  // The jail's own archive unpacks within the limit.
+  CHECK(unpack_jail({top / "j.tar.zst", top / "ok", top / "state", {200'000, limit}}).entries > 10);
+  // Then 8 GiB of zeros after it: 8192 frames of 1 MiB, 1 MB on disk.
+  {
+    const std::string frame = zstd_frame_of_zeros(std::size_t{1} << 20);
+    std::ofstream out(top / "j.tar.zst", std::ios::binary | std::ios::app);
+    for (int i = 0; i < 8192; ++i)
+      out << frame;
+  }
+  CHECK(lstat_of(top / "j.tar.zst").st_size < (2 << 20));
+  std::string error = error_of([&] {
+    unpack_jail({top / "j.tar.zst", top / "copy", top / "state", {200'000, limit}});
+  });
+  CAPTURE(error);
+  CHECK(error.starts_with(top / "j.tar.zst: "));
+  CHECK(contains(error, "decompresses to more than " + std::to_string(limit) + " bytes"));
+  CHECK_FALSE(fs::exists(top / "copy"));
+}
+
+TEST_CASE("unpack_jail: a directory entry carrying 2 GiB of data stops at --max-bytes") {
+  if (!is_root()) {
+    MESSAGE("skipped: needs root");
+    return;
+  }
+  TempDir top("dirbomb", 0700);
+  // A hostile archive written by hand: the manifest and origin, then "d/" whose header says 2 GiB.
+  Manifest m;
+  m.tool = "jailbuild test";
+  PackOrigin origin;
+  origin.packages = {{"coreutils", "9.1-1"}};
+  origin.packages_digest = packages_digest(origin.packages);
+  std::string tar = ustar_header(".jailbuild/", '5', 0, 0700) +
+                    ustar_file(".jailbuild/manifest.json", manifest_to_json(m), 0600) +
+                    ustar_file(".jailbuild/origin.json", origin_to_json(origin), 0600) +
+                    ustar_header("d/", '5', uint64_t{2} << 30, 0755);
+  {
+    std::ofstream out(top / "dir.tar.zst", std::ios::binary);
+    out << zstd_of(tar);
+    const std::string frame = zstd_frame_of_zeros(std::size_t{1} << 20);
+    for (int i = 0; i < 2048; ++i)
+      out << frame;
+    out << zstd_of(std::string(1024, '\0'));
+  }
+  CHECK(lstat_of(top / "dir.tar.zst").st_size < (1 << 20));
+  std::string error = error_of([&] {
+    unpack_jail({top / "dir.tar.zst", top / "copy", top / "state", {200'000, uint64_t{1} << 20}});
+  });
+  CAPTURE(error);
+  CHECK(error.starts_with(top / "dir.tar.zst: "));
+  CHECK(contains(error, "more than 1048576 bytes"));
   CHECK_FALSE(fs::exists(top / "copy"));
 }

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace jailbuild {
@@ -94,8 +95,9 @@ struct UnpackResult {
 /// nothing). Errors name the archive: Error(archive, "<entry>: <why>").
 UnpackResult unpack_jail(const UnpackOptions& options);
 
-/// The device nodes a jail may hold: null, zero, full, random, urandom (character 1,3/5/7/8/9) and
-/// tty (character 5,0). Anything else in a jail would give its services access to hardware.
-bool device_allowed(DeviceType type, unsigned major, unsigned minor);
+/// The device nodes a jail may hold, each only at its own path: /dev/null, /dev/zero, /dev/full,
+/// /dev/random, /dev/urandom (character 1,3/5/7/8/9) and /dev/tty (character 5,0). Anything else in
+/// a jail would give its services access to hardware; a harmless one elsewhere is a trap.
+bool device_allowed(std::string_view jail_path, DeviceType type, unsigned major, unsigned minor);
 
 } // namespace jailbuild

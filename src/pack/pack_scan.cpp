@@ -198,7 +198,7 @@ std::vector<std::string> check_against_plan(const std::vector<PackItem>& items, 
                          " is setuid or setgid (jailbuild never installs one; run jailbuild audit)");
     if (S_ISBLK(item.st.st_mode) ||
         (S_ISCHR(item.st.st_mode) &&
-         !device_allowed(DeviceType::character, major(item.st.st_rdev), minor(item.st.st_rdev))))
+         !device_allowed(item.path, DeviceType::character, major(item.st.st_rdev), minor(item.st.st_rdev))))
       problems.push_back(item.path + " is a device node (" + device_text(item.st) +
                          ") that unpack would refuse");
   }

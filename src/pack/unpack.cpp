@@ -173,9 +173,14 @@ private:
     case AE_IFCHR: {
       auto major_number = static_cast<unsigned>(archive_entry_rdevmajor(e));
       auto minor_number = static_cast<unsigned>(archive_entry_rdevminor(e));
-      if (!device_allowed(DeviceType::character, major_number, minor_number))
-        refuse(rel, "character device " + std::to_string(major_number) + "," + std::to_string(minor_number) +
+      if (!device_allowed("/" + rel, DeviceType::character, major_number, minor_number)) {
+        const std::string numbers = std::to_string(major_number) + "," + std::to_string(minor_number);
+        for (const char* name : {"null", "zero", "full", "random", "urandom", "tty"})
+          if (device_allowed(std::string("/dev/") + name, DeviceType::character, major_number, minor_number))
+            refuse(rel, "character device " + numbers + " may only be /dev/" + name);
+        refuse(rel, "character device " + numbers +
                         " is not one a jail may hold (null, zero, full, random, urandom, tty)");
+      }
       expect_kind(rel, EntryKind::device);
       if (const PlanEntry* p = planned(rel); p && (p->major != major_number || p->minor != minor_number))
         refuse(rel, "device numbers differ from the manifest's");

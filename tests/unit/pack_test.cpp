@@ -156,17 +156,22 @@ public:
     archive_entry_free(e_);
     archive_write_free(a_);
   }
-  /// The manifest and the origin, listing `extra` files (path -> content) with their digests.
-  void manifest(const std::map<std::string, std::string>& extra = {},
-                const std::vector<PlanEntry>& plan = {}) {
+  /// The manifest and the origin, listing `extra` files (path -> content) with their digests; `edit`
+  /// may change the manifest's JSON text before it is written.
+  void manifest(const std::map<std::string, std::string>& extra = {}, const std::vector<PlanEntry>& plan = {},
+                const std::function<void(std::string&)>& edit = {}) {
     Manifest m;
     m.tool = "jailbuild test";
     m.plan.entries = plan;
     PackOrigin origin;
+    origin.packages = {{"coreutils", "9.1-1"}};
+    origin.packages_digest = packages_digest(origin.packages);
     for (const auto& [path, content] : extra)
       origin.extra_digests["/" + path] = sha256_hex(content);
+    std::string text = manifest_to_json(m);
+    if (edit) edit(text);
     dir(".jailbuild", 0700);
-    file(".jailbuild/manifest.json", manifest_to_json(m), 0600);
+    file(".jailbuild/manifest.json", text, 0600);
     file(".jailbuild/origin.json", origin_to_json(origin), 0600);
   }
   void dir(const std::string& name, mode_t perm = 0755) { header(name, AE_IFDIR, perm); }
@@ -252,14 +257,22 @@ TEST_CASE("compression_for: by extension, zstd otherwise") {
   CHECK(compression_for("a.jail") == Compression::zstd);
 }
 
-TEST_CASE("device_allowed: only the harmless character devices") {
-  for (unsigned minor_number : {3u, 5u, 7u, 8u, 9u})
-    CHECK(device_allowed(DeviceType::character, 1, minor_number));
-  CHECK(device_allowed(DeviceType::character, 5, 0));
-  CHECK_FALSE(device_allowed(DeviceType::character, 1, 1)); // /dev/mem
-  CHECK_FALSE(device_allowed(DeviceType::character, 1, 2)); // /dev/kmem
-  CHECK_FALSE(device_allowed(DeviceType::block, 1, 3));
-  CHECK_FALSE(device_allowed(DeviceType::block, 8, 0));
+TEST_CASE("device_allowed: only the harmless character devices, each at its own /dev path") {
+  CHECK(device_allowed("/dev/null", DeviceType::character, 1, 3));
+  CHECK(device_allowed("/dev/zero", DeviceType::character, 1, 5));
+  CHECK(device_allowed("/dev/full", DeviceType::character, 1, 7));
+  CHECK(device_allowed("/dev/random", DeviceType::character, 1, 8));
+  CHECK(device_allowed("/dev/urandom", DeviceType::character, 1, 9));
+  CHECK(device_allowed("/dev/tty", DeviceType::character, 5, 0));
+  CHECK_FALSE(device_allowed("/dev/mem", DeviceType::character, 1, 1));
+  CHECK_FALSE(device_allowed("/dev/kmem", DeviceType::character, 1, 2));
+  CHECK_FALSE(device_allowed("/dev/null", DeviceType::block, 1, 3));
+  CHECK_FALSE(device_allowed("/dev/sda", DeviceType::block, 8, 0));
+  // A harmless device under another name is refused: /var/www/tty would be the terminal of whoever
+  // runs a tool there, /dev/zero named /dev/null is a trap.
+  CHECK_FALSE(device_allowed("/var/www/tty", DeviceType::character, 5, 0));
+  CHECK_FALSE(device_allowed("/dev/null", DeviceType::character, 1, 5));
+  CHECK_FALSE(device_allowed("/tmp/null", DeviceType::character, 1, 3));
 }
 
 TEST_CASE("kernel_at_least: compares the leading numbers") {
@@ -670,6 +683,33 @@ TEST_CASE("unpack_jail: hostile archives are refused, nothing is written outside
          a.file("big", std::string(5000, 'x'));
        },
        "more than 4096 bytes", UnpackLimits{1000, 4096}},
+      {"a manifest uid beyond 32 bits",
+       [](HandArchive& a, const std::string&) {
+         PlanEntry etc;
+         etc.kind = EntryKind::directory, etc.path = "/etc", etc.mode = 0755;
+         a.manifest({}, {etc}, [](std::string& json) {
+           std::size_t at = json.find("\"uid\":0");
+           REQUIRE(at != std::string::npos);
+           json.replace(at, 7, "\"uid\":4294967296");
+         });
+         a.dir("etc");
+       },
+       "corrupt manifest: entry /etc: uid 4294967296 is out of range"},
+      {"a tty device outside /dev",
+       [](HandArchive& a, const std::string&) {
+         a.manifest();
+         a.dir("etc");
+         a.device("etc/tty", AE_IFCHR, 5, 0);
+       },
+       "character device 5,0 may only be /dev/tty"},
+      {"a manifest entry with an empty path",
+       [](HandArchive& a, const std::string&) {
+         PlanEntry empty;
+         empty.kind = EntryKind::directory, empty.path = "", empty.mode = 0755;
+         a.manifest({}, {empty});
+         a.dir("etc");
+       },
+       "corrupt manifest: an entry's path '' is not an absolute, normalised jail path"},
   };
   for (const Case& c : cases) {
     CAPTURE(c.what);

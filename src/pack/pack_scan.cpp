@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <memory>
+#include <optional>
 #include <set>
 #include <sys/sysmacros.h>
 #include <tuple>
@@ -52,7 +53,7 @@ public:
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0) throw system_error(root_, "reading status", errno);
     root_dev_ = st.st_dev;
-    walk_dir(std::move(fd), "");
+    walk(std::move(fd));
   }
 
   std::vector<PackItem> items; ///< in path_less order: names are sorted in each directory, parents first
@@ -60,6 +61,14 @@ public:
   std::size_t left_out = 0;
 
 private:
+  /// A directory being walked: its fd, its sorted names, and how far the walk got.
+  struct Frame {
+    UniqueFd fd;
+    std::string prefix; ///< its jail path, "" for the root
+    std::vector<std::string> names;
+    std::size_t next = 0;
+  };
+
   const PlanEntry* planned(const std::string& path) const {
     auto it = planned_.find(path);
     return it == planned_.end() ? nullptr : it->second;
@@ -71,54 +80,94 @@ private:
     return false;
   }
 
-  /// Walks one directory.
-  void walk_dir(UniqueFd fd, const std::string& prefix) {
-    DIR* dir = ::fdopendir(fd.get());
+  /// The sorted names of a directory (byte order per directory = path_less order overall).
+  std::vector<std::string> names_in(int dir_fd, const std::string& prefix) const {
+    // fdopendir takes the fd it is given: it reads a duplicate, so the frame keeps its own.
+    UniqueFd copy(::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0));
+    if (!copy) throw system_error(root_ + prefix, "reading directory", errno);
+    DIR* dir = ::fdopendir(copy.get());
     if (!dir) throw system_error(root_ + prefix, "reading directory", errno);
+    (void)copy.release(); // closedir closes it
     std::unique_ptr<DIR, int (*)(DIR*)> closer(dir, ::closedir);
-    const int dir_fd = fd.release(); // closedir closes it
     std::vector<std::string> names;
     errno = 0;
     while (dirent* d = ::readdir(dir)) {
       std::string_view name = d->d_name;
       if (name != "." && name != "..") names.emplace_back(name);
     }
-    int err = errno;
-    if (err != 0) throw system_error(root_ + prefix, "reading directory", err);
-    std::sort(names.begin(), names.end()); // byte order per directory = path_less order overall
+    if (errno != 0) throw system_error(root_ + prefix, "reading directory", errno);
+    std::sort(names.begin(), names.end());
+    return names;
+  }
 
-    for (const std::string& name : names) {
-      PackItem item;
-      item.path = prefix + "/" + name;
-      if (item.path == "/" + std::string(manifest_dir)) continue; // written first, from the manifest
-      if (is_temp_name(name)) {
-        warnings.push_back(item.path + ": left out: a temporary file of an interrupted jailbuild run");
+  /// Walks the tree depth first without recursion, one open directory per level: the depth of a
+  /// jail's tree is chosen by whoever writes to it, its services included (a recursion 60,000
+  /// levels deep overflowed the stack; one fd per level ran out of fds). A directory nested more
+  /// than max_jail_depth levels deep holds nothing unpack would accept: below a state directory
+  /// whose content is left out anyway it is left out with a warning, anywhere else it is an error.
+  void walk(UniqueFd root_fd) {
+    std::vector<Frame> stack;
+    std::vector<std::string> top = names_in(root_fd.get(), "");
+    stack.push_back({std::move(root_fd), "", std::move(top), 0});
+    while (!stack.empty()) {
+      Frame& frame = stack.back();
+      if (frame.next == frame.names.size()) {
+        stack.pop_back();
         continue;
       }
-      if (::fstatat(dir_fd, name.c_str(), &item.st, AT_SYMLINK_NOFOLLOW) != 0)
-        throw system_error(root_ + item.path, "reading status", errno);
-      const mode_t type = item.st.st_mode & S_IFMT;
-      const PlanEntry* plan = planned(item.path);
-      if (type == S_IFSOCK || type == S_IFIFO) { // a live endpoint, meaningless in another place
-        ++left_out;
-        continue;
+      const std::string& name = frame.names[frame.next++];
+      if (std::optional<UniqueFd> child = visit(frame.fd.get(), frame.prefix, name)) {
+        std::string prefix = frame.prefix + "/" + name;
+        std::vector<std::string> names = names_in(child->get(), prefix);
+        if (!names.empty() && stack.size() >= max_jail_depth) {
+          if (state_ == StateFiles::leave_out && in_state_dir(prefix)) {
+            warnings.push_back(prefix + ": left out: runtime state nested more than " +
+                               std::to_string(max_jail_depth) + " levels deep");
+            ++left_out;
+            continue;
+          }
+          throw Error(root_ + prefix,
+                      "holds directories nested more than " + std::to_string(max_jail_depth) +
+                          " levels deep, which no jail needs and unpack refuses; remove them");
+        }
+        stack.push_back({std::move(*child), std::move(prefix), std::move(names), 0});
       }
-      if (!plan && type != S_IFDIR && state_ == StateFiles::leave_out && in_state_dir(item.path)) {
-        ++left_out;
-        continue;
-      }
-      if (type == S_IFLNK) item.link_target = read_link(dir_fd, name, item.path);
-      items.push_back(item);
-      if (type != S_IFDIR) continue;
-      if (plan && plan->kind == EntryKind::bind) continue; // host data mounted there, not the jail's
-      if (item.st.st_dev != root_dev_) {
-        warnings.push_back(item.path + ": a mount point; its content is not packed");
-        continue;
-      }
-      UniqueFd child(::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-      if (!child) throw system_error(root_ + item.path, "opening directory", errno);
-      walk_dir(std::move(child), item.path);
     }
+  }
+
+  /// Looks at one entry of a directory: records it, unless left out; returns an fd of it when it is
+  /// a directory to walk.
+  std::optional<UniqueFd> visit(int dir_fd, const std::string& prefix, const std::string& name) {
+    PackItem item;
+    item.path = prefix + "/" + name;
+    if (item.path == "/" + std::string(manifest_dir)) return std::nullopt; // written first, from the manifest
+    if (is_temp_name(name)) {
+      warnings.push_back(item.path + ": left out: a temporary file of an interrupted jailbuild run");
+      return std::nullopt;
+    }
+    if (::fstatat(dir_fd, name.c_str(), &item.st, AT_SYMLINK_NOFOLLOW) != 0)
+      throw system_error(root_ + item.path, "reading status", errno);
+    const mode_t type = item.st.st_mode & S_IFMT;
+    const PlanEntry* plan = planned(item.path);
+    if (type == S_IFSOCK || type == S_IFIFO) { // a live endpoint, meaningless in another place
+      ++left_out;
+      return std::nullopt;
+    }
+    if (!plan && type != S_IFDIR && state_ == StateFiles::leave_out && in_state_dir(item.path)) {
+      ++left_out;
+      return std::nullopt;
+    }
+    if (type == S_IFLNK) item.link_target = read_link(dir_fd, name, item.path);
+    items.push_back(item);
+    if (type != S_IFDIR) return std::nullopt;
+    if (plan && plan->kind == EntryKind::bind) return std::nullopt; // host data mounted there, not the jail's
+    if (item.st.st_dev != root_dev_) {
+      warnings.push_back(item.path + ": a mount point; its content is not packed");
+      return std::nullopt;
+    }
+    UniqueFd child(::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!child) throw system_error(root_ + item.path, "opening directory", errno);
+    return child;
   }
 
   std::string read_link(int dir_fd, const std::string& name, const std::string& path) const {

@@ -6,6 +6,7 @@
 #include "jailbuild/error.hpp"
 #include "jailbuild/fd.hpp"
 #include "jailbuild/pack.hpp"
+#include "pack_internal.hpp"
 #include "unpack_internal.hpp"
 
 #include <cerrno>
@@ -269,6 +270,7 @@ std::string checked_name(const ArchiveReader& reader, const char* raw, const cha
   if (name.front() == '/')
     throw Error(reader.path(), std::string(raw) + ": an absolute " + what + " is not accepted");
   std::string rel;
+  std::size_t depth = 0;
   while (!name.empty()) {
     std::size_t slash = name.find('/');
     std::string_view part = name.substr(0, slash);
@@ -276,6 +278,10 @@ std::string checked_name(const ArchiveReader& reader, const char* raw, const cha
     if (part.empty() || part == ".") continue;
     if (part == "..")
       throw Error(reader.path(), std::string(raw) + ": a " + what + " with '..' is not accepted");
+    // No jail needs it, and removing a tree this deep on failure would hold an fd per level.
+    if (++depth > max_jail_depth)
+      throw Error(reader.path(), rel.substr(0, 200) + "...: nested more than " +
+                                     std::to_string(max_jail_depth) + " levels deep, which no jail needs");
     rel += (rel.empty() ? "" : "/") + std::string(part);
   }
   return rel;

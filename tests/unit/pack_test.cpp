@@ -5,6 +5,7 @@
 #include "jailbuild/digest.hpp"
 #include "jailbuild/elf.hpp"
 #include "jailbuild/error.hpp"
+#include "jailbuild/fd.hpp"
 #include "jailbuild/hostfs.hpp"
 #include "jailbuild/jailfs.hpp"
 #include "jailbuild/manifest.hpp"
@@ -17,6 +18,8 @@
 #include <archive_entry.h>
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include <cstdio>
 #include <fcntl.h>
 #include <filesystem>
@@ -24,6 +27,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -702,6 +706,14 @@ TEST_CASE("unpack_jail: hostile archives are refused, nothing is written outside
          a.device("etc/tty", AE_IFCHR, 5, 0);
        },
        "character device 5,0 may only be /dev/tty"},
+      {"directories nested 300 levels deep",
+       [](HandArchive& a, const std::string&) {
+         a.manifest();
+         std::string path = "d";
+         for (int i = 0; i < 300; ++i, path += "/d")
+           a.dir(path);
+       },
+       "nested more than 256 levels deep"},
       {"a manifest entry with an empty path",
        [](HandArchive& a, const std::string&) {
          PlanEntry empty;
@@ -959,4 +971,89 @@ TEST_CASE("unpack_jail: a directory entry carrying 2 GiB of data stops at --max-
   CHECK(error.starts_with(top / "dir.tar.zst: "));
   CHECK(contains(error, "more than 1048576 bytes"));
   CHECK_FALSE(fs::exists(top / "copy"));
+}
+
+namespace {
+
+/// DIR/d/d/d/... `depth` levels deep, owned by uid:uid, made through fds (the path soon exceeds
+/// PATH_MAX), as a service user can make it in a directory it may write.
+void make_chain(const std::string& dir, int depth, uid_t uid) {
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  REQUIRE(fd);
+  for (int i = 0; i < depth; ++i) {
+    REQUIRE(::mkdirat(fd.get(), "d", 0755) == 0);
+    REQUIRE(::fchownat(fd.get(), "d", uid, uid, AT_SYMLINK_NOFOLLOW) == 0);
+    fd.reset(::openat(fd.get(), "d", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    REQUIRE(fd);
+  }
+}
+
+/// Removes a chain make_chain made, one level at a time from the top (DIR/d/d moves up to DIR/x,
+/// DIR/d goes, DIR/x becomes DIR/d): no path ever gets long, no fd is held per level.
+void remove_chain(const std::string& dir) {
+  UniqueFd top(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  REQUIRE(top);
+  for (;;) {
+    UniqueFd first(::openat(top.get(), "d", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!first) return;
+    if (::renameat(first.get(), "d", top.get(), "x") != 0) {
+      REQUIRE(::unlinkat(top.get(), "d", AT_REMOVEDIR) == 0);
+      return;
+    }
+    REQUIRE(::unlinkat(top.get(), "d", AT_REMOVEDIR) == 0);
+    REQUIRE(::renameat(top.get(), "x", top.get(), "d") == 0);
+  }
+}
+
+/// The soft limit of open files lowered to the usual default while it lives.
+struct FewFds {
+  struct rlimit before {};
+  FewFds() {
+    REQUIRE(::getrlimit(RLIMIT_NOFILE, &before) == 0);
+    struct rlimit low = before;
+    low.rlim_cur = std::min<rlim_t>(before.rlim_cur, 1024);
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+  }
+  ~FewFds() { ::setrlimit(RLIMIT_NOFILE, &before); }
+};
+
+} // namespace
+
+TEST_CASE("pack_jail: a service's 3,000-level tree in a state directory is no crash, no fd exhaustion") {
+  if (!is_root()) {
+    MESSAGE("skipped: needs root");
+    return;
+  }
+  TempDir top("deep", 0700);
+  make_jail(top / "jail");
+  const std::string sessions = top / "jail/var/lib/php/sessions";
+  make_chain(sessions, 3000, 33); // www-data may write the sessions directory
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() { remove_chain(dir); }
+  } cleanup{sessions};
+  FewFds few;
+
+  // Without --include-state the tree is state: what lies too deep is left out, with a warning.
+  PackResult r;
+  std::string error = error_of([&] {
+    r = pack_jail({top / "jail", top / "j.tar", StateFiles::leave_out, 1});
+  });
+  REQUIRE(error == "");
+  bool warned = false;
+  for (const std::string& w : r.warnings)
+    warned =
+        warned || (w.starts_with("/var/lib/php/sessions/d/d/") && contains(w, "more than 256 levels deep"));
+  CHECK(warned);
+  std::size_t deepest = 0;
+  for (const std::string& name : names_of(list_archive(top / "j.tar")))
+    deepest = std::max<std::size_t>(deepest, std::count(name.begin(), name.end(), '/'));
+  CHECK(deepest <= 256);
+
+  // With --include-state it is part of the archive: a clear error naming the place.
+  error = error_of([&] { pack_jail({top / "jail", top / "s.tar", StateFiles::include, 1}); });
+  CAPTURE(error);
+  CHECK(error.starts_with(top / "jail/var/lib/php/sessions/d/d/"));
+  CHECK(contains(error, "nested more than 256 levels deep"));
+  CHECK_FALSE(fs::exists(top / "s.tar"));
 }

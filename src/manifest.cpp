@@ -106,7 +106,8 @@ json origin_json(const PackOrigin& o) {
           {"min_kernel", o.min_kernel},
           {"extra_digests", o.extra_digests},
           {"unpacked", o.unpacked},
-          {"archive_sha256", o.archive_sha256}};
+          {"archive_sha256", o.archive_sha256},
+          {"unverified_digests", o.unverified_digests}};
 }
 
 PackOrigin origin_from(const json& j) {
@@ -120,6 +121,7 @@ PackOrigin origin_from(const json& j) {
   o.extra_digests = j.value("extra_digests", std::map<std::string, std::string>{});
   o.unpacked = j.value("unpacked", int64_t{0});
   o.archive_sha256 = j.value("archive_sha256", "");
+  o.unverified_digests = j.value("unverified_digests", std::map<std::string, std::string>{});
   return o;
 }
 

@@ -336,10 +336,36 @@ void mark_hardlinks(std::vector<PackItem>& items) {
   }
 }
 
+/// The digest the origin gives a file the plan does not list.
+const std::string& unplanned_digest(const PackOrigin& origin, const std::string& path) {
+  auto it = origin.extra_digests.find(path);
+  return it != origin.extra_digests.end() ? it->second : origin.unverified_digests.at(path);
+}
+
+/// The directories where the jail's services put files of their own, as audit counts them: the
+/// --writable ones, and every planned directory that is state, world-writable or not root's.
+std::vector<std::string> service_dirs(const Plan& plan) {
+  std::vector<std::string> dirs;
+  for (const WritableSpec& w : plan.spec.writable)
+    dirs.push_back(w.path);
+  for (const PlanEntry& e : plan.entries)
+    if (e.kind == EntryKind::directory && (e.role == EntryRole::state || (e.mode & S_IWOTH) || e.uid != 0))
+      dirs.push_back(e.path);
+  return dirs;
+}
+
+bool inside_any(const std::string& path, const std::vector<std::string>& dirs) {
+  return std::any_of(dirs.begin(), dirs.end(), [&](const std::string& d) {
+    return d == "/" || (path.size() > d.size() && path.starts_with(d) && path[d.size()] == '/');
+  });
+}
+
 /// The origin of the archive's manifest: the packing host and its packages (kept from the manifest
 /// when the jail was itself unpacked: its files still come from that host's packages), the kernel
 /// the jail's libc needs, and the digest of each file the plan does not list (hashed here, before
-/// the manifest is written; the plan's files are verified as they stream).
+/// the manifest is written; the plan's files are verified as they stream). Such a file is vouched
+/// for only in a directory the services write; anywhere else (a configuration file placed by hand
+/// in /etc, which audit rates high) it goes unverified, with a warning.
 PackOrigin origin_for(const Manifest& manifest, const JailFs& jail, const std::vector<PackItem>& items,
                       const PlanIndex& plan, std::future<std::vector<PackagePin>>& packages, int64_t mtime,
                       std::vector<std::string>& warnings) {
@@ -355,7 +381,8 @@ PackOrigin origin_for(const Manifest& manifest, const JailFs& jail, const std::v
   origin.packages_digest = packages_digest(origin.packages);
   origin.packed = mtime;
   origin.min_kernel = min_kernel_of(jail, manifest.plan, warnings);
-  std::vector<std::string> problems;
+  const std::vector<std::string> writable = service_dirs(manifest.plan);
+  std::vector<std::string> problems, unverified;
   for (const PackItem& item : items) {
     if (!S_ISREG(item.st.st_mode)) continue;
     const std::string* own = planned_digest(plan, item.path);
@@ -366,15 +393,29 @@ PackOrigin origin_for(const Manifest& manifest, const JailFs& jail, const std::v
       digest = sha256_fd(fd.get());
     } else {
       const std::string* target = planned_digest(plan, item.hardlink_to);
-      digest = target ? *target : origin.extra_digests.at(item.hardlink_to);
+      digest = target ? *target : unplanned_digest(origin, item.hardlink_to);
     }
-    if (!own)
+    if (own) {
+      if (*own != digest)
+        problems.push_back(item.path + " is a hardlink of " + item.hardlink_to +
+                           ", whose content the manifest gives otherwise");
+    } else if (inside_any(item.path, writable)) {
       origin.extra_digests[item.path] = digest;
-    else if (*own != digest)
-      problems.push_back(item.path + " is a hardlink of " + item.hardlink_to +
-                         ", whose content the manifest gives otherwise");
+    } else {
+      origin.unverified_digests[item.path] = digest;
+      unverified.push_back(item.path);
+    }
   }
   if (!problems.empty()) throw Error(jail.root(), "cannot pack this jail:" + joined(problems));
+  if (!unverified.empty()) {
+    std::string some;
+    for (std::size_t i = 0; i < unverified.size() && i < 10; ++i)
+      some += (i ? ", " : "") + unverified[i];
+    warnings.push_back(std::to_string(unverified.size()) +
+                       " files not in the manifest, outside the directories the jail's services write, "
+                       "are packed unverified: the unpacked jail's audit reports them as this jail's does (" +
+                       some + (unverified.size() > 10 ? ", ...)" : ")"));
+  }
   return origin;
 }
 
@@ -452,7 +493,7 @@ PackResult pack_with_libarchive(const PackOptions& options) {
     const std::string* planned = planned_digest(plan, item.path);
     std::optional<std::string> digest =
         pack_file(writer, jail, item, planned ? entry : nullptr, mtime, buffer.get(), result.bytes);
-    if (digest && *digest != (planned ? *planned : origin.extra_digests.at(item.path)))
+    if (digest && *digest != (planned ? *planned : unplanned_digest(origin, item.path)))
       problems.push_back(item.path + (planned ? " differs from its manifest digest (run jailbuild audit)"
                                               : " changed while being packed"));
   }

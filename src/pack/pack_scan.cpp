@@ -8,14 +8,17 @@
 #include "jailbuild/hostfs.hpp"
 #include "jailbuild/jailfs.hpp"
 #include "jailbuild/manifest.hpp"
+#include "jailbuild/mounts.hpp"
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <dirent.h>
 #include <fcntl.h>
 #include <memory>
 #include <optional>
 #include <set>
+#include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <tuple>
 #include <unistd.h>
@@ -35,6 +38,43 @@ bool is_temp_name(std::string_view name) {
   return !name.empty() && name[0] == '.' && at != std::string_view::npos && name.size() - at == 7 + 16;
 }
 
+/// lstat() of dir_fd/name into `st`, and the mount id of what is there (0 when the kernel gives
+/// none: before Linux 5.8); nullopt with errno on failure.
+std::optional<uint64_t> status(int dir_fd, const char* name, int flags, struct stat& st) {
+  struct statx x {};
+  if (::statx(dir_fd, name, flags | AT_NO_AUTOMOUNT, STATX_BASIC_STATS | STATX_MNT_ID, &x) != 0)
+    return std::nullopt;
+  st = {};
+  st.st_dev = makedev(x.stx_dev_major, x.stx_dev_minor);
+  st.st_ino = x.stx_ino;
+  st.st_mode = x.stx_mode;
+  st.st_nlink = x.stx_nlink;
+  st.st_uid = x.stx_uid;
+  st.st_gid = x.stx_gid;
+  st.st_rdev = makedev(x.stx_rdev_major, x.stx_rdev_minor);
+  st.st_size = static_cast<off_t>(x.stx_size);
+  st.st_blksize = x.stx_blksize;
+  st.st_blocks = static_cast<blkcnt_t>(x.stx_blocks);
+  st.st_atim = {x.stx_atime.tv_sec, x.stx_atime.tv_nsec};
+  st.st_mtim = {x.stx_mtime.tv_sec, x.stx_mtime.tv_nsec};
+  st.st_ctim = {x.stx_ctime.tv_sec, x.stx_ctime.tv_nsec};
+  return (x.stx_mask & STATX_MNT_ID) ? x.stx_mnt_id : 0;
+}
+
+/// The jail paths of the mount points below a directory, from the mount table: what tells a bind
+/// mount of the same file system where the kernel gives no mount ids.
+std::set<std::string> mount_points_below(const std::string& dir) {
+  char real[PATH_MAX];
+  if (!::realpath(dir.c_str(), real)) throw system_error(dir, "resolving", errno);
+  const std::string root = real;
+  std::set<std::string> points;
+  for (const MountInfo& m : read_mountinfo())
+    if (m.mount_point.size() > root.size() && m.mount_point.starts_with(root) &&
+        (root == "/" || m.mount_point[root.size()] == '/'))
+      points.insert(root == "/" ? m.mount_point : m.mount_point.substr(root.size()));
+  return points;
+}
+
 /// Walks the jail below an fd of its root, never following a symlink: each directory is opened
 /// with O_NOFOLLOW beneath its parent's fd, each entry is lstat'ed through its directory's fd.
 class JailWalk {
@@ -51,8 +91,11 @@ public:
     UniqueFd fd(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!fd) throw system_error(root_, "opening the jail", errno);
     struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) throw system_error(root_, "reading status", errno);
+    std::optional<uint64_t> mount_id = status(fd.get(), "", AT_EMPTY_PATH, st);
+    if (!mount_id) throw system_error(root_, "reading status", errno);
     root_dev_ = st.st_dev;
+    root_mount_ = *mount_id;
+    if (root_mount_ == 0) mount_points_ = mount_points_below(root_);
     walk(std::move(fd));
   }
 
@@ -145,10 +188,29 @@ private:
       warnings.push_back(item.path + ": left out: a temporary file of an interrupted jailbuild run");
       return std::nullopt;
     }
-    if (::fstatat(dir_fd, name.c_str(), &item.st, AT_SYMLINK_NOFOLLOW) != 0)
-      throw system_error(root_ + item.path, "reading status", errno);
-    const mode_t type = item.st.st_mode & S_IFMT;
+    std::optional<uint64_t> mount_id = status(dir_fd, name.c_str(), AT_SYMLINK_NOFOLLOW, item.st);
+    if (!mount_id) throw system_error(root_ + item.path, "reading status", errno);
     const PlanEntry* plan = planned(item.path);
+    // A mount below the jail shows the host's files (a --bind, a profile's bind, a mount made by
+    // hand), the same file system or not: pack never reads them. What the jail holds there is the
+    // mount point the manifest describes, so that is what goes into the archive.
+    if (item.st.st_dev != root_dev_ ||
+        (root_mount_ != 0 ? *mount_id != root_mount_ : mount_points_.count(item.path))) {
+      if (!plan || (plan->kind != EntryKind::bind && plan->kind != EntryKind::directory)) {
+        warnings.push_back(item.path + ": a mount point the manifest does not list: left out, with what is "
+                                       "mounted there");
+        ++left_out;
+        return std::nullopt;
+      }
+      if (plan->kind == EntryKind::directory)
+        warnings.push_back(item.path + ": a mount point; what is mounted there is not packed");
+      item.st.st_mode = S_IFDIR | plan->mode;
+      item.st.st_uid = plan->uid;
+      item.st.st_gid = plan->gid;
+      items.push_back(item);
+      return std::nullopt;
+    }
+    const mode_t type = item.st.st_mode & S_IFMT;
     if (type == S_IFSOCK || type == S_IFIFO) { // a live endpoint, meaningless in another place
       ++left_out;
       return std::nullopt;
@@ -160,11 +222,7 @@ private:
     if (type == S_IFLNK) item.link_target = read_link(dir_fd, name, item.path);
     items.push_back(item);
     if (type != S_IFDIR) return std::nullopt;
-    if (plan && plan->kind == EntryKind::bind) return std::nullopt; // host data mounted there, not the jail's
-    if (item.st.st_dev != root_dev_) {
-      warnings.push_back(item.path + ": a mount point; its content is not packed");
-      return std::nullopt;
-    }
+    if (plan && plan->kind == EntryKind::bind) return std::nullopt; // host data is mounted there, later
     UniqueFd child(::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!child) throw system_error(root_ + item.path, "opening directory", errno);
     return child;
@@ -181,6 +239,8 @@ private:
   std::string root_;
   StateFiles state_;
   dev_t root_dev_ = 0;
+  uint64_t root_mount_ = 0;            ///< the mount id of the jail root; 0 when the kernel has none
+  std::set<std::string> mount_points_; ///< jail paths of mount points, when there are no mount ids
   std::unordered_map<std::string, const PlanEntry*> planned_;
   std::set<std::string> state_dirs_;
 };

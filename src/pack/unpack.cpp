@@ -93,8 +93,9 @@ public:
     std::vector<std::string> missing;
     for (const PlanEntry& e : manifest_.plan.entries)
       if (e.path != "/" && !seen_.count(e.path.substr(1))) missing.push_back(e.path);
-    for (const auto& [path, digest] : manifest_.origin->extra_digests)
-      if (!seen_.count(path.substr(1))) missing.push_back(path);
+    for (const auto* digests : {&manifest_.origin->extra_digests, &manifest_.origin->unverified_digests})
+      for (const auto& [path, digest] : *digests)
+        if (!seen_.count(path.substr(1))) missing.push_back(path);
     if (!missing.empty())
       throw Error(reader_.path(), "truncated or incomplete archive: " + std::to_string(missing.size()) +
                                       " entries of its manifest are missing, first " + missing.front());
@@ -113,14 +114,14 @@ private:
     return it == plan_.end() ? nullptr : it->second;
   }
 
-  /// The digest the manifest gives a regular file: the plan's, else the origin's list of the rest.
+  /// The digest the manifest gives a regular file: the plan's, else the origin's lists of the rest.
   const std::string& expected_digest(const std::string& rel) const {
     if (const PlanEntry* p = planned(rel);
         p && (p->kind == EntryKind::file || p->kind == EntryKind::generated))
       return p->digest;
-    auto it = manifest_.origin->extra_digests.find("/" + rel);
-    if (it == manifest_.origin->extra_digests.end()) refuse(rel, "a file its manifest does not list");
-    return it->second;
+    for (const auto* digests : {&manifest_.origin->extra_digests, &manifest_.origin->unverified_digests})
+      if (auto it = digests->find("/" + rel); it != digests->end()) return it->second;
+    refuse(rel, "a file its manifest does not list");
   }
 
   void expect_kind(const std::string& rel, EntryKind kind) const {

@@ -2,6 +2,7 @@
 // pack and unpack on a small hand-made jail, the host checks, the package fingerprint, and hostile
 // archives written here with libarchive: each must be refused with nothing written outside DIR and
 // DIR gone. The real nginx + php-fpm round trip is tests/scenario/pack_cli.sh.
+#include "jailbuild/audit.hpp"
 #include "jailbuild/digest.hpp"
 #include "jailbuild/elf.hpp"
 #include "jailbuild/error.hpp"
@@ -27,6 +28,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -386,8 +388,15 @@ TEST_CASE("manifest: the origin round-trips and old manifests without one still 
   Manifest m;
   m.tool = "jailbuild test";
   CHECK_FALSE(manifest_from_json(manifest_to_json(m), "m").origin);
-  m.origin =
-      PackOrigin{"web1", 5, "d", {{"libc6:amd64", "2.36-9"}}, "3.2.0", {{"/var/www/x", "ab"}}, 7, "cd"};
+  m.origin = PackOrigin{"web1",
+                        5,
+                        "d",
+                        {{"libc6:amd64", "2.36-9"}},
+                        "3.2.0",
+                        {{"/var/www/x", "ab"}},
+                        7,
+                        "cd",
+                        {{"/etc/x.conf", "ef"}}};
   Manifest back = manifest_from_json(manifest_to_json(m), "m");
   REQUIRE(back.origin);
   CHECK(*back.origin == *m.origin);
@@ -1056,4 +1065,124 @@ TEST_CASE("pack_jail: a service's 3,000-level tree in a state directory is no cr
   CHECK(error.starts_with(top / "jail/var/lib/php/sessions/d/d/"));
   CHECK(contains(error, "nested more than 256 levels deep"));
   CHECK_FALSE(fs::exists(top / "s.tar"));
+}
+
+namespace {
+
+/// The findings of a rule about a path.
+std::vector<Finding> findings_at(const AuditReport& report, const std::string& rule,
+                                 const std::string& path) {
+  std::vector<Finding> found;
+  for (const Finding& f : report.findings)
+    if (f.rule == rule && f.path == path) found.push_back(f);
+  return found;
+}
+
+/// Bind mounts made by a test, detached again whatever happens.
+struct Mounts {
+  std::vector<std::string> points;
+  void bind(const std::string& source, const std::string& point) {
+    REQUIRE(::mount(source.c_str(), point.c_str(), nullptr, MS_BIND, nullptr) == 0);
+    points.push_back(point);
+  }
+  ~Mounts() {
+    for (auto it = points.rbegin(); it != points.rend(); ++it)
+      ::umount2(it->c_str(), MNT_DETACH);
+  }
+};
+
+} // namespace
+
+TEST_CASE("pack_jail: a configuration file placed by hand goes unverified: the unpacked jail's audit still "
+          "reports it") {
+  if (!is_root()) {
+    MESSAGE("skipped: needs root");
+    return;
+  }
+  TempDir top("launder", 0700);
+  make_jail(top / "jail");
+  write_text(top / "jail/etc/evil.conf", "include /var/www/upload/*.conf\n");
+  const AuditOptions rules_and_integrity{Integrity::check, Hardening::skip};
+  std::vector<Finding> before =
+      findings_at(audit_jail(top / "jail", rules_and_integrity), "integrity-unexpected", "/etc/evil.conf");
+  REQUIRE(before.size() == 1);
+  CHECK(before[0].severity == Severity::high);
+
+  PackResult packed = pack_jail({top / "jail", top / "j.tar.zst", StateFiles::leave_out, 1600000000});
+  bool warned = false;
+  for (const std::string& w : packed.warnings)
+    warned = warned || (contains(w, "not in the manifest") && contains(w, "/etc/evil.conf"));
+  CHECK(warned);
+  unpack_jail({top / "j.tar.zst", top / "copy", top / "state", {}});
+  CHECK(read_text(top / "copy/etc/evil.conf") == read_text(top / "jail/etc/evil.conf"));
+  std::vector<Finding> after =
+      findings_at(audit_jail(top / "copy", rules_and_integrity), "integrity-unexpected", "/etc/evil.conf");
+  REQUIRE(after.size() == 1);
+  CHECK(after[0].severity == Severity::high);
+
+  // Site content in a directory the service writes stays vouched for: a change there after the
+  // unpack is still found.
+  const std::string www_data_dir = top / "jail/var/lib/private";
+  write_text(www_data_dir + "/upload.txt", "u");
+  pack_jail({top / "jail", top / "k.tar.zst", StateFiles::leave_out, 1600000000});
+  unpack_jail({top / "k.tar.zst", top / "copy2", top / "state", {}});
+  CHECK(findings_at(audit_jail(top / "copy2", rules_and_integrity), "integrity-unexpected",
+                    "/var/lib/private/upload.txt")
+            .empty());
+  write_text(top / "copy2/var/lib/private/upload.txt", "changed");
+  CHECK(findings_at(audit_jail(top / "copy2", rules_and_integrity), "integrity-modified",
+                    "/var/lib/private/upload.txt")
+            .size() == 1);
+}
+
+TEST_CASE("pack_jail: never reads through a mount below the jail; a bind's mount point is packed as the "
+          "manifest says") {
+  if (!is_root()) {
+    MESSAGE("skipped: needs root (mounts)");
+    return;
+  }
+  TempDir top("mounted", 0700);
+  make_jail(top / "jail");
+  // A bind entry, as --bind /srv/data:/mnt/data would make it, its mount point made by create.
+  {
+    Manifest m = read_manifest(top / "jail");
+    PlanEntry mnt;
+    mnt.kind = EntryKind::directory, mnt.role = EntryRole::system, mnt.path = "/mnt", mnt.mode = 0755;
+    PlanEntry bind;
+    bind.kind = EntryKind::bind, bind.role = EntryRole::system, bind.path = "/mnt/data", bind.mode = 0755;
+    bind.source = top / "srv-data";
+    m.plan.entries.push_back(mnt);
+    m.plan.entries.push_back(bind);
+    JailFs jail(top / "jail");
+    jail.make_dir("mnt", 0755, 0, 0);
+    jail.make_dir("mnt/data", 0755, 0, 0);
+    write_manifest(jail, m);
+  }
+  // The host's data: owned by another user, on the same file system as the jail (st_dev alone
+  // cannot tell the mount).
+  write_text(top / "srv-data/customers.db", "host data");
+  REQUIRE(::chown((top / "srv-data").c_str(), 1234, 1234) == 0);
+  REQUIRE(::chmod((top / "srv-data").c_str(), 0700) == 0);
+  write_text(top / "srv-other/private.key", "host key");
+  REQUIRE(::mkdir((top / "jail/var/www/up").c_str(), 0755) == 0);
+  Mounts mounts;
+  mounts.bind(top / "srv-data", top / "jail/mnt/data");    // the manifest's bind, mounted
+  mounts.bind(top / "srv-other", top / "jail/var/www/up"); // a mount nobody declared
+
+  PackResult r = pack_jail({top / "jail", top / "j.tar", StateFiles::include, 1600000000});
+  std::vector<ArchiveEntryFacts> entries = list_archive(top / "j.tar");
+  std::vector<std::string> names = names_of(entries);
+  CHECK_FALSE(has(names, "mnt/data/customers.db"));
+  CHECK_FALSE(has(names, "var/www/up/private.key"));
+  CHECK_FALSE(has(names, "var/www/up/"));
+  for (const ArchiveEntryFacts& e : entries)
+    if (e.name == "mnt/data/") {
+      CHECK(e.uid == 0);
+      CHECK(e.perm == 0755);
+    }
+  CHECK(has(names, "mnt/data/"));
+  bool warned = false;
+  for (const std::string& w : r.warnings)
+    warned = warned || (w.starts_with("/var/www/up: ") && contains(w, "mount point"));
+  CHECK(warned);
 }

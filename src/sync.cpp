@@ -16,6 +16,7 @@
 #include "jailbuild/manifest.hpp"
 #include "jailbuild/origin.hpp"
 #include "jailbuild/plan_builder.hpp"
+#include "jailbuild/profile.hpp"
 
 #include <cerrno>
 #include <csignal>
@@ -100,11 +101,8 @@ public:
     JailLock lock(report_.dir);
     Manifest old = read_manifest(report_.dir);
     JailSpec spec = old.plan.spec;
-    // The built-in profiles are wherever this jailbuild has them now; the user's stay as recorded.
-    std::vector<std::string> dirs = profile_dirs({});
-    for (size_t i = 2; i < spec.profile_dirs.size(); ++i)
-      dirs.push_back(spec.profile_dirs[i]);
-    spec.profile_dirs = dirs;
+    // The built-in profiles are wherever this jailbuild has them now; the user's, checked again.
+    spec.profile_dirs = recorded_profile_dirs(spec.profile_dirs, report_.warnings);
     HostRoot host(spec.host_root);
     // An unpacked jail whose packages this host does not have in the same versions: refreshing some
     // files from here would mix two versions of one package. Say so instead.
@@ -132,7 +130,7 @@ public:
     if (!report_.planned)
       for (const PlanEntry& e : plan.entries)
         stamps_before.push_back(e.jail_stamp);
-    report_.warnings = plan.warnings;
+    report_.warnings.insert(report_.warnings.end(), plan.warnings.begin(), plan.warnings.end());
 
     std::unordered_map<std::string_view, const PlanEntry*> recorded;
     recorded.reserve(old.plan.entries.size());

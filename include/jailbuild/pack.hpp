@@ -72,18 +72,25 @@ struct UnpackOptions {
   std::string dir;       ///< must not exist, or be an empty directory
   std::string state_dir; ///< the registry the jail is added to
   UnpackLimits limits;
+  /// Extra profile directories of this host (--profiles-dir), after the built-in ones and
+  /// /etc/jailbuild/profiles.d: the jail's services must be profiles found there.
+  std::vector<std::string> profile_dirs = {};
 };
 
 struct UnpackResult {
   std::string dir;
   std::size_t entries = 0;
   uint64_t bytes = 0;
-  std::vector<std::string> warnings; ///< from the host checks (a uid with another name here)
+  /// From the host checks (a uid with another name here) and from rebuilding the archive's spec
+  /// (its profile directories, binds and writable directories that were not kept).
+  std::vector<std::string> warnings;
 };
 
 /// Unpacks an archive made by pack_jail into a new jail, treating it as hostile until proven
-/// otherwise: its manifest and origin must come first, and the host must be able to run the jail
-/// (origin.hpp), before anything is written; then every entry must have a relative path without
+/// otherwise: its manifest and origin must come first, the origin must record the packages the
+/// jail came from, the host must be able to run the jail, and the jail's spec is rebuilt from what
+/// this host allows (origin.hpp: adopt_archive_spec), before anything is written; then every entry
+/// must have a relative path without
 /// "..", a parent directory made earlier by the archive, and a type and mode we accept (directory,
 /// regular file, symlink, a hardlink to an earlier regular file, a device of device_allowed());
 /// setuid and setgid are refused, not stripped, since no jailbuild archive has them. All writes go

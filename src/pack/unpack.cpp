@@ -13,6 +13,7 @@
 #include "jailbuild/jailfs.hpp"
 #include "jailbuild/manifest.hpp"
 #include "jailbuild/origin.hpp"
+#include "jailbuild/profile.hpp"
 #include "jailbuild/registry.hpp"
 #include "pack_internal.hpp"
 #include "pack_module.hpp"
@@ -260,6 +261,13 @@ private:
   std::unordered_map<std::string, Written> files_;
 };
 
+std::string joined(const std::vector<std::string>& lines) {
+  std::string text;
+  for (const std::string& line : lines)
+    text += "\n  " + line;
+  return text;
+}
+
 /// The sha256 FILE.sha256 gives, if that file exists.
 std::optional<std::string> published_sha256(const std::string& archive) {
   std::ifstream in(archive + ".sha256");
@@ -280,12 +288,20 @@ UnpackResult unpack_with_libarchive(const UnpackOptions& options) {
   Manifest manifest = read_leading_manifest(reader, entries);
   HostCheck host = check_host(manifest, this_host());
   if (!host.errors.empty()) {
-    std::string text;
-    for (const std::string& error : host.errors)
-      text += "\n  " + error;
-    throw Error(options.archive, "this host cannot run the jail:" + text);
+    throw Error(options.archive, "this host cannot run the jail:" + joined(host.errors));
   }
   result.warnings = host.warnings;
+  // Nothing of the archive chooses what root reads on this host: the origin must say which packages
+  // the files came from (sync compares them before it refreshes anything), and the spec is rebuilt
+  // from this host's profiles, with no bind and no host path of the archive's.
+  if (std::optional<std::string> problem = origin_problem(*manifest.origin))
+    throw Error(options.archive, *problem + " (was it made by jailbuild pack, on a host with dpkg?)");
+  const std::vector<std::string> profile_dirs = host_profile_dirs(options.profile_dirs);
+  AdoptedSpec adopted =
+      adopt_archive_spec(manifest, ProfileSet::load(profile_dirs).names(), profile_dirs, result.dir);
+  if (!adopted.errors.empty())
+    throw Error(options.archive, "refusing the jail it holds:" + joined(adopted.errors));
+  result.warnings.insert(result.warnings.end(), adopted.warnings.begin(), adopted.warnings.end());
   if (::geteuid() != 0) throw Error(result.dir, "unpacking a jail needs root (owners, device nodes)");
 
   Target target(result.dir);
@@ -301,7 +317,6 @@ UnpackResult unpack_with_libarchive(const UnpackOptions& options) {
 
   manifest.origin->unpacked = static_cast<int64_t>(std::time(nullptr));
   manifest.origin->archive_sha256 = sha256;
-  manifest.inputs = {}; // what the plan was made from was on the packing host
   write_manifest(jail, manifest);
   Registry(options.state_dir).add(result.dir);
   target.keep();

@@ -375,13 +375,26 @@ TEST_CASE("owning_packages and package_mismatch: from dpkg's database below the 
   m.origin = PackOrigin{};
   m.origin->host = "web1";
   m.origin->packages = pins;
+  m.origin->packages_digest = packages_digest(pins);
   CHECK_FALSE(package_mismatch(m, HostRoot(host.path)));
   m.origin->packages = {{"libc6:amd64", "2.36-8"}, {"nginx", "1.22.1-9"}, {"php8.2-fpm", "8.2.7"}};
+  m.origin->packages_digest = packages_digest(m.origin->packages);
   std::optional<std::string> mismatch = package_mismatch(m, HostRoot(host.path));
   REQUIRE(mismatch);
   CHECK(*mismatch ==
         "this jail was packed on web1, whose packages differ from this host's: libc6:amd64 2.36-8 "
         "there, 2.36-9 here; php8.2-fpm 8.2.7 there, not installed here");
+
+  // Missing origin data is a refusal, not a pass: no packages, or a digest that is not theirs.
+  m.origin->packages = pins;
+  mismatch = package_mismatch(m, HostRoot(host.path));
+  REQUIRE(mismatch);
+  CHECK(contains(*mismatch, "packages_digest"));
+  m.origin->packages = {};
+  m.origin->packages_digest = packages_digest({});
+  mismatch = package_mismatch(m, HostRoot(host.path));
+  REQUIRE(mismatch);
+  CHECK(contains(*mismatch, "lists no packages"));
 }
 
 TEST_CASE("manifest: the origin round-trips and old manifests without one still read") {

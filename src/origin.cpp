@@ -357,6 +357,7 @@ bool plain_name(std::string_view name) {
 /// (and the jail's .jailbuild/), a system directory its programs and libraries.
 std::optional<std::string> writable_problem(const WritableSpec& w, const std::vector<WritableSpec>& all) {
   const std::string& p = w.path;
+  if (p == "/") return "the jail's root";
   bool normalised = !p.empty() && p.front() == '/' && p.back() != '/';
   for (std::size_t at = 1; normalised && at <= p.size();) {
     std::size_t end = std::min(p.find('/', at), p.size());

@@ -1199,3 +1199,66 @@ TEST_CASE("pack_jail: never reads through a mount below the jail; a bind's mount
     warned = warned || (w.starts_with("/var/www/up: ") && contains(w, "mount point"));
   CHECK(warned);
 }
+
+TEST_CASE("adopt_archive_spec: an archive's spec rebuilt from what this host allows") {
+  Manifest m;
+  JailSpec& spec = m.plan.spec;
+  spec.services = {"nginx", "evil"};
+  spec.profile_dirs = {"/usr/share/jailbuild/profiles", "/etc/jailbuild/profiles.d", "/srv/jail/opt/evil"};
+  spec.host_root = "/srv/other";
+  spec.binds = {{"/", "/mnt", false, false}};
+  spec.writable = {{"/var/www/data", "www-data", ""},
+                   {"/", "www-data", ""},
+                   {"/etc", "www-data", ""},
+                   {"/x/../etc", "www-data", ""},
+                   {"/var/www/data/sub", "www-data", ""},
+                   {"/var/www/up", "root", ""}};
+  PlanEntry bind;
+  bind.kind = EntryKind::bind, bind.path = "/mnt", bind.source = "/", bind.read_only = false;
+  bind.origin = "--bind";
+  PlanEntry socket = bind;
+  socket.path = "/run/mysqld", socket.source = "/run/mysqld", socket.origin = "profile mysql-socket";
+  PlanEntry file;
+  file.kind = EntryKind::file, file.path = "/usr/bin/x", file.source = "/usr/bin/x";
+  file.source_stamp = {1, 2, 3, 4, 5};
+  m.plan.entries = {bind, file, socket};
+  WalkObject object;
+  object.stamp = {1, 2, 3, 4, 5};
+  m.plan.objects = {object};
+  m.inputs.host.push_back({});
+
+  const std::vector<std::string> here = {"/opt/jb/share/jailbuild/profiles", "/etc/jailbuild/profiles.d"};
+  AdoptedSpec adopted = adopt_archive_spec(m, {"base", "nginx"}, here, "/srv/copy");
+  REQUIRE(adopted.errors.size() == 1);
+  CHECK(contains(adopted.errors[0], "profile 'evil', which this host does not have"));
+  std::string warnings;
+  for (const std::string& w : adopted.warnings)
+    warnings += w + "\n";
+  CAPTURE(warnings);
+  CHECK(contains(warnings,
+                 "the archive's profile directories are not used, this host's are: /srv/jail/opt/evil\n"));
+  CHECK(contains(warnings, "host root /srv/other is not used"));
+  for (const char* dropped :
+       {"--writable /:www-data of the archive dropped: the jail's root",
+        "--writable /etc:www-data of the archive dropped: a system directory",
+        "--writable /x/../etc:www-data of the archive dropped: not a normalised absolute path",
+        "--writable /var/www/data/sub:www-data of the archive dropped: inside the writable "
+        "/var/www/data",
+        "--writable /var/www/up:root of the archive dropped: owner 'root' is not a service user"})
+    CHECK(contains(warnings, dropped));
+  CHECK(contains(warnings, "/mnt <- / (rw)"));
+  CHECK(
+      contains(warnings, "/run/mysqld <- /run/mysqld (rw) from profile mysql-socket, which brings it back"));
+  CHECK(contains(warnings, "To declare them: jailbuild create /srv/copy --with nginx,evil --writable "
+                           "/var/www/data:www-data --bind /:/mnt:rw"));
+
+  CHECK(spec.profile_dirs == here);
+  CHECK(spec.host_root == "/");
+  CHECK(spec.binds.empty());
+  CHECK(spec.writable == std::vector<WritableSpec>{{"/var/www/data", "www-data", ""}});
+  REQUIRE(m.plan.entries.size() == 1);
+  CHECK(m.plan.entries[0].path == "/usr/bin/x");
+  CHECK(m.plan.entries[0].source_stamp == FileStamp{});
+  CHECK(m.plan.objects[0].stamp == FileStamp{});
+  CHECK(m.inputs.empty());
+}

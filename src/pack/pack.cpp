@@ -23,10 +23,12 @@
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
+#include <dirent.h>
 #include <fcntl.h>
 #include <future>
 #include <map>
 #include <memory>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/utsname.h>
@@ -67,6 +69,9 @@ public:
     // directories): root-only, whatever the umask.
     fd_.reset(::mkstemp(temp_.data()));
     if (!fd_) throw system_error(final_, "creating a temporary file", errno);
+    // Held until the process ends, however it ends: a temporary file nobody holds locked is the
+    // leftover of a killed pack, which the next one removes (remove_leftovers).
+    ::flock(fd_.get(), LOCK_EX);
     buffer_ = std::make_unique_for_overwrite<char[]>(pack_buffer_size);
   }
   ~OutputFile() {
@@ -283,6 +288,7 @@ void write_checksum_file(const std::string& archive, const std::string& sha256) 
   std::string temp = path + ".jbtmp.XXXXXX";
   int fd = ::mkstemp(temp.data());
   if (fd < 0) throw system_error(path, "creating a temporary file", errno);
+  ::flock(fd, LOCK_EX); // as OutputFile's: only a killed pack leaves it unlocked
   std::string line = sha256 + "  " + archive.substr(archive.rfind('/') + 1) + "\n";
   bool ok =
       ::fchmod(fd, 0644) == 0 && ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
@@ -311,6 +317,54 @@ std::string read_manifest_text(const JailFs& jail) {
     if (got < 0) throw system_error(jail.path(manifest_file), "reading", errno);
     if (got == 0) return text;
     text.append(buffer, static_cast<std::size_t>(got));
+  }
+}
+
+/// Whether `name` is one of the temporary files a pack to `base` makes: ".BASE.jbtmp.XXXXXX" (the
+/// archive) or "BASE.sha256.jbtmp.XXXXXX" (its checksum), XXXXXX as mkstemp fills it.
+bool is_temp_of(std::string_view name, std::string_view base) {
+  auto random_tail = [](std::string_view tail) {
+    return tail.size() == 6 && std::all_of(tail.begin(), tail.end(), [](char c) {
+             return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+           });
+  };
+  for (const std::string& prefix :
+       {"." + std::string(base) + ".jbtmp.", std::string(base) + ".sha256.jbtmp."})
+    if (name.starts_with(prefix) && random_tail(name.substr(prefix.size()))) return true;
+  return false;
+}
+
+/// Removes the temporary files a killed pack to the same archive left beside it: its own names
+/// only (is_temp_of), regular files of ours that no running pack holds locked, the same inode as
+/// the one locked. A pack killed by SIGKILL or a power cut runs no cleanup of its own.
+void remove_leftovers(const std::string& output, std::vector<std::string>& warnings) {
+  std::string dir = output.find('/') == std::string::npos ? "." : output.substr(0, output.rfind('/'));
+  if (dir.empty()) dir = "/";
+  const std::string base = output.substr(output.rfind('/') + 1);
+  UniqueFd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir_fd) return; // creating the archive will say what is wrong
+  std::vector<std::string> names;
+  {
+    UniqueFd copy(::fcntl(dir_fd.get(), F_DUPFD_CLOEXEC, 0));
+    DIR* listing = copy ? ::fdopendir(copy.get()) : nullptr;
+    if (!listing) return;
+    (void)copy.release();
+    std::unique_ptr<DIR, int (*)(DIR*)> closer(listing, ::closedir);
+    while (dirent* d = ::readdir(listing))
+      if (is_temp_of(d->d_name, base)) names.emplace_back(d->d_name);
+  }
+  for (const std::string& name : names) {
+    UniqueFd fd(::openat(dir_fd.get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    struct stat held {
+    }, now{};
+    if (!fd || ::fstat(fd.get(), &held) != 0 || !S_ISREG(held.st_mode) || held.st_uid != ::geteuid())
+      continue;
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) continue; // a pack at work
+    if (::fstatat(dir_fd.get(), name.c_str(), &now, AT_SYMLINK_NOFOLLOW) != 0 || now.st_dev != held.st_dev ||
+        now.st_ino != held.st_ino)
+      continue;
+    if (::unlinkat(dir_fd.get(), name.c_str(), 0) == 0)
+      warnings.push_back(dir + "/" + name + ": removed, left by an interrupted jailbuild pack");
   }
 }
 
@@ -447,6 +501,7 @@ PackResult pack_with_libarchive(const PackOptions& options) {
   const Manifest manifest = manifest_from_json(manifest_text, jail.path(manifest_file));
   const int64_t mtime = archive_time(options, manifest);
   refuse_output_inside(options);
+  remove_leftovers(options.output, result.warnings);
   // dpkg's file lists take as long to read as the jail takes to walk: read them meanwhile.
   std::future<std::vector<PackagePin>> packages;
   if (!manifest.origin)
@@ -457,7 +512,7 @@ PackResult pack_with_libarchive(const PackOptions& options) {
   // Walk the jail, and check it is what the manifest says.
   JailScan scan = scan_jail(jail.root(), manifest.plan, options.state);
   result.left_out = scan.left_out;
-  result.warnings = std::move(scan.warnings);
+  result.warnings.insert(result.warnings.end(), scan.warnings.begin(), scan.warnings.end());
   if (std::vector<std::string> problems = check_against_plan(scan.items, manifest.plan); !problems.empty())
     throw Error(options.dir, "cannot pack this jail:" + joined(problems));
   mark_hardlinks(scan.items);

@@ -40,11 +40,40 @@ std::string parent_of(const std::string& rel) {
   return slash == std::string::npos ? "" : rel.substr(0, slash);
 }
 
+/// Where unpack marks the directory it is filling, before anything of the archive lands there:
+/// inside .jailbuild/, which no archive entry may touch, root-only.
+constexpr const char* unpacking_mark = ".jailbuild/unpacking";
+
+/// Whether DIR holds what an unpack that was killed left: its mark, or (killed before it could
+/// write the mark) nothing but an empty .jailbuild/ of root's. Only then does a new unpack remove
+/// what is there; a jail unpacked completely has no mark, a directory of the admin's neither.
+std::optional<bool> interrupted_unpack(const std::string& dir) {
+  struct stat meta {
+  }, mark{};
+  const std::string meta_dir = dir + "/" + manifest_dir;
+  if (::lstat(meta_dir.c_str(), &meta) != 0 || !S_ISDIR(meta.st_mode) || meta.st_uid != 0)
+    return std::nullopt;
+  const std::string mark_file = dir + "/" + unpacking_mark;
+  if (::lstat(mark_file.c_str(), &mark) == 0 && S_ISREG(mark.st_mode) && mark.st_uid == 0) {
+    std::ifstream in(mark_file);
+    std::string made;
+    in >> made;
+    return made == "made"; // whether that unpack made DIR, so that a failure removes it
+  }
+  if (!directory_is_empty(meta_dir)) return std::nullopt;
+  std::size_t entries = 0;
+  for (boost::filesystem::directory_iterator it(dir), end; it != end; ++it)
+    ++entries;
+  if (entries == 1) return false;
+  return std::nullopt;
+}
+
 /// The directory being unpacked into: created here (and removed on failure) or an existing empty
-/// one (emptied again on failure).
+/// one (emptied again on failure), or what a killed unpack left, emptied first. Marked as being
+/// unpacked until keep(), so that a killed unpack can be told from anything else.
 class Target {
 public:
-  explicit Target(const std::string& dir) : dir_(dir) {
+  Target(const std::string& dir, std::vector<std::string>& warnings) : dir_(dir) {
     if (::mkdir(dir_.c_str(), 0755) == 0) {
       made_ = true;
       if (::chown(dir_.c_str(), 0, 0) != 0 || ::chmod(dir_.c_str(), 0755) != 0)
@@ -52,26 +81,47 @@ public:
     } else if (errno != EEXIST) {
       throw system_error(dir_, "creating", errno);
     } else if (!directory_is_empty(dir_)) {
-      throw Error(dir_, "exists and is not empty: unpack only into a new or empty directory");
+      std::optional<bool> made = interrupted_unpack(dir_);
+      if (!made) throw Error(dir_, "exists and is not empty: unpack only into a new or empty directory");
+      made_ = *made;
+      empty();
+      warnings.push_back(dir_ + ": removed what an interrupted unpack left, to start again");
     }
   }
   ~Target() {
     if (done_) return;
-    // boost's remove_all never follows symlinks: whatever the archive made, only DIR's tree goes.
-    boost::system::error_code ignored;
     if (made_) {
+      boost::system::error_code ignored;
       boost::filesystem::remove_all(dir_, ignored);
       return;
     }
+    empty();
+  }
+  Target(const Target&) = delete;
+  Target& operator=(const Target&) = delete;
+
+  /// Marks DIR as being unpacked, before anything else is written there.
+  void mark(JailFs& jail) {
+    jail.make_dir(manifest_dir, 0700, 0, 0);
+    jail.write_file(unpacking_mark, made_ ? "made\n" : "emptied\n", 0600, 0, 0, Fsync::yes);
+  }
+  /// The jail is complete and registered: it stays, unmarked.
+  void keep(JailFs& jail) {
+    jail.remove(unpacking_mark);
+    done_ = true;
+  }
+
+private:
+  /// Removes everything in DIR. boost's remove_all never follows symlinks: whatever the archive
+  /// made, only DIR's tree goes; unpack accepts no name deeper than max_jail_depth, so it holds at
+  /// most that many directories open.
+  void empty() {
+    boost::system::error_code ignored;
     for (boost::filesystem::directory_iterator it(dir_, ignored), end; !ignored && it != end;
          it.increment(ignored))
       boost::filesystem::remove_all(it->path(), ignored);
   }
-  Target(const Target&) = delete;
-  Target& operator=(const Target&) = delete;
-  void keep() { done_ = true; }
 
-private:
   std::string dir_;
   bool made_ = false;
   bool done_ = false;
@@ -304,9 +354,10 @@ UnpackResult unpack_with_libarchive(const UnpackOptions& options) {
   result.warnings.insert(result.warnings.end(), adopted.warnings.begin(), adopted.warnings.end());
   if (::geteuid() != 0) throw Error(result.dir, "unpacking a jail needs root (owners, device nodes)");
 
-  Target target(result.dir);
+  Target target(result.dir, result.warnings);
   JailFs jail(result.dir);
   jail.make_dir("", 0755, 0, 0);
+  target.mark(jail);
   Extractor extractor(reader, jail, manifest, options.limits, entries);
   extractor.run();
   const std::string sha256 = reader.finish();
@@ -319,7 +370,7 @@ UnpackResult unpack_with_libarchive(const UnpackOptions& options) {
   manifest.origin->archive_sha256 = sha256;
   write_manifest(jail, manifest);
   Registry(options.state_dir).add(result.dir);
-  target.keep();
+  target.keep(jail);
   result.entries = extractor.entries();
   result.bytes = extractor.bytes();
   return result;

@@ -191,4 +191,50 @@ mkdir -m 0755 "$jail/opt" "$jail/opt/profiles"
 run "$JB" profiles --profiles-dir "$jail/opt/profiles"
 check "a --profiles-dir inside a jail is refused" '[ $rc -eq 2 ] && grep -q "^jailbuild: $jail/opt/profiles: .*jail" <<<"$err"'
 
+# --- 6. Bad input: exit 2, "jailbuild: <path>: <what>", nothing written -----------------------------------
+rewrite "$tmp/jail.tar.zst" "$tmp/emptypath.tar.zst" "m['entries'][0]['path'] = ''"
+run "$JB" unpack "$tmp/emptypath.tar.zst" "$tmp/emptypath" --state-dir "$tmp/state-bad" -q
+check "a manifest entry with an empty path" \
+  '[ $rc -eq 2 ] && grep -q "^jailbuild: $tmp/emptypath.tar.zst: .jailbuild/manifest.json: corrupt manifest: an entry.s path .. is not" <<<"$err" && [ ! -e "$tmp/emptypath" ]'
+rewrite "$tmp/jail.tar.zst" "$tmp/tty.tar.zst" "add('etc/tty', mode=0o666, kind=tarfile.CHRTYPE, devmajor=5, devminor=0)"
+run "$JB" unpack "$tmp/tty.tar.zst" "$tmp/tty" --state-dir "$tmp/state-bad" -q
+check "a /dev/tty node at /etc/tty" \
+  '[ $rc -eq 2 ] && grep -q "^jailbuild: $tmp/tty.tar.zst: etc/tty: character device 5,0 may only be /dev/tty" <<<"$err" && [ ! -e "$tmp/tty" ]'
+cp -a "$jail" "$tmp/biguid"
+python3 - "$tmp/biguid/.jailbuild/manifest.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+m["entries"][0]["uid"] = 4294967296
+json.dump(m, open(sys.argv[1], "w"))
+PY
+before=$(sha256sum "$tmp/biguid/.jailbuild/manifest.json")
+run "$JB" sync "$tmp/biguid"
+check "sync of a jail whose manifest has uid 4294967296" \
+  '[ $rc -eq 2 ] && grep -q "^jailbuild: $tmp/biguid/.jailbuild/manifest.json: corrupt manifest: entry /.*: uid 4294967296 is out of range" <<<"$err" &&
+   [ "$(sha256sum "$tmp/biguid/.jailbuild/manifest.json")" = "$before" ]'
+# A decompression bomb: 4 GiB of zeros after the end of the archive, 200 KB of zstd frames.
+head -c 1048576 /dev/zero | zstd -q -c >"$tmp/zeros.zst"
+cp "$tmp/jail.tar.zst" "$tmp/bomb.tar.zst"
+python3 -c 'import sys; z = open(sys.argv[1], "rb").read(); open(sys.argv[2], "ab").write(z * 4096)' "$tmp/zeros.zst" "$tmp/bomb.tar.zst"
+limit=$(( $(zstd -dc "$tmp/jail.tar.zst" | wc -c) + 1048576 ))
+run timeout 120 "$JB" unpack "$tmp/bomb.tar.zst" "$tmp/bomb" --state-dir "$tmp/state-bad" --max-bytes "$limit" -q
+check "4 GiB of zeros after the end-of-archive marker stop at --max-bytes" \
+  '[ $rc -eq 2 ] && grep -q "^jailbuild: $tmp/bomb.tar.zst: decompresses to more than $limit bytes" <<<"$err" && [ ! -e "$tmp/bomb" ]'
+# A service's state 60,000 directories deep.
+python3 - "$jail/tmp" <<'PY'
+import os, sys
+os.makedirs(sys.argv[1], exist_ok=True)
+fd = os.open(sys.argv[1], os.O_RDONLY)
+for _ in range(60000):
+    os.mkdir("d", dir_fd=fd)
+    fd, old = os.open("d", os.O_RDONLY, dir_fd=fd), fd
+    os.close(old)
+PY
+run "$JB" pack "$jail" -o "$tmp/deep.tar.zst" -q
+check "pack of a jail holding a 60,000-level tree in /tmp: no crash, left out with a warning" \
+  '[ $rc -eq 0 ] && grep -q "^jailbuild: warning: /tmp/d/d/.*: left out: runtime state nested more than 256 levels deep" <<<"$err"'
+run "$JB" pack "$jail" -o "$tmp/deep-state.tar.zst" --include-state -q
+check "... and with --include-state a clear error" \
+  '[ $rc -eq 2 ] && grep -q "^jailbuild: $jail/tmp/d/d/.*: holds directories nested more than 256 levels deep" <<<"$err" && [ ! -e "$tmp/deep-state.tar.zst" ]'
+
 exit $fail

@@ -6,7 +6,8 @@
 //
 // The archive: `.jailbuild/`, `.jailbuild/manifest.json` (the jail's manifest, byte for byte) and
 // `.jailbuild/origin.json` (a PackOrigin: the packing host and the packages the files came from, the
-// kernel the jail's libc needs, the digest of every packed file the plan does not list) first, then
+// kernel the jail's libc needs, the digest of every packed file the plan does not list, vouched for
+// or not) first, then
 // every other entry sorted by path components, parents first. Entries carry numeric owners only, no
 // atime/ctime, and the mtime of the archive (SOURCE_DATE_EPOCH, else the manifest's `updated`), so
 // the same jail always gives the same bytes.
@@ -50,9 +51,12 @@ struct PackResult {
 };
 
 /// Packs a jail. Reads the jail only through fds opened beneath it without following symlinks, and
-/// never follows one. Refuses (naming every problem) a jail that differs from its manifest (a
-/// missing entry, a file whose content changed, a setuid file, a device node unpack would refuse):
-/// the archive must unpack. A planned file whose stamp (device, inode, size, mtime) is still the one
+/// never follows one, nor crosses a mount (a bind's mount point is packed as the manifest says).
+/// Files the plan does not list are vouched for only in directories the services write; the others
+/// go unverified, with a warning (PackOrigin::unverified_digests). Leftovers of a killed pack to the
+/// same archive are removed first, with a warning. Refuses (naming every problem) a jail that differs from
+/// its manifest (a missing entry, a file whose content changed, a setuid file, a device node unpack would
+/// refuse): the archive must unpack. A planned file whose stamp (device, inode, size, mtime) is still the one
 /// the manifest recorded is not hashed again, as in sync and audit; unpack verifies every file in
 /// any case. The archive is written to a temporary file renamed into place, so an error leaves
 /// nothing under the final name.

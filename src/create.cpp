@@ -16,16 +16,6 @@
 
 namespace jailbuild {
 
-std::vector<std::string> profile_dirs(const std::vector<std::string>& extra) {
-  std::vector<std::string> dirs;
-  struct stat st;
-  // A build tree uses the profiles of its source tree; an installed jailbuild its shared copy.
-  dirs.push_back(::stat(JB_SOURCE_PROFILES_DIR, &st) == 0 ? JB_SOURCE_PROFILES_DIR : JB_BUILTIN_PROFILES_DIR);
-  dirs.push_back("/etc/jailbuild/profiles.d");
-  dirs.insert(dirs.end(), extra.begin(), extra.end());
-  return dirs;
-}
-
 CreateResult create_jail(const CreateOptions& options) {
   CreateResult result;
   result.dir = check_jail_location(options.dir);

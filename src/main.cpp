@@ -150,7 +150,7 @@ int run_create(const CreateCli& c) {
   for (const std::string& w : c.writable)
     o.spec.writable.push_back(parse_writable(w));
   o.spec.host_root = c.host_root;
-  o.spec.profile_dirs = profile_dirs(c.profile_dirs);
+  o.spec.profile_dirs = host_profile_dirs(c.profile_dirs);
   o.state_dir = c.state_dir;
   o.dry_run = c.dry_run ? DryRun::yes : DryRun::no;
   o.assemble.copy = c.reflink ? CopyMethod::reflink : CopyMethod::copy;
@@ -229,11 +229,12 @@ struct UnpackCli {
   std::string archive, dir;
   std::string state_dir = default_state_dir;
   UnpackLimits limits;
+  std::vector<std::string> profile_dirs;
   bool quiet = false;
 };
 
 int run_unpack(const UnpackCli& c) {
-  UnpackResult r = unpack_jail({c.archive, c.dir, c.state_dir, c.limits});
+  UnpackResult r = unpack_jail({c.archive, c.dir, c.state_dir, c.limits, c.profile_dirs});
   for (const std::string& w : r.warnings)
     std::cerr << "jailbuild: warning: " << w << '\n';
   if (!c.quiet)
@@ -373,7 +374,8 @@ int main(int argc, char** argv) {
   CLI::App* profiles_cmd = app.add_subcommand("profiles", "List the available profiles");
   CLI::App* show_cmd = profiles_cmd->add_subcommand("show", "Print one profile");
   if (runs(profiles_cmd)) {
-    profiles_cmd->add_option("--profiles-dir", profiles_extra, "Extra profile directory (repeatable)");
+    profiles_cmd->add_option("--profiles-dir", profiles_extra, "Extra profile directory (repeatable)")
+        ->transform(absolute_path);
     show_cmd->add_option("NAME", show_name, "Profile name")->required();
   }
 
@@ -404,8 +406,13 @@ int main(int argc, char** argv) {
     unpack_cmd->add_option("--max-entries", unpack.limits.max_entries, "Refuse an archive with more entries")
         ->capture_default_str();
     unpack_cmd
-        ->add_option("--max-bytes", unpack.limits.max_bytes, "Refuse an archive with more bytes of files")
+        ->add_option("--max-bytes", unpack.limits.max_bytes,
+                     "Refuse an archive that decompresses to more bytes (everything in it counts)")
         ->capture_default_str();
+    unpack_cmd
+        ->add_option("--profiles-dir", unpack.profile_dirs,
+                     "Extra profile directory of this host (repeatable): where the jail's services are found")
+        ->transform(absolute_path);
     unpack_cmd->add_flag("--quiet,-q", unpack.quiet, "Print nothing but warnings and errors");
   }
 
@@ -501,7 +508,7 @@ int main(int argc, char** argv) {
     if (pack_cmd->parsed()) return run_pack(pack);
     if (unpack_cmd->parsed()) return run_unpack(unpack);
     if (profiles_cmd->parsed()) {
-      ProfileSet set = ProfileSet::load(profile_dirs(profiles_extra));
+      ProfileSet set = ProfileSet::load(host_profile_dirs(profiles_extra));
       if (show_cmd->parsed()) {
         std::cout << set.source_text(show_name);
       } else {

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <simdjson.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -105,7 +106,8 @@ json origin_json(const PackOrigin& o) {
           {"min_kernel", o.min_kernel},
           {"extra_digests", o.extra_digests},
           {"unpacked", o.unpacked},
-          {"archive_sha256", o.archive_sha256}};
+          {"archive_sha256", o.archive_sha256},
+          {"unverified_digests", o.unverified_digests}};
 }
 
 PackOrigin origin_from(const json& j) {
@@ -119,6 +121,7 @@ PackOrigin origin_from(const json& j) {
   o.extra_digests = j.value("extra_digests", std::map<std::string, std::string>{});
   o.unpacked = j.value("unpacked", int64_t{0});
   o.archive_sha256 = j.value("archive_sha256", "");
+  o.unverified_digests = j.value("unverified_digests", std::map<std::string, std::string>{});
   return o;
 }
 
@@ -245,6 +248,39 @@ json small_json(sj::element e) {
   return json::parse(simdjson::minify(e));
 }
 
+/// Whether a manifest path names a place in the jail the way a plan does: absolute, no empty, "."
+/// or ".." component, no trailing "/", no NUL, and not in jailbuild's own directory. A manifest
+/// may come from an archive: every path is later cut, joined and compared as if it were one.
+bool valid_entry_path(std::string_view path) {
+  if (path == "/") return true;
+  if (path.empty() || path.front() != '/' || path.back() == '/' || path.find('\0') != std::string_view::npos)
+    return false;
+  for (std::size_t at = 1; at <= path.size();) {
+    std::size_t end = std::min(path.find('/', at), path.size());
+    std::string_view part = path.substr(at, end - at);
+    if (part.empty() || part == "." || part == "..") return false;
+    if (at == 1 && part == manifest_dir) return false;
+    at = end + 1;
+  }
+  return true;
+}
+
+/// A path for a message: control characters (a NUL would end the message) shown as '?'.
+std::string printable(std::string text) {
+  for (char& c : text)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  return text;
+}
+
+/// An id or device number: 32 bits, and not (uint32_t)-1, which chown(2) reads as "leave as is".
+uint32_t id_from(sj::element value, const std::string& path, const char* what, const std::string& where) {
+  uint64_t id = uint64_t(value);
+  if (id >= 0xffffffff)
+    throw Error(where, "corrupt manifest: entry " + path + ": " + what + " " + std::to_string(id) +
+                           " is out of range");
+  return static_cast<uint32_t>(id);
+}
+
 PlanEntry entry_from(sj::element j, const std::string& where) {
   PlanEntry e;
   auto kind = entry_kind_from(std::string_view(j["kind"]));
@@ -253,9 +289,12 @@ PlanEntry entry_from(sj::element j, const std::string& where) {
   e.kind = *kind;
   e.role = *role;
   e.path = text_of(j["path"]);
+  if (!valid_entry_path(e.path))
+    throw Error(where, "corrupt manifest: an entry's path '" + printable(e.path) +
+                           "' is not an absolute, normalised jail path outside /" + manifest_dir);
   e.mode = parse_octal(text_of(j["mode"]), where);
-  e.uid = static_cast<uint32_t>(uint64_t(j["uid"]));
-  e.gid = static_cast<uint32_t>(uint64_t(j["gid"]));
+  e.uid = id_from(j["uid"], e.path, "uid", where);
+  e.gid = id_from(j["gid"], e.path, "gid", where);
   sj::element origin;
   if (j["origin"].get(origin) == simdjson::SUCCESS) e.origin = text_of(origin);
   sj::element stamp;
@@ -277,8 +316,8 @@ PlanEntry entry_from(sj::element j, const std::string& where) {
   case EntryKind::device: {
     sj::element d = j["device"];
     e.device_type = std::string_view(d["type"]) == "block" ? DeviceType::block : DeviceType::character;
-    e.major = static_cast<uint32_t>(uint64_t(d["major"]));
-    e.minor = static_cast<uint32_t>(uint64_t(d["minor"]));
+    e.major = id_from(d["major"], e.path, "major", where);
+    e.minor = id_from(d["minor"], e.path, "minor", where);
     break;
   }
   case EntryKind::bind:

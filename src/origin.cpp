@@ -6,6 +6,7 @@
 #include "jailbuild/hostfs.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <dirent.h>
@@ -193,8 +194,18 @@ std::string packages_digest(const std::vector<PackagePin>& packages) {
   return hash.finish();
 }
 
+std::optional<std::string> origin_problem(const PackOrigin& origin) {
+  if (origin.packages.empty())
+    return "the jail's origin lists no packages, so nothing tells whether this host's may refresh its "
+           "files";
+  if (origin.packages_digest != packages_digest(origin.packages))
+    return "the jail's origin has a packages_digest that is not that of its package list";
+  return std::nullopt;
+}
+
 std::optional<std::string> package_mismatch(const Manifest& manifest, const HostRoot& host) {
-  if (!manifest.origin || manifest.origin->packages.empty()) return std::nullopt;
+  if (!manifest.origin) return std::nullopt; // built here
+  if (std::optional<std::string> problem = origin_problem(*manifest.origin)) return problem;
   std::map<std::string, std::string> here = installed_versions(host);
   std::vector<std::string> differences;
   for (const PackagePin& pin : manifest.origin->packages) {
@@ -321,6 +332,146 @@ HostCheck check_host(const Manifest& manifest, const HostFacts& host) {
     }
   }
   return check;
+}
+
+} // namespace jailbuild
+
+namespace jailbuild {
+
+namespace {
+
+bool inside(std::string_view path, std::string_view dir) {
+  return path == dir || (path.size() > dir.size() && path.starts_with(dir) && path[dir.size()] == '/');
+}
+
+/// A user or group name as --writable takes it: what useradd accepts, or a number.
+bool plain_name(std::string_view name) {
+  if (name.empty() || name.size() > 32 || name.front() == '-') return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+  });
+}
+
+/// Why a --writable directory of an archive is not one this host keeps, or nullopt. Owned by a
+/// service user, such a directory is the service's to fill: "/" or /etc would hand it the jail
+/// (and the jail's .jailbuild/), a system directory its programs and libraries.
+std::optional<std::string> writable_problem(const WritableSpec& w, const std::vector<WritableSpec>& all) {
+  const std::string& p = w.path;
+  if (p == "/") return "the jail's root";
+  bool normalised = !p.empty() && p.front() == '/' && p.back() != '/';
+  for (std::size_t at = 1; normalised && at <= p.size();) {
+    std::size_t end = std::min(p.find('/', at), p.size());
+    std::string_view part = std::string_view(p).substr(at, end - at);
+    normalised = !part.empty() && part != "." && part != "..";
+    at = end + 1;
+  }
+  if (!normalised) return "not a normalised absolute path";
+  for (const char* tree : {"/.jailbuild", "/etc", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64",
+                           "/libx32", "/dev", "/proc", "/sys", "/boot"})
+    if (inside(p, tree)) return "a system directory";
+  for (const char* dir : {"/var", "/var/lib", "/var/cache", "/var/log", "/var/tmp", "/run", "/tmp", "/home",
+                          "/root", "/srv", "/opt", "/mnt"})
+    if (p == dir) return "a system directory";
+  for (const WritableSpec& other : all)
+    if (&other != &w && p != other.path && inside(p, other.path)) return "inside the writable " + other.path;
+  if (!plain_name(w.owner) || w.owner == "root" || w.owner == "0")
+    return "owner '" + w.owner + "' is not a service user";
+  if (!w.group.empty() && (!plain_name(w.group) || w.group == "root" || w.group == "0"))
+    return "group '" + w.group + "' is not a service group";
+  return std::nullopt;
+}
+
+std::string writable_option(const WritableSpec& w) {
+  return "--writable " + w.path + ":" + w.owner + (w.group.empty() ? "" : ":" + w.group);
+}
+
+std::string bind_option(const std::string& source, const std::string& dest, bool read_only, bool noexec) {
+  return "--bind " + source + ":" + dest + (read_only ? ":ro" : ":rw") + (noexec ? ",noexec" : "");
+}
+
+} // namespace
+
+AdoptedSpec adopt_archive_spec(Manifest& manifest, const std::vector<std::string>& known_profiles,
+                               const std::vector<std::string>& host_dirs, const std::string& jail_dir) {
+  AdoptedSpec out;
+  Plan& plan = manifest.plan;
+  JailSpec& spec = plan.spec;
+
+  // Services: profiles of this host only.
+  for (const std::string& service : spec.services)
+    if (std::find(known_profiles.begin(), known_profiles.end(), service) == known_profiles.end())
+      out.errors.push_back("the archive asks for the profile '" + service +
+                           "', which this host does not have (add it to /etc/jailbuild/profiles.d, or give "
+                           "--profiles-dir)");
+
+  // Profile directories: this host's. The packing host's built-in and /etc ones are replaced as a
+  // matter of course (sync always did); any other is named.
+  std::vector<std::string> dropped;
+  for (std::size_t i = 0; i < spec.profile_dirs.size(); ++i) {
+    const std::string& dir = spec.profile_dirs[i];
+    bool usual =
+        (i == 0 && dir.ends_with("/jailbuild/profiles")) || (i == 1 && dir == "/etc/jailbuild/profiles.d");
+    if (!usual && std::find(host_dirs.begin(), host_dirs.end(), dir) == host_dirs.end())
+      dropped.push_back(dir);
+  }
+  if (!dropped.empty())
+    out.warnings.push_back("the archive's profile directories are not used, this host's are: " +
+                           join(dropped, ", "));
+  spec.profile_dirs = host_dirs;
+  if (spec.host_root != "/")
+    out.warnings.push_back("the archive's host root " + spec.host_root +
+                           " is not used: the jail is synced from /");
+  spec.host_root = "/";
+
+  // Writable directories: only plain ones.
+  std::vector<WritableSpec> writable;
+  for (const WritableSpec& w : spec.writable) {
+    if (std::optional<std::string> problem = writable_problem(w, spec.writable))
+      out.warnings.push_back(writable_option(w) + " of the archive dropped: " + *problem);
+    else
+      writable.push_back(w);
+  }
+
+  // Binds: none until this host declares them.
+  std::vector<std::string> binds, declare;
+  for (const PlanEntry& e : plan.entries) {
+    if (e.kind != EntryKind::bind) continue;
+    bool asked = std::any_of(spec.binds.begin(), spec.binds.end(),
+                             [&](const BindSpec& b) { return b.source == e.source && b.dest == e.path; });
+    binds.push_back(e.path + " <- " + e.source + (e.read_only ? " (ro)" : " (rw)") +
+                    (asked ? ""
+                           : " from " + e.origin +
+                                 ", which brings it back at the next sync if this host's "
+                                 "profiles ask for it"));
+  }
+  for (const BindSpec& b : spec.binds)
+    declare.push_back(bind_option(b.source, b.dest, b.read_only, b.noexec));
+  if (!binds.empty()) {
+    std::string text =
+        "the archive asks for bind mounts, which are not made until this host declares them: " +
+        join(binds, "; ");
+    if (!declare.empty()) {
+      std::vector<std::string> command = {"jailbuild create " + jail_dir + " --with " +
+                                          join(spec.services, ",")};
+      if (spec.php_version) command.push_back("--php " + *spec.php_version);
+      for (const WritableSpec& w : writable)
+        command.push_back(writable_option(w));
+      command.insert(command.end(), declare.begin(), declare.end());
+      text += ". To declare them: " + join(command, " ");
+    }
+    out.warnings.push_back(text);
+  }
+  spec.binds.clear();
+  spec.writable = std::move(writable);
+  std::erase_if(plan.entries, [](const PlanEntry& e) { return e.kind == EntryKind::bind; });
+
+  // Nothing recorded on the packing host stands for a file of this one.
+  manifest.inputs = {};
+  for (PlanEntry& e : plan.entries)
+    e.source_stamp = {};
+  for (WalkObject& o : plan.objects)
+    o.stamp = {};
+  return out;
 }
 
 } // namespace jailbuild

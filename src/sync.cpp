@@ -16,6 +16,8 @@
 #include "jailbuild/manifest.hpp"
 #include "jailbuild/origin.hpp"
 #include "jailbuild/plan_builder.hpp"
+#include "jailbuild/profile.hpp"
+#include "jailbuild/profile.hpp"
 
 #include <ctime>
 #include <future>
@@ -56,11 +58,8 @@ SyncReport sync_jail(const std::string& dir, const SyncOptions& options) {
   JailLock lock(report.dir, dry_run ? LockFor::look : LockFor::change);
   Manifest old = read_manifest(report.dir);
   JailSpec spec = old.plan.spec;
-  // The built-in profiles are wherever this jailbuild has them now; the user's stay as recorded.
-  std::vector<std::string> dirs = profile_dirs({});
-  for (size_t i = 2; i < spec.profile_dirs.size(); ++i)
-    dirs.push_back(spec.profile_dirs[i]);
-  spec.profile_dirs = dirs;
+  // The built-in profiles are wherever this jailbuild has them now; the user's, checked again.
+  spec.profile_dirs = recorded_profile_dirs(spec.profile_dirs, report.warnings);
   HostRoot host(spec.host_root);
   // An unpacked jail whose packages this host does not have in the same versions: refreshing some
   // files from here would mix two versions of one package. Say so instead.
@@ -88,7 +87,7 @@ SyncReport sync_jail(const std::string& dir, const SyncOptions& options) {
     inputs = old.inputs;
   }
   Plan& desired = report.planned ? fresh : old.plan;
-  report.warnings = desired.warnings;
+  report.warnings.insert(report.warnings.end(), desired.warnings.begin(), desired.warnings.end());
   look_closer(jail, host, old.plan, desired, listing);
 
   Differences differences = options.force == Force::yes ? Differences::replace : Differences::report;

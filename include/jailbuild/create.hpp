@@ -12,10 +12,6 @@
 
 namespace jailbuild {
 
-/// Where profiles are read from, in increasing precedence: the built-in ones, then
-/// /etc/jailbuild/profiles.d, then any given with --profiles-dir.
-std::vector<std::string> profile_dirs(const std::vector<std::string>& extra);
-
 enum class DryRun { no, yes };
 /// Whether create audits the jail it has just made (--no-audit turns it off).
 enum class AuditAfter { no, yes };

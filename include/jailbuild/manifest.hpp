@@ -38,10 +38,16 @@ struct PackOrigin {
   std::string packages_digest;      ///< sha256 of "name version\n" for each of `packages`
   std::vector<PackagePin> packages; ///< installed packages owning the jail's sources, sorted by name
   std::string min_kernel;           ///< from the ELF ABI note of the jail's libc ("3.2.0"); "" if none
-  /// sha256 of each packed regular file the plan does not list (site content, kept state), by jail path.
+  /// sha256 of each packed regular file the plan does not list in a directory the jail's services
+  /// write (their data, kept state), by jail path: vouched for, as audit takes them.
   std::map<std::string, std::string> extra_digests;
   int64_t unpacked = 0;       ///< set by unpack: when; 0 in an archive
   std::string archive_sha256; ///< set by unpack: the archive it came from
+  /// sha256 of each packed regular file the plan does not list anywhere else (site content put in
+  /// place by hand, a file planted in /etc), by jail path. Carried and verified, never vouched for:
+  /// audit reports them in the unpacked jail as it does in the packed one, so that packing a jail
+  /// never launders what audit condemns.
+  std::map<std::string, std::string> unverified_digests;
   bool operator==(const PackOrigin&) const = default;
 };
 

@@ -23,13 +23,40 @@ std::vector<PackagePin> owning_packages(const Plan& plan, const HostRoot& host);
 /// sha256 of "name version\n" per package, in the given order: PackOrigin::packages_digest.
 std::string packages_digest(const std::vector<PackagePin>& packages);
 
+/// What is wrong with the package record of a packed jail, or nullopt: an origin that lists no
+/// packages, or whose packages_digest is not that of its list, cannot tell sync whether this host
+/// may refresh the jail's files, so it is a refusal (at unpack and at sync), never a pass.
+std::optional<std::string> origin_problem(const PackOrigin& origin);
+
 /// For sync, before it refreshes files from the host. nullopt when the jail was built here (its
 /// manifest has no origin) or when every package its files came from is installed here in the same
 /// version. Otherwise a message naming each difference, e.g. "this jail was packed on web1, whose
 /// packages differ from this host's: libc6:amd64 2.36-9+deb12u4 there, 2.36-9+deb12u7 here;
-/// php8.2-fpm 8.2.20-1~deb12u1 there, not installed here". Sync should then refuse to refresh
-/// (copying some libraries from this host would mix two versions of one package in the jail).
+/// php8.2-fpm 8.2.20-1~deb12u1 there, not installed here", or origin_problem()'s. Sync should then
+/// refuse to refresh (copying some libraries from this host would mix two versions of one package).
 std::optional<std::string> package_mismatch(const Manifest& manifest, const HostRoot& host);
+
+/// What adopt_archive_spec() made of an archive's spec: errors refuse the archive, warnings are
+/// for the admin.
+struct AdoptedSpec {
+  std::vector<std::string> errors;
+  std::vector<std::string> warnings;
+};
+
+/// Rebuilds an archive's spec from what this host allows, in place, before unpack writes anything:
+/// an archive names host paths (profile directories, the host root, bind sources) and every later
+/// sync and mount would act on them as root. Services must name profiles this host has
+/// (`known_profiles`; an error naming each other one); the profile directories become this host's
+/// (`host_dirs`; those of the archive are dropped with a warning); the host root becomes "/"; every
+/// bind is removed from the spec and the plan, with a warning giving the --bind options that
+/// declare it on this host (profiles' binds come back with the first sync, from this host's
+/// profiles); a --writable directory that is not a plain jail directory of its own ("/", "..", a
+/// system directory, one inside another) is dropped with a warning. What the plan was made from
+/// (inputs) and the packing host's file stamps are dropped too: the first sync plans again from
+/// this host, and no recorded digest or ELF fact stands in for a file of this host. `jail_dir`
+/// names the jail in the commands the warnings suggest.
+AdoptedSpec adopt_archive_spec(Manifest& manifest, const std::vector<std::string>& known_profiles,
+                               const std::vector<std::string>& host_dirs, const std::string& jail_dir);
 
 /// What unpack needs to know about the host it runs on. this_host() reads it; tests make their own.
 struct HostFacts {

@@ -6,7 +6,8 @@
 //
 // The archive: `.jailbuild/`, `.jailbuild/manifest.json` (the jail's manifest, byte for byte) and
 // `.jailbuild/origin.json` (a PackOrigin: the packing host and the packages the files came from, the
-// kernel the jail's libc needs, the digest of every packed file the plan does not list) first, then
+// kernel the jail's libc needs, the digest of every packed file the plan does not list, vouched for
+// or not) first, then
 // every other entry sorted by path components, parents first. Entries carry numeric owners only, no
 // atime/ctime, and the mtime of the archive (SOURCE_DATE_EPOCH, else the manifest's `updated`), so
 // the same jail always gives the same bytes.
@@ -16,6 +17,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace jailbuild {
@@ -49,18 +51,24 @@ struct PackResult {
 };
 
 /// Packs a jail. Reads the jail only through fds opened beneath it without following symlinks, and
-/// never follows one. Refuses (naming every problem) a jail that differs from its manifest (a
-/// missing entry, a file whose content changed, a setuid file, a device node unpack would refuse):
-/// the archive must unpack. A planned file whose stamp (device, inode, size, mtime) is still the one
+/// never follows one, nor crosses a mount (a bind's mount point is packed as the manifest says).
+/// Files the plan does not list are vouched for only in directories the services write; the others
+/// go unverified, with a warning (PackOrigin::unverified_digests). Leftovers of a killed pack to the
+/// same archive are removed first, with a warning. Refuses (naming every problem) a jail that differs from
+/// its manifest (a missing entry, a file whose content changed, a setuid file, a device node unpack would
+/// refuse): the archive must unpack. A planned file whose stamp (device, inode, size, mtime) is still the one
 /// the manifest recorded is not hashed again, as in sync and audit; unpack verifies every file in
 /// any case. The archive is written to a temporary file renamed into place, so an error leaves
 /// nothing under the final name.
 PackResult pack_jail(const PackOptions& options);
 
-/// Limits that keep a hostile archive from filling the disk or the inode table.
+/// Limits that keep a hostile archive from filling the disk or the inode table, or from keeping
+/// unpack busy decompressing.
 struct UnpackLimits {
   uint64_t max_entries = 200'000;
-  uint64_t max_bytes = uint64_t{4} << 30; ///< total size of file content
+  /// The archive's size once decompressed, all of it: headers, file content, the data of any other
+  /// entry, padding, and whatever follows the end-of-archive marker.
+  uint64_t max_bytes = uint64_t{4} << 30;
 };
 
 struct UnpackOptions {
@@ -68,18 +76,25 @@ struct UnpackOptions {
   std::string dir;       ///< must not exist, or be an empty directory
   std::string state_dir; ///< the registry the jail is added to
   UnpackLimits limits;
+  /// Extra profile directories of this host (--profiles-dir), after the built-in ones and
+  /// /etc/jailbuild/profiles.d: the jail's services must be profiles found there.
+  std::vector<std::string> profile_dirs = {};
 };
 
 struct UnpackResult {
   std::string dir;
   std::size_t entries = 0;
   uint64_t bytes = 0;
-  std::vector<std::string> warnings; ///< from the host checks (a uid with another name here)
+  /// From the host checks (a uid with another name here) and from rebuilding the archive's spec
+  /// (its profile directories, binds and writable directories that were not kept).
+  std::vector<std::string> warnings;
 };
 
 /// Unpacks an archive made by pack_jail into a new jail, treating it as hostile until proven
-/// otherwise: its manifest and origin must come first, and the host must be able to run the jail
-/// (origin.hpp), before anything is written; then every entry must have a relative path without
+/// otherwise: its manifest and origin must come first, the origin must record the packages the
+/// jail came from, the host must be able to run the jail, and the jail's spec is rebuilt from what
+/// this host allows (origin.hpp: adopt_archive_spec), before anything is written; then every entry
+/// must have a relative path without
 /// "..", a parent directory made earlier by the archive, and a type and mode we accept (directory,
 /// regular file, symlink, a hardlink to an earlier regular file, a device of device_allowed());
 /// setuid and setgid are refused, not stripped, since no jailbuild archive has them. All writes go
@@ -91,8 +106,9 @@ struct UnpackResult {
 /// nothing). Errors name the archive: Error(archive, "<entry>: <why>").
 UnpackResult unpack_jail(const UnpackOptions& options);
 
-/// The device nodes a jail may hold: null, zero, full, random, urandom (character 1,3/5/7/8/9) and
-/// tty (character 5,0). Anything else in a jail would give its services access to hardware.
-bool device_allowed(DeviceType type, unsigned major, unsigned minor);
+/// The device nodes a jail may hold, each only at its own path: /dev/null, /dev/zero, /dev/full,
+/// /dev/random, /dev/urandom (character 1,3/5/7/8/9) and /dev/tty (character 5,0). Anything else in
+/// a jail would give its services access to hardware; a harmless one elsewhere is a trap.
+bool device_allowed(std::string_view jail_path, DeviceType type, unsigned major, unsigned minor);
 
 } // namespace jailbuild

@@ -53,6 +53,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <sys/types.h>
 #include <vector>
 
 namespace jailbuild {
@@ -155,6 +156,35 @@ struct Profile {
   std::vector<GeneratedSpec> generate;
   std::vector<BindMountSpec> binds;
 };
+
+/// The profile directory that comes with this jailbuild, found from the running executable as its
+/// modules are (module.hpp): `<prefix>/share/jailbuild/profiles` for `<prefix>/sbin/jailbuild`, or
+/// the source tree's `profiles/` for a program of its build tree. Never a directory that merely
+/// exists: an installed jailbuild run by root from the apt hook must not read a source tree that a
+/// developer left behind.
+std::string builtin_profile_dir();
+
+/// Why root may not read profiles from `dir`, or nullopt when it may. A profile says which host
+/// files root copies into a jail and which devices it makes, so only the host's administrators may
+/// write one: `dir` must be a normalised absolute path; it and every directory above it must be a
+/// real directory (no symlink) owned by root, by the user running jailbuild or by `also_trusted`
+/// (the owner of the executable, for its built-in profiles), and not writable by group or others
+/// (above `dir` a sticky bit will do; a missing `dir` needs an existing parent no one else may write,
+/// or anyone could make it); and none of them may hold a `.jailbuild/` directory, which every jail
+/// jailbuild makes or unpacks has from the start: nothing inside a jail chooses what root reads.
+std::optional<std::string> profile_dir_problem(const std::string& dir, uid_t also_trusted = 0);
+
+/// Where profiles are read from, in increasing precedence: builtin_profile_dir(),
+/// /etc/jailbuild/profiles.d, then `extra` (--profiles-dir given on this host's command line).
+/// Throws Error(dir, ...) for the first that profile_dir_problem() refuses.
+std::vector<std::string> host_profile_dirs(const std::vector<std::string>& extra);
+
+/// For sync: host_profile_dirs(), then the extra directories a manifest recorded after its first
+/// two (given on the create command line of this host), each checked again: one that no longer
+/// passes (made writable, moved into a jail, or written into the manifest by an archive) is left
+/// out with a warning. They are trusted at all only because root named them on this host.
+std::vector<std::string> recorded_profile_dirs(const std::vector<std::string>& recorded,
+                                               std::vector<std::string>& warnings);
 
 /// Every profile found in a list of directories. Checked as a whole when loaded (syntax, types,
 /// includes naming existing profiles, no include cycles), so later steps can trust it.

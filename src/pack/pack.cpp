@@ -23,10 +23,12 @@
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
+#include <dirent.h>
 #include <fcntl.h>
 #include <future>
 #include <map>
 #include <memory>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/utsname.h>
@@ -67,6 +69,9 @@ public:
     // directories): root-only, whatever the umask.
     fd_.reset(::mkstemp(temp_.data()));
     if (!fd_) throw system_error(final_, "creating a temporary file", errno);
+    // Held until the process ends, however it ends: a temporary file nobody holds locked is the
+    // leftover of a killed pack, which the next one removes (remove_leftovers).
+    ::flock(fd_.get(), LOCK_EX);
     buffer_ = std::make_unique_for_overwrite<char[]>(pack_buffer_size);
   }
   ~OutputFile() {
@@ -283,6 +288,7 @@ void write_checksum_file(const std::string& archive, const std::string& sha256) 
   std::string temp = path + ".jbtmp.XXXXXX";
   int fd = ::mkstemp(temp.data());
   if (fd < 0) throw system_error(path, "creating a temporary file", errno);
+  ::flock(fd, LOCK_EX); // as OutputFile's: only a killed pack leaves it unlocked
   std::string line = sha256 + "  " + archive.substr(archive.rfind('/') + 1) + "\n";
   bool ok =
       ::fchmod(fd, 0644) == 0 && ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
@@ -314,6 +320,54 @@ std::string read_manifest_text(const JailFs& jail) {
   }
 }
 
+/// Whether `name` is one of the temporary files a pack to `base` makes: ".BASE.jbtmp.XXXXXX" (the
+/// archive) or "BASE.sha256.jbtmp.XXXXXX" (its checksum), XXXXXX as mkstemp fills it.
+bool is_temp_of(std::string_view name, std::string_view base) {
+  auto random_tail = [](std::string_view tail) {
+    return tail.size() == 6 && std::all_of(tail.begin(), tail.end(), [](char c) {
+             return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+           });
+  };
+  for (const std::string& prefix :
+       {"." + std::string(base) + ".jbtmp.", std::string(base) + ".sha256.jbtmp."})
+    if (name.starts_with(prefix) && random_tail(name.substr(prefix.size()))) return true;
+  return false;
+}
+
+/// Removes the temporary files a killed pack to the same archive left beside it: its own names
+/// only (is_temp_of), regular files of ours that no running pack holds locked, the same inode as
+/// the one locked. A pack killed by SIGKILL or a power cut runs no cleanup of its own.
+void remove_leftovers(const std::string& output, std::vector<std::string>& warnings) {
+  std::string dir = output.find('/') == std::string::npos ? "." : output.substr(0, output.rfind('/'));
+  if (dir.empty()) dir = "/";
+  const std::string base = output.substr(output.rfind('/') + 1);
+  UniqueFd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir_fd) return; // creating the archive will say what is wrong
+  std::vector<std::string> names;
+  {
+    UniqueFd copy(::fcntl(dir_fd.get(), F_DUPFD_CLOEXEC, 0));
+    DIR* listing = copy ? ::fdopendir(copy.get()) : nullptr;
+    if (!listing) return;
+    (void)copy.release();
+    std::unique_ptr<DIR, int (*)(DIR*)> closer(listing, ::closedir);
+    while (dirent* d = ::readdir(listing))
+      if (is_temp_of(d->d_name, base)) names.emplace_back(d->d_name);
+  }
+  for (const std::string& name : names) {
+    UniqueFd fd(::openat(dir_fd.get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    struct stat held {
+    }, now{};
+    if (!fd || ::fstat(fd.get(), &held) != 0 || !S_ISREG(held.st_mode) || held.st_uid != ::geteuid())
+      continue;
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) continue; // a pack at work
+    if (::fstatat(dir_fd.get(), name.c_str(), &now, AT_SYMLINK_NOFOLLOW) != 0 || now.st_dev != held.st_dev ||
+        now.st_ino != held.st_ino)
+      continue;
+    if (::unlinkat(dir_fd.get(), name.c_str(), 0) == 0)
+      warnings.push_back(dir + "/" + name + ": removed, left by an interrupted jailbuild pack");
+  }
+}
+
 /// The archive must not be inside the jail it packs: it would be walked while being written.
 void refuse_output_inside(const PackOptions& options) {
   const std::string& output = options.output;
@@ -336,10 +390,36 @@ void mark_hardlinks(std::vector<PackItem>& items) {
   }
 }
 
+/// The digest the origin gives a file the plan does not list.
+const std::string& unplanned_digest(const PackOrigin& origin, const std::string& path) {
+  auto it = origin.extra_digests.find(path);
+  return it != origin.extra_digests.end() ? it->second : origin.unverified_digests.at(path);
+}
+
+/// The directories where the jail's services put files of their own, as audit counts them: the
+/// --writable ones, and every planned directory that is state, world-writable or not root's.
+std::vector<std::string> service_dirs(const Plan& plan) {
+  std::vector<std::string> dirs;
+  for (const WritableSpec& w : plan.spec.writable)
+    dirs.push_back(w.path);
+  for (const PlanEntry& e : plan.entries)
+    if (e.kind == EntryKind::directory && (e.role == EntryRole::state || (e.mode & S_IWOTH) || e.uid != 0))
+      dirs.push_back(e.path);
+  return dirs;
+}
+
+bool inside_any(const std::string& path, const std::vector<std::string>& dirs) {
+  return std::any_of(dirs.begin(), dirs.end(), [&](const std::string& d) {
+    return d == "/" || (path.size() > d.size() && path.starts_with(d) && path[d.size()] == '/');
+  });
+}
+
 /// The origin of the archive's manifest: the packing host and its packages (kept from the manifest
 /// when the jail was itself unpacked: its files still come from that host's packages), the kernel
 /// the jail's libc needs, and the digest of each file the plan does not list (hashed here, before
-/// the manifest is written; the plan's files are verified as they stream).
+/// the manifest is written; the plan's files are verified as they stream). Such a file is vouched
+/// for only in a directory the services write; anywhere else (a configuration file placed by hand
+/// in /etc, which audit rates high) it goes unverified, with a warning.
 PackOrigin origin_for(const Manifest& manifest, const JailFs& jail, const std::vector<PackItem>& items,
                       const PlanIndex& plan, std::future<std::vector<PackagePin>>& packages, int64_t mtime,
                       std::vector<std::string>& warnings) {
@@ -355,7 +435,8 @@ PackOrigin origin_for(const Manifest& manifest, const JailFs& jail, const std::v
   origin.packages_digest = packages_digest(origin.packages);
   origin.packed = mtime;
   origin.min_kernel = min_kernel_of(jail, manifest.plan, warnings);
-  std::vector<std::string> problems;
+  const std::vector<std::string> writable = service_dirs(manifest.plan);
+  std::vector<std::string> problems, unverified;
   for (const PackItem& item : items) {
     if (!S_ISREG(item.st.st_mode)) continue;
     const std::string* own = planned_digest(plan, item.path);
@@ -366,15 +447,29 @@ PackOrigin origin_for(const Manifest& manifest, const JailFs& jail, const std::v
       digest = sha256_fd(fd.get());
     } else {
       const std::string* target = planned_digest(plan, item.hardlink_to);
-      digest = target ? *target : origin.extra_digests.at(item.hardlink_to);
+      digest = target ? *target : unplanned_digest(origin, item.hardlink_to);
     }
-    if (!own)
+    if (own) {
+      if (*own != digest)
+        problems.push_back(item.path + " is a hardlink of " + item.hardlink_to +
+                           ", whose content the manifest gives otherwise");
+    } else if (inside_any(item.path, writable)) {
       origin.extra_digests[item.path] = digest;
-    else if (*own != digest)
-      problems.push_back(item.path + " is a hardlink of " + item.hardlink_to +
-                         ", whose content the manifest gives otherwise");
+    } else {
+      origin.unverified_digests[item.path] = digest;
+      unverified.push_back(item.path);
+    }
   }
   if (!problems.empty()) throw Error(jail.root(), "cannot pack this jail:" + joined(problems));
+  if (!unverified.empty()) {
+    std::string some;
+    for (std::size_t i = 0; i < unverified.size() && i < 10; ++i)
+      some += (i ? ", " : "") + unverified[i];
+    warnings.push_back(std::to_string(unverified.size()) +
+                       " files not in the manifest, outside the directories the jail's services write, "
+                       "are packed unverified: the unpacked jail's audit reports them as this jail's does (" +
+                       some + (unverified.size() > 10 ? ", ...)" : ")"));
+  }
   return origin;
 }
 
@@ -406,6 +501,7 @@ PackResult pack_with_libarchive(const PackOptions& options) {
   const Manifest manifest = manifest_from_json(manifest_text, jail.path(manifest_file));
   const int64_t mtime = archive_time(options, manifest);
   refuse_output_inside(options);
+  remove_leftovers(options.output, result.warnings);
   // dpkg's file lists take as long to read as the jail takes to walk: read them meanwhile.
   std::future<std::vector<PackagePin>> packages;
   if (!manifest.origin)
@@ -416,7 +512,7 @@ PackResult pack_with_libarchive(const PackOptions& options) {
   // Walk the jail, and check it is what the manifest says.
   JailScan scan = scan_jail(jail.root(), manifest.plan, options.state);
   result.left_out = scan.left_out;
-  result.warnings = std::move(scan.warnings);
+  result.warnings.insert(result.warnings.end(), scan.warnings.begin(), scan.warnings.end());
   if (std::vector<std::string> problems = check_against_plan(scan.items, manifest.plan); !problems.empty())
     throw Error(options.dir, "cannot pack this jail:" + joined(problems));
   mark_hardlinks(scan.items);
@@ -452,7 +548,7 @@ PackResult pack_with_libarchive(const PackOptions& options) {
     const std::string* planned = planned_digest(plan, item.path);
     std::optional<std::string> digest =
         pack_file(writer, jail, item, planned ? entry : nullptr, mtime, buffer.get(), result.bytes);
-    if (digest && *digest != (planned ? *planned : origin.extra_digests.at(item.path)))
+    if (digest && *digest != (planned ? *planned : unplanned_digest(origin, item.path)))
       problems.push_back(item.path + (planned ? " differs from its manifest digest (run jailbuild audit)"
                                               : " changed while being packed"));
   }

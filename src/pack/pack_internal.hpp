@@ -39,6 +39,12 @@ private:
 
 class JailFs;
 
+/// How deep a jail's tree may go, in path components, in an archive: jails need a dozen levels at
+/// most, and a service can make its state a chain of thousands. Pack does not descend further,
+/// unpack refuses deeper names (and whatever removes an unpacked tree then holds at most this
+/// many directories open).
+inline constexpr std::size_t max_jail_depth = 256;
+
 /// "usr/bin/nginx" for the jail path "/usr/bin/nginx".
 inline std::string jail_rel(const std::string& jail_path) {
   return jail_path.substr(1);

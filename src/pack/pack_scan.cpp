@@ -8,13 +8,17 @@
 #include "jailbuild/hostfs.hpp"
 #include "jailbuild/jailfs.hpp"
 #include "jailbuild/manifest.hpp"
+#include "jailbuild/mounts.hpp"
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <dirent.h>
 #include <fcntl.h>
 #include <memory>
+#include <optional>
 #include <set>
+#include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <tuple>
 #include <unistd.h>
@@ -34,6 +38,43 @@ bool is_temp_name(std::string_view name) {
   return !name.empty() && name[0] == '.' && at != std::string_view::npos && name.size() - at == 7 + 16;
 }
 
+/// lstat() of dir_fd/name into `st`, and the mount id of what is there (0 when the kernel gives
+/// none: before Linux 5.8); nullopt with errno on failure.
+std::optional<uint64_t> status(int dir_fd, const char* name, int flags, struct stat& st) {
+  struct statx x {};
+  if (::statx(dir_fd, name, flags | AT_NO_AUTOMOUNT, STATX_BASIC_STATS | STATX_MNT_ID, &x) != 0)
+    return std::nullopt;
+  st = {};
+  st.st_dev = makedev(x.stx_dev_major, x.stx_dev_minor);
+  st.st_ino = x.stx_ino;
+  st.st_mode = x.stx_mode;
+  st.st_nlink = x.stx_nlink;
+  st.st_uid = x.stx_uid;
+  st.st_gid = x.stx_gid;
+  st.st_rdev = makedev(x.stx_rdev_major, x.stx_rdev_minor);
+  st.st_size = static_cast<off_t>(x.stx_size);
+  st.st_blksize = x.stx_blksize;
+  st.st_blocks = static_cast<blkcnt_t>(x.stx_blocks);
+  st.st_atim = {x.stx_atime.tv_sec, x.stx_atime.tv_nsec};
+  st.st_mtim = {x.stx_mtime.tv_sec, x.stx_mtime.tv_nsec};
+  st.st_ctim = {x.stx_ctime.tv_sec, x.stx_ctime.tv_nsec};
+  return (x.stx_mask & STATX_MNT_ID) ? x.stx_mnt_id : 0;
+}
+
+/// The jail paths of the mount points below a directory, from the mount table: what tells a bind
+/// mount of the same file system where the kernel gives no mount ids.
+std::set<std::string> mount_points_below(const std::string& dir) {
+  char real[PATH_MAX];
+  if (!::realpath(dir.c_str(), real)) throw system_error(dir, "resolving", errno);
+  const std::string root = real;
+  std::set<std::string> points;
+  for (const MountInfo& m : read_mountinfo())
+    if (m.mount_point.size() > root.size() && m.mount_point.starts_with(root) &&
+        (root == "/" || m.mount_point[root.size()] == '/'))
+      points.insert(root == "/" ? m.mount_point : m.mount_point.substr(root.size()));
+  return points;
+}
+
 /// Walks the jail below an fd of its root, never following a symlink: each directory is opened
 /// with O_NOFOLLOW beneath its parent's fd, each entry is lstat'ed through its directory's fd.
 class JailWalk {
@@ -50,9 +91,12 @@ public:
     UniqueFd fd(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!fd) throw system_error(root_, "opening the jail", errno);
     struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) throw system_error(root_, "reading status", errno);
+    std::optional<uint64_t> mount_id = status(fd.get(), "", AT_EMPTY_PATH, st);
+    if (!mount_id) throw system_error(root_, "reading status", errno);
     root_dev_ = st.st_dev;
-    walk_dir(std::move(fd), "");
+    root_mount_ = *mount_id;
+    if (root_mount_ == 0) mount_points_ = mount_points_below(root_);
+    walk(std::move(fd));
   }
 
   std::vector<PackItem> items; ///< in path_less order: names are sorted in each directory, parents first
@@ -60,6 +104,14 @@ public:
   std::size_t left_out = 0;
 
 private:
+  /// A directory being walked: its fd, its sorted names, and how far the walk got.
+  struct Frame {
+    UniqueFd fd;
+    std::string prefix; ///< its jail path, "" for the root
+    std::vector<std::string> names;
+    std::size_t next = 0;
+  };
+
   const PlanEntry* planned(const std::string& path) const {
     auto it = planned_.find(path);
     return it == planned_.end() ? nullptr : it->second;
@@ -71,54 +123,109 @@ private:
     return false;
   }
 
-  /// Walks one directory.
-  void walk_dir(UniqueFd fd, const std::string& prefix) {
-    DIR* dir = ::fdopendir(fd.get());
+  /// The sorted names of a directory (byte order per directory = path_less order overall).
+  std::vector<std::string> names_in(int dir_fd, const std::string& prefix) const {
+    // fdopendir takes the fd it is given: it reads a duplicate, so the frame keeps its own.
+    UniqueFd copy(::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0));
+    if (!copy) throw system_error(root_ + prefix, "reading directory", errno);
+    DIR* dir = ::fdopendir(copy.get());
     if (!dir) throw system_error(root_ + prefix, "reading directory", errno);
+    (void)copy.release(); // closedir closes it
     std::unique_ptr<DIR, int (*)(DIR*)> closer(dir, ::closedir);
-    const int dir_fd = fd.release(); // closedir closes it
     std::vector<std::string> names;
     errno = 0;
     while (dirent* d = ::readdir(dir)) {
       std::string_view name = d->d_name;
       if (name != "." && name != "..") names.emplace_back(name);
     }
-    int err = errno;
-    if (err != 0) throw system_error(root_ + prefix, "reading directory", err);
-    std::sort(names.begin(), names.end()); // byte order per directory = path_less order overall
+    if (errno != 0) throw system_error(root_ + prefix, "reading directory", errno);
+    std::sort(names.begin(), names.end());
+    return names;
+  }
 
-    for (const std::string& name : names) {
-      PackItem item;
-      item.path = prefix + "/" + name;
-      if (item.path == "/" + std::string(manifest_dir)) continue; // written first, from the manifest
-      if (is_temp_name(name)) {
-        warnings.push_back(item.path + ": left out: a temporary file of an interrupted jailbuild run");
+  /// Walks the tree depth first without recursion, one open directory per level: the depth of a
+  /// jail's tree is chosen by whoever writes to it, its services included (a recursion 60,000
+  /// levels deep overflowed the stack; one fd per level ran out of fds). A directory nested more
+  /// than max_jail_depth levels deep holds nothing unpack would accept: below a state directory
+  /// whose content is left out anyway it is left out with a warning, anywhere else it is an error.
+  void walk(UniqueFd root_fd) {
+    std::vector<Frame> stack;
+    std::vector<std::string> top = names_in(root_fd.get(), "");
+    stack.push_back({std::move(root_fd), "", std::move(top), 0});
+    while (!stack.empty()) {
+      Frame& frame = stack.back();
+      if (frame.next == frame.names.size()) {
+        stack.pop_back();
         continue;
       }
-      if (::fstatat(dir_fd, name.c_str(), &item.st, AT_SYMLINK_NOFOLLOW) != 0)
-        throw system_error(root_ + item.path, "reading status", errno);
-      const mode_t type = item.st.st_mode & S_IFMT;
-      const PlanEntry* plan = planned(item.path);
-      if (type == S_IFSOCK || type == S_IFIFO) { // a live endpoint, meaningless in another place
-        ++left_out;
-        continue;
+      const std::string& name = frame.names[frame.next++];
+      if (std::optional<UniqueFd> child = visit(frame.fd.get(), frame.prefix, name)) {
+        std::string prefix = frame.prefix + "/" + name;
+        std::vector<std::string> names = names_in(child->get(), prefix);
+        if (!names.empty() && stack.size() >= max_jail_depth) {
+          if (state_ == StateFiles::leave_out && in_state_dir(prefix)) {
+            warnings.push_back(prefix + ": left out: runtime state nested more than " +
+                               std::to_string(max_jail_depth) + " levels deep");
+            ++left_out;
+            continue;
+          }
+          throw Error(root_ + prefix,
+                      "holds directories nested more than " + std::to_string(max_jail_depth) +
+                          " levels deep, which no jail needs and unpack refuses; remove them");
+        }
+        stack.push_back({std::move(*child), std::move(prefix), std::move(names), 0});
       }
-      if (!plan && type != S_IFDIR && state_ == StateFiles::leave_out && in_state_dir(item.path)) {
-        ++left_out;
-        continue;
-      }
-      if (type == S_IFLNK) item.link_target = read_link(dir_fd, name, item.path);
-      items.push_back(item);
-      if (type != S_IFDIR) continue;
-      if (plan && plan->kind == EntryKind::bind) continue; // host data mounted there, not the jail's
-      if (item.st.st_dev != root_dev_) {
-        warnings.push_back(item.path + ": a mount point; its content is not packed");
-        continue;
-      }
-      UniqueFd child(::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-      if (!child) throw system_error(root_ + item.path, "opening directory", errno);
-      walk_dir(std::move(child), item.path);
     }
+  }
+
+  /// Looks at one entry of a directory: records it, unless left out; returns an fd of it when it is
+  /// a directory to walk.
+  std::optional<UniqueFd> visit(int dir_fd, const std::string& prefix, const std::string& name) {
+    PackItem item;
+    item.path = prefix + "/" + name;
+    if (item.path == "/" + std::string(manifest_dir)) return std::nullopt; // written first, from the manifest
+    if (is_temp_name(name)) {
+      warnings.push_back(item.path + ": left out: a temporary file of an interrupted jailbuild run");
+      return std::nullopt;
+    }
+    std::optional<uint64_t> mount_id = status(dir_fd, name.c_str(), AT_SYMLINK_NOFOLLOW, item.st);
+    if (!mount_id) throw system_error(root_ + item.path, "reading status", errno);
+    const PlanEntry* plan = planned(item.path);
+    // A mount below the jail shows the host's files (a --bind, a profile's bind, a mount made by
+    // hand), the same file system or not: pack never reads them. What the jail holds there is the
+    // mount point the manifest describes, so that is what goes into the archive.
+    if (item.st.st_dev != root_dev_ ||
+        (root_mount_ != 0 ? *mount_id != root_mount_ : mount_points_.count(item.path))) {
+      if (!plan || (plan->kind != EntryKind::bind && plan->kind != EntryKind::directory)) {
+        warnings.push_back(item.path + ": a mount point the manifest does not list: left out, with what is "
+                                       "mounted there");
+        ++left_out;
+        return std::nullopt;
+      }
+      if (plan->kind == EntryKind::directory)
+        warnings.push_back(item.path + ": a mount point; what is mounted there is not packed");
+      item.st.st_mode = S_IFDIR | plan->mode;
+      item.st.st_uid = plan->uid;
+      item.st.st_gid = plan->gid;
+      items.push_back(item);
+      return std::nullopt;
+    }
+    const mode_t type = item.st.st_mode & S_IFMT;
+    if (type == S_IFSOCK || type == S_IFIFO) { // a live endpoint, meaningless in another place
+      ++left_out;
+      return std::nullopt;
+    }
+    if (!plan && type != S_IFDIR && state_ == StateFiles::leave_out && in_state_dir(item.path)) {
+      ++left_out;
+      return std::nullopt;
+    }
+    if (type == S_IFLNK) item.link_target = read_link(dir_fd, name, item.path);
+    items.push_back(item);
+    if (type != S_IFDIR) return std::nullopt;
+    if (plan && plan->kind == EntryKind::bind) return std::nullopt; // host data is mounted there, later
+    UniqueFd child(::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!child) throw system_error(root_ + item.path, "opening directory", errno);
+    return child;
   }
 
   std::string read_link(int dir_fd, const std::string& name, const std::string& path) const {
@@ -132,6 +239,8 @@ private:
   std::string root_;
   StateFiles state_;
   dev_t root_dev_ = 0;
+  uint64_t root_mount_ = 0;            ///< the mount id of the jail root; 0 when the kernel has none
+  std::set<std::string> mount_points_; ///< jail paths of mount points, when there are no mount ids
   std::unordered_map<std::string, const PlanEntry*> planned_;
   std::set<std::string> state_dirs_;
 };
@@ -198,7 +307,7 @@ std::vector<std::string> check_against_plan(const std::vector<PackItem>& items, 
                          " is setuid or setgid (jailbuild never installs one; run jailbuild audit)");
     if (S_ISBLK(item.st.st_mode) ||
         (S_ISCHR(item.st.st_mode) &&
-         !device_allowed(DeviceType::character, major(item.st.st_rdev), minor(item.st.st_rdev))))
+         !device_allowed(item.path, DeviceType::character, major(item.st.st_rdev), minor(item.st.st_rdev))))
       problems.push_back(item.path + " is a device node (" + device_text(item.st) +
                          ") that unpack would refuse");
   }

@@ -13,6 +13,7 @@
 #include "jailbuild/jailfs.hpp"
 #include "jailbuild/manifest.hpp"
 #include "jailbuild/origin.hpp"
+#include "jailbuild/profile.hpp"
 #include "jailbuild/registry.hpp"
 #include "pack_internal.hpp"
 #include "pack_module.hpp"
@@ -39,11 +40,40 @@ std::string parent_of(const std::string& rel) {
   return slash == std::string::npos ? "" : rel.substr(0, slash);
 }
 
+/// Where unpack marks the directory it is filling, before anything of the archive lands there:
+/// inside .jailbuild/, which no archive entry may touch, root-only.
+constexpr const char* unpacking_mark = ".jailbuild/unpacking";
+
+/// Whether DIR holds what an unpack that was killed left: its mark, or (killed before it could
+/// write the mark) nothing but an empty .jailbuild/ of root's. Only then does a new unpack remove
+/// what is there; a jail unpacked completely has no mark, a directory of the admin's neither.
+std::optional<bool> interrupted_unpack(const std::string& dir) {
+  struct stat meta {
+  }, mark{};
+  const std::string meta_dir = dir + "/" + manifest_dir;
+  if (::lstat(meta_dir.c_str(), &meta) != 0 || !S_ISDIR(meta.st_mode) || meta.st_uid != 0)
+    return std::nullopt;
+  const std::string mark_file = dir + "/" + unpacking_mark;
+  if (::lstat(mark_file.c_str(), &mark) == 0 && S_ISREG(mark.st_mode) && mark.st_uid == 0) {
+    std::ifstream in(mark_file);
+    std::string made;
+    in >> made;
+    return made == "made"; // whether that unpack made DIR, so that a failure removes it
+  }
+  if (!directory_is_empty(meta_dir)) return std::nullopt;
+  std::size_t entries = 0;
+  for (boost::filesystem::directory_iterator it(dir), end; it != end; ++it)
+    ++entries;
+  if (entries == 1) return false;
+  return std::nullopt;
+}
+
 /// The directory being unpacked into: created here (and removed on failure) or an existing empty
-/// one (emptied again on failure).
+/// one (emptied again on failure), or what a killed unpack left, emptied first. Marked as being
+/// unpacked until keep(), so that a killed unpack can be told from anything else.
 class Target {
 public:
-  explicit Target(const std::string& dir) : dir_(dir) {
+  Target(const std::string& dir, std::vector<std::string>& warnings) : dir_(dir) {
     if (::mkdir(dir_.c_str(), 0755) == 0) {
       made_ = true;
       if (::chown(dir_.c_str(), 0, 0) != 0 || ::chmod(dir_.c_str(), 0755) != 0)
@@ -51,26 +81,47 @@ public:
     } else if (errno != EEXIST) {
       throw system_error(dir_, "creating", errno);
     } else if (!directory_is_empty(dir_)) {
-      throw Error(dir_, "exists and is not empty: unpack only into a new or empty directory");
+      std::optional<bool> made = interrupted_unpack(dir_);
+      if (!made) throw Error(dir_, "exists and is not empty: unpack only into a new or empty directory");
+      made_ = *made;
+      empty();
+      warnings.push_back(dir_ + ": removed what an interrupted unpack left, to start again");
     }
   }
   ~Target() {
     if (done_) return;
-    // boost's remove_all never follows symlinks: whatever the archive made, only DIR's tree goes.
-    boost::system::error_code ignored;
     if (made_) {
+      boost::system::error_code ignored;
       boost::filesystem::remove_all(dir_, ignored);
       return;
     }
+    empty();
+  }
+  Target(const Target&) = delete;
+  Target& operator=(const Target&) = delete;
+
+  /// Marks DIR as being unpacked, before anything else is written there.
+  void mark(JailFs& jail) {
+    jail.make_dir(manifest_dir, 0700, 0, 0);
+    jail.write_file(unpacking_mark, made_ ? "made\n" : "emptied\n", 0600, 0, 0, Fsync::yes);
+  }
+  /// The jail is complete and registered: it stays, unmarked.
+  void keep(JailFs& jail) {
+    jail.remove(unpacking_mark);
+    done_ = true;
+  }
+
+private:
+  /// Removes everything in DIR. boost's remove_all never follows symlinks: whatever the archive
+  /// made, only DIR's tree goes; unpack accepts no name deeper than max_jail_depth, so it holds at
+  /// most that many directories open.
+  void empty() {
+    boost::system::error_code ignored;
     for (boost::filesystem::directory_iterator it(dir_, ignored), end; !ignored && it != end;
          it.increment(ignored))
       boost::filesystem::remove_all(it->path(), ignored);
   }
-  Target(const Target&) = delete;
-  Target& operator=(const Target&) = delete;
-  void keep() { done_ = true; }
 
-private:
   std::string dir_;
   bool made_ = false;
   bool done_ = false;
@@ -93,8 +144,9 @@ public:
     std::vector<std::string> missing;
     for (const PlanEntry& e : manifest_.plan.entries)
       if (e.path != "/" && !seen_.count(e.path.substr(1))) missing.push_back(e.path);
-    for (const auto& [path, digest] : manifest_.origin->extra_digests)
-      if (!seen_.count(path.substr(1))) missing.push_back(path);
+    for (const auto* digests : {&manifest_.origin->extra_digests, &manifest_.origin->unverified_digests})
+      for (const auto& [path, digest] : *digests)
+        if (!seen_.count(path.substr(1))) missing.push_back(path);
     if (!missing.empty())
       throw Error(reader_.path(), "truncated or incomplete archive: " + std::to_string(missing.size()) +
                                       " entries of its manifest are missing, first " + missing.front());
@@ -113,14 +165,14 @@ private:
     return it == plan_.end() ? nullptr : it->second;
   }
 
-  /// The digest the manifest gives a regular file: the plan's, else the origin's list of the rest.
+  /// The digest the manifest gives a regular file: the plan's, else the origin's lists of the rest.
   const std::string& expected_digest(const std::string& rel) const {
     if (const PlanEntry* p = planned(rel);
         p && (p->kind == EntryKind::file || p->kind == EntryKind::generated))
       return p->digest;
-    auto it = manifest_.origin->extra_digests.find("/" + rel);
-    if (it == manifest_.origin->extra_digests.end()) refuse(rel, "a file its manifest does not list");
-    return it->second;
+    for (const auto* digests : {&manifest_.origin->extra_digests, &manifest_.origin->unverified_digests})
+      if (auto it = digests->find("/" + rel); it != digests->end()) return it->second;
+    refuse(rel, "a file its manifest does not list");
   }
 
   void expect_kind(const std::string& rel, EntryKind kind) const {
@@ -173,9 +225,14 @@ private:
     case AE_IFCHR: {
       auto major_number = static_cast<unsigned>(archive_entry_rdevmajor(e));
       auto minor_number = static_cast<unsigned>(archive_entry_rdevminor(e));
-      if (!device_allowed(DeviceType::character, major_number, minor_number))
-        refuse(rel, "character device " + std::to_string(major_number) + "," + std::to_string(minor_number) +
+      if (!device_allowed("/" + rel, DeviceType::character, major_number, minor_number)) {
+        const std::string numbers = std::to_string(major_number) + "," + std::to_string(minor_number);
+        for (const char* name : {"null", "zero", "full", "random", "urandom", "tty"})
+          if (device_allowed(std::string("/dev/") + name, DeviceType::character, major_number, minor_number))
+            refuse(rel, "character device " + numbers + " may only be /dev/" + name);
+        refuse(rel, "character device " + numbers +
                         " is not one a jail may hold (null, zero, full, random, urandom, tty)");
+      }
       expect_kind(rel, EntryKind::device);
       if (const PlanEntry* p = planned(rel); p && (p->major != major_number || p->minor != minor_number))
         refuse(rel, "device numbers differ from the manifest's");
@@ -254,6 +311,13 @@ private:
   std::unordered_map<std::string, Written> files_;
 };
 
+std::string joined(const std::vector<std::string>& lines) {
+  std::string text;
+  for (const std::string& line : lines)
+    text += "\n  " + line;
+  return text;
+}
+
 /// The sha256 FILE.sha256 gives, if that file exists.
 std::optional<std::string> published_sha256(const std::string& archive) {
   std::ifstream in(archive + ".sha256");
@@ -269,22 +333,31 @@ UnpackResult unpack_with_libarchive(const UnpackOptions& options) {
   UnpackResult result;
   result.dir = check_jail_location(options.dir);
   ScopedUtf8Locale utf8; // names come out as the UTF-8 the manifest records
-  ArchiveReader reader(options.archive);
+  ArchiveReader reader(options.archive, options.limits.max_bytes);
   uint64_t entries = 0;
   Manifest manifest = read_leading_manifest(reader, entries);
   HostCheck host = check_host(manifest, this_host());
   if (!host.errors.empty()) {
-    std::string text;
-    for (const std::string& error : host.errors)
-      text += "\n  " + error;
-    throw Error(options.archive, "this host cannot run the jail:" + text);
+    throw Error(options.archive, "this host cannot run the jail:" + joined(host.errors));
   }
   result.warnings = host.warnings;
+  // Nothing of the archive chooses what root reads on this host: the origin must say which packages
+  // the files came from (sync compares them before it refreshes anything), and the spec is rebuilt
+  // from this host's profiles, with no bind and no host path of the archive's.
+  if (std::optional<std::string> problem = origin_problem(*manifest.origin))
+    throw Error(options.archive, *problem + " (was it made by jailbuild pack, on a host with dpkg?)");
+  const std::vector<std::string> profile_dirs = host_profile_dirs(options.profile_dirs);
+  AdoptedSpec adopted =
+      adopt_archive_spec(manifest, ProfileSet::load(profile_dirs).names(), profile_dirs, result.dir);
+  if (!adopted.errors.empty())
+    throw Error(options.archive, "refusing the jail it holds:" + joined(adopted.errors));
+  result.warnings.insert(result.warnings.end(), adopted.warnings.begin(), adopted.warnings.end());
   if (::geteuid() != 0) throw Error(result.dir, "unpacking a jail needs root (owners, device nodes)");
 
-  Target target(result.dir);
+  Target target(result.dir, result.warnings);
   JailFs jail(result.dir);
   jail.make_dir("", 0755, 0, 0);
+  target.mark(jail);
   Extractor extractor(reader, jail, manifest, options.limits, entries);
   extractor.run();
   const std::string sha256 = reader.finish();
@@ -295,10 +368,9 @@ UnpackResult unpack_with_libarchive(const UnpackOptions& options) {
 
   manifest.origin->unpacked = static_cast<int64_t>(std::time(nullptr));
   manifest.origin->archive_sha256 = sha256;
-  manifest.inputs = {}; // what the plan was made from was on the packing host
   write_manifest(jail, manifest);
   Registry(options.state_dir).add(result.dir);
-  target.keep();
+  target.keep(jail);
   result.entries = extractor.entries();
   result.bytes = extractor.bytes();
   return result;

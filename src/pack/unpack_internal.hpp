@@ -21,8 +21,9 @@ class Decompressor;
 /// as a Decompressor decodes it on a thread of its own.
 class ArchiveReader {
 public:
-  /// Opens the file and reads up to the first header; Error when it is no tar archive.
-  explicit ArchiveReader(std::string path);
+  /// Opens the file and reads up to the first header; Error when it is no tar archive. Decoding
+  /// stops with an Error once the file decompresses to more than max_bytes (all of it counts).
+  ArchiveReader(std::string path, uint64_t max_bytes);
   ~ArchiveReader();
   ArchiveReader(const ArchiveReader&) = delete; // libarchive holds its address
   ArchiveReader& operator=(const ArchiveReader&) = delete;

@@ -6,6 +6,7 @@
 #include "jailbuild/error.hpp"
 #include "jailbuild/fd.hpp"
 #include "jailbuild/pack.hpp"
+#include "pack_internal.hpp"
 #include "unpack_internal.hpp"
 
 #include <cerrno>
@@ -34,10 +35,15 @@ constexpr int64_t max_manifest_size = int64_t{256} << 20;
 /// (zstd, gzip, xz, bzip2 or none, all built into libarchive: no external program ever runs on a
 /// hostile file) into a bounded queue of blocks, hashing the file's bytes as it reads them, so the
 /// archive's sha256 costs no second read.
+///
+/// Every decompressed byte counts against the limit, whoever asks for it: headers, content, the
+/// data of entries that have none to speak of (a directory whose header claims 2 GiB is skipped
+/// by reading through them), padding and whatever follows the end-of-archive marker. A few MB of
+/// zstd decode to gigabytes of zeros; decoding stops at the first block beyond the limit.
 class Decompressor {
 public:
-  explicit Decompressor(const std::string& path)
-      : path_(path), fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
+  Decompressor(const std::string& path, uint64_t limit)
+      : path_(path), limit_(limit), fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
     if (!fd_) throw system_error(path, "opening", errno);
     struct stat st {};
     if (::fstat(fd_.get(), &st) != 0) throw system_error(path, "reading status", errno);
@@ -73,11 +79,17 @@ public:
     std::lock_guard lock(mutex_);
     return error_;
   }
+  /// Throws the limit's own error when decoding stopped there: it is no corruption.
+  void throw_if_over_limit() {
+    std::lock_guard lock(mutex_);
+    if (over_limit_) throw Error(path_, limit_text());
+  }
   /// Decompresses what is left (after the end-of-archive marker), then returns the sha256 of the
-  /// file; throws when the rest is corrupt.
+  /// file; throws when the rest is corrupt or too much.
   std::string finish() {
     for (std::string ignored; next(ignored);) {
     }
+    throw_if_over_limit();
     if (std::string why = error(); !why.empty()) throw Error(path_, "corrupt or truncated archive: " + why);
     thread_.join();
     return hash_.finish();
@@ -119,6 +131,7 @@ private:
         archive_read_next_header(a, &e) != ARCHIVE_OK)
       return failure();
     std::string chunk;
+    uint64_t total = 0;
     for (;;) {
       const void* data = nullptr;
       size_t size = 0;
@@ -126,11 +139,22 @@ private:
       int status = archive_read_data_block(a, &data, &size, &offset);
       if (status == ARCHIVE_EOF) break;
       if (status != ARCHIVE_OK) return failure();
+      total += size;
+      if (total > limit_) {
+        std::lock_guard lock(mutex_);
+        over_limit_ = true;
+        return limit_text();
+      }
       chunk.append(static_cast<const char*>(data), size);
       if (chunk.size() >= read_buffer_size && !push(chunk)) return "";
     }
     if (!chunk.empty()) push(chunk);
     return "";
+  }
+
+  std::string limit_text() const {
+    return "decompresses to more than " + std::to_string(limit_) +
+           " bytes (raise --max-bytes if this is expected)";
   }
 
   bool cancelled() {
@@ -169,19 +193,20 @@ private:
   }
 
   std::string path_;
+  uint64_t limit_; ///< of decompressed bytes
   UniqueFd fd_;
   std::unique_ptr<char[]> buffer_;
   Sha256 hash_; ///< only the thread touches it until finish() has joined it
   std::mutex mutex_;
   std::condition_variable ready_, space_;
   std::deque<std::string> queue_;
-  bool done_ = false, cancelled_ = false;
+  bool done_ = false, cancelled_ = false, over_limit_ = false;
   std::string error_;
   std::thread thread_;
 };
 
-ArchiveReader::ArchiveReader(std::string path)
-    : path_(std::move(path)), decompressor_(std::make_unique<Decompressor>(path_)),
+ArchiveReader::ArchiveReader(std::string path, uint64_t max_bytes)
+    : path_(std::move(path)), decompressor_(std::make_unique<Decompressor>(path_, max_bytes)),
       owner_(archive_read_new(), archive_read_free) {
   a_ = owner_.get();
   if (!a_) throw Error(path_, "libarchive: out of memory");
@@ -222,6 +247,7 @@ std::string ArchiveReader::finish() {
 }
 
 void ArchiveReader::fail(const std::string& what) const {
+  decompressor_->throw_if_over_limit(); // the reason libarchive saw no more data
   const char* detail = archive_error_string(a_);
   throw Error(path_, what + (detail ? std::string(": ") + detail : ""));
 }
@@ -244,6 +270,7 @@ std::string checked_name(const ArchiveReader& reader, const char* raw, const cha
   if (name.front() == '/')
     throw Error(reader.path(), std::string(raw) + ": an absolute " + what + " is not accepted");
   std::string rel;
+  std::size_t depth = 0;
   while (!name.empty()) {
     std::size_t slash = name.find('/');
     std::string_view part = name.substr(0, slash);
@@ -251,6 +278,10 @@ std::string checked_name(const ArchiveReader& reader, const char* raw, const cha
     if (part.empty() || part == ".") continue;
     if (part == "..")
       throw Error(reader.path(), std::string(raw) + ": a " + what + " with '..' is not accepted");
+    // No jail needs it, and removing a tree this deep on failure would hold an fd per level.
+    if (++depth > max_jail_depth)
+      throw Error(reader.path(), rel.substr(0, 200) + "...: nested more than " +
+                                     std::to_string(max_jail_depth) + " levels deep, which no jail needs");
     rel += (rel.empty() ? "" : "/") + std::string(part);
   }
   return rel;

@@ -219,3 +219,42 @@ TEST_CASE("entry_to_json: the manifest records the stamps, the dry-run report th
     CHECK(manifest_entry == report_entry);
   }
 }
+
+TEST_CASE(
+    "manifest_from_json: entry paths must be jail paths, ids 32 bits: a manifest may come from an archive") {
+  const std::string where = "/srv/jail/.jailbuild/manifest.json";
+  const nlohmann::json good = nlohmann::json::parse(manifest_to_json(sample_manifest()));
+  for (const char* path :
+       {"", "tmp", "/tmp/", "//tmp", "/tmp/./x", "/tmp/../etc", "/.jailbuild", "/.jailbuild/manifest.json"}) {
+    CAPTURE(path);
+    nlohmann::json bad = good;
+    bad["entries"][0]["path"] = path;
+    std::string err = error_of([&] { manifest_from_json(bad.dump(), where); });
+    CHECK(err == where + ": corrupt manifest: an entry's path '" + path +
+                     "' is not an absolute, normalised jail path outside /.jailbuild");
+  }
+  nlohmann::json nul = good;
+  nul["entries"][0]["path"] = std::string("/tmp\0x", 6);
+  CHECK(
+      contains(error_of([&] { manifest_from_json(nul.dump(), where); }), "path '/tmp?x' is not an absolute"));
+  nlohmann::json dotted = good;
+  dotted["entries"][0]["path"] = "/.jailbuild-not/x"; // only jailbuild's own directory is reserved
+  CHECK(error_of([&] { manifest_from_json(dotted.dump(), where); }).empty());
+
+  for (const char* field : {"uid", "gid"})
+    for (uint64_t id : {uint64_t{4294967296}, uint64_t{4294967295}}) {
+      CAPTURE(field);
+      nlohmann::json bad = good;
+      bad["entries"][0][field] = id;
+      CHECK(error_of([&] { manifest_from_json(bad.dump(), where); }) ==
+            where + ": corrupt manifest: entry /tmp: " + field + " " + std::to_string(id) +
+                " is out of range");
+    }
+  nlohmann::json negative = good;
+  negative["entries"][0]["uid"] = -1;
+  CHECK(
+      contains(error_of([&] { manifest_from_json(negative.dump(), where); }), where + ": corrupt manifest"));
+  nlohmann::json device = good;
+  device["entries"][3]["device"]["major"] = uint64_t{1} << 40;
+  CHECK(contains(error_of([&] { manifest_from_json(device.dump(), where); }), "entry /dev/urandom: major"));
+}

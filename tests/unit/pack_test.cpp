@@ -2,9 +2,11 @@
 // pack and unpack on a small hand-made jail, the host checks, the package fingerprint, and hostile
 // archives written here with libarchive: each must be refused with nothing written outside DIR and
 // DIR gone. The real nginx + php-fpm round trip is tests/scenario/pack_cli.sh.
+#include "jailbuild/audit.hpp"
 #include "jailbuild/digest.hpp"
 #include "jailbuild/elf.hpp"
 #include "jailbuild/error.hpp"
+#include "jailbuild/fd.hpp"
 #include "jailbuild/hostfs.hpp"
 #include "jailbuild/jailfs.hpp"
 #include "jailbuild/manifest.hpp"
@@ -17,12 +19,17 @@
 #include <archive_entry.h>
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
+#include <cstdio>
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
 #include <string>
+#include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -155,17 +162,22 @@ public:
     archive_entry_free(e_);
     archive_write_free(a_);
   }
-  /// The manifest and the origin, listing `extra` files (path -> content) with their digests.
-  void manifest(const std::map<std::string, std::string>& extra = {},
-                const std::vector<PlanEntry>& plan = {}) {
+  /// The manifest and the origin, listing `extra` files (path -> content) with their digests; `edit`
+  /// may change the manifest's JSON text before it is written.
+  void manifest(const std::map<std::string, std::string>& extra = {}, const std::vector<PlanEntry>& plan = {},
+                const std::function<void(std::string&)>& edit = {}) {
     Manifest m;
     m.tool = "jailbuild test";
     m.plan.entries = plan;
     PackOrigin origin;
+    origin.packages = {{"coreutils", "9.1-1"}};
+    origin.packages_digest = packages_digest(origin.packages);
     for (const auto& [path, content] : extra)
       origin.extra_digests["/" + path] = sha256_hex(content);
+    std::string text = manifest_to_json(m);
+    if (edit) edit(text);
     dir(".jailbuild", 0700);
-    file(".jailbuild/manifest.json", manifest_to_json(m), 0600);
+    file(".jailbuild/manifest.json", text, 0600);
     file(".jailbuild/origin.json", origin_to_json(origin), 0600);
   }
   void dir(const std::string& name, mode_t perm = 0755) { header(name, AE_IFDIR, perm); }
@@ -251,14 +263,22 @@ TEST_CASE("compression_for: by extension, zstd otherwise") {
   CHECK(compression_for("a.jail") == Compression::zstd);
 }
 
-TEST_CASE("device_allowed: only the harmless character devices") {
-  for (unsigned minor_number : {3u, 5u, 7u, 8u, 9u})
-    CHECK(device_allowed(DeviceType::character, 1, minor_number));
-  CHECK(device_allowed(DeviceType::character, 5, 0));
-  CHECK_FALSE(device_allowed(DeviceType::character, 1, 1)); // /dev/mem
-  CHECK_FALSE(device_allowed(DeviceType::character, 1, 2)); // /dev/kmem
-  CHECK_FALSE(device_allowed(DeviceType::block, 1, 3));
-  CHECK_FALSE(device_allowed(DeviceType::block, 8, 0));
+TEST_CASE("device_allowed: only the harmless character devices, each at its own /dev path") {
+  CHECK(device_allowed("/dev/null", DeviceType::character, 1, 3));
+  CHECK(device_allowed("/dev/zero", DeviceType::character, 1, 5));
+  CHECK(device_allowed("/dev/full", DeviceType::character, 1, 7));
+  CHECK(device_allowed("/dev/random", DeviceType::character, 1, 8));
+  CHECK(device_allowed("/dev/urandom", DeviceType::character, 1, 9));
+  CHECK(device_allowed("/dev/tty", DeviceType::character, 5, 0));
+  CHECK_FALSE(device_allowed("/dev/mem", DeviceType::character, 1, 1));
+  CHECK_FALSE(device_allowed("/dev/kmem", DeviceType::character, 1, 2));
+  CHECK_FALSE(device_allowed("/dev/null", DeviceType::block, 1, 3));
+  CHECK_FALSE(device_allowed("/dev/sda", DeviceType::block, 8, 0));
+  // A harmless device under another name is refused: /var/www/tty would be the terminal of whoever
+  // runs a tool there, /dev/zero named /dev/null is a trap.
+  CHECK_FALSE(device_allowed("/var/www/tty", DeviceType::character, 5, 0));
+  CHECK_FALSE(device_allowed("/dev/null", DeviceType::character, 1, 5));
+  CHECK_FALSE(device_allowed("/tmp/null", DeviceType::character, 1, 3));
 }
 
 TEST_CASE("kernel_at_least: compares the leading numbers") {
@@ -355,21 +375,41 @@ TEST_CASE("owning_packages and package_mismatch: from dpkg's database below the 
   m.origin = PackOrigin{};
   m.origin->host = "web1";
   m.origin->packages = pins;
+  m.origin->packages_digest = packages_digest(pins);
   CHECK_FALSE(package_mismatch(m, HostRoot(host.path)));
   m.origin->packages = {{"libc6:amd64", "2.36-8"}, {"nginx", "1.22.1-9"}, {"php8.2-fpm", "8.2.7"}};
+  m.origin->packages_digest = packages_digest(m.origin->packages);
   std::optional<std::string> mismatch = package_mismatch(m, HostRoot(host.path));
   REQUIRE(mismatch);
   CHECK(*mismatch ==
         "this jail was packed on web1, whose packages differ from this host's: libc6:amd64 2.36-8 "
         "there, 2.36-9 here; php8.2-fpm 8.2.7 there, not installed here");
+
+  // Missing origin data is a refusal, not a pass: no packages, or a digest that is not theirs.
+  m.origin->packages = pins;
+  mismatch = package_mismatch(m, HostRoot(host.path));
+  REQUIRE(mismatch);
+  CHECK(contains(*mismatch, "packages_digest"));
+  m.origin->packages = {};
+  m.origin->packages_digest = packages_digest({});
+  mismatch = package_mismatch(m, HostRoot(host.path));
+  REQUIRE(mismatch);
+  CHECK(contains(*mismatch, "lists no packages"));
 }
 
 TEST_CASE("manifest: the origin round-trips and old manifests without one still read") {
   Manifest m;
   m.tool = "jailbuild test";
   CHECK_FALSE(manifest_from_json(manifest_to_json(m), "m").origin);
-  m.origin =
-      PackOrigin{"web1", 5, "d", {{"libc6:amd64", "2.36-9"}}, "3.2.0", {{"/var/www/x", "ab"}}, 7, "cd"};
+  m.origin = PackOrigin{"web1",
+                        5,
+                        "d",
+                        {{"libc6:amd64", "2.36-9"}},
+                        "3.2.0",
+                        {{"/var/www/x", "ab"}},
+                        7,
+                        "cd",
+                        {{"/etc/x.conf", "ef"}}};
   Manifest back = manifest_from_json(manifest_to_json(m), "m");
   REQUIRE(back.origin);
   CHECK(*back.origin == *m.origin);
@@ -669,6 +709,41 @@ TEST_CASE("unpack_jail: hostile archives are refused, nothing is written outside
          a.file("big", std::string(5000, 'x'));
        },
        "more than 4096 bytes", UnpackLimits{1000, 4096}},
+      {"a manifest uid beyond 32 bits",
+       [](HandArchive& a, const std::string&) {
+         PlanEntry etc;
+         etc.kind = EntryKind::directory, etc.path = "/etc", etc.mode = 0755;
+         a.manifest({}, {etc}, [](std::string& json) {
+           std::size_t at = json.find("\"uid\":0");
+           REQUIRE(at != std::string::npos);
+           json.replace(at, 7, "\"uid\":4294967296");
+         });
+         a.dir("etc");
+       },
+       "corrupt manifest: entry /etc: uid 4294967296 is out of range"},
+      {"a tty device outside /dev",
+       [](HandArchive& a, const std::string&) {
+         a.manifest();
+         a.dir("etc");
+         a.device("etc/tty", AE_IFCHR, 5, 0);
+       },
+       "character device 5,0 may only be /dev/tty"},
+      {"directories nested 300 levels deep",
+       [](HandArchive& a, const std::string&) {
+         a.manifest();
+         std::string path = "d";
+         for (int i = 0; i < 300; ++i, path += "/d")
+           a.dir(path);
+       },
+       "nested more than 256 levels deep"},
+      {"a manifest entry with an empty path",
+       [](HandArchive& a, const std::string&) {
+         PlanEntry empty;
+         empty.kind = EntryKind::directory, empty.path = "", empty.mode = 0755;
+         a.manifest({}, {empty});
+         a.dir("etc");
+       },
+       "corrupt manifest: an entry's path '' is not an absolute, normalised jail path"},
   };
   for (const Case& c : cases) {
     CAPTURE(c.what);
@@ -764,4 +839,426 @@ TEST_CASE("pack_jail: a file that keeps its recorded stamp is not hashed again, 
   error = error_of([&] { unpack_jail({top / "tampered.tar", top / "copy", top / "state", {}}); });
   CHECK(contains(error, "usr/bin/tool: content does not match the manifest's digest"));
   CHECK_FALSE(fs::exists(top / "copy"));
+}
+
+namespace {
+
+/// One zstd frame holding `size` zero bytes (a few dozen bytes: zstd stores runs as RLE blocks).
+/// Frames may be concatenated: a decoder reads them as one stream, which is how a small file
+/// becomes gigabytes of decompressed data.
+std::string zstd_frame_of_zeros(std::size_t size) {
+  archive* a = archive_write_new();
+  REQUIRE(archive_write_add_filter_zstd(a) == ARCHIVE_OK);
+  REQUIRE(archive_write_set_format_raw(a) == ARCHIVE_OK);
+  REQUIRE(archive_write_set_bytes_in_last_block(a, 1) == ARCHIVE_OK);
+  std::string out(1 << 20, '\0');
+  size_t used = 0;
+  REQUIRE(archive_write_open_memory(a, out.data(), out.size(), &used) == ARCHIVE_OK);
+  archive_entry* e = archive_entry_new();
+  archive_entry_set_pathname(e, "zeros");
+  archive_entry_set_filetype(e, AE_IFREG);
+  archive_entry_set_size(e, static_cast<la_int64_t>(size));
+  REQUIRE(archive_write_header(a, e) == ARCHIVE_OK);
+  const std::string zeros(size, '\0');
+  REQUIRE(archive_write_data(a, zeros.data(), zeros.size()) == static_cast<la_ssize_t>(size));
+  REQUIRE(archive_write_close(a) == ARCHIVE_OK);
+  archive_entry_free(e);
+  archive_write_free(a);
+  out.resize(used);
+  return out;
+}
+
+/// `bytes` as zstd: one frame, compressed by libarchive.
+std::string zstd_of(const std::string& bytes) {
+  archive* a = archive_write_new();
+  REQUIRE(archive_write_add_filter_zstd(a) == ARCHIVE_OK);
+  REQUIRE(archive_write_set_format_raw(a) == ARCHIVE_OK);
+  REQUIRE(archive_write_set_bytes_in_last_block(a, 1) == ARCHIVE_OK);
+  std::string out(bytes.size() + (1 << 16), '\0');
+  size_t used = 0;
+  REQUIRE(archive_write_open_memory(a, out.data(), out.size(), &used) == ARCHIVE_OK);
+  archive_entry* e = archive_entry_new();
+  archive_entry_set_pathname(e, "data");
+  archive_entry_set_filetype(e, AE_IFREG);
+  archive_entry_set_size(e, static_cast<la_int64_t>(bytes.size()));
+  REQUIRE(archive_write_header(a, e) == ARCHIVE_OK);
+  REQUIRE(archive_write_data(a, bytes.data(), bytes.size()) == static_cast<la_ssize_t>(bytes.size()));
+  REQUIRE(archive_write_close(a) == ARCHIVE_OK);
+  archive_entry_free(e);
+  archive_write_free(a);
+  out.resize(used);
+  return out;
+}
+
+/// A ustar header written by hand: libarchive will not write data for a directory, a hostile
+/// archive does.
+std::string ustar_header(const std::string& name, char type, uint64_t size, mode_t mode) {
+  std::string h(512, '\0');
+  auto put = [&](std::size_t at, const std::string& text) { h.replace(at, text.size(), text); };
+  auto octal = [](uint64_t value, int digits) {
+    char buffer[32];
+    std::snprintf(buffer, sizeof buffer, "%0*llo", digits, static_cast<unsigned long long>(value));
+    return std::string(buffer);
+  };
+  put(0, name);
+  put(100, octal(mode, 7));
+  put(108, octal(0, 7));
+  put(116, octal(0, 7));
+  put(124, octal(size, 11));
+  put(136, octal(1600000000, 11));
+  h.replace(148, 8, 8, ' ');
+  h[156] = type;
+  put(257, std::string("ustar") + '\0');
+  put(263, "00");
+  unsigned sum = 0;
+  for (unsigned char c : h)
+    sum += c;
+  put(148, octal(sum, 6) + '\0' + ' ');
+  return h;
+}
+
+/// A ustar entry with content, padded to whole blocks.
+std::string ustar_file(const std::string& name, const std::string& content, mode_t mode) {
+  std::string out = ustar_header(name, '0', content.size(), mode) + content;
+  out.resize((out.size() + 511) / 512 * 512, '\0');
+  return out;
+}
+
+/// The decompressed size of a packed jail: that of the same jail packed without compression.
+uint64_t tar_size_of(const std::string& jail, const std::string& scratch) {
+  pack_jail({jail, scratch, StateFiles::leave_out, 1600000000});
+  return static_cast<uint64_t>(lstat_of(scratch).st_size);
+}
+
+} // namespace
+
+TEST_CASE("unpack_jail: 8 GiB of zeros after the end-of-archive marker stop at --max-bytes") {
+  if (!is_root()) {
+    MESSAGE("skipped: needs root");
+    return;
+  }
+  TempDir top("bomb", 0700);
+  make_jail(top / "jail");
+  pack_jail({top / "jail", top / "j.tar.zst", StateFiles::leave_out, 1600000000});
+  ::unlink((top / "j.tar.zst.sha256").c_str()); // its digest would only be checked at the very end
+  const uint64_t limit = tar_size_of(top / "jail", top / "plain.tar") + (uint64_t{1} << 20);
+  // The jail's own archive unpacks within the limit.
+  CHECK(unpack_jail({top / "j.tar.zst", top / "ok", top / "state", {200'000, limit}}).entries > 10);
+  // Then 8 GiB of zeros after it: 8192 frames of 1 MiB, 1 MB on disk.
+  {
+    const std::string frame = zstd_frame_of_zeros(std::size_t{1} << 20);
+    std::ofstream out(top / "j.tar.zst", std::ios::binary | std::ios::app);
+    for (int i = 0; i < 8192; ++i)
+      out << frame;
+  }
+  CHECK(lstat_of(top / "j.tar.zst").st_size < (2 << 20));
+  std::string error = error_of([&] {
+    unpack_jail({top / "j.tar.zst", top / "copy", top / "state", {200'000, limit}});
+  });
+  CAPTURE(error);
+  CHECK(error.starts_with(top / "j.tar.zst: "));
+  CHECK(contains(error, "decompresses to more than " + std::to_string(limit) + " bytes"));
+  CHECK_FALSE(fs::exists(top / "copy"));
+}
+
+TEST_CASE("unpack_jail: a directory entry carrying 2 GiB of data stops at --max-bytes") {
+  if (!is_root()) {
+    MESSAGE("skipped: needs root");
+    return;
+  }
+  TempDir top("dirbomb", 0700);
+  // A hostile archive written by hand: the manifest and origin, then "d/" whose header says 2 GiB.
+  Manifest m;
+  m.tool = "jailbuild test";
+  PackOrigin origin;
+  origin.packages = {{"coreutils", "9.1-1"}};
+  origin.packages_digest = packages_digest(origin.packages);
+  std::string tar = ustar_header(".jailbuild/", '5', 0, 0700) +
+                    ustar_file(".jailbuild/manifest.json", manifest_to_json(m), 0600) +
+                    ustar_file(".jailbuild/origin.json", origin_to_json(origin), 0600) +
+                    ustar_header("d/", '5', uint64_t{2} << 30, 0755);
+  {
+    std::ofstream out(top / "dir.tar.zst", std::ios::binary);
+    out << zstd_of(tar);
+    const std::string frame = zstd_frame_of_zeros(std::size_t{1} << 20);
+    for (int i = 0; i < 2048; ++i)
+      out << frame;
+    out << zstd_of(std::string(1024, '\0'));
+  }
+  CHECK(lstat_of(top / "dir.tar.zst").st_size < (1 << 20));
+  std::string error = error_of([&] {
+    unpack_jail({top / "dir.tar.zst", top / "copy", top / "state", {200'000, uint64_t{1} << 20}});
+  });
+  CAPTURE(error);
+  CHECK(error.starts_with(top / "dir.tar.zst: "));
+  CHECK(contains(error, "more than 1048576 bytes"));
+  CHECK_FALSE(fs::exists(top / "copy"));
+}
+
+namespace {
+
+/// DIR/d/d/d/... `depth` levels deep, owned by uid:uid, made through fds (the path soon exceeds
+/// PATH_MAX), as a service user can make it in a directory it may write.
+void make_chain(const std::string& dir, int depth, uid_t uid) {
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  REQUIRE(fd);
+  for (int i = 0; i < depth; ++i) {
+    REQUIRE(::mkdirat(fd.get(), "d", 0755) == 0);
+    REQUIRE(::fchownat(fd.get(), "d", uid, uid, AT_SYMLINK_NOFOLLOW) == 0);
+    fd.reset(::openat(fd.get(), "d", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    REQUIRE(fd);
+  }
+}
+
+/// Removes a chain make_chain made, one level at a time from the top (DIR/d/d moves up to DIR/x,
+/// DIR/d goes, DIR/x becomes DIR/d): no path ever gets long, no fd is held per level.
+void remove_chain(const std::string& dir) {
+  UniqueFd top(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  REQUIRE(top);
+  for (;;) {
+    UniqueFd first(::openat(top.get(), "d", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!first) return;
+    if (::renameat(first.get(), "d", top.get(), "x") != 0) {
+      REQUIRE(::unlinkat(top.get(), "d", AT_REMOVEDIR) == 0);
+      return;
+    }
+    REQUIRE(::unlinkat(top.get(), "d", AT_REMOVEDIR) == 0);
+    REQUIRE(::renameat(top.get(), "x", top.get(), "d") == 0);
+  }
+}
+
+/// The soft limit of open files lowered to the usual default while it lives.
+struct FewFds {
+  struct rlimit before {};
+  FewFds() {
+    REQUIRE(::getrlimit(RLIMIT_NOFILE, &before) == 0);
+    struct rlimit low = before;
+    low.rlim_cur = std::min<rlim_t>(before.rlim_cur, 1024);
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+  }
+  ~FewFds() { ::setrlimit(RLIMIT_NOFILE, &before); }
+};
+
+} // namespace
+
+TEST_CASE("pack_jail: a service's 3,000-level tree in a state directory is no crash, no fd exhaustion") {
+  if (!is_root()) {
+    MESSAGE("skipped: needs root");
+    return;
+  }
+  TempDir top("deep", 0700);
+  make_jail(top / "jail");
+  const std::string sessions = top / "jail/var/lib/php/sessions";
+  make_chain(sessions, 3000, 33); // www-data may write the sessions directory
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() { remove_chain(dir); }
+  } cleanup{sessions};
+  FewFds few;
+
+  // Without --include-state the tree is state: what lies too deep is left out, with a warning.
+  PackResult r;
+  std::string error = error_of([&] {
+    r = pack_jail({top / "jail", top / "j.tar", StateFiles::leave_out, 1});
+  });
+  REQUIRE(error == "");
+  bool warned = false;
+  for (const std::string& w : r.warnings)
+    warned =
+        warned || (w.starts_with("/var/lib/php/sessions/d/d/") && contains(w, "more than 256 levels deep"));
+  CHECK(warned);
+  std::size_t deepest = 0;
+  for (const std::string& name : names_of(list_archive(top / "j.tar")))
+    deepest = std::max<std::size_t>(deepest, std::count(name.begin(), name.end(), '/'));
+  CHECK(deepest <= 256);
+
+  // With --include-state it is part of the archive: a clear error naming the place.
+  error = error_of([&] { pack_jail({top / "jail", top / "s.tar", StateFiles::include, 1}); });
+  CAPTURE(error);
+  CHECK(error.starts_with(top / "jail/var/lib/php/sessions/d/d/"));
+  CHECK(contains(error, "nested more than 256 levels deep"));
+  CHECK_FALSE(fs::exists(top / "s.tar"));
+}
+
+namespace {
+
+/// The findings of a rule about a path.
+std::vector<Finding> findings_at(const AuditReport& report, const std::string& rule,
+                                 const std::string& path) {
+  std::vector<Finding> found;
+  for (const Finding& f : report.findings)
+    if (f.rule == rule && f.path == path) found.push_back(f);
+  return found;
+}
+
+/// Bind mounts made by a test, detached again whatever happens.
+struct Mounts {
+  std::vector<std::string> points;
+  void bind(const std::string& source, const std::string& point) {
+    REQUIRE(::mount(source.c_str(), point.c_str(), nullptr, MS_BIND, nullptr) == 0);
+    points.push_back(point);
+  }
+  ~Mounts() {
+    for (auto it = points.rbegin(); it != points.rend(); ++it)
+      ::umount2(it->c_str(), MNT_DETACH);
+  }
+};
+
+} // namespace
+
+TEST_CASE("pack_jail: a configuration file placed by hand goes unverified: the unpacked jail's audit still "
+          "reports it") {
+  if (!is_root()) {
+    MESSAGE("skipped: needs root");
+    return;
+  }
+  TempDir top("launder", 0700);
+  make_jail(top / "jail");
+  write_text(top / "jail/etc/evil.conf", "include /var/www/upload/*.conf\n");
+  const AuditOptions rules_and_integrity{Integrity::check, Hardening::skip};
+  std::vector<Finding> before =
+      findings_at(audit_jail(top / "jail", rules_and_integrity), "integrity-unexpected", "/etc/evil.conf");
+  REQUIRE(before.size() == 1);
+  CHECK(before[0].severity == Severity::high);
+
+  PackResult packed = pack_jail({top / "jail", top / "j.tar.zst", StateFiles::leave_out, 1600000000});
+  bool warned = false;
+  for (const std::string& w : packed.warnings)
+    warned = warned || (contains(w, "not in the manifest") && contains(w, "/etc/evil.conf"));
+  CHECK(warned);
+  unpack_jail({top / "j.tar.zst", top / "copy", top / "state", {}});
+  CHECK(read_text(top / "copy/etc/evil.conf") == read_text(top / "jail/etc/evil.conf"));
+  std::vector<Finding> after =
+      findings_at(audit_jail(top / "copy", rules_and_integrity), "integrity-unexpected", "/etc/evil.conf");
+  REQUIRE(after.size() == 1);
+  CHECK(after[0].severity == Severity::high);
+
+  // Site content in a directory the service writes stays vouched for: a change there after the
+  // unpack is still found.
+  const std::string www_data_dir = top / "jail/var/lib/private";
+  write_text(www_data_dir + "/upload.txt", "u");
+  pack_jail({top / "jail", top / "k.tar.zst", StateFiles::leave_out, 1600000000});
+  unpack_jail({top / "k.tar.zst", top / "copy2", top / "state", {}});
+  CHECK(findings_at(audit_jail(top / "copy2", rules_and_integrity), "integrity-unexpected",
+                    "/var/lib/private/upload.txt")
+            .empty());
+  write_text(top / "copy2/var/lib/private/upload.txt", "changed");
+  CHECK(findings_at(audit_jail(top / "copy2", rules_and_integrity), "integrity-modified",
+                    "/var/lib/private/upload.txt")
+            .size() == 1);
+}
+
+TEST_CASE("pack_jail: never reads through a mount below the jail; a bind's mount point is packed as the "
+          "manifest says") {
+  if (!is_root()) {
+    MESSAGE("skipped: needs root (mounts)");
+    return;
+  }
+  TempDir top("mounted", 0700);
+  make_jail(top / "jail");
+  // A bind entry, as --bind /srv/data:/mnt/data would make it, its mount point made by create.
+  {
+    Manifest m = read_manifest(top / "jail");
+    PlanEntry mnt;
+    mnt.kind = EntryKind::directory, mnt.role = EntryRole::system, mnt.path = "/mnt", mnt.mode = 0755;
+    PlanEntry bind;
+    bind.kind = EntryKind::bind, bind.role = EntryRole::system, bind.path = "/mnt/data", bind.mode = 0755;
+    bind.source = top / "srv-data";
+    m.plan.entries.push_back(mnt);
+    m.plan.entries.push_back(bind);
+    JailFs jail(top / "jail");
+    jail.make_dir("mnt", 0755, 0, 0);
+    jail.make_dir("mnt/data", 0755, 0, 0);
+    write_manifest(jail, m);
+  }
+  // The host's data: owned by another user, on the same file system as the jail (st_dev alone
+  // cannot tell the mount).
+  write_text(top / "srv-data/customers.db", "host data");
+  REQUIRE(::chown((top / "srv-data").c_str(), 1234, 1234) == 0);
+  REQUIRE(::chmod((top / "srv-data").c_str(), 0700) == 0);
+  write_text(top / "srv-other/private.key", "host key");
+  REQUIRE(::mkdir((top / "jail/var/www/up").c_str(), 0755) == 0);
+  Mounts mounts;
+  mounts.bind(top / "srv-data", top / "jail/mnt/data");    // the manifest's bind, mounted
+  mounts.bind(top / "srv-other", top / "jail/var/www/up"); // a mount nobody declared
+
+  PackResult r = pack_jail({top / "jail", top / "j.tar", StateFiles::include, 1600000000});
+  std::vector<ArchiveEntryFacts> entries = list_archive(top / "j.tar");
+  std::vector<std::string> names = names_of(entries);
+  CHECK_FALSE(has(names, "mnt/data/customers.db"));
+  CHECK_FALSE(has(names, "var/www/up/private.key"));
+  CHECK_FALSE(has(names, "var/www/up/"));
+  for (const ArchiveEntryFacts& e : entries)
+    if (e.name == "mnt/data/") {
+      CHECK(e.uid == 0);
+      CHECK(e.perm == 0755);
+    }
+  CHECK(has(names, "mnt/data/"));
+  bool warned = false;
+  for (const std::string& w : r.warnings)
+    warned = warned || (w.starts_with("/var/www/up: ") && contains(w, "mount point"));
+  CHECK(warned);
+}
+
+TEST_CASE("adopt_archive_spec: an archive's spec rebuilt from what this host allows") {
+  Manifest m;
+  JailSpec& spec = m.plan.spec;
+  spec.services = {"nginx", "evil"};
+  spec.profile_dirs = {"/usr/share/jailbuild/profiles", "/etc/jailbuild/profiles.d", "/srv/jail/opt/evil"};
+  spec.host_root = "/srv/other";
+  spec.binds = {{"/", "/mnt", false, false}};
+  spec.writable = {{"/var/www/data", "www-data", ""},
+                   {"/", "www-data", ""},
+                   {"/etc", "www-data", ""},
+                   {"/x/../etc", "www-data", ""},
+                   {"/var/www/data/sub", "www-data", ""},
+                   {"/var/www/up", "root", ""}};
+  PlanEntry bind;
+  bind.kind = EntryKind::bind, bind.path = "/mnt", bind.source = "/", bind.read_only = false;
+  bind.origin = "--bind";
+  PlanEntry socket = bind;
+  socket.path = "/run/mysqld", socket.source = "/run/mysqld", socket.origin = "profile mysql-socket";
+  PlanEntry file;
+  file.kind = EntryKind::file, file.path = "/usr/bin/x", file.source = "/usr/bin/x";
+  file.source_stamp = {1, 2, 3, 4, 5};
+  m.plan.entries = {bind, file, socket};
+  WalkObject object;
+  object.stamp = {1, 2, 3, 4, 5};
+  m.plan.objects = {object};
+  m.inputs.host.push_back({});
+
+  const std::vector<std::string> here = {"/opt/jb/share/jailbuild/profiles", "/etc/jailbuild/profiles.d"};
+  AdoptedSpec adopted = adopt_archive_spec(m, {"base", "nginx"}, here, "/srv/copy");
+  REQUIRE(adopted.errors.size() == 1);
+  CHECK(contains(adopted.errors[0], "profile 'evil', which this host does not have"));
+  std::string warnings;
+  for (const std::string& w : adopted.warnings)
+    warnings += w + "\n";
+  CAPTURE(warnings);
+  CHECK(contains(warnings,
+                 "the archive's profile directories are not used, this host's are: /srv/jail/opt/evil\n"));
+  CHECK(contains(warnings, "host root /srv/other is not used"));
+  for (const char* dropped :
+       {"--writable /:www-data of the archive dropped: the jail's root",
+        "--writable /etc:www-data of the archive dropped: a system directory",
+        "--writable /x/../etc:www-data of the archive dropped: not a normalised absolute path",
+        "--writable /var/www/data/sub:www-data of the archive dropped: inside the writable "
+        "/var/www/data",
+        "--writable /var/www/up:root of the archive dropped: owner 'root' is not a service user"})
+    CHECK(contains(warnings, dropped));
+  CHECK(contains(warnings, "/mnt <- / (rw)"));
+  CHECK(
+      contains(warnings, "/run/mysqld <- /run/mysqld (rw) from profile mysql-socket, which brings it back"));
+  CHECK(contains(warnings, "To declare them: jailbuild create /srv/copy --with nginx,evil --writable "
+                           "/var/www/data:www-data --bind /:/mnt:rw"));
+
+  CHECK(spec.profile_dirs == here);
+  CHECK(spec.host_root == "/");
+  CHECK(spec.binds.empty());
+  CHECK(spec.writable == std::vector<WritableSpec>{{"/var/www/data", "www-data", ""}});
+  REQUIRE(m.plan.entries.size() == 1);
+  CHECK(m.plan.entries[0].path == "/usr/bin/x");
+  CHECK(m.plan.entries[0].source_stamp == FileStamp{});
+  CHECK(m.plan.objects[0].stamp == FileStamp{});
+  CHECK(m.inputs.empty());
 }

@@ -6,6 +6,8 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <sys/stat.h>
+#include <unistd.h>
 
 using namespace jailbuild;
 using namespace jailbuild::test;
@@ -348,4 +350,77 @@ TEST_CASE("profile: every built-in profile loads and expands") {
   const Profile* nss = set.find("nss");
   REQUIRE(nss->generate.size() == 1);
   CHECK(nss->generate[0].content.find("systemd") == std::string::npos);
+}
+
+TEST_CASE("builtin_profile_dir: a program of the build tree reads the source tree's profiles") {
+  CHECK(builtin_profile_dir() == JB_SOURCE_DIR "/profiles");
+}
+
+TEST_CASE("profile_dir_problem: only directories no one else can write, never inside a jail") {
+  TempDir tmp("profile-dirs", 0755);
+  std::filesystem::create_directories(tmp / "ok");
+  CHECK_FALSE(profile_dir_problem(tmp / "ok"));
+  CHECK_FALSE(profile_dir_problem(tmp / "ok/missing")); // as /etc/jailbuild/profiles.d usually is
+  CHECK_FALSE(profile_dir_problem("/etc/jailbuild/profiles.d"));
+
+  CHECK(profile_dir_problem("relative") == "not a normalised absolute path");
+  CHECK(profile_dir_problem(tmp / "ok/../ok") == "not a normalised absolute path");
+  CHECK(profile_dir_problem(tmp / "ok/") == "not a normalised absolute path");
+
+  std::filesystem::create_directories(tmp / "open");
+  REQUIRE(::chmod((tmp / "open").c_str(), 0777) == 0);
+  CHECK(profile_dir_problem(tmp / "open") == tmp / "open is writable by group or others");
+  // Below it, anyone could swap or make the directory.
+  std::filesystem::create_directories(tmp / "open/sub");
+  CHECK(profile_dir_problem(tmp / "open/sub") ==
+        tmp / "open is writable by group or others without the sticky bit");
+  REQUIRE(::chmod((tmp / "open").c_str(), 01777) == 0); // like /tmp: the sticky bit keeps what is there
+  CHECK_FALSE(profile_dir_problem(tmp / "open/sub"));
+  // ... but not what is not there yet.
+  CHECK(profile_dir_problem(tmp / "open/missing") ==
+        tmp / "open is writable by group or others, who could make " + tmp / "open/missing");
+
+  std::filesystem::create_symlink(tmp / "ok", tmp / "link");
+  CHECK(profile_dir_problem(tmp / "link") == tmp / "link is a symlink: give the real path");
+  write_text(tmp / "file", "");
+  CHECK(profile_dir_problem(tmp / "file") == tmp / "file is not a directory");
+
+  // Inside a jail: any directory on the way holding .jailbuild/.
+  std::filesystem::create_directories(tmp / "jail/.jailbuild");
+  std::filesystem::create_directories(tmp / "jail/opt/profiles");
+  CHECK(profile_dir_problem(tmp / "jail/opt/profiles") ==
+        tmp / "jail is a jail (it holds .jailbuild/): profiles are never read from inside one");
+  CHECK(profile_dir_problem(tmp / "jail").has_value());
+
+  if (is_root()) {
+    std::filesystem::create_directories(tmp / "theirs");
+    REQUIRE(::chown((tmp / "theirs").c_str(), 33, 33) == 0);
+    CHECK(profile_dir_problem(tmp / "theirs") == tmp / "theirs is owned by uid 33, not root");
+    CHECK_FALSE(profile_dir_problem(tmp / "theirs", 33)); // the owner of the executable, for its own
+  }
+}
+
+TEST_CASE("host_profile_dirs / recorded_profile_dirs: the host's, checked; recorded extras checked again") {
+  TempDir tmp("profile-dirs", 0755);
+  std::filesystem::create_directories(tmp / "extra");
+  CHECK(host_profile_dirs({tmp / "extra"}) ==
+        std::vector<std::string>{JB_SOURCE_DIR "/profiles", "/etc/jailbuild/profiles.d", tmp / "extra"});
+  std::filesystem::create_directories(tmp / "open");
+  REQUIRE(::chmod((tmp / "open").c_str(), 0775) == 0);
+  CHECK(error_of([&] { host_profile_dirs({tmp / "open"}); }) ==
+        tmp / "open: refusing to read profiles here: " + tmp / "open is writable by group or others");
+
+  // A manifest's first two are the packing host's built-in and /etc ones: replaced by this host's.
+  // Later ones were given on a create command line: kept while they pass, else left out.
+  std::filesystem::create_directories(tmp / "jail/.jailbuild");
+  std::filesystem::create_directories(tmp / "jail/evil");
+  std::vector<std::string> warnings;
+  std::vector<std::string> dirs = recorded_profile_dirs(
+      {"/elsewhere/profiles", "/etc/jailbuild/profiles.d", tmp / "extra", tmp / "open", tmp / "jail/evil"},
+      warnings);
+  CHECK(dirs ==
+        std::vector<std::string>{JB_SOURCE_DIR "/profiles", "/etc/jailbuild/profiles.d", tmp / "extra"});
+  REQUIRE(warnings.size() == 2);
+  CHECK(warnings[0].starts_with(tmp / "open: profile directory recorded in the manifest left out: "));
+  CHECK(contains(warnings[1], "is a jail"));
 }

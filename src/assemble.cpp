@@ -12,6 +12,7 @@
 #include "jailbuild/error.hpp"
 #include "jailbuild/fd.hpp"
 #include "jailbuild/hostfs.hpp"
+#include "jailbuild/registry.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -66,6 +67,8 @@ std::string check_jail_location(const std::string& dir) {
   if (dir.empty() || dir.front() != '/') throw Error(dir, "the jail directory must be an absolute path");
   std::string path = normalize_path(dir);
   if (is_system_dir(path)) throw Error(path, "refusing to build a jail in a system directory");
+  // Refused here, before anything is built, rather than by the registry once the jail exists.
+  if (std::optional<std::string> why = unrecordable_path(path)) throw Error(path, *why);
   // Every existing ancestor must be a root-owned directory no one else can write to: otherwise its
   // owner could swap the jail for a symlink between our checks and our writes.
   for (std::string p = dirname_of(path);; p = dirname_of(p)) {

@@ -17,7 +17,6 @@
 #include "jailbuild/origin.hpp"
 #include "jailbuild/plan_builder.hpp"
 #include "jailbuild/profile.hpp"
-#include "jailbuild/profile.hpp"
 
 #include <ctime>
 #include <future>

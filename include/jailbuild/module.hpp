@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // jailbuild's own loadable modules: code that needs a heavy library, kept out of the executable and
-// loaded with dlopen() on first use. libjailbuild-lief.so holds elf_lief.cpp (LIEF: read_elf_lief and
-// the audit's hardening), libjailbuild-crypto.so digest_openssl.cpp (OpenSSL's libcrypto, for the
+// loaded with dlopen() on first use. libjailbuild-lief.so holds elf_lief.cpp (LIEF: read_elf_lief, the
+// reference reader the tests hold ours to; no command uses it, and it is not installed),
+// libjailbuild-crypto.so digest_openssl.cpp (OpenSSL's libcrypto, for the
 // first SHA-256), libjailbuild-archive.so pack and unpack (libarchive and the dozen compression, XML
 // and crypto libraries it drags in). Linked into the executable they made every run, `--version`
 // included, spend most of its time in the dynamic linker and in LIEF's static initialisers

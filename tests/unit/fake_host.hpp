@@ -8,6 +8,7 @@
 #pragma once
 #include "jailbuild/create.hpp"
 #include "jailbuild/plan.hpp"
+#include "jailbuild/profile.hpp"
 
 #include "test_util.hpp"
 
@@ -66,7 +67,7 @@ path = "/etc/app/extra.conf"
     o.dir = jail;
     o.spec.services = std::move(services);
     o.spec.host_root = root;
-    o.spec.profile_dirs = profile_dirs({profiles});
+    o.spec.profile_dirs = host_profile_dirs({profiles});
     o.state_dir = state;
     return o;
   }

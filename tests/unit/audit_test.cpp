@@ -825,8 +825,8 @@ TEST_CASE("audit: a manifest's bind of /, a system directory, a jail, or onto /.
   for (Integrity integrity : {Integrity::skip, Integrity::check}) {
     AuditReport report = jail.audit(integrity);
     INFO(describe(report));
-    for (const char* path : {"/mnt/root", "/mnt/etc", "/proc", "/mnt/run", "/mnt/other", "/mnt/parent",
-                             "/mnt/dotdot"}) {
+    for (const char* path :
+         {"/mnt/root", "/mnt/etc", "/proc", "/mnt/run", "/mnt/other", "/mnt/parent", "/mnt/dotdot"}) {
       CAPTURE(path);
       CHECK(has(report, "manifest-bind-source", path, Severity::critical));
     }

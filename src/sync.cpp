@@ -57,6 +57,14 @@ SyncReport sync_jail(const std::string& dir, const SyncOptions& options) {
   JailLock lock(report.dir, dry_run ? LockFor::look : LockFor::change);
   Manifest old = read_manifest(report.dir);
   JailSpec spec = old.plan.spec;
+  // The spec is checked as the command line's is, also when the plan is reused: a jail made by an
+  // older jailbuild may ask for a writable system directory or a bind that is refused now.
+  try {
+    check_spec(spec);
+  } catch (const Error& e) {
+    throw Error(report.dir, std::string("its manifest asks for what jailbuild refuses: ") + e.what() +
+                                "; re-create the jail with what it needs");
+  }
   // The built-in profiles are wherever this jailbuild has them now; the user's, checked again.
   spec.profile_dirs = recorded_profile_dirs(spec.profile_dirs, report.warnings);
   HostRoot host(spec.host_root);

@@ -171,6 +171,20 @@ TEST_CASE("sync_jail: the temporary files of a killed run are removed, and only 
   CHECK(read_text(service) == "a service's own");
 }
 
+TEST_CASE("sync_jail: a manifest asking for a writable system directory is refused, plan reused or not" *
+          doctest::skip(!is_root())) {
+  // A jail made before --writable was checked (or a manifest edited by hand): the no-op path reuses the
+  // recorded plan, which would keep /etc the service's for good.
+  FakeHost h;
+  create_jail(h.create_options());
+  Manifest m = read_manifest(h.jail);
+  m.plan.spec.writable.push_back({"/etc", "www-data", ""});
+  write_text(h.jail + "/.jailbuild/manifest.json", manifest_to_json(m));
+  std::string err = error_of([&] { sync_jail(h.jail, {}); });
+  CHECK(contains(err, h.jail + ": its manifest asks for what jailbuild refuses: /etc: --writable"));
+  CHECK(contains(error_of([&] { sync_jail(h.jail, sync_options(SyncMode::dry_run)); }), "refuses"));
+}
+
 TEST_CASE("JailLock: one holder at a time; a look neither creates the lock file nor needs to write") {
   TempDir jail("lock", 0755);
   CHECK(contains(error_of([&] { JailLock lock(jail.path); }), "not a jailbuild jail"));

@@ -28,7 +28,8 @@ namespace {
 /// -exact_artifact_path points, and the working directory (crash files by default, -jobs logs).
 std::vector<std::string> fuzzer_outputs(int argc, char** argv) {
   namespace fs = std::filesystem;
-  std::vector<std::string> dirs{fs::current_path()};
+  std::vector<std::string> dirs;
+  if (fs::current_path() != "/") dirs.push_back(fs::current_path()); // "/" would leave everything writable
   auto add_dir_of = [&](std::string path) {
     fs::path p = fs::absolute(path);
     dirs.push_back(path.ends_with("/") ? p.string() : p.parent_path().string());
@@ -105,6 +106,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)unpack_jail(options);
   } catch (const Error& e) {
     if (std::getenv("JB_FUZZ_DEBUG")) std::fprintf(stderr, "fuzz_unpack: %s\n", e.what());
+    // The directory itself refused (its place, its parents): no input could ever be unpacked here.
+    if (e.path() == options.dir && ::geteuid() == 0)
+      fuzz::finding("unpack", std::string("the harness's jail directory is refused: ") + e.what());
     if (std::string_view(e.what()).find(std::strerror(EROFS)) != std::string_view::npos)
       fuzz::finding("unpack", std::string("unpack wrote outside its directory: ") + e.what());
   } catch (const std::exception& e) {

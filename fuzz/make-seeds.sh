@@ -190,6 +190,9 @@ error_log "/var/log/nginx/quoted \"x\".log" warn;
 # comment { not a block
 http{server{location /a{return 200 "}";}}}
 ' '' ''
+# Blocks nested 16,000 deep (issue #10: 200k of them made the recursive parser overflow the stack);
+# within the harness's -max_len, so that the fuzzer keeps trying that depth.
+printf 'a{%.0s' $(seq 16000) >"$out/nginx/deep-nesting"
 if [ -r /etc/nginx/nginx.conf ]; then
   site=""
   [ -r /etc/nginx/sites-available/default ] && site=$(grep -v '^[[:space:]]*#' /etc/nginx/sites-available/default)

@@ -68,11 +68,11 @@ for t in "${targets[@]}"; do
   before=$(find "$findings" -type f | wc -l)
   status=0
   # -timeout: an input that takes seconds is a finding (a root process stuck on a crafted file).
-  # -rss_limit_mb also limits single allocations: a reader that allocates what the input claims
-  # before checking it is a finding ("out-of-memory (malloc(...))").
+  # -malloc_limit_mb: no reader needs 512 MiB at once for an input of at most 64 KiB; one that
+  # allocates what the input claims before checking it is a finding ("out-of-memory (malloc(...))").
   JB_FUZZ_SCRATCH=$scratch UBSAN_OPTIONS=print_stacktrace=1 \
     "$build/fuzz/fuzz_$t" -max_total_time="$seconds" -max_len="${max_len[$t]}" -rss_limit_mb=2048 \
-    -timeout=10 -dict="$here/fuzz/dict/${dict[$t]}.dict" -artifact_prefix="$findings/" \
+    -malloc_limit_mb=512 -timeout=10 -dict="$here/fuzz/dict/${dict[$t]}.dict" -artifact_prefix="$findings/" \
     -print_final_stats=1 "$corpus" "$build/fuzz-seeds/$t" >"$log" 2>&1 || status=$?
   rm -rf --one-file-system "$scratch"
   new=$(($(find "$findings" -type f | wc -l) - before))

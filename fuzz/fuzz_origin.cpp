@@ -21,12 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // What unpack does with it next: the host checks, on a fixed host.
     Manifest manifest;
     manifest.origin = std::move(origin);
-    HostFacts host;
-    host.identity = {ElfClass::elf64, Endian::little, 62};
-    host.kernel_release = "6.1.0-18-amd64";
-    host.cpu_flags = {"sse3", "ssse3", "sse4_1", "sse4_2", "popcnt", "avx", "avx2", "bmi1", "bmi2", "fma"};
-    host.passwd = "www-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\n";
-    (void)check_host(manifest, host);
+    (void)check_host(manifest, fuzz::sample_host());
   });
   return 0;
 }

@@ -4,6 +4,7 @@
 // scratch directory for the harnesses that need a fake host root or a jail.
 #pragma once
 #include "jailbuild/error.hpp"
+#include "jailbuild/origin.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -110,6 +111,18 @@ inline const std::string& scratch_dir() {
     return path;
   }());
   return dir;
+}
+
+/// An amd64 host with a Debian 12 kernel and an x86-64-v3 CPU, for the checks unpack makes against the
+/// host before it writes anything (origin.hpp's check_host).
+inline HostFacts sample_host() {
+  HostFacts host;
+  host.identity = {ElfClass::elf64, Endian::little, 62};
+  host.kernel_release = "6.1.0-18-amd64";
+  host.cpu_flags = {"sse3", "ssse3", "sse4_1", "sse4_2", "popcnt", "cx16", "lahf_lm", "avx",
+                    "avx2", "bmi1",  "bmi2",   "fma",    "movbe",  "f16c", "abm",     "xsave"};
+  host.passwd = "www-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\n";
+  return host;
 }
 
 /// Writes `content` to `path`, creating the directories above it.

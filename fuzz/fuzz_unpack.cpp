@@ -13,6 +13,7 @@
 #include "jailbuild/pack.hpp"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <sched.h>
@@ -75,7 +76,36 @@ void enter_sandbox(const std::vector<std::string>& writable, const std::string& 
        "mounting a tmpfs on " + scratch);
 }
 
+/// Sets the checksum of every 512-byte block that is a ustar header (magic "ustar" at 257): libarchive
+/// refuses a header whose checksum is wrong, so without this nearly every mutation of a header (a
+/// name, a type, a mode, an owner, a link target) stops in libarchive and never meets unpack's checks.
+/// A block of file content that looks like a header is changed too: harmless, it was mutated anyway.
+void fix_tar_checksums(uint8_t* data, size_t size) {
+  constexpr size_t block = 512, checksum_at = 148, checksum_size = 8;
+  for (size_t at = 0; at + block <= size; at += block) {
+    uint8_t* header = data + at;
+    if (std::memcmp(header + 257, "ustar", 5) != 0) continue;
+    std::memset(header + checksum_at, ' ', checksum_size);
+    unsigned sum = 0;
+    for (size_t i = 0; i < block; ++i)
+      sum += header[i];
+    std::snprintf(reinterpret_cast<char*>(header + checksum_at), 7, "%06o", sum & 0777777);
+    header[checksum_at + 6] = '\0';
+    header[checksum_at + 7] = ' ';
+  }
+}
+
 } // namespace
+
+extern "C" size_t LLVMFuzzerMutate(uint8_t* data, size_t size, size_t max_size);
+
+/// libFuzzer's own mutations, then the tar checksums made right again (uncompressed archives only:
+/// compressed ones are left to the decompressors' checks).
+extern "C" size_t LLVMFuzzerCustomMutator(uint8_t* data, size_t size, size_t max_size, unsigned int) {
+  size = LLVMFuzzerMutate(data, size, max_size);
+  fix_tar_checksums(data, size);
+  return size;
+}
 
 extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
   // The tmpfs's mount point outlives the process (it cannot be removed from inside the namespace):

@@ -13,6 +13,8 @@ packages=(
   nginx php-fpm php-intl php-gd php-curl php-mbstring php-sqlite3 php-xml curl
   # test oracles and benchmark peers
   pax-utils python3-pyelftools jailkit hyperfine zstd xz-utils time
+  # the fuzzers (scripts/fuzz.sh): clang, its libFuzzer and sanitizer runtimes
+  clang libclang-rt-14-dev
 )
 
 missing=()

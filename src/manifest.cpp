@@ -9,7 +9,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <fcntl.h>
+#include <stdexcept>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -110,16 +112,25 @@ json origin_json(const PackOrigin& o) {
           {"unverified_digests", o.unverified_digests}};
 }
 
+/// A time stamp of an origin: a JSON integer. nlohmann's get<int64_t>() converts a float such as 1e30
+/// with a cast whose result is undefined (found by fuzz_origin): the type is checked first.
+int64_t time_of(const json& j) {
+  if (!j.is_number_integer()) throw std::runtime_error("a time must be an integer");
+  if (j.is_number_unsigned() && j.get<uint64_t>() > uint64_t(INT64_MAX))
+    throw std::runtime_error("a time beyond 64 bits");
+  return j.get<int64_t>();
+}
+
 PackOrigin origin_from(const json& j) {
   PackOrigin o;
   o.host = j.at("host").get<std::string>();
-  o.packed = j.at("packed").get<int64_t>();
+  o.packed = time_of(j.at("packed"));
   o.packages_digest = j.at("packages_digest").get<std::string>();
   for (const json& p : j.at("packages"))
     o.packages.push_back({p.at("name").get<std::string>(), p.at("version").get<std::string>()});
   o.min_kernel = j.value("min_kernel", "");
   o.extra_digests = j.value("extra_digests", std::map<std::string, std::string>{});
-  o.unpacked = j.value("unpacked", int64_t{0});
+  o.unpacked = j.contains("unpacked") ? time_of(j.at("unpacked")) : 0;
   o.archive_sha256 = j.value("archive_sha256", "");
   o.unverified_digests = j.value("unverified_digests", std::map<std::string, std::string>{});
   return o;

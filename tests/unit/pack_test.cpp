@@ -418,6 +418,18 @@ TEST_CASE("manifest: the origin round-trips and old manifests without one still 
                  "FILE: origin.json: corrupt origin"));
 }
 
+TEST_CASE("origin_from_json: a time that is a float or beyond 64 bits is corrupt, not undefined") {
+  // Found by fuzz_origin: nlohmann converts 1e30 to int64_t with a cast whose result is undefined.
+  for (const char* packed : {"1e30", "1.5", "18446744073709551615"}) {
+    CAPTURE(packed);
+    std::string text =
+        std::string(R"({"host":"h","packed":)") + packed + R"(,"packages_digest":"d","packages":[]})";
+    CHECK(contains(error_of([&] { origin_from_json(text, "o"); }), "o: corrupt origin: a time"));
+  }
+  std::string unpacked = R"({"host":"h","packed":1,"packages_digest":"d","packages":[],"unpacked":7.7e25})";
+  CHECK(contains(error_of([&] { origin_from_json(unpacked, "o"); }), "corrupt origin: a time"));
+}
+
 TEST_CASE("read_elf_abi_tag: glibc's ABI note gives the oldest kernel it runs on") {
   // Every glibc program carries the note (crt1.o brings it); so does libc itself.
   std::optional<ElfAbiTag> tag = read_elf_abi_tag("/proc/self/exe");

@@ -59,8 +59,21 @@ json spec_json(const JailSpec& s) {
   json writable = json::array();
   for (const WritableSpec& w : s.writable)
     writable.push_back({{"path", w.path}, {"owner", w.owner}, {"group", w.group}});
-  return {{"services", s.services}, {"php_version", opt(s.php_version)}, {"binds", binds},
-          {"writable", writable},   {"host_root", s.host_root},          {"profile_dirs", s.profile_dirs}};
+  json spec = {{"services", s.services},   {"php_version", opt(s.php_version)},
+               {"binds", binds},           {"writable", writable},
+               {"host_root", s.host_root}, {"profile_dirs", s.profile_dirs}};
+  // Keys added later are written only when they say something, so that a jail without them keeps
+  // the manifest an older jailbuild wrote and reads (keys are only ever added).
+  if (!s.name.empty()) spec["name"] = s.name;
+  if (!s.pools.empty()) spec["pools"] = s.pools;
+  if (!s.excludes.empty()) spec["excludes"] = s.excludes;
+  if (!s.files.empty()) {
+    json files = json::array();
+    for (const OwnFileSpec& f : s.files)
+      files.push_back({{"source", f.source}, {"dest", f.dest}, {"secret", f.secret}});
+    spec["files"] = files;
+  }
+  return spec;
 }
 
 JailSpec spec_from(const json& j) {
@@ -75,6 +88,13 @@ JailSpec spec_from(const json& j) {
                           w.at("group").get<std::string>()});
   s.host_root = j.at("host_root").get<std::string>();
   s.profile_dirs = j.at("profile_dirs").get<std::vector<std::string>>();
+  if (j.contains("name")) s.name = j.at("name").get<std::string>();
+  if (j.contains("pools")) s.pools = j.at("pools").get<std::vector<std::string>>();
+  if (j.contains("excludes")) s.excludes = j.at("excludes").get<std::vector<std::string>>();
+  if (j.contains("files"))
+    for (const json& f : j.at("files"))
+      s.files.push_back(
+          {f.at("source").get<std::string>(), f.at("dest").get<std::string>(), f.at("secret").get<bool>()});
   return s;
 }
 
@@ -160,6 +180,8 @@ template <class Json> Json entry_to_json(const PlanEntry& e, EntryStamps stamps)
             {"gid", e.gid},
             {"origin", e.origin}};
   const bool recorded = stamps == EntryStamps::recorded;
+  if (e.secret) j["secret"] = true;
+  if (e.kept_absent) j["kept_absent"] = true;
   switch (e.kind) {
   case EntryKind::file:
     j["source"] = e.source;
@@ -308,6 +330,9 @@ PlanEntry entry_from(sj::element j, const std::string& where) {
   e.gid = id_from(j["gid"], e.path, "gid", where);
   sj::element origin;
   if (j["origin"].get(origin) == simdjson::SUCCESS) e.origin = text_of(origin);
+  bool flag = false;
+  if (j["secret"].get(flag) == simdjson::SUCCESS) e.secret = flag;
+  if (j["kept_absent"].get(flag) == simdjson::SUCCESS) e.kept_absent = flag;
   sj::element stamp;
   switch (e.kind) {
   case EntryKind::file:

@@ -423,6 +423,15 @@ AdoptedSpec adopt_archive_spec(Manifest& manifest, const std::vector<std::string
                            " is not used: the jail is synced from /");
   spec.host_root = "/";
 
+  // The admin's own files: their sources are host paths, which an archive never chooses (a spec
+  // naming /etc/shadow would have root copy it into the jail at the next sync).
+  if (!spec.files.empty()) {
+    out.warnings.push_back("the archive names " + std::to_string(spec.files.size()) +
+                           " file(s) of the admin's own (--file), which are not copied from this host until "
+                           "its admin declares them");
+    spec.files.clear();
+  }
+
   // Writable directories: only plain ones.
   std::vector<WritableSpec> writable;
   for (const WritableSpec& w : spec.writable) {

@@ -46,6 +46,12 @@ struct PlanEntry {
   bool read_only = true; ///< bind
   bool noexec = false;   ///< bind
   std::string origin;    ///< which profile, discovery or walk asked for it (for humans)
+  /// file: a private key or password (an admin's secret --file, a TLS key nginx names): installed
+  /// readable by root only unless asked otherwise, left out of archives unless pack --include-secrets.
+  bool secret = false;
+  /// A conffile the admin deleted in the jail: kept in the manifest so that no later run restores it
+  /// (dpkg keeps a removed conffile removed). Never set in a desired plan, only in a recorded one.
+  bool kept_absent = false;
 
   bool operator==(const PlanEntry&) const = default;
 };
@@ -68,13 +74,25 @@ struct WritableSpec {
 };
 
 /// What the user asked for: enough to build the same plan again (sync needs no arguments).
+/// A file the admin names (--file SRC:DEST, a definition's [[files]]), e.g. a vhost or a certificate.
+struct OwnFileSpec {
+  std::string source;  ///< host path, read through the host root: root's own choice, never an archive's
+  std::string dest;    ///< jail path
+  bool secret = false; ///< a private key or password: see PlanEntry::secret
+  bool operator==(const OwnFileSpec&) const = default;
+};
+
 struct JailSpec {
+  std::string name; ///< the jail's name (its definition's file name); empty for a jail made before names
   std::vector<std::string> services;
   std::optional<std::string> php_version;
   std::vector<BindSpec> binds;
   std::vector<WritableSpec> writable;
   std::string host_root = "/";
   std::vector<std::string> profile_dirs; ///< where profiles were read, in precedence order
+  std::vector<std::string> pools;        ///< php-fpm pools taken from the host's pool.d; empty: all
+  std::vector<std::string> excludes;     ///< jail paths or globs never installed
+  std::vector<OwnFileSpec> files;        ///< the admin's own files
   bool operator==(const JailSpec&) const = default;
 };
 

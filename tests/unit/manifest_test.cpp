@@ -31,6 +31,11 @@ Manifest sample_manifest() {
   p.spec.writable = {{"/var/www/data", "www-data", "www-data"}};
   p.spec.host_root = "/";
   p.spec.profile_dirs = {"/usr/share/jailbuild/profiles", "/etc/jailbuild/profiles.d"};
+  p.spec.name = "blog";
+  p.spec.pools = {"blog"};
+  p.spec.excludes = {"/etc/nginx/sites-enabled/default", "/usr/share/zoneinfo/right/*"};
+  p.spec.files = {{"/etc/ssl/blog.pem", "/etc/ssl/blog.pem", false},
+                  {"/etc/ssl/blog.key", "/etc/ssl/blog.key", true}};
 
   PlanEntry dir;
   dir.kind = EntryKind::directory;
@@ -88,7 +93,17 @@ Manifest sample_manifest() {
   owned.mode = 0750;
   owned.uid = 33;
   owned.gid = 33;
-  p.entries = {dir, file, link, device, block, generated, bind, owned};
+  PlanEntry key = file;
+  key.role = EntryRole::config;
+  key.path = "/etc/ssl/blog.key";
+  key.source = "/etc/ssl/blog.key";
+  key.mode = 0600;
+  key.secret = true;
+  key.origin = "--file";
+  PlanEntry removed = generated;
+  removed.path = "/etc/nginx/sites-enabled/default";
+  removed.kept_absent = true;
+  p.entries = {dir, file, link, device, block, generated, bind, owned, key, removed};
   p.users = {"www-data"};
   p.warnings = {"php-fpm pool www: chroot= is set"};
 
@@ -130,6 +145,22 @@ TEST_CASE("manifest_to_json / manifest_from_json: every entry kind round-trips")
   CHECK(back.plan.objects[0].elf == m.plan.objects[0].elf);
   // Deterministic: the same manifest gives the same bytes.
   CHECK(manifest_to_json(back) == text);
+}
+
+TEST_CASE("manifest_to_json: keys added for jail definitions are written only when they say something") {
+  Manifest m = sample_manifest();
+  m.plan.spec.name.clear();
+  m.plan.spec.pools.clear();
+  m.plan.spec.excludes.clear();
+  m.plan.spec.files.clear();
+  m.plan.entries.resize(8); // without the secret and the kept-absent entry
+  const std::string text = manifest_to_json(m);
+  // What an older jailbuild wrote, and reads: none of the new keys.
+  for (const char* key :
+       {"\"name\"", "\"pools\"", "\"excludes\"", "\"files\"", "\"secret\"", "\"kept_absent\""})
+    CHECK_MESSAGE(text.find(key) == std::string::npos, key);
+  Manifest back = manifest_from_json(text, "test.json");
+  CHECK(back.plan.spec == m.plan.spec);
 }
 
 TEST_CASE("manifest_from_json: a corrupt manifest is an Error naming the file") {

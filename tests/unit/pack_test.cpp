@@ -1225,6 +1225,7 @@ TEST_CASE("adopt_archive_spec: an archive's spec rebuilt from what this host all
                    {"/x/../etc", "www-data", ""},
                    {"/var/www/data/sub", "www-data", ""},
                    {"/var/www/up", "root", ""}};
+  spec.files = {{"/etc/shadow", "/etc/nginx/shadow", false}};
   PlanEntry bind;
   bind.kind = EntryKind::bind, bind.path = "/mnt", bind.source = "/", bind.read_only = false;
   bind.origin = "--bind";
@@ -1264,6 +1265,8 @@ TEST_CASE("adopt_archive_spec: an archive's spec rebuilt from what this host all
   CHECK(contains(warnings, "To declare them: jailbuild create /srv/copy --with nginx,evil --writable "
                            "/var/www/data:www-data --bind /:/mnt:rw"));
 
+  CHECK(contains(warnings, "the archive names 1 file(s) of the admin's own (--file), which are not copied"));
+  CHECK(spec.files.empty());
   CHECK(spec.profile_dirs == here);
   CHECK(spec.host_root == "/");
   CHECK(spec.binds.empty());

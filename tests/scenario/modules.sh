@@ -7,8 +7,7 @@
 set -u
 tmp=$(mktemp -d /tmp/jb-modules.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-fail=0
-check() { if eval "$2"; then echo "ok $1"; else echo "FAIL $1"; fail=1; fi; }
+. "$(dirname "$0")/lib/checks.sh"
 build=$(dirname "$JB")
 archive=$build/libjailbuild-archive.so
 crypto=$build/libjailbuild-crypto.so
@@ -67,4 +66,4 @@ printf 'garbage' >"$tmp/alone/sbin/libjailbuild-crypto.so"
 "$tmp/alone/sbin/jailbuild" audit "$tmp/dir" >/dev/null 2>"$tmp/broken.err"; rc=$?
 check "a broken module next to the executable is an error naming it" \
   '[ $rc -eq 2 ] && grep -q "^jailbuild: $tmp/alone/sbin/libjailbuild-crypto.so: cannot load the OpenSSL module: " "$tmp/broken.err"'
-exit $fail
+finish

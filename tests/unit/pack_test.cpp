@@ -145,6 +145,14 @@ std::vector<std::string> names_of(const std::vector<ArchiveEntryFacts>& entries)
   return names;
 }
 
+/// The entry named `name`, which the archive must hold.
+const ArchiveEntryFacts& entry_named(const std::vector<ArchiveEntryFacts>& entries, const std::string& name) {
+  auto it = std::find_if(entries.begin(), entries.end(),
+                         [&](const ArchiveEntryFacts& e) { return e.name == name; });
+  REQUIRE_MESSAGE(it != entries.end(), "the archive has no entry " << name);
+  return *it;
+}
+
 bool has(const std::vector<std::string>& names, const std::string& name) {
   return std::find(names.begin(), names.end(), name) != names.end();
 }
@@ -429,11 +437,9 @@ TEST_CASE("read_elf_abi_tag: glibc's ABI note gives the oldest kernel it runs on
   CHECK(contains(error_of([&] { read_elf_abi_tag(top / "not-elf"); }), "not an ELF file"));
 }
 
-TEST_CASE("pack_jail: reproducible, sorted, clamped, numeric owners, state left out") {
-  if (!is_root()) {
-    MESSAGE("skipped: needs root (owners and device nodes in the test jail)");
-    return;
-  }
+// Owners and device nodes in the test jail need root.
+TEST_CASE("pack_jail: reproducible, sorted, clamped, numeric owners, state left out" *
+          doctest::skip(!is_root())) {
   TempDir top("pack", 0700);
   make_jail(top / "jail");
   PackOptions options{top / "jail", top / "one.tar.zst", StateFiles::leave_out, 1600000000};
@@ -475,12 +481,10 @@ TEST_CASE("pack_jail: reproducible, sorted, clamped, numeric owners, state left 
   CHECK_FALSE(has(names, "var/lib/php/sessions/sess_abc"));
   CHECK(first.left_out == 4);
   CHECK(has(names, "var/www/index.php"));
-  for (const ArchiveEntryFacts& e : entries) {
-    if (e.name == "var/www/index.php") CHECK(e.hardlink == "var/www/copy.php"); // copy.php sorts first
-    if (e.name == "bin") CHECK(e.link == "usr/bin");
-    if (e.name == "dev/null") CHECK(e.type == AE_IFCHR);
-    if (e.name == "var/lib/private/key") CHECK(e.uid == 33);
-  }
+  CHECK(entry_named(entries, "var/www/index.php").hardlink == "var/www/copy.php"); // copy.php sorts first
+  CHECK(entry_named(entries, "bin").link == "usr/bin");
+  CHECK(entry_named(entries, "dev/null").type == AE_IFCHR);
+  CHECK(entry_named(entries, "var/lib/private/key").uid == 33);
 
   options.output = top / "all.tar";
   options.state = StateFiles::include;
@@ -499,11 +503,8 @@ TEST_CASE("pack_jail: reproducible, sorted, clamped, numeric owners, state left 
   }
 }
 
-TEST_CASE("pack_jail: refuses a jail that differs from its manifest, leaving no archive") {
-  if (!is_root()) {
-    MESSAGE("skipped: needs root");
-    return;
-  }
+TEST_CASE("pack_jail: refuses a jail that differs from its manifest, leaving no archive" *
+          doctest::skip(!is_root())) {
   TempDir top("pack", 0700);
   make_jail(top / "jail");
   write_text(top / "jail/usr/bin/tool", "tampered");
@@ -525,11 +526,9 @@ TEST_CASE("pack_jail: refuses a jail that differs from its manifest, leaving no 
                  "inside the jail"));
 }
 
-TEST_CASE("unpack_jail: round trip restores content, owners, modes, links and devices") {
-  if (!is_root()) {
-    MESSAGE("skipped: needs root (owners and device nodes)");
-    return;
-  }
+// Owners and device nodes need root.
+TEST_CASE("unpack_jail: round trip restores content, owners, modes, links and devices" *
+          doctest::skip(!is_root())) {
   TempDir top("roundtrip", 0700);
   make_jail(top / "jail");
   pack_jail({top / "jail", top / "j.tar.zst", StateFiles::leave_out, 1600000000});
@@ -568,11 +567,9 @@ TEST_CASE("unpack_jail: round trip restores content, owners, modes, links and de
   CHECK(fs::exists(top / "copy/usr/bin/tool"));
 }
 
-TEST_CASE("unpack_jail: hostile archives are refused, nothing is written outside DIR, DIR is removed") {
-  if (!is_root()) {
-    MESSAGE("skipped: needs root (unpack writes owners and device nodes)");
-    return;
-  }
+// unpack writes owners and device nodes, which needs root.
+TEST_CASE("unpack_jail: hostile archives are refused, nothing is written outside DIR, DIR is removed" *
+          doctest::skip(!is_root())) {
   struct Case {
     const char* what;
     std::function<void(HandArchive&, const std::string& sentinel)> build;
@@ -760,11 +757,8 @@ TEST_CASE("unpack_jail: hostile archives are refused, nothing is written outside
   }
 }
 
-TEST_CASE("unpack_jail: a corrupt or truncated archive is a clear error naming the file") {
-  if (!is_root()) {
-    MESSAGE("skipped: needs root");
-    return;
-  }
+TEST_CASE("unpack_jail: a corrupt or truncated archive is a clear error naming the file" *
+          doctest::skip(!is_root())) {
   TempDir top("corrupt", 0700);
   make_jail(top / "jail");
   pack_jail({top / "jail", top / "good.tar.zst", StateFiles::leave_out, 1});
@@ -798,11 +792,8 @@ TEST_CASE("unpack_jail: a corrupt or truncated archive is a clear error naming t
 }
 
 TEST_CASE("pack_jail: a file that keeps its recorded stamp is not hashed again, one edited in place is, and "
-          "unpack checks every digest anyway") {
-  if (!is_root()) {
-    MESSAGE("skipped: needs root");
-    return;
-  }
+          "unpack checks every digest anyway" *
+          doctest::skip(!is_root())) {
   TempDir top("stamp", 0700);
   make_jail(top / "jail");
   JailFs jail(top / "jail");
@@ -932,11 +923,8 @@ uint64_t tar_size_of(const std::string& jail, const std::string& scratch) {
 
 } // namespace
 
-TEST_CASE("unpack_jail: 8 GiB of zeros after the end-of-archive marker stop at --max-bytes") {
-  if (!is_root()) {
-    MESSAGE("skipped: needs root");
-    return;
-  }
+TEST_CASE("unpack_jail: 8 GiB of zeros after the end-of-archive marker stop at --max-bytes" *
+          doctest::skip(!is_root())) {
   TempDir top("bomb", 0700);
   make_jail(top / "jail");
   pack_jail({top / "jail", top / "j.tar.zst", StateFiles::leave_out, 1600000000});
@@ -961,11 +949,8 @@ TEST_CASE("unpack_jail: 8 GiB of zeros after the end-of-archive marker stop at -
   CHECK_FALSE(fs::exists(top / "copy"));
 }
 
-TEST_CASE("unpack_jail: a directory entry carrying 2 GiB of data stops at --max-bytes") {
-  if (!is_root()) {
-    MESSAGE("skipped: needs root");
-    return;
-  }
+TEST_CASE("unpack_jail: a directory entry carrying 2 GiB of data stops at --max-bytes" *
+          doctest::skip(!is_root())) {
   TempDir top("dirbomb", 0700);
   // A hostile archive written by hand: the manifest and origin, then "d/" whose header says 2 GiB.
   Manifest m;
@@ -1041,11 +1026,8 @@ struct FewFds {
 
 } // namespace
 
-TEST_CASE("pack_jail: a service's 3,000-level tree in a state directory is no crash, no fd exhaustion") {
-  if (!is_root()) {
-    MESSAGE("skipped: needs root");
-    return;
-  }
+TEST_CASE("pack_jail: a service's 3,000-level tree in a state directory is no crash, no fd exhaustion" *
+          doctest::skip(!is_root())) {
   TempDir top("deep", 0700);
   make_jail(top / "jail");
   const std::string sessions = top / "jail/var/lib/php/sessions";
@@ -1107,11 +1089,8 @@ struct Mounts {
 } // namespace
 
 TEST_CASE("pack_jail: a configuration file placed by hand goes unverified: the unpacked jail's audit still "
-          "reports it") {
-  if (!is_root()) {
-    MESSAGE("skipped: needs root");
-    return;
-  }
+          "reports it" *
+          doctest::skip(!is_root())) {
   TempDir top("launder", 0700);
   make_jail(top / "jail");
   write_text(top / "jail/etc/evil.conf", "include /var/www/upload/*.conf\n");
@@ -1148,12 +1127,10 @@ TEST_CASE("pack_jail: a configuration file placed by hand goes unverified: the u
             .size() == 1);
 }
 
+// Mounting needs root allowed to mount.
 TEST_CASE("pack_jail: never reads through a mount below the jail; a bind's mount point is packed as the "
-          "manifest says") {
-  if (!is_root()) {
-    MESSAGE("skipped: needs root (mounts)");
-    return;
-  }
+          "manifest says" *
+          doctest::skip(!can_mount())) {
   TempDir top("mounted", 0700);
   make_jail(top / "jail");
   // A bind entry, as --bind /srv/data:/mnt/data would make it, its mount point made by create.
@@ -1188,12 +1165,9 @@ TEST_CASE("pack_jail: never reads through a mount below the jail; a bind's mount
   CHECK_FALSE(has(names, "mnt/data/customers.db"));
   CHECK_FALSE(has(names, "var/www/up/private.key"));
   CHECK_FALSE(has(names, "var/www/up/"));
-  for (const ArchiveEntryFacts& e : entries)
-    if (e.name == "mnt/data/") {
-      CHECK(e.uid == 0);
-      CHECK(e.perm == 0755);
-    }
-  CHECK(has(names, "mnt/data/"));
+  const ArchiveEntryFacts& mount_point = entry_named(entries, "mnt/data/");
+  CHECK(mount_point.uid == 0);
+  CHECK(mount_point.perm == 0755);
   bool warned = false;
   for (const std::string& w : r.warnings)
     warned = warned || (w.starts_with("/var/www/up: ") && contains(w, "mount point"));

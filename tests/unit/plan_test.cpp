@@ -103,9 +103,16 @@ TEST_CASE("EntrySet::add: an identical entry merges, a conflicting one is an Err
   // Two different link texts.
   CHECK(contains(error_of([&] { set.add(symlink_entry("/lib", "/usr/lib", "z")); }), "/lib"));
 
+  // Each path merged into one entry, which keeps the first request's origin.
   std::vector<PlanEntry> entries = std::move(set).finish();
-  CHECK(std::count_if(entries.begin(), entries.end(),
-                      [](const PlanEntry& e) { return e.path == "/usr/lib/libc.so.6"; }) == 1);
+  for (const char* path : {"/usr/lib/libc.so.6", "/lib", "/tmp"}) {
+    CAPTURE(path);
+    CHECK(std::count_if(entries.begin(), entries.end(), [&](const PlanEntry& e) { return e.path == path; }) ==
+          1);
+  }
+  CHECK(find(entries, "/usr/lib/libc.so.6")->origin == "walk");
+  CHECK(find(entries, "/lib")->origin == "base");
+  CHECK(entries.size() == 5); // and "/usr", "/usr/lib": parents added by finish()
 }
 
 TEST_CASE("EntrySet::add: a specific directory request wins over a skeleton default") {

@@ -391,13 +391,15 @@ TEST_CASE("profile_dir_problem: only directories no one else can write, never in
   CHECK(profile_dir_problem(tmp / "jail/opt/profiles") ==
         tmp / "jail is a jail (it holds .jailbuild/): profiles are never read from inside one");
   CHECK(profile_dir_problem(tmp / "jail").has_value());
+}
 
-  if (is_root()) {
-    std::filesystem::create_directories(tmp / "theirs");
-    REQUIRE(::chown((tmp / "theirs").c_str(), 33, 33) == 0);
-    CHECK(profile_dir_problem(tmp / "theirs") == tmp / "theirs is owned by uid 33, not root");
-    CHECK_FALSE(profile_dir_problem(tmp / "theirs", 33)); // the owner of the executable, for its own
-  }
+// Giving a directory to another user needs root.
+TEST_CASE("profile_dir_problem: a directory of another user than root" * doctest::skip(!is_root())) {
+  TempDir tmp("profile-dirs", 0755);
+  std::filesystem::create_directories(tmp / "theirs");
+  REQUIRE(::chown((tmp / "theirs").c_str(), 33, 33) == 0);
+  CHECK(profile_dir_problem(tmp / "theirs") == tmp / "theirs is owned by uid 33, not root");
+  CHECK_FALSE(profile_dir_problem(tmp / "theirs", 33)); // the owner of the executable, for its own
 }
 
 TEST_CASE("host_profile_dirs / recorded_profile_dirs: the host's, checked; recorded extras checked again") {

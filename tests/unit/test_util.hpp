@@ -13,8 +13,10 @@
 #include <fstream>
 #include <functional>
 #include <future>
+#include <glob.h>
 #include <sstream>
 #include <string>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -66,6 +68,34 @@ inline struct stat lstat_of(const std::string& path) {
 /// Some checks need root (chown, device nodes, mounts); some expectations differ without it.
 inline bool is_root() {
   return ::geteuid() == 0;
+}
+
+/// Whether this process may mount: root with CAP_SYS_ADMIN, and a kernel that lets it here. Asked
+/// once (a bind mount of a temporary directory onto itself), while the test cases are registered, so
+/// that a case that mounts is reported as skipped where it cannot, not as passed.
+inline bool can_mount() {
+  static const bool can = [] {
+    if (!is_root()) return false;
+    char dir[] = "/tmp/jb-mount-probe-XXXXXX";
+    if (!::mkdtemp(dir)) return false;
+    bool mounted = ::mount(dir, dir, nullptr, MS_BIND, nullptr) == 0;
+    if (mounted) ::umount2(dir, MNT_DETACH);
+    ::rmdir(dir);
+    return mounted;
+  }();
+  return can;
+}
+
+/// Whether this machine has nginx and php-fpm installed (/usr/sbin/nginx, /usr/sbin/php-fpm*,
+/// /etc/php): the cases that read the real host need them, and are reported as skipped without.
+inline bool real_services_installed() {
+  static const bool installed = [] {
+    glob_t fpm{};
+    bool found = ::glob("/usr/sbin/php-fpm*", 0, nullptr, &fpm) == 0 && fpm.gl_pathc > 0;
+    ::globfree(&fpm);
+    return found && ::access("/usr/sbin/nginx", F_OK) == 0 && ::access("/etc/php", F_OK) == 0;
+  }();
+  return installed;
 }
 
 /// what() of the Error an operation throws; "" when it throws none.

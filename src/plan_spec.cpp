@@ -7,6 +7,7 @@
 #include "jailbuild/error.hpp"
 #include "jailbuild/hostfs.hpp"
 #include "jailbuild/plan_builder.hpp"
+#include "jailbuild/text.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -54,6 +55,35 @@ void check_bind_point(const std::string& dest, const std::string& origin) {
 }
 
 } // namespace
+
+BindSpec parse_bind(std::string_view arg) {
+  std::vector<std::string> parts = split(arg, ':');
+  if (parts.size() < 2 || parts.size() > 3 || parts[0].empty() || parts[1].empty() || parts[0][0] != '/' ||
+      parts[1][0] != '/')
+    throw Error(std::string(arg), "--bind wants SRC:DEST[:ro|rw][,noexec] with absolute paths");
+  BindSpec b{parts[0], parts[1], true, false};
+  if (parts.size() == 3) {
+    for (std::string_view opt : split_view(parts[2], ',')) {
+      if (opt == "ro")
+        b.read_only = true;
+      else if (opt == "rw")
+        b.read_only = false;
+      else if (opt == "noexec")
+        b.noexec = true;
+      else
+        throw Error(std::string(arg), "--bind option '" + std::string(opt) + "' is not ro, rw or noexec");
+    }
+  }
+  return b;
+}
+
+WritableSpec parse_writable(std::string_view arg) {
+  std::vector<std::string> parts = split(arg, ':');
+  if (parts.size() > 3 || parts[0].empty() || parts[0][0] != '/')
+    throw Error(std::string(arg), "--writable wants PATH[:USER[:GROUP]] with an absolute path");
+  return {parts[0], parts.size() > 1 && !parts[1].empty() ? parts[1] : "www-data",
+          parts.size() > 2 ? parts[2] : ""};
+}
 
 std::optional<std::string> refused_jail_path(std::string_view path, JailPathUse use) {
   if (path.empty() || path.front() != '/') return "not an absolute path";

@@ -93,4 +93,18 @@ void Registry::remove(const std::string& jail) {
   rewrite(jails);
 }
 
+RegisteredJails registered_jails(Registry& registry, Unregister unregister) {
+  RegisteredJails out;
+  for (std::string& jail : registry.list()) {
+    struct stat st;
+    if (::lstat(jail.c_str(), &st) != 0 && errno == ENOENT) {
+      if (unregister == Unregister::gone) registry.remove(jail);
+      out.gone.push_back(std::move(jail));
+    } else {
+      out.present.push_back(std::move(jail));
+    }
+  }
+  return out;
+}
+
 } // namespace jailbuild

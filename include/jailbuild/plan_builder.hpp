@@ -30,6 +30,15 @@ enum class JailPathUse { bind_point, writable };
 /// it could replace what the jail runs with, or what root writes there.
 std::optional<std::string> refused_jail_path(std::string_view path, JailPathUse use);
 
+/// A bind mount as `--bind SRC:DEST[:ro|rw][,noexec]` writes it: both paths absolute, read-only unless
+/// "rw" is given. Throws Error naming the argument for anything else; check_spec() judges the paths.
+BindSpec parse_bind(std::string_view arg);
+
+/// A writable directory as `--writable PATH[:USER[:GROUP]]` writes it: an absolute path, owned by
+/// USER (www-data when not given) and GROUP (USER's when not given). Throws Error naming the argument
+/// for anything else; check_spec() judges the path.
+WritableSpec parse_writable(std::string_view arg);
+
 /// Refuses, before anything is planned, a spec whose writable directories or bind mount points
 /// refused_jail_path() refuses, a writable directory declared twice, nested in or holding another,
 /// or at, in or around a bind mount point, and a bind source that is not a clean absolute path or

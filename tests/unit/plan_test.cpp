@@ -261,3 +261,34 @@ TEST_CASE("check_spec: nested writable directories, writable at or around a bind
   CHECK(contains(error(spec_of({}, {{"/srv/../etc", "/mnt/x", true, false}})), "'..'"));
   CHECK(contains(error(spec_of({}, {{"srv", "/mnt/x", true, false}})), "absolute"));
 }
+
+TEST_CASE("parse_bind: SRC:DEST[:ro|rw][,noexec], read-only unless rw") {
+  CHECK(parse_bind("/srv/site:/var/www") == BindSpec{"/srv/site", "/var/www", true, false});
+  CHECK(parse_bind("/run/mysqld:/run/mysqld:rw") == BindSpec{"/run/mysqld", "/run/mysqld", false, false});
+  CHECK(parse_bind("/srv/up:/up:rw,noexec") == BindSpec{"/srv/up", "/up", false, true});
+  CHECK(parse_bind("/srv/up:/up:noexec") == BindSpec{"/srv/up", "/up", true, true});
+  CHECK(parse_bind("/a:/b:rw,ro") == BindSpec{"/a", "/b", true, false}); // the last word wins
+  const std::string usage = "--bind wants SRC:DEST[:ro|rw][,noexec] with absolute paths";
+  for (const char* bad : {"/srv/site", "/a:/b:ro:x", "relative:/b", "/a:relative", ":/b", "/a:", ""}) {
+    CAPTURE(bad);
+    CHECK(error_of([&] { parse_bind(bad); }) == std::string(bad) + ": " + usage);
+  }
+  CHECK(error_of([] { parse_bind("/a:/b:ro,exec"); }) ==
+        "/a:/b:ro,exec: --bind option 'exec' is not ro, rw or noexec");
+  CHECK(error_of([] { parse_bind("/a:/b:"); }) == "/a:/b:: --bind option '' is not ro, rw or noexec");
+}
+
+TEST_CASE("parse_writable: PATH[:USER[:GROUP]], www-data unless a user is given") {
+  CHECK(parse_writable("/var/www/data") == WritableSpec{"/var/www/data", "www-data", ""});
+  CHECK(parse_writable("/var/www/data:") == WritableSpec{"/var/www/data", "www-data", ""});
+  CHECK(parse_writable("/up:app") == WritableSpec{"/up", "app", ""});
+  CHECK(parse_writable("/up:app:web") == WritableSpec{"/up", "app", "web"});
+  CHECK(parse_writable("/up::web") == WritableSpec{"/up", "www-data", "web"});
+  const std::string usage = "--writable wants PATH[:USER[:GROUP]] with an absolute path";
+  for (const char* bad : {"", "relative", ":www-data", "/up:a:b:c"}) {
+    CAPTURE(bad);
+    CHECK(error_of([&] { parse_writable(bad); }) == std::string(bad) + ": " + usage);
+  }
+  // What the path may be is check_spec()'s to judge, after parsing.
+  CHECK(parse_writable("/etc:www-data").path == "/etc");
+}

@@ -166,9 +166,21 @@ std::optional<ResolvedPath> HostRoot::resolve(std::string_view host_path) const 
 }
 
 std::string HostRoot::read_file(std::string_view host_path) const {
+  const char* why = nullptr;
+  std::optional<std::string> data = read_regular(host_path, why);
+  if (!data) throw Error(std::string(host_path), why);
+  return std::move(*data);
+}
+
+std::optional<std::string> HostRoot::read_file_if_regular(std::string_view host_path) const {
+  const char* why = nullptr;
+  return read_regular(host_path, why);
+}
+
+std::optional<std::string> HostRoot::read_regular(std::string_view host_path, const char*& why) const {
   std::string p(host_path);
   auto resolved = resolve(p);
-  if (!resolved) throw Error(p, "no such file");
+  if (!resolved) return why = "no such file", std::nullopt;
   // O_NONBLOCK: opening a FIFO would wait for a writer, and the apt hook's sync with it, forever.
   // fstat() then refuses it and anything else that is not a regular file (a device, a socket).
   UniqueFd fd(::open(real(resolved->path).c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
@@ -176,7 +188,7 @@ std::string HostRoot::read_file(std::string_view host_path) const {
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) throw system_error(p, "cannot stat", errno);
   if (log_) log_->saw(resolved->path, &st, Scrutiny::whole, false);
-  if (!S_ISREG(st.st_mode)) throw Error(p, "not a regular file");
+  if (!S_ISREG(st.st_mode)) return why = "not a regular file", std::nullopt;
   const std::string too_big = "larger than " + std::to_string(max_read_size >> 20) + " MiB: not read";
   if (static_cast<std::uint64_t>(st.st_size) > max_read_size) throw Error(p, too_big);
   std::string data;

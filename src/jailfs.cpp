@@ -77,7 +77,8 @@ struct Parent {
 };
 
 [[noreturn]] void refuse_symlink(const std::string& shown, const std::string& component) {
-  throw Error(shown, "refusing to follow a symlink inside the jail: " + component + " is a symlink");
+  throw Error(shown, "refusing to follow a symlink inside the jail: " + component + " is a symlink",
+              ErrorKind::symlink);
 }
 
 /// The components of a jail path; "" and "." are skipped, ".." is refused (it could only climb,
@@ -104,10 +105,19 @@ std::string relative_text(std::string_view rel, const std::string& shown) {
   return text;
 }
 
+/// How far a walk beneath the root got: the directory, or what stopped it. A symlink or another
+/// non-directory on the way is what a process in the jail can plant in a directory it may write:
+/// callers that list the jail report it, and the others refuse it.
+struct Beneath {
+  enum class Stop : std::uint8_t { none, absent, symlink, not_directory } stop = Stop::none;
+  UniqueFd dir;      ///< the directory, when nothing stopped the walk
+  std::string where; ///< the components up to the one at fault ("var/lib"), when something did
+};
+
 /// Opens components[0, count) beneath the root one at a time with O_NOFOLLOW, for kernels without
-/// openat2 and to name the component at fault. nullopt when a component is absent.
-std::optional<UniqueFd> walk_beneath(int root_fd, const std::vector<std::string>& components,
-                                     std::size_t count, const std::string& shown) {
+/// openat2 and to name the component at fault. Throws for any other failure (EACCES, EIO).
+Beneath walk_beneath(int root_fd, const std::vector<std::string>& components, std::size_t count,
+                     const std::string& shown) {
   UniqueFd current(::openat(root_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (current.get() < 0) throw system_error(shown, "opening the jail root", errno);
   std::string prefix;
@@ -117,20 +127,22 @@ std::optional<UniqueFd> walk_beneath(int root_fd, const std::vector<std::string>
     int fd = ::openat(current.get(), component.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
       int err = errno;
-      if (err == ENOENT) return std::nullopt;
+      if (err == ENOENT) return {Beneath::Stop::absent, {}, prefix};
       struct stat st {};
       if (::fstatat(current.get(), component.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
-        refuse_symlink(shown, prefix);
+        return {Beneath::Stop::symlink, {}, prefix};
+      if (err == ENOTDIR) return {Beneath::Stop::not_directory, {}, prefix};
       throw system_error(shown, "opening " + prefix, err);
     }
     current.reset(fd);
   }
-  return current;
+  return {Beneath::Stop::none, std::move(current), {}};
 }
 
-/// Opens components[0, count) beneath the root without following any symlink; nullopt when absent.
-std::optional<UniqueFd> open_beneath(int root_fd, const std::vector<std::string>& components,
-                                     std::size_t count, const std::string& shown) {
+/// Opens components[0, count) beneath the root without following any symlink, or says what stopped
+/// it; throws for any other failure.
+Beneath look_beneath(int root_fd, const std::vector<std::string>& components, std::size_t count,
+                     const std::string& shown) {
   std::string joined = ".";
   for (std::size_t i = 0; i < count; ++i)
     joined += "/" + components[i];
@@ -138,11 +150,29 @@ std::optional<UniqueFd> open_beneath(int root_fd, const std::vector<std::string>
   how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
   how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
   long fd = ::syscall(SYS_openat2, root_fd, joined.c_str(), &how, sizeof how);
-  if (fd >= 0) return UniqueFd(static_cast<int>(fd));
-  if (errno == ENOENT) return std::nullopt;
+  if (fd >= 0) return {Beneath::Stop::none, UniqueFd(static_cast<int>(fd)), {}};
+  if (errno == ENOENT) return {Beneath::Stop::absent, {}, {}};
   // ENOSYS (old kernel, seccomp), ELOOP (a symlink: the walk names it), ENOTDIR, EAGAIN (a rename
   // raced the lookup) and anything else: the walk is just as safe, and it says what went wrong.
   return walk_beneath(root_fd, components, count, shown);
+}
+
+/// Opens components[0, count) beneath the root without following any symlink; nullopt when absent.
+/// A symlink or a non-directory on the way is an error naming it.
+std::optional<UniqueFd> open_beneath(int root_fd, const std::vector<std::string>& components,
+                                     std::size_t count, const std::string& shown) {
+  Beneath b = look_beneath(root_fd, components, count, shown);
+  switch (b.stop) {
+  case Beneath::Stop::none:
+    return std::move(b.dir);
+  case Beneath::Stop::absent:
+    return std::nullopt;
+  case Beneath::Stop::symlink:
+    refuse_symlink(shown, b.where);
+  case Beneath::Stop::not_directory:
+    break;
+  }
+  throw system_error(shown, "opening " + b.where, ENOTDIR);
 }
 
 /// The parent of a jail path; nullopt when a parent component is absent. The path must name an
@@ -564,13 +594,23 @@ void JailFs::remove(std::string_view rel) {
     throw system_error(shown, "removing", errno);
 }
 
-void JailFs::remove_dir(std::string_view rel) {
+RemovedDir JailFs::remove_dir(std::string_view rel) {
   const std::string shown = path(rel);
   std::optional<Parent> parent = find_parent(root_fd_.get(), rel, shown);
-  if (!parent) return;
+  if (!parent) return RemovedDir::absent;
   // AT_REMOVEDIR on a symlink fails with ENOTDIR: it never removes what the link points to.
-  if (::unlinkat(parent->dir.get(), parent->name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)
+  if (::unlinkat(parent->dir.get(), parent->name.c_str(), AT_REMOVEDIR) == 0) return RemovedDir::removed;
+  switch (errno) {
+  case ENOENT:
+    return RemovedDir::absent;
+  case ENOTEMPTY:
+  case EEXIST:
+    return RemovedDir::not_empty;
+  case EBUSY:
+    return RemovedDir::mount_point;
+  default:
     throw system_error(shown, "removing directory", errno);
+  }
 }
 
 bool JailFs::remove_leftover(std::string_view rel) {
@@ -622,19 +662,34 @@ bool read_link_text(int dir_fd, const std::string& name, std::string& text) {
 
 } // namespace
 
-std::optional<std::vector<JailFs::Listed>> JailFs::list_dir(std::string_view rel) const {
+JailFs::Listing JailFs::list_dir(std::string_view rel) const {
   const std::string shown = path(rel);
   std::vector<std::string> components = components_of(rel, shown);
-  std::optional<UniqueFd> dir = open_beneath(root_fd_.get(), components, components.size(), shown);
-  if (!dir) return std::nullopt;
+  Beneath dir = look_beneath(root_fd_.get(), components, components.size(), shown);
+  switch (dir.stop) {
+  case Beneath::Stop::none:
+    break;
+  case Beneath::Stop::absent:
+    return {Listing::State::absent, {}};
+  case Beneath::Stop::symlink:
+    return {Listing::State::symlink, {}};
+  case Beneath::Stop::not_directory:
+    return {Listing::State::not_directory, {}};
+  }
   // O_PATH cannot be read: reopen "." of exactly that directory for reading.
-  UniqueFd opened(::openat(dir->get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd opened(::openat(dir.dir.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!opened) throw system_error(shown, "opening directory", errno);
   std::unique_ptr<DIR, int (*)(DIR*)> stream(::fdopendir(opened.get()), ::closedir);
   if (!stream) throw system_error(shown, "reading directory", errno);
   const int fd = opened.release(); // the stream owns it now
-  std::vector<Listed> out;
-  while (dirent* e = ::readdir(stream.get())) {
+  Listing out{Listing::State::present, {}};
+  for (;;) {
+    errno = 0;
+    dirent* e = ::readdir(stream.get());
+    if (!e) {
+      if (errno != 0) throw system_error(shown, "reading directory", errno);
+      break;
+    }
     std::string name = e->d_name;
     if (name == "." || name == "..") continue;
     Listed item{name, {}, {}};
@@ -642,12 +697,15 @@ std::optional<std::vector<JailFs::Listed>> JailFs::list_dir(std::string_view rel
     // directory entry's type saves a stat for each of the hundreds of soname links.
     if (e->d_type == DT_LNK && read_link_text(fd, name, item.link)) {
       item.st.st_mode = S_IFLNK | 0777;
-      out.push_back(std::move(item));
+      out.entries.push_back(std::move(item));
       continue;
     }
-    if (::fstatat(fd, name.c_str(), &item.st, AT_SYMLINK_NOFOLLOW) != 0) continue; // gone meanwhile
+    if (::fstatat(fd, name.c_str(), &item.st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno == ENOENT) continue; // gone meanwhile
+      throw system_error(path(std::string(rel) + "/" + name), "reading status", errno);
+    }
     if (S_ISLNK(item.st.st_mode) && !read_link_text(fd, name, item.link)) continue;
-    out.push_back(std::move(item));
+    out.entries.push_back(std::move(item));
   }
   return out;
 }

@@ -45,7 +45,7 @@ std::vector<std::string> module_candidates(const std::string& file) {
 } // namespace
 
 void rethrow(const ModuleFailure& failure) {
-  if (failure.is_error) throw Error(failure.path, failure.message);
+  if (failure.is_error) throw Error(failure.path, failure.message, failure.kind, failure.code);
   throw std::runtime_error(failure.message);
 }
 

@@ -29,6 +29,18 @@ namespace jailbuild {
 
 namespace audit {
 
+namespace {
+
+/// What to do about a file the audit could not read, by what failed: `permission_fix` for a
+/// permission error; anything else (a file swapped for a symlink or a FIFO meanwhile, an I/O error)
+/// is no matter of permissions and wants another look.
+std::string read_failure_fix(const Error& e, const char* permission_fix) {
+  if (e.kind() == ErrorKind::system && (e.code() == EACCES || e.code() == EPERM)) return permission_fix;
+  return "audit again";
+}
+
+} // namespace
+
 const Node* Context::find(std::string_view path) const {
   auto it = index.find(std::string(path));
   return it == index.end() ? nullptr : &nodes[it->second];
@@ -60,7 +72,7 @@ std::optional<std::string> Context::read_text(const std::string& path, std::size
     return text;
   } catch (const Error& e) {
     add("audit-error", Severity::medium, path, std::string("cannot be read: ") + e.message(),
-        "check its permissions");
+        read_failure_fix(e, "check its permissions"));
     return std::nullopt;
   }
 }
@@ -92,7 +104,8 @@ struct FileResult {
   bool elf = false;
   ElfAudit::Type type = ElfAudit::Type::other;
   ElfHardening hardening;
-  std::string error; ///< reading the file failed
+  std::string error;     ///< reading the file failed
+  std::string error_fix; ///< what to do about it
   std::string elf_error;
   std::optional<std::uint64_t> oversized; ///< the size of an ELF file over max_hardening_file_size
 };
@@ -113,6 +126,7 @@ void read_file(const Context& ctx, FileResult& r, bool hardening) {
     raw = ctx.jail.open_read(node.path);
   } catch (const Error& e) {
     r.error = e.message();
+    r.error_fix = read_failure_fix(e, "run the audit as root");
     return;
   }
   UniqueFd fd(raw);
@@ -127,6 +141,7 @@ void read_file(const Context& ctx, FileResult& r, bool hardening) {
     }
   } catch (const Error& e) {
     r.error = e.message();
+    r.error_fix = read_failure_fix(e, "run the audit as root");
     return;
   }
   if (!r.elf || !hardening) return;
@@ -465,7 +480,7 @@ AuditReport audit_jail(const std::string& dir, const AuditOptions& options) {
     bool hash = hashed.count(n.path) != 0;
     // Without hardening, only unexpected files need their header (is it an executable?).
     bool header = hardening || (integrity && !hash);
-    if (hash || header) results.push_back({i, hash, {}, false, ElfAudit::Type::other, {}, {}, {}, {}});
+    if (hash || header) results.push_back({i, hash, {}, false, ElfAudit::Type::other, {}, {}, {}, {}, {}});
   }
   // Biggest first, so that the two threads finish together.
   std::sort(results.begin(), results.end(), [&](const FileResult& a, const FileResult& b) {
@@ -479,7 +494,7 @@ AuditReport audit_jail(const std::string& dir, const AuditOptions& options) {
     const std::string& path = ctx.nodes[r.node].path;
     if (!r.error.empty())
       ctx.add("audit-error", Severity::medium, path, "cannot be read: " + r.error + "; not checked",
-              "run the audit as root");
+              r.error_fix);
     if (r.hash) {
       ++report.integrity.files;
       report.integrity.bytes += static_cast<std::uint64_t>(ctx.nodes[r.node].st.st_size);

@@ -203,7 +203,7 @@ private:
       writer->out_.write(data, size);
       return static_cast<la_ssize_t>(size);
     } catch (const Error& e) {
-      archive_set_error(a, EIO, "%s", e.what());
+      archive_set_error(a, e.code() ? e.code() : EIO, "%s", e.what());
       return -1;
     }
   }

@@ -376,13 +376,13 @@ TEST_CASE("jailfs: remove and remove_dir never follow and treat absence as done"
   CHECK(read_text(outside / "target") == "keep");
   jail.remove("tmp/link");
   jail.remove("no/such/dir/file");
-  jail.remove_dir("no/such/dir");
+  CHECK(jail.remove_dir("no/such/dir") == RemovedDir::absent);
 
   CHECK(contains(error_of([&] { jail.remove_dir("tmp/dirlink"); }), "Not a directory"));
   CHECK(fs::exists(outside.path));
   CHECK(contains(error_of([&] { jail.remove("tmp/sub"); }), "is a directory"));
-  CHECK(contains(error_of([&] { jail.remove_dir("tmp"); }), "not empty"));
-  jail.remove_dir("tmp/sub");
+  CHECK(jail.remove_dir("tmp") == RemovedDir::not_empty);
+  CHECK(jail.remove_dir("tmp/sub") == RemovedDir::removed);
   CHECK(!jail.lstat("tmp/sub"));
 }
 
@@ -460,4 +460,76 @@ TEST_CASE("jailfs: without openat2, the component walk works and refuses symlink
   CHECK(WEXITSTATUS(status) == 0);
   CHECK(read_text(dir / "var/lib/file") == "walked");
   CHECK(tree(outside.path).empty());
+}
+
+TEST_CASE("jailfs: list_dir says what stands in the way: nothing, a symlink, a file") {
+  TempDir dir("jailfs", 0700);
+  TempDir outside("outside", 0700);
+  JailFs jail(dir.path);
+  jail.make_dir("var", 0755, test_uid(), test_gid());
+  jail.make_dir("var/lib", 0755, test_uid(), test_gid());
+  write_host(dir / "var/file", "x");
+  REQUIRE(::symlink(outside.path.c_str(), (dir / "var/link").c_str()) == 0);
+  write_host(outside / "secret", "host");
+
+  JailFs::Listing var = jail.list_dir("var");
+  REQUIRE(var.state == JailFs::Listing::State::present);
+  std::vector<std::string> names;
+  for (const JailFs::Listed& l : var.entries)
+    names.push_back(l.name);
+  std::sort(names.begin(), names.end());
+  CHECK(names == std::vector<std::string>{"file", "lib", "link"});
+  CHECK(jail.list_dir("var/lib").entries.empty());
+  CHECK(jail.list_dir("var/missing").state == JailFs::Listing::State::absent);
+  CHECK(jail.list_dir("var/missing/below").state == JailFs::Listing::State::absent);
+  // What a jailed process can plant where a directory was: never followed, said for what it is.
+  CHECK(jail.list_dir("var/link").state == JailFs::Listing::State::symlink);
+  CHECK(jail.list_dir("var/link/below").state == JailFs::Listing::State::symlink);
+  CHECK(jail.list_dir("var/link").entries.empty());
+  CHECK(jail.list_dir("var/file").state == JailFs::Listing::State::not_directory);
+  CHECK(jail.list_dir("var/file/below").state == JailFs::Listing::State::not_directory);
+}
+
+TEST_CASE("jailfs: list_dir of a directory it cannot read is an Error naming it, not a state") {
+  TempDir dir("jailfs", 0700);
+  JailFs jail(dir.path);
+  jail.make_dir("var", 0755, test_uid(), test_gid());
+  jail.make_dir("var/lib", 0, test_uid(), test_gid());
+  std::string listed = without_dac_override([&] { return error_of([&] { jail.list_dir("var/lib"); }); });
+  CHECK(listed == dir / "var/lib: opening directory: Permission denied");
+  std::string below = without_dac_override([&] { return error_of([&] { jail.list_dir("var/lib/sub"); }); });
+  CHECK(below == dir / "var/lib/sub: opening var/lib/sub: Permission denied");
+}
+
+TEST_CASE("jailfs: remove_dir says why a directory stays; EACCES is an Error") {
+  TempDir dir("jailfs", 0700);
+  JailFs jail(dir.path);
+  jail.make_dir("var", 0755, test_uid(), test_gid());
+  jail.make_dir("var/full", 0755, test_uid(), test_gid());
+  write_host(dir / "var/full/site.php", "<?php");
+  jail.make_dir("var/empty", 0755, test_uid(), test_gid());
+  CHECK(jail.remove_dir("var/full") == RemovedDir::not_empty);
+  CHECK(fs::exists(dir / "var/full/site.php"));
+  CHECK(jail.remove_dir("var/missing") == RemovedDir::absent);
+  // A directory whose parent it may not write: an error, neither "not empty" nor done.
+  REQUIRE(::chmod((dir / "var").c_str(), 0555) == 0);
+  std::string denied = without_dac_override([&] { return error_of([&] { jail.remove_dir("var/empty"); }); });
+  CHECK(denied == dir / "var/empty: removing directory: Permission denied");
+  REQUIRE(::chmod((dir / "var").c_str(), 0755) == 0);
+  CHECK(jail.remove_dir("var/empty") == RemovedDir::removed);
+  CHECK_FALSE(fs::exists(dir / "var/empty"));
+}
+
+TEST_CASE("jailfs: remove_dir of a mount point says so, and leaves the mount" * doctest::skip(!can_mount())) {
+  TempDir dir("jailfs", 0700);
+  TempDir source("bindsrc", 0700);
+  JailFs jail(dir.path);
+  jail.make_dir("mnt", 0755, 0, 0);
+  struct Unmount {
+    std::string path;
+    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
+  } unmount{dir / "mnt"};
+  REQUIRE(::mount(source.path.c_str(), (dir / "mnt").c_str(), nullptr, MS_BIND, nullptr) == 0);
+  CHECK(jail.remove_dir("mnt") == RemovedDir::mount_point); // empty, but EBUSY
+  CHECK(fs::exists(dir / "mnt"));
 }

@@ -54,15 +54,6 @@ bool unchanged_since_recorded(const PlanEntry& recorded, const struct stat& st) 
 
 namespace {
 
-std::string type_name(mode_t mode) {
-  if (S_ISREG(mode)) return "a regular file";
-  if (S_ISDIR(mode)) return "a directory";
-  if (S_ISLNK(mode)) return "a symlink";
-  if (S_ISCHR(mode) || S_ISBLK(mode)) return "a device node";
-  if (S_ISFIFO(mode)) return "a FIFO";
-  return "a socket";
-}
-
 /// Directories and bind mount points are both directories in the jail.
 bool is_dir_kind(EntryKind kind) {
   return kind == EntryKind::directory || kind == EntryKind::bind;

@@ -191,17 +191,8 @@ std::optional<std::string> HostRoot::read_regular(std::string_view host_path, co
   if (!S_ISREG(st.st_mode)) return why = "not a regular file", std::nullopt;
   const std::string too_big = "larger than " + std::to_string(max_read_size >> 20) + " MiB: not read";
   if (static_cast<std::uint64_t>(st.st_size) > max_read_size) throw Error(p, too_big);
-  std::string data;
-  data.reserve(static_cast<std::size_t>(st.st_size));
-  char buf[65536];
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw system_error(p, "cannot read", errno);
-    if (n == 0) break;
-    data.append(buf, static_cast<size_t>(n));
-    if (data.size() > max_read_size) throw Error(p, too_big); // it grew while we read
-  }
+  std::string data = read_all(fd.get(), p, max_read_size + 1);
+  if (data.size() > max_read_size) throw Error(p, too_big); // it grew while we read
   return data;
 }
 
@@ -285,17 +276,7 @@ std::optional<struct stat> HostRoot::stat(std::string_view host_path, Scrutiny s
 }
 
 std::optional<std::string> HostRoot::readlink(std::string_view host_path) const {
-  std::string real_path = real(host_path);
-  std::string target(256, '\0');
-  for (;;) {
-    ssize_t n = ::readlink(real_path.c_str(), target.data(), target.size());
-    if (n < 0) return std::nullopt;
-    if (static_cast<size_t>(n) < target.size()) {
-      target.resize(static_cast<size_t>(n));
-      return target;
-    }
-    target.resize(target.size() * 4); // truncated: ask again with room to spare
-  }
+  return read_link_at(AT_FDCWD, real(host_path).c_str());
 }
 
 std::vector<std::string> HostRoot::list_dir(std::string_view host_path) const {

@@ -200,22 +200,11 @@ std::optional<struct stat> stat_entry(const Parent& parent, const std::string& s
   throw system_error(shown, "reading status", errno);
 }
 
-/// The text of the symlink at an entry; nullopt when absent or not a symlink.
-std::optional<std::string> read_link_at(const Parent& parent, const std::string& shown) {
-  std::string text(256, '\0');
-  for (;;) {
-    ssize_t size = ::readlinkat(parent.dir.get(), parent.name.c_str(), text.data(), text.size());
-    if (size < 0) {
-      if (errno == ENOENT || errno == EINVAL) // absent, or not a symlink
-        return std::nullopt;
-      throw system_error(shown, "reading symlink", errno);
-    }
-    if (static_cast<std::size_t>(size) < text.size()) {
-      text.resize(static_cast<std::size_t>(size));
-      return text;
-    }
-    text.resize(text.size() * 2); // possibly truncated: retry larger
-  }
+/// The text of the symlink `name` in `dir_fd`; nullopt when absent or not a symlink.
+std::optional<std::string> link_text(int dir_fd, const std::string& name, const std::string& shown) {
+  std::optional<std::string> text = read_link_at(dir_fd, name.c_str());
+  if (!text && errno != ENOENT && errno != EINVAL) throw system_error(shown, "reading symlink", errno);
+  return text;
 }
 
 /// Replacing a directory would mean deciding about everything below it: that is never implicit.
@@ -289,28 +278,36 @@ void commit(const Parent& parent, TempEntry& temp, const struct stat& made, cons
   if (fsync == Fsync::yes) fsync_dir(parent, shown);
 }
 
-/// A new, empty, private (0600) temporary file beside the final name.
-TempFile create_temp_file(const Parent& parent, const std::string& shown) {
+/// A new entry under a fresh temporary name beside the final one, made by `make(name)`, which
+/// returns 0 or an errno: EEXIST tries another name, anything else is an error saying `what`.
+template <class Make>
+TempEntry make_temp_entry(const Parent& parent, const std::string& shown, const char* what, Make make) {
   for (int attempt = 0; attempt < temp_name_attempts; ++attempt) {
     std::string name = temp_name(parent.name, shown);
-    int fd =
-        ::openat(parent.dir.get(), name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd >= 0) return TempFile{UniqueFd(fd), TempEntry(parent.dir.get(), std::move(name))};
-    if (errno != EEXIST) throw system_error(shown, "creating a temporary file", errno);
+    int err = make(name);
+    if (err == 0) return TempEntry(parent.dir.get(), std::move(name));
+    if (err != EEXIST) throw system_error(shown, what, err);
   }
   throw Error(shown, "no free temporary name");
 }
 
-void write_all(int fd, const char* data, std::size_t size, const std::string& shown) {
-  while (size > 0) {
-    ssize_t put = ::write(fd, data, size);
-    if (put < 0) {
-      if (errno == EINTR) continue;
-      throw system_error(shown, "writing", errno);
-    }
-    data += put;
-    size -= static_cast<std::size_t>(put);
-  }
+/// What a temporary entry is, not followed: what commit() checks the final name against.
+struct stat made_entry(const Parent& parent, const TempEntry& temp, const std::string& shown) {
+  struct stat made {};
+  if (::fstatat(parent.dir.get(), temp.name.c_str(), &made, AT_SYMLINK_NOFOLLOW) != 0)
+    throw system_error(shown, "reading status", errno);
+  return made;
+}
+
+/// A new, empty, private (0600) temporary file beside the final name.
+TempFile create_temp_file(const Parent& parent, const std::string& shown) {
+  UniqueFd fd;
+  TempEntry entry = make_temp_entry(parent, shown, "creating a temporary file", [&](const std::string& name) {
+    fd.reset(
+        ::openat(parent.dir.get(), name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    return fd ? 0 : errno;
+  });
+  return TempFile{std::move(fd), std::move(entry)};
 }
 
 /// Reads `from` to its end, hashing and (when `to` >= 0) writing each block: one pass for both.
@@ -379,6 +376,15 @@ void finish_file(const Parent& parent, TempFile& temp, const std::string& shown,
 }
 
 } // namespace
+
+std::string type_name(mode_t mode) {
+  if (S_ISREG(mode)) return "a regular file";
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISLNK(mode)) return "a symlink";
+  if (S_ISCHR(mode) || S_ISBLK(mode)) return "a device node";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  return "a socket";
+}
 
 bool is_temp_name(std::string_view name) {
   // "." + at least one character of the final name + ".jbtmp." + the random digits.
@@ -496,25 +502,16 @@ void JailFs::make_hardlink(std::string_view rel, std::string_view existing) {
                            " is not a regular file of the jail");
   Parent parent = require_parent(root_fd_.get(), rel, shown);
   refuse_directory(parent, shown);
-  for (int attempt = 0; attempt < temp_name_attempts; ++attempt) {
-    std::string name = temp_name(parent.name, shown);
-    // Flags 0: a symlink swapped in at `existing` would be linked itself, never followed; the inode
-    // check below refuses it.
-    if (::linkat(from.dir.get(), from.name.c_str(), parent.dir.get(), name.c_str(), 0) != 0) {
-      if (errno == EEXIST) continue;
-      throw system_error(shown, "creating a hardlink", errno);
-    }
-    TempEntry temp(parent.dir.get(), std::move(name));
-    struct stat made {};
-    if (::fstatat(parent.dir.get(), temp.name.c_str(), &made, AT_SYMLINK_NOFOLLOW) != 0)
-      throw system_error(shown, "reading status", errno);
-    if (made.st_dev != target->st_dev || made.st_ino != target->st_ino)
-      throw Error(shown, "the hardlink target changed under jailbuild: is a process in the jail tampering "
-                         "with this directory?");
-    commit(parent, temp, made, shown, Fsync::no);
-    return;
-  }
-  throw Error(shown, "no free temporary name");
+  // Flags 0: a symlink swapped in at `existing` would be linked itself, never followed; the inode
+  // check below refuses it.
+  TempEntry temp = make_temp_entry(parent, shown, "creating a hardlink", [&](const std::string& name) {
+    return ::linkat(from.dir.get(), from.name.c_str(), parent.dir.get(), name.c_str(), 0) == 0 ? 0 : errno;
+  });
+  struct stat made = made_entry(parent, temp, shown);
+  if (made.st_dev != target->st_dev || made.st_ino != target->st_ino)
+    throw Error(shown, "the hardlink target changed under jailbuild: is a process in the jail tampering "
+                       "with this directory?");
+  commit(parent, temp, made, shown, Fsync::no);
 }
 
 void JailFs::make_symlink(std::string_view rel, const std::string& target) {
@@ -522,21 +519,12 @@ void JailFs::make_symlink(std::string_view rel, const std::string& target) {
   if (target.empty() || target.find('\0') != std::string::npos) throw Error(shown, "invalid symlink target");
   Parent parent = require_parent(root_fd_.get(), rel, shown);
   refuse_directory(parent, shown);
-  if (read_link_at(parent, shown) == target) return;
-  for (int attempt = 0; attempt < temp_name_attempts; ++attempt) {
-    std::string name = temp_name(parent.name, shown);
-    if (::symlinkat(target.c_str(), parent.dir.get(), name.c_str()) != 0) {
-      if (errno == EEXIST) continue;
-      throw system_error(shown, "creating a temporary symlink", errno);
-    }
-    TempEntry temp(parent.dir.get(), std::move(name));
-    struct stat made {};
-    if (::fstatat(parent.dir.get(), temp.name.c_str(), &made, AT_SYMLINK_NOFOLLOW) != 0)
-      throw system_error(shown, "reading status", errno);
-    commit(parent, temp, made, shown, Fsync::no);
-    return;
-  }
-  throw Error(shown, "no free temporary name");
+  if (link_text(parent.dir.get(), parent.name, shown) == target) return;
+  TempEntry temp =
+      make_temp_entry(parent, shown, "creating a temporary symlink", [&](const std::string& name) {
+        return ::symlinkat(target.c_str(), parent.dir.get(), name.c_str()) == 0 ? 0 : errno;
+      });
+  commit(parent, temp, made_entry(parent, temp, shown), shown, Fsync::no);
 }
 
 void JailFs::make_device(std::string_view rel, DeviceKind kind, unsigned major, unsigned minor, mode_t mode,
@@ -563,24 +551,17 @@ void JailFs::make_device(std::string_view rel, DeviceKind kind, unsigned major, 
     set_owner_and_mode(existing->get(), shown, uid, gid, permissions);
     return;
   }
-  for (int attempt = 0; attempt < temp_name_attempts; ++attempt) {
-    std::string name = temp_name(parent.name, shown);
-    if (::mknodat(parent.dir.get(), name.c_str(), type | 0600, number) != 0) {
-      if (errno == EEXIST) continue;
-      throw system_error(shown, "creating a device node", errno);
-    }
-    TempEntry temp(parent.dir.get(), std::move(name));
-    std::optional<UniqueFd> node = open_node(temp.name);
-    if (!node)
-      throw Error(shown, "the new device node changed under jailbuild: is a process in the jail tampering "
-                         "with this directory?");
-    set_owner_and_mode(node->get(), shown, uid, gid, permissions);
-    struct stat made {};
-    if (::fstat(node->get(), &made) != 0) throw system_error(shown, "reading status", errno);
-    commit(parent, temp, made, shown, Fsync::no);
-    return;
-  }
-  throw Error(shown, "no free temporary name");
+  TempEntry temp = make_temp_entry(parent, shown, "creating a device node", [&](const std::string& name) {
+    return ::mknodat(parent.dir.get(), name.c_str(), type | 0600, number) == 0 ? 0 : errno;
+  });
+  std::optional<UniqueFd> node = open_node(temp.name);
+  if (!node)
+    throw Error(shown, "the new device node changed under jailbuild: is a process in the jail tampering "
+                       "with this directory?");
+  set_owner_and_mode(node->get(), shown, uid, gid, permissions);
+  struct stat made {};
+  if (::fstat(node->get(), &made) != 0) throw system_error(shown, "reading status", errno);
+  commit(parent, temp, made, shown, Fsync::no);
 }
 
 void JailFs::remove(std::string_view rel) {
@@ -642,26 +623,6 @@ std::optional<struct stat> JailFs::lstat(std::string_view rel) const {
   return stat_entry(*parent, shown);
 }
 
-namespace {
-
-/// The text of the symlink `name` in the directory `dir_fd`; false when it is not one (any more).
-bool read_link_text(int dir_fd, const std::string& name, std::string& text) {
-  char buf[4096];
-  ssize_t n = ::readlinkat(dir_fd, name.c_str(), buf, sizeof buf);
-  if (n < 0) return false;
-  if (static_cast<std::size_t>(n) < sizeof buf) {
-    text.assign(buf, static_cast<std::size_t>(n));
-    return true;
-  }
-  std::string big(PATH_MAX + 1, '\0'); // longer than any path the kernel would follow
-  n = ::readlinkat(dir_fd, name.c_str(), big.data(), big.size());
-  if (n < 0) return false;
-  text.assign(big.data(), static_cast<std::size_t>(n));
-  return true;
-}
-
-} // namespace
-
 JailFs::Listing JailFs::list_dir(std::string_view rel) const {
   const std::string shown = path(rel);
   std::vector<std::string> components = components_of(rel, shown);
@@ -695,16 +656,29 @@ JailFs::Listing JailFs::list_dir(std::string_view rel) const {
     Listed item{name, {}, {}};
     // A symlink's text is all there is to know of it (its own mode and times mean nothing): the
     // directory entry's type saves a stat for each of the hundreds of soname links.
-    if (e->d_type == DT_LNK && read_link_text(fd, name, item.link)) {
-      item.st.st_mode = S_IFLNK | 0777;
-      out.entries.push_back(std::move(item));
-      continue;
+    if (e->d_type == DT_LNK) {
+      if (std::optional<std::string> link = read_link_at(fd, name.c_str())) {
+        item.st.st_mode = S_IFLNK | 0777;
+        item.link = std::move(*link);
+        out.entries.push_back(std::move(item));
+        continue;
+      }
+      // Gone, or no longer a symlink (replaced meanwhile): the status below tells.
+      if (errno != ENOENT && errno != EINVAL)
+        throw system_error(path(std::string(rel) + "/" + name), "reading symlink", errno);
     }
     if (::fstatat(fd, name.c_str(), &item.st, AT_SYMLINK_NOFOLLOW) != 0) {
       if (errno == ENOENT) continue; // gone meanwhile
       throw system_error(path(std::string(rel) + "/" + name), "reading status", errno);
     }
-    if (S_ISLNK(item.st.st_mode) && !read_link_text(fd, name, item.link)) continue;
+    if (S_ISLNK(item.st.st_mode)) {
+      std::optional<std::string> link = read_link_at(fd, name.c_str());
+      if (!link) {
+        if (errno == ENOENT || errno == EINVAL) continue; // gone, or replaced, meanwhile
+        throw system_error(path(std::string(rel) + "/" + name), "reading symlink", errno);
+      }
+      item.link = std::move(*link);
+    }
     out.entries.push_back(std::move(item));
   }
   return out;
@@ -714,7 +688,7 @@ std::optional<std::string> JailFs::read_link(std::string_view rel) const {
   const std::string shown = path(rel);
   std::optional<Parent> parent = find_parent(root_fd_.get(), rel, shown);
   if (!parent) return std::nullopt;
-  return read_link_at(*parent, shown);
+  return link_text(parent->dir.get(), parent->name, shown);
 }
 
 int JailFs::open_path(std::string_view rel) const {

@@ -6,6 +6,7 @@
 #include "jailbuild/create.hpp"
 #include "jailbuild/deps_report.hpp"
 #include "jailbuild/error.hpp"
+#include "jailbuild/fd.hpp"
 #include "jailbuild/hook.hpp"
 #include "jailbuild/hostfs.hpp"
 #include "jailbuild/mounts.hpp"
@@ -421,16 +422,9 @@ struct HookCli {
   const CLI::App* install = nullptr; ///< `hook install`, when parsed (else `hook remove`)
 };
 
-std::string own_executable() {
-  char buf[4096];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) throw Error("/proc/self/exe", "cannot tell where jailbuild is installed");
-  return std::string(buf, static_cast<size_t>(n));
-}
-
 int run_hook(const HookCli& c) {
   if (c.install->parsed()) {
-    for (const std::string& p : install_hook(c.root, own_executable(), c.state_dir))
+    for (const std::string& p : install_hook(c.root, executable_path(), c.state_dir))
       std::cout << "wrote " << p << '\n';
     if (c.root == "/")
       std::cout << "enable the timer with: systemctl daemon-reload && systemctl enable --now "

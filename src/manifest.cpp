@@ -2,6 +2,7 @@
 #include "jailbuild/manifest.hpp"
 
 #include "jailbuild/error.hpp"
+#include "jailbuild/fd.hpp"
 #include "jailbuild/jailfs.hpp"
 
 #include <nlohmann/json.hpp>
@@ -425,27 +426,11 @@ Manifest read_manifest(const std::string& jail_dir) {
   JailFs jail(jail_dir);
   if (!jail.lstat(manifest_file))
     throw Error(jail_dir, "not a jailbuild jail: no " + std::string(manifest_file));
-  int fd = jail.open_read(manifest_file);
+  UniqueFd fd(jail.open_read(manifest_file));
   // Read straight into a buffer with simdjson's padding behind it: the parser then needs no copy.
-  struct stat st;
-  size_t expected = ::fstat(fd, &st) == 0 && st.st_size > 0 ? static_cast<size_t>(st.st_size) : 0;
-  std::string text;
-  text.reserve(expected + 65536 + simdjson::SIMDJSON_PADDING);
-  for (;;) {
-    size_t used = text.size();
-    text.resize(text.capacity() - simdjson::SIMDJSON_PADDING);
-    ssize_t n = ::read(fd, text.data() + used, text.size() - used);
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      throw system_error(jail_dir + "/" + manifest_file, "cannot read", err);
-    }
-    text.resize(used + static_cast<size_t>(n));
-    if (n == 0) break;
-    if (text.capacity() - text.size() < 65536 + simdjson::SIMDJSON_PADDING) text.reserve(text.capacity() * 2);
-  }
-  ::close(fd);
-  return manifest_from_json(text, jail_dir + "/" + manifest_file);
+  const std::string shown = jail_dir + "/" + manifest_file;
+  std::string text = read_all(fd.get(), shown, SIZE_MAX, simdjson::SIMDJSON_PADDING);
+  return manifest_from_json(text, shown);
 }
 
 void write_manifest(JailFs& jail, const Manifest& manifest) {

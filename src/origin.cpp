@@ -3,7 +3,9 @@
 
 #include "jailbuild/digest.hpp"
 #include "jailbuild/error.hpp"
+#include "jailbuild/fd.hpp"
 #include "jailbuild/hostfs.hpp"
+#include "jailbuild/text.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -35,19 +37,11 @@ std::string_view merged_view(std::string_view path) {
   return path;
 }
 
-/// Appends a whole file to `text` with plain read(2)s; false when it cannot be opened.
-bool read_whole(const std::string& path, std::string& text) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  char buffer[65536];
-  for (;;) {
-    ssize_t got = ::read(fd, buffer, sizeof buffer);
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) break;
-    text.append(buffer, static_cast<std::size_t>(got));
-  }
-  ::close(fd);
-  return true;
+/// A whole file with plain read(2)s; nullopt when it cannot be opened.
+std::optional<std::string> read_whole(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return std::nullopt;
+  return read_all(fd.get(), path);
 }
 
 /// Installed packages and their versions, keyed as dpkg names their file lists: "name:arch" for
@@ -139,13 +133,6 @@ std::vector<unsigned> version_numbers(std::string_view text) {
   return numbers;
 }
 
-std::string join(const std::vector<std::string>& parts, std::string_view sep) {
-  std::string out;
-  for (const std::string& p : parts)
-    out += (out.empty() ? "" : std::string(sep)) + p;
-  return out;
-}
-
 } // namespace
 
 std::vector<PackagePin> owning_packages(const Plan& plan, const HostRoot& host) {
@@ -164,11 +151,10 @@ std::vector<PackagePin> owning_packages(const Plan& plan, const HostRoot& host) 
     if (name.ends_with(".list")) lists.emplace_back(name);
   }
   ::closedir(dir);
-  std::string text;
   for (const std::string& list : lists) {
-    text.clear();
-    if (!read_whole(info + "/" + list, text)) continue;
-    for (std::string_view rest = text; !rest.empty();) {
+    std::optional<std::string> text = read_whole(info + "/" + list);
+    if (!text) continue;
+    for (std::string_view rest = *text; !rest.empty();) {
       std::size_t end = rest.find('\n');
       std::string_view line = rest.substr(0, end);
       rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);

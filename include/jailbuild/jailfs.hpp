@@ -35,6 +35,10 @@ struct CopyResult {
   std::uint64_t size = 0; ///< Their number.
 };
 
+/// What kind of entry a mode says, for messages: "a regular file", "a directory", "a symlink",
+/// "a device node", "a FIFO", "a socket".
+std::string type_name(mode_t mode);
+
 /// Whether a directory entry's name has the exact form JailFs gives its temporary files,
 /// ".<name>.jbtmp.<16 lowercase hex digits>". A root-owned regular file so named was left by a
 /// jailbuild run killed between writing it and renaming it into place: create and sync remove such

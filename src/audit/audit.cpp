@@ -7,6 +7,7 @@
 #include "audit_internal.hpp"
 #include "jailbuild/digest.hpp"
 #include "jailbuild/error.hpp"
+#include "jailbuild/fd.hpp"
 #include "jailbuild/hostfs.hpp"
 
 #include <nlohmann/json.hpp>
@@ -61,15 +62,7 @@ std::optional<std::string> Context::read_text(const std::string& path, std::size
   }
   try {
     UniqueFd fd(jail.open_read(path));
-    std::string text;
-    char buffer[16384];
-    while (text.size() < limit) {
-      ssize_t got = ::read(fd.get(), buffer, std::min(sizeof buffer, limit - text.size()));
-      if (got < 0 && errno == EINTR) continue;
-      if (got <= 0) break;
-      text.append(buffer, static_cast<std::size_t>(got));
-    }
-    return text;
+    return read_all(fd.get(), jail.path(path), limit);
   } catch (const Error& e) {
     add("audit-error", Severity::medium, path, std::string("cannot be read: ") + e.message(),
         read_failure_fix(e, "check its permissions"));
@@ -178,15 +171,6 @@ Severity role_severity(EntryRole role) {
     return Severity::info;
   }
   return Severity::high;
-}
-
-std::string type_name(mode_t mode) {
-  if (S_ISREG(mode)) return "a regular file";
-  if (S_ISDIR(mode)) return "a directory";
-  if (S_ISLNK(mode)) return "a symlink";
-  if (S_ISCHR(mode) || S_ISBLK(mode)) return "a device node";
-  if (S_ISFIFO(mode)) return "a FIFO";
-  return "a socket";
 }
 
 /// Where the services' master processes, running as root, write logs and pid files.
@@ -338,13 +322,7 @@ int severity_rank(const Finding& f) {
 Manifest read_manifest_users(const JailFs& jail) {
   const std::string shown = jail.path(manifest_file);
   UniqueFd fd(jail.open_read(manifest_file));
-  std::string text;
-  char buffer[65536];
-  for (ssize_t got; (got = ::read(fd.get(), buffer, sizeof buffer)) != 0;) {
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) throw system_error(shown, "cannot read", errno);
-    text.append(buffer, static_cast<std::size_t>(got));
-  }
+  const std::string text = read_all(fd.get(), shown);
   int depth = 0;
   std::size_t users = std::string::npos; // where the value of the top-level "users" starts
   for (std::size_t i = 0; i < text.size(); ++i) {

@@ -1236,3 +1236,23 @@ TEST_CASE("adopt_archive_spec: an archive's spec rebuilt from what this host all
   CHECK(m.plan.objects[0].stamp == FileStamp{});
   CHECK(m.inputs.empty());
 }
+
+TEST_CASE("pack_jail: removes the checksum's temporary file a killed pack left, under either name" *
+          doctest::skip(!is_root())) {
+  TempDir top("pack", 0700);
+  make_jail(top / "jail");
+  fs::create_directory(top / "out");
+  write_text(top / "out/.web.tar.sha256.jbtmp.AbC123", "half"); // AtomicFile's name
+  write_text(top / "out/web.tar.sha256.jbtmp.XyZ789", "half");  // an older jailbuild's
+  write_text(top / "out/web.tar.sha256.jbtmp.notours", "keep"); // not a name mkstemp makes
+  PackResult r = pack_jail({top / "jail", top / "out/web.tar", StateFiles::leave_out, 1600000000});
+  CHECK_FALSE(fs::exists(top / "out/.web.tar.sha256.jbtmp.AbC123"));
+  CHECK_FALSE(fs::exists(top / "out/web.tar.sha256.jbtmp.XyZ789"));
+  CHECK(read_text(top / "out/web.tar.sha256.jbtmp.notours") == "keep");
+  CHECK(std::count_if(r.warnings.begin(), r.warnings.end(), [](const std::string& w) {
+          return contains(w, "left by an interrupted jailbuild pack");
+        }) == 2);
+  CHECK(read_text(top / "out/web.tar.sha256") == r.sha256 + "  web.tar\n");
+  CHECK((lstat_of(top / "out/web.tar.sha256").st_mode & 07777) == 0644);
+  CHECK((lstat_of(top / "out/web.tar").st_mode & 07777) == 0600);
+}

@@ -96,7 +96,7 @@ json object_json(const WalkObject& o) {
           {"nodeflib", e.nodeflib}};
 }
 
-json origin_json(const PackOrigin& o) {
+json provenance_json(const Provenance& o) {
   json packages = json::array();
   for (const PackagePin& p : o.packages)
     packages.push_back({{"name", p.name}, {"version", p.version}});
@@ -111,8 +111,8 @@ json origin_json(const PackOrigin& o) {
           {"unverified_digests", o.unverified_digests}};
 }
 
-PackOrigin origin_from(const json& j) {
-  PackOrigin o;
+Provenance provenance_from(const json& j) {
+  Provenance o;
   o.host = j.at("host").get<std::string>();
   o.packed = j.at("packed").get<int64_t>();
   o.packages_digest = j.at("packages_digest").get<std::string>();
@@ -148,7 +148,7 @@ template <class Json> Json entry_to_json(const PlanEntry& e, EntryStamps stamps)
             {"mode", octal(e.mode)},
             {"uid", e.uid},
             {"gid", e.gid},
-            {"origin", e.origin}};
+            {"origin", e.requested_by}}; // the key's name since the first manifests
   const bool recorded = stamps == EntryStamps::recorded;
   switch (e.kind) {
   case EntryKind::file:
@@ -204,7 +204,7 @@ std::string manifest_to_json(const Manifest& m) {
               {"warnings", m.plan.warnings},
               {"entries", entries},
               {"elf_cache", objects}};
-  if (m.origin) doc["origin"] = origin_json(*m.origin);
+  if (m.provenance) doc["origin"] = provenance_json(*m.provenance); // the key's name since the first
   if (!m.inputs.empty())
     doc["inputs"] = {{"planned_at_ns", m.inputs.planned_at_ns},
                      {"host", inputs_json(m.inputs.host)},
@@ -213,13 +213,13 @@ std::string manifest_to_json(const Manifest& m) {
   return doc.dump() + "\n";
 }
 
-std::string origin_to_json(const PackOrigin& origin) {
-  return origin_json(origin).dump(1) + "\n";
+std::string provenance_to_json(const Provenance& provenance) {
+  return provenance_json(provenance).dump(1) + "\n";
 }
 
-PackOrigin origin_from_json(const std::string& text, const std::string& where) {
+Provenance provenance_from_json(const std::string& text, const std::string& where) {
   try {
-    return origin_from(json::parse(text));
+    return provenance_from(json::parse(text));
   } catch (const std::exception& e) {
     throw Error(where, std::string("corrupt origin: ") + e.what());
   }
@@ -296,8 +296,8 @@ PlanEntry entry_from(sj::element j, const std::string& where) {
   e.mode = parse_octal(text_of(j["mode"]), where);
   e.uid = id_from(j["uid"], e.path, "uid", where);
   e.gid = id_from(j["gid"], e.path, "gid", where);
-  sj::element origin;
-  if (j["origin"].get(origin) == simdjson::SUCCESS) e.origin = text_of(origin);
+  sj::element requested_by;
+  if (j["origin"].get(requested_by) == simdjson::SUCCESS) e.requested_by = text_of(requested_by);
   sj::element stamp;
   switch (e.kind) {
   case EntryKind::file:
@@ -408,7 +408,7 @@ Manifest manifest_from_json(const std::string& text, const std::string& where) {
     for (sj::element o : sj::array(doc["elf_cache"]))
       m.plan.objects.push_back(object_from(o));
     if (doc["origin"].get(extra) == simdjson::SUCCESS && !extra.is_null())
-      m.origin = origin_from(small_json(extra));
+      m.provenance = provenance_from(small_json(extra));
     if (doc["inputs"].get(extra) == simdjson::SUCCESS && !extra.is_null()) {
       m.inputs.planned_at_ns = int64_t(extra["planned_at_ns"]);
       m.inputs.host = inputs_from(extra["host"], where);

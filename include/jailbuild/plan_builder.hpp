@@ -45,14 +45,14 @@ WritableSpec parse_writable(std::string_view arg);
 /// that refused_bind_source() refuses. Throws Error naming the path.
 void check_spec(const JailSpec& spec);
 
-/// Refuses a bind that a spec or a profile asks for (`origin` says which, for the message): a mount
+/// Refuses a bind that a spec or a profile asks for (`requested_by` says which, for the message): a mount
 /// point refused_jail_path() refuses, a source that is not a clean absolute path (no "..", no control
 /// character) or that refused_bind_source() refuses. Throws Error naming the path.
-void check_bind_spec(const BindSpec& bind, const std::string& origin);
+void check_bind_spec(const BindSpec& bind, const std::string& requested_by);
 /// Refuses a writable directory at, below or around a bind mount point: once mounted, the point is
 /// the host's directory, and root would make the writable directory there, for the service to own.
 void check_writable_beside_bind(const WritableSpec& writable, const std::string& point,
-                                const std::string& origin);
+                                const std::string& requested_by);
 
 /// The plan for a spec. Throws Error, before anything is written, for what check_spec() refuses, an
 /// unknown profile, a service missing on the host (naming the Debian package), a bad profile entry

@@ -252,7 +252,7 @@ void check_integrity(Context& ctx, const std::unordered_map<std::size_t, const F
   // An unpacked jail also holds the packing host's site content and state, recorded by digest.
   static const std::map<std::string, std::string> no_extras;
   const std::map<std::string, std::string>& extras =
-      ctx.manifest->origin ? ctx.manifest->origin->extra_digests : no_extras;
+      ctx.manifest->provenance ? ctx.manifest->provenance->extra_digests : no_extras;
   for (const Node& n : ctx.nodes) {
     if (n.parent < 0 || n.mount || S_ISDIR(n.st.st_mode) || planned.count(n.path) ||
         inside_dir(n.path, std::string("/") + manifest_dir))
@@ -448,8 +448,8 @@ AuditReport audit_jail(const std::string& dir, const AuditOptions& options) {
   if (integrity)
     for (const PlanEntry& e : ctx.manifest->plan.entries)
       if (e.kind == EntryKind::file || e.kind == EntryKind::generated) hashed.insert(e.path);
-  if (integrity && ctx.manifest->origin)
-    for (const auto& [path, digest] : ctx.manifest->origin->extra_digests)
+  if (integrity && ctx.manifest->provenance)
+    for (const auto& [path, digest] : ctx.manifest->provenance->extra_digests)
       hashed.insert(path);
   std::vector<FileResult> results;
   for (std::size_t i = 0; i < ctx.nodes.size(); ++i) {

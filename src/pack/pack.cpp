@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // `jailbuild pack`: the jail as a reproducible pax tarball. The steps: read the manifest; walk the
 // jail without following symlinks, leaving runtime state out; check that the jail is what its
-// manifest says (so that the archive will unpack); record the origin; write the archive to a
+// manifest says (so that the archive will unpack); record the provenance; write the archive to a
 // temporary file, verifying every planned file's digest as it streams; rename it into place.
 // Built, with pack_scan.cpp and unpack.cpp, as the module libjailbuild-archive.so, loaded on first
 // use (module.hpp says why); its entry table is at the end.
@@ -13,7 +13,7 @@
 #include "jailbuild/hostfs.hpp"
 #include "jailbuild/jailfs.hpp"
 #include "jailbuild/manifest.hpp"
-#include "jailbuild/origin.hpp"
+#include "jailbuild/provenance.hpp"
 #include "pack_internal.hpp"
 #include "pack_module.hpp"
 
@@ -350,10 +350,10 @@ void mark_hardlinks(std::vector<PackItem>& items) {
   }
 }
 
-/// The digest the origin gives a file the plan does not list.
-const std::string& unplanned_digest(const PackOrigin& origin, const std::string& path) {
-  auto it = origin.extra_digests.find(path);
-  return it != origin.extra_digests.end() ? it->second : origin.unverified_digests.at(path);
+/// The digest the provenance gives a file the plan does not list.
+const std::string& unplanned_digest(const Provenance& provenance, const std::string& path) {
+  auto it = provenance.extra_digests.find(path);
+  return it != provenance.extra_digests.end() ? it->second : provenance.unverified_digests.at(path);
 }
 
 /// The directories where the jail's services put files of their own, as audit counts them: the
@@ -374,27 +374,27 @@ bool inside_any(const std::string& path, const std::vector<std::string>& dirs) {
   });
 }
 
-/// The origin of the archive's manifest: the packing host and its packages (kept from the manifest
+/// The provenance of the archive's manifest: the packing host and its packages (kept from the manifest
 /// when the jail was itself unpacked: its files still come from that host's packages), the kernel
 /// the jail's libc needs, and the digest of each file the plan does not list (hashed here, before
 /// the manifest is written; the plan's files are verified as they stream). Such a file is vouched
 /// for only in a directory the services write; anywhere else (a configuration file placed by hand
 /// in /etc, which audit rates high) it goes unverified, with a warning.
-PackOrigin origin_for(const Manifest& manifest, const JailFs& jail, const std::vector<PackItem>& items,
-                      const PlanIndex& plan, std::future<std::vector<PackagePin>>& packages, int64_t mtime,
-                      std::vector<std::string>& warnings) {
-  PackOrigin origin;
-  if (manifest.origin) {
-    origin.host = manifest.origin->host;
-    origin.packages = manifest.origin->packages;
+Provenance provenance_for(const Manifest& manifest, const JailFs& jail, const std::vector<PackItem>& items,
+                          const PlanIndex& plan, std::future<std::vector<PackagePin>>& packages,
+                          int64_t mtime, std::vector<std::string>& warnings) {
+  Provenance provenance;
+  if (manifest.provenance) {
+    provenance.host = manifest.provenance->host;
+    provenance.packages = manifest.provenance->packages;
   } else {
     struct utsname uts {};
-    origin.host = ::uname(&uts) == 0 ? uts.nodename : "";
-    origin.packages = packages.get();
+    provenance.host = ::uname(&uts) == 0 ? uts.nodename : "";
+    provenance.packages = packages.get();
   }
-  origin.packages_digest = packages_digest(origin.packages);
-  origin.packed = mtime;
-  origin.min_kernel = min_kernel_of(jail, manifest.plan, warnings);
+  provenance.packages_digest = packages_digest(provenance.packages);
+  provenance.packed = mtime;
+  provenance.min_kernel = min_kernel_of(jail, manifest.plan, warnings);
   const std::vector<std::string> writable = service_dirs(manifest.plan);
   std::vector<std::string> problems, unverified;
   for (const PackItem& item : items) {
@@ -407,16 +407,16 @@ PackOrigin origin_for(const Manifest& manifest, const JailFs& jail, const std::v
       digest = sha256_fd(fd.get());
     } else {
       const std::string* target = planned_digest(plan, item.hardlink_to);
-      digest = target ? *target : unplanned_digest(origin, item.hardlink_to);
+      digest = target ? *target : unplanned_digest(provenance, item.hardlink_to);
     }
     if (own) {
       if (*own != digest)
         problems.push_back(item.path + " is a hardlink of " + item.hardlink_to +
                            ", whose content the manifest gives otherwise");
     } else if (inside_any(item.path, writable)) {
-      origin.extra_digests[item.path] = digest;
+      provenance.extra_digests[item.path] = digest;
     } else {
-      origin.unverified_digests[item.path] = digest;
+      provenance.unverified_digests[item.path] = digest;
       unverified.push_back(item.path);
     }
   }
@@ -430,7 +430,7 @@ PackOrigin origin_for(const Manifest& manifest, const JailFs& jail, const std::v
                        "are packed unverified: the unpacked jail's audit reports them as this jail's does (" +
                        some + (unverified.size() > 10 ? ", ...)" : ")"));
   }
-  return origin;
+  return provenance;
 }
 
 /// An entry without content of its own: directory, symlink, device node, or a hardlink.
@@ -464,7 +464,7 @@ PackResult pack_with_libarchive(const PackOptions& options) {
   remove_leftovers(options.output, result.warnings);
   // dpkg's file lists take as long to read as the jail takes to walk: read them meanwhile.
   std::future<std::vector<PackagePin>> packages;
-  if (!manifest.origin)
+  if (!manifest.provenance)
     packages = std::async(std::launch::async, [&manifest] {
       return owning_packages(manifest.plan, HostRoot(manifest.plan.spec.host_root));
     });
@@ -479,9 +479,10 @@ PackResult pack_with_libarchive(const PackOptions& options) {
 
   // Record where the files came from, and the digest of every file the plan does not list.
   const PlanIndex plan = index_of(manifest.plan);
-  const PackOrigin origin = origin_for(manifest, jail, scan.items, plan, packages, mtime, result.warnings);
+  const Provenance provenance =
+      provenance_for(manifest, jail, scan.items, plan, packages, mtime, result.warnings);
 
-  // Write the manifest and the origin first, then every item, verifying each file as it streams.
+  // Write the manifest and the provenance first, then every item, verifying each file as it streams.
   ScopedUtf8Locale utf8;
   if (!utf8.active())
     for (const PackItem& item : scan.items)
@@ -493,7 +494,7 @@ PackResult pack_with_libarchive(const PackOptions& options) {
   writer.entry(manifest_dir, AE_IFDIR, 0700, 0, 0, mtime);
   writer.write_header(manifest_dir);
   writer.write_file(manifest_file, manifest_text, mtime);
-  writer.write_file(origin_file, origin_to_json(origin), mtime);
+  writer.write_file(provenance_file, provenance_to_json(provenance), mtime);
   result.entries = 3;
   std::vector<std::string> problems;
   auto buffer = std::make_unique_for_overwrite<char[]>(pack_buffer_size);
@@ -508,7 +509,7 @@ PackResult pack_with_libarchive(const PackOptions& options) {
     const std::string* planned = planned_digest(plan, item.path);
     std::optional<std::string> digest =
         pack_file(writer, jail, item, planned ? entry : nullptr, mtime, buffer.get(), result.bytes);
-    if (digest && *digest != (planned ? *planned : unplanned_digest(origin, item.path)))
+    if (digest && *digest != (planned ? *planned : unplanned_digest(provenance, item.path)))
       problems.push_back(item.path + (planned ? " differs from its manifest digest (run jailbuild audit)"
                                               : " changed while being packed"));
   }

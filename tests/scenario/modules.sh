@@ -38,7 +38,7 @@ cp "$JB" "$tmp/alone/sbin/jailbuild"
 check "alone: --version" '"$tmp/alone/sbin/jailbuild" --version >/dev/null'
 check "alone: deps" '"$tmp/alone/sbin/jailbuild" deps /bin/true >/dev/null'
 check "alone: audit without hardening" '"$tmp/alone/sbin/jailbuild" audit "$tmp/dir" --no-integrity --no-hardening --fail-on critical >/dev/null'
-# Hardening is read without LIEF (src/elf_hardening.cpp says why): no module needed.
+# Hardening is read without LIEF (src/elf/elf_hardening.cpp says why): no module needed.
 "$tmp/alone/sbin/jailbuild" audit "$tmp/dir" --no-integrity --json --fail-on critical >"$tmp/alone.json"
 check "alone: audit's hardening needs no module" 'hardening "$tmp/alone.json" | grep -q "^/bin/true True None$"'
 # LD_LIBRARY_PATH and the current directory both hold the modules: neither may be searched.

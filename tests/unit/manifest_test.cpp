@@ -37,7 +37,7 @@ Manifest sample_manifest() {
   dir.role = EntryRole::state;
   dir.path = "/tmp";
   dir.mode = 01777;
-  dir.origin = "profile base";
+  dir.requested_by = "profile base";
   PlanEntry file;
   file.kind = EntryKind::file;
   file.role = EntryRole::library;
@@ -46,14 +46,14 @@ Manifest sample_manifest() {
   file.source = "/usr/lib/x86_64-linux-gnu/libc.so.6";
   file.digest = std::string(64, 'a');
   file.source_stamp = {2049, 123456, 1922136, 1690000000123456789};
-  file.origin = "walk";
+  file.requested_by = "walk";
   PlanEntry link;
   link.kind = EntryKind::symlink;
   link.role = EntryRole::system;
   link.path = "/lib64";
   link.mode = 0777;
   link.source = "usr/lib64";
-  link.origin = "profile base";
+  link.requested_by = "profile base";
   PlanEntry device;
   device.kind = EntryKind::device;
   device.role = EntryRole::system;
@@ -82,7 +82,7 @@ Manifest sample_manifest() {
   bind.source = "/run/mysqld";
   bind.read_only = false;
   bind.noexec = true;
-  bind.origin = "profile mysql-socket";
+  bind.requested_by = "profile mysql-socket";
   PlanEntry owned = dir;
   owned.path = "/var/lib/nginx";
   owned.mode = 0750;

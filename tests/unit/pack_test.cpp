@@ -10,8 +10,8 @@
 #include "jailbuild/hostfs.hpp"
 #include "jailbuild/jailfs.hpp"
 #include "jailbuild/manifest.hpp"
-#include "jailbuild/origin.hpp"
 #include "jailbuild/pack.hpp"
+#include "jailbuild/provenance.hpp"
 
 #include "test_util.hpp"
 
@@ -170,23 +170,23 @@ public:
     archive_entry_free(e_);
     archive_write_free(a_);
   }
-  /// The manifest and the origin, listing `extra` files (path -> content) with their digests; `edit`
-  /// may change the manifest's JSON text before it is written.
+  /// The manifest and the provenance (origin.json), listing `extra` files (path -> content) with their
+  /// digests; `edit` may change the manifest's JSON text before it is written.
   void manifest(const std::map<std::string, std::string>& extra = {}, const std::vector<PlanEntry>& plan = {},
                 const std::function<void(std::string&)>& edit = {}) {
     Manifest m;
     m.tool = "jailbuild test";
     m.plan.entries = plan;
-    PackOrigin origin;
-    origin.packages = {{"coreutils", "9.1-1"}};
-    origin.packages_digest = packages_digest(origin.packages);
+    Provenance provenance;
+    provenance.packages = {{"coreutils", "9.1-1"}};
+    provenance.packages_digest = packages_digest(provenance.packages);
     for (const auto& [path, content] : extra)
-      origin.extra_digests["/" + path] = sha256_hex(content);
+      provenance.extra_digests["/" + path] = sha256_hex(content);
     std::string text = manifest_to_json(m);
     if (edit) edit(text);
     dir(".jailbuild", 0700);
     file(".jailbuild/manifest.json", text, 0600);
-    file(".jailbuild/origin.json", origin_to_json(origin), 0600);
+    file(".jailbuild/origin.json", provenance_to_json(provenance), 0600);
   }
   void dir(const std::string& name, mode_t perm = 0755) { header(name, AE_IFDIR, perm); }
   void file(const std::string& name, const std::string& content, mode_t perm = 0644) {
@@ -323,8 +323,8 @@ TEST_CASE("required_hwcaps: only levels without a base copy") {
 
 TEST_CASE("check_host: machine, kernel, hwcaps, and uids with another name") {
   Manifest m;
-  m.origin = PackOrigin{};
-  m.origin->min_kernel = "5.10.0";
+  m.provenance = Provenance{};
+  m.provenance->min_kernel = "5.10.0";
   WalkObject nginx;
   nginx.elf.machine = 183; // aarch64
   m.plan.objects.push_back(nginx);
@@ -379,27 +379,27 @@ TEST_CASE("owning_packages and package_mismatch: from dpkg's database below the 
 
   Manifest m;
   m.plan = plan;
-  CHECK_FALSE(package_mismatch(m, HostRoot(host.path))); // built here: no origin
-  m.origin = PackOrigin{};
-  m.origin->host = "web1";
-  m.origin->packages = pins;
-  m.origin->packages_digest = packages_digest(pins);
+  CHECK_FALSE(package_mismatch(m, HostRoot(host.path))); // built here: no provenance
+  m.provenance = Provenance{};
+  m.provenance->host = "web1";
+  m.provenance->packages = pins;
+  m.provenance->packages_digest = packages_digest(pins);
   CHECK_FALSE(package_mismatch(m, HostRoot(host.path)));
-  m.origin->packages = {{"libc6:amd64", "2.36-8"}, {"nginx", "1.22.1-9"}, {"php8.2-fpm", "8.2.7"}};
-  m.origin->packages_digest = packages_digest(m.origin->packages);
+  m.provenance->packages = {{"libc6:amd64", "2.36-8"}, {"nginx", "1.22.1-9"}, {"php8.2-fpm", "8.2.7"}};
+  m.provenance->packages_digest = packages_digest(m.provenance->packages);
   std::optional<std::string> mismatch = package_mismatch(m, HostRoot(host.path));
   REQUIRE(mismatch);
   CHECK(*mismatch ==
         "this jail was packed on web1, whose packages differ from this host's: libc6:amd64 2.36-8 "
         "there, 2.36-9 here; php8.2-fpm 8.2.7 there, not installed here");
 
-  // Missing origin data is a refusal, not a pass: no packages, or a digest that is not theirs.
-  m.origin->packages = pins;
+  // Missing provenance data is a refusal, not a pass: no packages, or a digest that is not theirs.
+  m.provenance->packages = pins;
   mismatch = package_mismatch(m, HostRoot(host.path));
   REQUIRE(mismatch);
   CHECK(contains(*mismatch, "packages_digest"));
-  m.origin->packages = {};
-  m.origin->packages_digest = packages_digest({});
+  m.provenance->packages = {};
+  m.provenance->packages_digest = packages_digest({});
   mismatch = package_mismatch(m, HostRoot(host.path));
   REQUIRE(mismatch);
   CHECK(contains(*mismatch, "lists no packages"));
@@ -408,21 +408,21 @@ TEST_CASE("owning_packages and package_mismatch: from dpkg's database below the 
 TEST_CASE("manifest: the origin round-trips and old manifests without one still read") {
   Manifest m;
   m.tool = "jailbuild test";
-  CHECK_FALSE(manifest_from_json(manifest_to_json(m), "m").origin);
-  m.origin = PackOrigin{"web1",
-                        5,
-                        "d",
-                        {{"libc6:amd64", "2.36-9"}},
-                        "3.2.0",
-                        {{"/var/www/x", "ab"}},
-                        7,
-                        "cd",
-                        {{"/etc/x.conf", "ef"}}};
+  CHECK_FALSE(manifest_from_json(manifest_to_json(m), "m").provenance);
+  m.provenance = Provenance{"web1",
+                            5,
+                            "d",
+                            {{"libc6:amd64", "2.36-9"}},
+                            "3.2.0",
+                            {{"/var/www/x", "ab"}},
+                            7,
+                            "cd",
+                            {{"/etc/x.conf", "ef"}}};
   Manifest back = manifest_from_json(manifest_to_json(m), "m");
-  REQUIRE(back.origin);
-  CHECK(*back.origin == *m.origin);
-  CHECK(origin_from_json(origin_to_json(*m.origin), "o") == *m.origin);
-  CHECK(contains(error_of([] { origin_from_json("{}", "FILE: origin.json"); }),
+  REQUIRE(back.provenance);
+  CHECK(*back.provenance == *m.provenance);
+  CHECK(provenance_from_json(provenance_to_json(*m.provenance), "o") == *m.provenance);
+  CHECK(contains(error_of([] { provenance_from_json("{}", "FILE: origin.json"); }),
                  "FILE: origin.json: corrupt origin"));
 }
 
@@ -554,9 +554,9 @@ TEST_CASE("unpack_jail: round trip restores content, owners, modes, links and de
   CHECK_FALSE(fs::exists(top / "copy/run/nginx.pid"));
 
   Manifest m = read_manifest(top / "copy");
-  REQUIRE(m.origin);
-  CHECK(m.origin->unpacked > 0);
-  CHECK(m.origin->archive_sha256 == sha256_file(top / "j.tar.zst"));
+  REQUIRE(m.provenance);
+  CHECK(m.provenance->unpacked > 0);
+  CHECK(m.provenance->archive_sha256 == sha256_file(top / "j.tar.zst"));
   CHECK(read_text(top / "state/jails") == top / "copy\n");
 
   // A second unpack into the now non-empty directory is refused and leaves it alone.
@@ -952,15 +952,15 @@ TEST_CASE("unpack_jail: 8 GiB of zeros after the end-of-archive marker stop at -
 TEST_CASE("unpack_jail: a directory entry carrying 2 GiB of data stops at --max-bytes" *
           doctest::skip(!is_root())) {
   TempDir top("dirbomb", 0700);
-  // A hostile archive written by hand: the manifest and origin, then "d/" whose header says 2 GiB.
+  // A hostile archive written by hand: the manifest and origin.json, then "d/" whose header says 2 GiB.
   Manifest m;
   m.tool = "jailbuild test";
-  PackOrigin origin;
-  origin.packages = {{"coreutils", "9.1-1"}};
-  origin.packages_digest = packages_digest(origin.packages);
+  Provenance provenance;
+  provenance.packages = {{"coreutils", "9.1-1"}};
+  provenance.packages_digest = packages_digest(provenance.packages);
   std::string tar = ustar_header(".jailbuild/", '5', 0, 0700) +
                     ustar_file(".jailbuild/manifest.json", manifest_to_json(m), 0600) +
-                    ustar_file(".jailbuild/origin.json", origin_to_json(origin), 0600) +
+                    ustar_file(".jailbuild/origin.json", provenance_to_json(provenance), 0600) +
                     ustar_header("d/", '5', uint64_t{2} << 30, 0755);
   {
     std::ofstream out(top / "dir.tar.zst", std::ios::binary);
@@ -1189,9 +1189,9 @@ TEST_CASE("adopt_archive_spec: an archive's spec rebuilt from what this host all
                    {"/var/www/up", "root", ""}};
   PlanEntry bind;
   bind.kind = EntryKind::bind, bind.path = "/mnt", bind.source = "/", bind.read_only = false;
-  bind.origin = "--bind";
+  bind.requested_by = "--bind";
   PlanEntry socket = bind;
-  socket.path = "/run/mysqld", socket.source = "/run/mysqld", socket.origin = "profile mysql-socket";
+  socket.path = "/run/mysqld", socket.source = "/run/mysqld", socket.requested_by = "profile mysql-socket";
   PlanEntry file;
   file.kind = EntryKind::file, file.path = "/usr/bin/x", file.source = "/usr/bin/x";
   file.source_stamp = {1, 2, 3, 4, 5};

@@ -17,37 +17,37 @@ using namespace jailbuild::test;
 namespace {
 
 PlanEntry dir_entry(const std::string& path, uint32_t mode = 0755, uint32_t uid = 0,
-                    const std::string& origin = "test") {
+                    const std::string& requested_by = "test") {
   PlanEntry e;
   e.kind = EntryKind::directory;
   e.path = path;
   e.mode = mode;
   e.uid = uid;
   e.gid = uid;
-  e.origin = origin;
+  e.requested_by = requested_by;
   return e;
 }
 
 PlanEntry file_entry(const std::string& path, const std::string& source, uint64_t ino,
-                     const std::string& origin = "test") {
+                     const std::string& requested_by = "test") {
   PlanEntry e;
   e.kind = EntryKind::file;
   e.path = path;
   e.mode = 0644;
   e.source = source;
   e.source_stamp = {1, ino, 10, 0};
-  e.origin = origin;
+  e.requested_by = requested_by;
   return e;
 }
 
 PlanEntry symlink_entry(const std::string& path, const std::string& target,
-                        const std::string& origin = "test") {
+                        const std::string& requested_by = "test") {
   PlanEntry e;
   e.kind = EntryKind::symlink;
   e.path = path;
   e.mode = 0777;
   e.source = target;
-  e.origin = origin;
+  e.requested_by = requested_by;
   return e;
 }
 
@@ -80,7 +80,7 @@ TEST_CASE("path_less: parents first, component by component") {
         std::vector<std::string>{"/", "/etc", "/usr", "/usr/lib", "/usr/lib/x", "/usr-x", "/usr.conf"});
 }
 
-TEST_CASE("EntrySet::add: an identical entry merges, a conflicting one is an Error naming both origins") {
+TEST_CASE("EntrySet::add: an identical entry merges, a conflicting one is an Error naming both requesters") {
   EntrySet set;
   set.add(file_entry("/usr/lib/libc.so.6", "/usr/lib/libc.so.6", 42, "walk"));
   CHECK_NOTHROW(set.add(file_entry("/usr/lib/libc.so.6", "/usr/lib/libc.so.6", 42, "profile base")));
@@ -103,15 +103,15 @@ TEST_CASE("EntrySet::add: an identical entry merges, a conflicting one is an Err
   // Two different link texts.
   CHECK(contains(error_of([&] { set.add(symlink_entry("/lib", "/usr/lib", "z")); }), "/lib"));
 
-  // Each path merged into one entry, which keeps the first request's origin.
+  // Each path merged into one entry, which keeps who asked for it first.
   std::vector<PlanEntry> entries = std::move(set).finish();
   for (const char* path : {"/usr/lib/libc.so.6", "/lib", "/tmp"}) {
     CAPTURE(path);
     CHECK(std::count_if(entries.begin(), entries.end(), [&](const PlanEntry& e) { return e.path == path; }) ==
           1);
   }
-  CHECK(find(entries, "/usr/lib/libc.so.6")->origin == "walk");
-  CHECK(find(entries, "/lib")->origin == "base");
+  CHECK(find(entries, "/usr/lib/libc.so.6")->requested_by == "walk");
+  CHECK(find(entries, "/lib")->requested_by == "base");
   CHECK(entries.size() == 5); // and "/usr", "/usr/lib": parents added by finish()
 }
 
@@ -125,7 +125,7 @@ TEST_CASE("EntrySet::add: a specific directory request wins over a skeleton defa
   REQUIRE(e);
   CHECK(e->mode == 0750);
   CHECK(e->uid == 33);
-  CHECK(e->origin == "nginx discovery");
+  CHECK(e->requested_by == "nginx discovery");
 }
 
 TEST_CASE("EntrySet::finish: sorted, missing parents added as 0755 root directories") {

@@ -110,8 +110,8 @@ dest = "/hostproc"
   CHECK(p->dirs[0].mode == 01777);
   CHECK(p->dirs[0].owner == "www-data");
   CHECK(p->dirs[0].group == "33");
-  CHECK(p->dirs[0].origin.file == file);
-  CHECK(p->dirs[0].origin.line == 9);
+  CHECK(p->dirs[0].written_at.file == file);
+  CHECK(p->dirs[0].written_at.line == 9);
   CHECK(p->dirs[1].mode == 0755);
   CHECK(p->dirs[1].owner == "root");
   CHECK(p->dirs[1].group == "root");
@@ -290,7 +290,7 @@ path = "/b"
   REQUIRE(web->dirs.size() == 2);
   CHECK(web->dirs[0].path == "/a");
   CHECK(web->dirs[1].path == "/b");
-  CHECK(web->dirs[1].origin.file == user);
+  CHECK(web->dirs[1].written_at.file == user);
   CHECK(web->sources == std::vector<std::string>{builtin, user});
   CHECK(names_of(set.expand({"web"})) == std::vector<std::string>{"base", "sh", "web"});
 

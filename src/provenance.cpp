@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "jailbuild/origin.hpp"
+#include "jailbuild/provenance.hpp"
 
 #include "jailbuild/digest.hpp"
 #include "jailbuild/error.hpp"
@@ -180,21 +180,21 @@ std::string packages_digest(const std::vector<PackagePin>& packages) {
   return hash.finish();
 }
 
-std::optional<std::string> origin_problem(const PackOrigin& origin) {
-  if (origin.packages.empty())
+std::optional<std::string> provenance_problem(const Provenance& provenance) {
+  if (provenance.packages.empty())
     return "the jail's origin lists no packages, so nothing tells whether this host's may refresh its "
            "files";
-  if (origin.packages_digest != packages_digest(origin.packages))
+  if (provenance.packages_digest != packages_digest(provenance.packages))
     return "the jail's origin has a packages_digest that is not that of its package list";
   return std::nullopt;
 }
 
 std::optional<std::string> package_mismatch(const Manifest& manifest, const HostRoot& host) {
-  if (!manifest.origin) return std::nullopt; // built here
-  if (std::optional<std::string> problem = origin_problem(*manifest.origin)) return problem;
+  if (!manifest.provenance) return std::nullopt; // built here
+  if (std::optional<std::string> problem = provenance_problem(*manifest.provenance)) return problem;
   std::map<std::string, std::string> here = installed_versions(host);
   std::vector<std::string> differences;
-  for (const PackagePin& pin : manifest.origin->packages) {
+  for (const PackagePin& pin : manifest.provenance->packages) {
     auto it = here.find(pin.name);
     if (it == here.end())
       differences.push_back(pin.name + " " + pin.version + " there, not installed here");
@@ -202,7 +202,7 @@ std::optional<std::string> package_mismatch(const Manifest& manifest, const Host
       differences.push_back(pin.name + " " + pin.version + " there, " + it->second + " here");
   }
   if (differences.empty()) return std::nullopt;
-  return "this jail was packed on " + manifest.origin->host +
+  return "this jail was packed on " + manifest.provenance->host +
          ", whose packages differ from this host's: " + join(differences, "; ");
 }
 
@@ -290,9 +290,9 @@ HostCheck check_host(const Manifest& manifest, const HostFacts& host) {
                            machine_name(host.identity));
 
   // Kernel: glibc refuses to start on a kernel older than its ABI note says ("FATAL: kernel too old").
-  if (manifest.origin && !manifest.origin->min_kernel.empty() &&
-      !kernel_at_least(host.kernel_release, manifest.origin->min_kernel))
-    check.errors.push_back("the jail's libc needs Linux " + manifest.origin->min_kernel +
+  if (manifest.provenance && !manifest.provenance->min_kernel.empty() &&
+      !kernel_at_least(host.kernel_release, manifest.provenance->min_kernel))
+    check.errors.push_back("the jail's libc needs Linux " + manifest.provenance->min_kernel +
                            " or later; this host runs " + host.kernel_release);
 
   // CPU: a library only present under glibc-hwcaps/LEVEL cannot be loaded below that level.
@@ -426,7 +426,7 @@ AdoptedSpec adopt_archive_spec(Manifest& manifest, const std::vector<std::string
                              [&](const BindSpec& b) { return b.source == e.source && b.dest == e.path; });
     binds.push_back(e.path + " <- " + e.source + (e.read_only ? " (ro)" : " (rw)") +
                     (asked ? ""
-                           : " from " + e.origin +
+                           : " from " + e.requested_by +
                                  ", which brings it back at the next sync if this host's "
                                  "profiles ask for it"));
   }

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The fast ELF reader (src/elf_dynamic.cpp): the walk reads every ELF file a jail's closure reaches
+// The fast ELF reader (src/elf/elf_dynamic.cpp): the walk reads every ELF file a jail's closure reaches
 // with it, and pack reads the ABI note of the jail's libc, a file inside the jail. The input is the
 // file, read through its path as the walk reads it.
 #include "fuzz_util.hpp"

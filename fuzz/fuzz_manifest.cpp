@@ -4,7 +4,7 @@
 // read again, as sync does after every run: otherwise one sync leaves a jail no later one can read.
 #include "fuzz_util.hpp"
 #include "jailbuild/manifest.hpp"
-#include "jailbuild/origin.hpp"
+#include "jailbuild/provenance.hpp"
 
 using namespace jailbuild;
 

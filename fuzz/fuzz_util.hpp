@@ -4,7 +4,7 @@
 // scratch directory for the harnesses that need a fake host root or a jail.
 #pragma once
 #include "jailbuild/error.hpp"
-#include "jailbuild/origin.hpp"
+#include "jailbuild/provenance.hpp"
 
 #include <cstddef>
 #include <cstdint>

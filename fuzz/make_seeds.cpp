@@ -34,12 +34,12 @@ PlanEntry entry(EntryKind kind, EntryRole role, const std::string& path, uint32_
   e.role = role;
   e.path = path;
   e.mode = mode;
-  e.origin = "profile base";
+  e.requested_by = "profile base";
   return e;
 }
 
-PackOrigin sample_origin() {
-  PackOrigin o;
+Provenance sample_origin() {
+  Provenance o;
   o.host = "web1";
   o.packed = 1700000000;
   o.packages = {{"libc6:amd64", "2.36-9+deb12u7"}, {"nginx-common", "1.22.1-9"}};
@@ -111,7 +111,7 @@ Manifest sample_manifest() {
   m.inputs.host = {{"/etc/nginx/nginx.conf", Scrutiny::whole, false, {0100644, 0, 0, 2049, 9, 1500, 1, 2}},
                    {"/usr/sbin", Scrutiny::passed, true, {040755, 0, 0, 2049, 10, 4096, 1, 2}}};
   m.inputs.tool = {{"/usr/sbin/jailbuild", Scrutiny::whole, false, {0100755, 0, 0, 2049, 11, 900000, 1, 2}}};
-  m.origin = sample_origin();
+  m.provenance = sample_origin();
   return m;
 }
 
@@ -176,8 +176,8 @@ int main(int argc, char** argv) {
     Manifest bare;
     bare.tool = "jailbuild 0.1.0";
     write(out / "manifest/empty.json", manifest_to_json(bare));
-    write(out / "origin/full.json", origin_to_json(*manifest.origin));
-    write(out / "origin/empty.json", origin_to_json(PackOrigin{}));
+    write(out / "origin/full.json", provenance_to_json(*manifest.provenance));
+    write(out / "origin/empty.json", provenance_to_json(Provenance{}));
 
     const fs::path work = out / ".work";
     make_jail(work / "jail", work / "host");

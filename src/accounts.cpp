@@ -3,6 +3,7 @@
 
 #include "jailbuild/error.hpp"
 #include "jailbuild/hostfs.hpp"
+#include "jailbuild/text.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -11,17 +12,6 @@
 namespace jailbuild {
 
 namespace {
-
-std::vector<std::string> split_fields(const std::string& line, char sep) {
-  std::vector<std::string> out;
-  size_t i = 0;
-  for (;;) {
-    size_t j = line.find(sep, i);
-    out.push_back(line.substr(i, j == std::string::npos ? std::string::npos : j - i));
-    if (j == std::string::npos) return out;
-    i = j + 1;
-  }
-}
 
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> out;
@@ -42,7 +32,7 @@ bool parse_id(const std::string& s, uint32_t& out) {
 std::vector<PasswdEntry> parse_passwd(const std::string& text) {
   std::vector<PasswdEntry> out;
   for (const std::string& line : lines_of(text)) {
-    std::vector<std::string> f = split_fields(line, ':');
+    std::vector<std::string> f = split(line, ':');
     PasswdEntry e;
     if (f.size() < 7 || !parse_id(f[2], e.uid) || !parse_id(f[3], e.gid)) continue;
     e.name = f[0];
@@ -57,11 +47,11 @@ std::vector<PasswdEntry> parse_passwd(const std::string& text) {
 std::vector<GroupEntry> parse_group(const std::string& text) {
   std::vector<GroupEntry> out;
   for (const std::string& line : lines_of(text)) {
-    std::vector<std::string> f = split_fields(line, ':');
+    std::vector<std::string> f = split(line, ':');
     GroupEntry e;
     if (f.size() < 4 || !parse_id(f[2], e.gid)) continue;
     e.name = f[0];
-    if (!f[3].empty()) e.members = split_fields(f[3], ',');
+    if (!f[3].empty()) e.members = split(f[3], ',');
     out.push_back(std::move(e));
   }
   return out;

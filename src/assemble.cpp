@@ -99,28 +99,36 @@ std::string check_jail_location(const std::string& dir) {
 
 namespace {
 
-/// Lists one jail directory into `listing` (once): a symlink on the way, or a directory that cannot
-/// be read, makes it blocked; its entries are never followed. Leftovers of killed runs are set apart.
+/// Lists one jail directory into `listing` (once): a symlink or another non-directory on the way is
+/// what a jailed process can plant; the directory is then behind it, never followed, reported by
+/// decide(). Leftovers of killed runs are set apart. A failure to read (EACCES, EIO) throws: it must
+/// not pass for tampering.
 void list_one(const JailFs& jail, const std::string& dir, JailListing& listing) {
   auto [it, inserted] = listing.dirs.try_emplace(dir);
   if (!inserted) return;
   JailListing::Dir& out = it->second;
-  try {
-    std::optional<std::vector<JailFs::Listed>> entries = jail.list_dir(dir);
-    if (!entries) return; // absent
-    out.state = JailListing::Dir::State::present;
-    out.entries.reserve(entries->size());
-    for (JailFs::Listed& l : *entries) {
-      if (is_temp_name(l.name) && S_ISREG(l.st.st_mode) && l.st.st_uid == 0) {
-        listing.leftovers.push_back((dir == "/" ? "" : dir) + "/" + l.name);
-        continue;
-      }
-      std::string name = l.name;
-      out.entries.emplace(std::move(name), std::move(l));
+  JailFs::Listing listed = jail.list_dir(dir);
+  switch (listed.state) {
+  case JailFs::Listing::State::absent:
+    return;
+  case JailFs::Listing::State::symlink:
+    out.state = JailListing::Dir::State::behind_symlink;
+    return;
+  case JailFs::Listing::State::not_directory:
+    out.state = JailListing::Dir::State::behind_non_directory;
+    return;
+  case JailFs::Listing::State::present:
+    break;
+  }
+  out.state = JailListing::Dir::State::present;
+  out.entries.reserve(listed.entries.size());
+  for (JailFs::Listed& l : listed.entries) {
+    if (is_temp_name(l.name) && S_ISREG(l.st.st_mode) && l.st.st_uid == 0) {
+      listing.leftovers.push_back((dir == "/" ? "" : dir) + "/" + l.name);
+      continue;
     }
-  } catch (const Error&) {
-    out.state = JailListing::Dir::State::blocked; // hostile or broken: never followed, reported
-    out.entries.clear();
+    std::string name = l.name;
+    out.entries.emplace(std::move(name), std::move(l));
   }
 }
 
@@ -309,13 +317,23 @@ private:
       ++removed_;
       break;
     case Action::Op::remove_dir:
-      try {
-        jail_.remove_dir(a.path);
+      switch (jail_.remove_dir(a.path)) {
+      case RemovedDir::removed:
+      case RemovedDir::absent:
         ++removed_;
-      } catch (const Error&) {
-        // Not empty: site files or logs live there. Leave it; it is no longer ours.
+        break;
+      case RemovedDir::not_empty: {
+        // Site files or logs live there. Leave it; it is no longer ours.
         std::lock_guard lock(progress_lock_);
         warnings_.push_back(a.path + ": no longer needed but not empty; left in place");
+        break;
+      }
+      case RemovedDir::mount_point: {
+        // Something is mounted there (a bind no longer asked for, perhaps): never unmounted here.
+        std::lock_guard lock(progress_lock_);
+        warnings_.push_back(a.path + ": no longer needed but something is mounted on it; left in place");
+        break;
+      }
       }
       break;
     case Action::Op::remove_leftover:

@@ -10,6 +10,7 @@
 #include "jailbuild/bind_source.hpp"
 
 #include "jailbuild/error.hpp"
+#include "jailbuild/fd.hpp"
 #include "jailbuild/hostfs.hpp"
 
 #include <algorithm>
@@ -216,10 +217,9 @@ BindSource open_bind_source(const HostRoot& host, const std::string& source,
                         ": a bind source is never followed through it (it could have been swapped for a link "
                         "to /etc)");
       if (++links > 40) throw Error(source, "too many levels of symlinks");
-      char buf[PATH_MAX];
-      ssize_t n = ::readlinkat(next.fd.get(), "", buf, sizeof buf);
-      if (n < 0) throw system_error(source, "reading the symlink " + here, errno);
-      std::string target(buf, static_cast<size_t>(n));
+      std::optional<std::string> link = read_link_at(next.fd.get(), "");
+      if (!link) throw system_error(source, "reading the symlink " + here, errno);
+      const std::string& target = *link;
       std::vector<std::string> parts = components_of(target);
       todo.insert(todo.begin(), parts.begin(), parts.end());
       if (!target.empty() && target.front() == '/') levels.resize(1);

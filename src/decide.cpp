@@ -29,9 +29,16 @@ Seen seen(const JailListing& jail, std::string_view path) {
   std::size_t slash = path.rfind('/');
   auto d = jail.dirs.find(slash == 0 ? std::string_view("/") : path.substr(0, slash));
   if (d == jail.dirs.end() || d->second.state == JailListing::Dir::State::absent) return out;
-  if (d->second.state == JailListing::Dir::State::blocked) {
-    out.state = Seen::State::blocked;
+  switch (d->second.state) {
+  case JailListing::Dir::State::behind_symlink:
+    out.state = Seen::State::behind_symlink;
     return out;
+  case JailListing::Dir::State::behind_non_directory:
+    out.state = Seen::State::behind_non_directory;
+    return out;
+  case JailListing::Dir::State::absent: // returned above
+  case JailListing::Dir::State::present:
+    break;
   }
   auto e = d->second.entries.find(path.substr(slash + 1));
   if (e == d->second.entries.end()) return out;
@@ -46,15 +53,6 @@ bool unchanged_since_recorded(const PlanEntry& recorded, const struct stat& st) 
 }
 
 namespace {
-
-std::string type_name(mode_t mode) {
-  if (S_ISREG(mode)) return "a regular file";
-  if (S_ISDIR(mode)) return "a directory";
-  if (S_ISLNK(mode)) return "a symlink";
-  if (S_ISCHR(mode) || S_ISBLK(mode)) return "a device node";
-  if (S_ISFIFO(mode)) return "a FIFO";
-  return "a socket";
-}
 
 /// Directories and bind mount points are both directories in the jail.
 bool is_dir_kind(EntryKind kind) {
@@ -162,10 +160,19 @@ private:
   }
 
   /// `s` itself; nullptr, reported as tampering, when a parent of `path` is a symlink (never
-  /// followed: it may lead anywhere on the host).
+  /// followed: it may lead anywhere on the host) or something else than a directory.
   const Seen* unless_blocked(const Seen& s, const std::string& path) {
-    if (s.state != Seen::State::blocked) return &s;
-    change(ChangeKind::tampered, path, "a parent is a symlink; left in place");
+    switch (s.state) {
+    case Seen::State::absent:
+    case Seen::State::present:
+      return &s;
+    case Seen::State::behind_symlink:
+      change(ChangeKind::tampered, path, "a parent is a symlink; left in place");
+      return nullptr;
+    case Seen::State::behind_non_directory:
+      change(ChangeKind::tampered, path, "a parent is not a directory; left in place");
+      return nullptr;
+    }
     return nullptr;
   }
 

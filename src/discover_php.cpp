@@ -203,7 +203,7 @@ std::string extension_path(const HostRoot& host, const std::string& dir, const s
 
 struct ExtensionRequest {
   std::string value;
-  std::string origin; ///< "file:line", for warnings
+  std::string where; ///< "file:line", for warnings
 };
 
 // The php.ini settings discovery needs, last assignment winning as in PHP.
@@ -260,7 +260,7 @@ PhpIni read_php_ini(const HostRoot& host, const std::string& etc, PhpDiscovery& 
 
 struct PoolConf {
   std::string name;
-  std::string origin;                                                ///< where the section starts
+  std::string where;                                                 ///< where the section starts
   std::map<std::string, std::pair<std::string, std::string>> values; ///< key -> (value, "file:line")
   std::vector<ExtensionRequest> extensions; ///< php_value[extension], php_admin_value[extension]
 };
@@ -351,21 +351,21 @@ void finish_pools(const HostRoot& host, FpmConf& conf, const PhpIni& ini, PhpDis
     // Relative paths start at the pool's prefix, itself relative to php-fpm's install prefix.
     const std::string prefix = join_path(fpm_install_prefix, get("prefix").value_or(""));
     auto pool_path = [&](const std::string& value) { return join_path(prefix, value); };
-    auto warn = [&](const std::string& origin, const std::string& what) {
-      out.warnings.push_back(origin + ": pool '" + pool.name + "' " + what);
+    auto warn = [&](const std::string& where, const std::string& what) {
+      out.warnings.push_back(where + ": pool '" + pool.name + "' " + what);
     };
 
     PhpPool result;
     result.name = pool.name;
     result.user = get("user").value_or("");
-    if (result.user.empty()) warn(pool.origin, "sets no user: php-fpm refuses to run it as root");
+    if (result.user.empty()) warn(pool.where, "sets no user: php-fpm refuses to run it as root");
     result.group = get("group").value_or("");
     if (result.group.empty() && !result.user.empty()) {
       result.group = primary_group(host, result.user).value_or("");
-      if (result.group.empty()) warn(pool.origin, "runs as " + result.user + ", who is not in /etc/passwd");
+      if (result.group.empty()) warn(pool.where, "runs as " + result.user + ", who is not in /etc/passwd");
     }
     std::string listen = get("listen").value_or("");
-    if (listen.empty()) warn(pool.origin, "has no listen address");
+    if (listen.empty()) warn(pool.where, "has no listen address");
     bool tcp = listen.find(':') != std::string::npos || all_digits(listen);
     result.listen_kind = tcp ? ListenKind::tcp : ListenKind::unix_socket;
     result.listen = (tcp || listen.empty()) ? listen : pool_path(listen);
@@ -440,10 +440,10 @@ PhpDiscovery discover_php(const HostRoot& host, std::optional<std::string> versi
     std::string path = extension_path(host, out.extension_dir, request.value);
     if (!host.exists(path)) {
       std::string hint = request.value.ends_with(".dll") ? " (a Windows file name)" : "";
-      out.warnings.push_back(request.origin + ": extension " + request.value + hint + " is enabled but " +
+      out.warnings.push_back(request.where + ": extension " + request.value + hint + " is enabled but " +
                              path + " does not exist: PHP starts without it");
     } else if (std::find(out.extensions.begin(), out.extensions.end(), path) != out.extensions.end()) {
-      out.warnings.push_back(request.origin + ": extension " + request.value +
+      out.warnings.push_back(request.where + ": extension " + request.value +
                              " is enabled twice: PHP warns \"already loaded\"");
     } else {
       out.extensions.push_back(path);

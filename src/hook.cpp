@@ -2,10 +2,9 @@
 #include "jailbuild/hook.hpp"
 
 #include "jailbuild/error.hpp"
+#include "jailbuild/fd.hpp"
 
 #include <cerrno>
-#include <cstdio>
-#include <fstream>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,20 +16,11 @@ std::string under(const std::string& root, const std::string& path) {
   return (root == "/" || root.empty()) ? path : root + path;
 }
 
+/// apt and systemd read these files at any time: each appears whole or not at all.
 void write_atomically(const std::string& path, const std::string& content) {
-  std::string tmp = path + ".jbtmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << content;
-    out.flush();
-    if (!out) throw Error(tmp, "cannot write");
-  }
-  ::chmod(tmp.c_str(), 0644);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    throw system_error(path, "cannot install", err);
-  }
+  AtomicFile file(path, 0644);
+  file.write(content);
+  file.commit();
 }
 
 /// Single-quoted for the shell.

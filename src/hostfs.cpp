@@ -166,9 +166,21 @@ std::optional<ResolvedPath> HostRoot::resolve(std::string_view host_path) const 
 }
 
 std::string HostRoot::read_file(std::string_view host_path) const {
+  const char* why = nullptr;
+  std::optional<std::string> data = read_regular(host_path, why);
+  if (!data) throw Error(std::string(host_path), why);
+  return std::move(*data);
+}
+
+std::optional<std::string> HostRoot::read_file_if_regular(std::string_view host_path) const {
+  const char* why = nullptr;
+  return read_regular(host_path, why);
+}
+
+std::optional<std::string> HostRoot::read_regular(std::string_view host_path, const char*& why) const {
   std::string p(host_path);
   auto resolved = resolve(p);
-  if (!resolved) throw Error(p, "no such file");
+  if (!resolved) return why = "no such file", std::nullopt;
   // O_NONBLOCK: opening a FIFO would wait for a writer, and the apt hook's sync with it, forever.
   // fstat() then refuses it and anything else that is not a regular file (a device, a socket).
   UniqueFd fd(::open(real(resolved->path).c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
@@ -176,20 +188,11 @@ std::string HostRoot::read_file(std::string_view host_path) const {
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) throw system_error(p, "cannot stat", errno);
   if (log_) log_->saw(resolved->path, &st, Scrutiny::whole, false);
-  if (!S_ISREG(st.st_mode)) throw Error(p, "not a regular file");
+  if (!S_ISREG(st.st_mode)) return why = "not a regular file", std::nullopt;
   const std::string too_big = "larger than " + std::to_string(max_read_size >> 20) + " MiB: not read";
   if (static_cast<std::uint64_t>(st.st_size) > max_read_size) throw Error(p, too_big);
-  std::string data;
-  data.reserve(static_cast<std::size_t>(st.st_size));
-  char buf[65536];
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw system_error(p, "cannot read", errno);
-    if (n == 0) break;
-    data.append(buf, static_cast<size_t>(n));
-    if (data.size() > max_read_size) throw Error(p, too_big); // it grew while we read
-  }
+  std::string data = read_all(fd.get(), p, max_read_size + 1);
+  if (data.size() > max_read_size) throw Error(p, too_big); // it grew while we read
   return data;
 }
 
@@ -273,17 +276,7 @@ std::optional<struct stat> HostRoot::stat(std::string_view host_path, Scrutiny s
 }
 
 std::optional<std::string> HostRoot::readlink(std::string_view host_path) const {
-  std::string real_path = real(host_path);
-  std::string target(256, '\0');
-  for (;;) {
-    ssize_t n = ::readlink(real_path.c_str(), target.data(), target.size());
-    if (n < 0) return std::nullopt;
-    if (static_cast<size_t>(n) < target.size()) {
-      target.resize(static_cast<size_t>(n));
-      return target;
-    }
-    target.resize(target.size() * 4); // truncated: ask again with room to spare
-  }
+  return read_link_at(AT_FDCWD, real(host_path).c_str());
 }
 
 std::vector<std::string> HostRoot::list_dir(std::string_view host_path) const {

@@ -77,7 +77,8 @@ struct Parent {
 };
 
 [[noreturn]] void refuse_symlink(const std::string& shown, const std::string& component) {
-  throw Error(shown, "refusing to follow a symlink inside the jail: " + component + " is a symlink");
+  throw Error(shown, "refusing to follow a symlink inside the jail: " + component + " is a symlink",
+              ErrorKind::symlink);
 }
 
 /// The components of a jail path; "" and "." are skipped, ".." is refused (it could only climb,
@@ -104,10 +105,19 @@ std::string relative_text(std::string_view rel, const std::string& shown) {
   return text;
 }
 
+/// How far a walk beneath the root got: the directory, or what stopped it. A symlink or another
+/// non-directory on the way is what a process in the jail can plant in a directory it may write:
+/// callers that list the jail report it, and the others refuse it.
+struct Beneath {
+  enum class Stop : std::uint8_t { none, absent, symlink, not_directory } stop = Stop::none;
+  UniqueFd dir;      ///< the directory, when nothing stopped the walk
+  std::string where; ///< the components up to the one at fault ("var/lib"), when something did
+};
+
 /// Opens components[0, count) beneath the root one at a time with O_NOFOLLOW, for kernels without
-/// openat2 and to name the component at fault. nullopt when a component is absent.
-std::optional<UniqueFd> walk_beneath(int root_fd, const std::vector<std::string>& components,
-                                     std::size_t count, const std::string& shown) {
+/// openat2 and to name the component at fault. Throws for any other failure (EACCES, EIO).
+Beneath walk_beneath(int root_fd, const std::vector<std::string>& components, std::size_t count,
+                     const std::string& shown) {
   UniqueFd current(::openat(root_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (current.get() < 0) throw system_error(shown, "opening the jail root", errno);
   std::string prefix;
@@ -117,20 +127,22 @@ std::optional<UniqueFd> walk_beneath(int root_fd, const std::vector<std::string>
     int fd = ::openat(current.get(), component.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
       int err = errno;
-      if (err == ENOENT) return std::nullopt;
+      if (err == ENOENT) return {Beneath::Stop::absent, {}, prefix};
       struct stat st {};
       if (::fstatat(current.get(), component.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
-        refuse_symlink(shown, prefix);
+        return {Beneath::Stop::symlink, {}, prefix};
+      if (err == ENOTDIR) return {Beneath::Stop::not_directory, {}, prefix};
       throw system_error(shown, "opening " + prefix, err);
     }
     current.reset(fd);
   }
-  return current;
+  return {Beneath::Stop::none, std::move(current), {}};
 }
 
-/// Opens components[0, count) beneath the root without following any symlink; nullopt when absent.
-std::optional<UniqueFd> open_beneath(int root_fd, const std::vector<std::string>& components,
-                                     std::size_t count, const std::string& shown) {
+/// Opens components[0, count) beneath the root without following any symlink, or says what stopped
+/// it; throws for any other failure.
+Beneath look_beneath(int root_fd, const std::vector<std::string>& components, std::size_t count,
+                     const std::string& shown) {
   std::string joined = ".";
   for (std::size_t i = 0; i < count; ++i)
     joined += "/" + components[i];
@@ -138,11 +150,29 @@ std::optional<UniqueFd> open_beneath(int root_fd, const std::vector<std::string>
   how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
   how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
   long fd = ::syscall(SYS_openat2, root_fd, joined.c_str(), &how, sizeof how);
-  if (fd >= 0) return UniqueFd(static_cast<int>(fd));
-  if (errno == ENOENT) return std::nullopt;
+  if (fd >= 0) return {Beneath::Stop::none, UniqueFd(static_cast<int>(fd)), {}};
+  if (errno == ENOENT) return {Beneath::Stop::absent, {}, {}};
   // ENOSYS (old kernel, seccomp), ELOOP (a symlink: the walk names it), ENOTDIR, EAGAIN (a rename
   // raced the lookup) and anything else: the walk is just as safe, and it says what went wrong.
   return walk_beneath(root_fd, components, count, shown);
+}
+
+/// Opens components[0, count) beneath the root without following any symlink; nullopt when absent.
+/// A symlink or a non-directory on the way is an error naming it.
+std::optional<UniqueFd> open_beneath(int root_fd, const std::vector<std::string>& components,
+                                     std::size_t count, const std::string& shown) {
+  Beneath b = look_beneath(root_fd, components, count, shown);
+  switch (b.stop) {
+  case Beneath::Stop::none:
+    return std::move(b.dir);
+  case Beneath::Stop::absent:
+    return std::nullopt;
+  case Beneath::Stop::symlink:
+    refuse_symlink(shown, b.where);
+  case Beneath::Stop::not_directory:
+    break;
+  }
+  throw system_error(shown, "opening " + b.where, ENOTDIR);
 }
 
 /// The parent of a jail path; nullopt when a parent component is absent. The path must name an
@@ -170,22 +200,11 @@ std::optional<struct stat> stat_entry(const Parent& parent, const std::string& s
   throw system_error(shown, "reading status", errno);
 }
 
-/// The text of the symlink at an entry; nullopt when absent or not a symlink.
-std::optional<std::string> read_link_at(const Parent& parent, const std::string& shown) {
-  std::string text(256, '\0');
-  for (;;) {
-    ssize_t size = ::readlinkat(parent.dir.get(), parent.name.c_str(), text.data(), text.size());
-    if (size < 0) {
-      if (errno == ENOENT || errno == EINVAL) // absent, or not a symlink
-        return std::nullopt;
-      throw system_error(shown, "reading symlink", errno);
-    }
-    if (static_cast<std::size_t>(size) < text.size()) {
-      text.resize(static_cast<std::size_t>(size));
-      return text;
-    }
-    text.resize(text.size() * 2); // possibly truncated: retry larger
-  }
+/// The text of the symlink `name` in `dir_fd`; nullopt when absent or not a symlink.
+std::optional<std::string> link_text(int dir_fd, const std::string& name, const std::string& shown) {
+  std::optional<std::string> text = read_link_at(dir_fd, name.c_str());
+  if (!text && errno != ENOENT && errno != EINVAL) throw system_error(shown, "reading symlink", errno);
+  return text;
 }
 
 /// Replacing a directory would mean deciding about everything below it: that is never implicit.
@@ -259,28 +278,36 @@ void commit(const Parent& parent, TempEntry& temp, const struct stat& made, cons
   if (fsync == Fsync::yes) fsync_dir(parent, shown);
 }
 
-/// A new, empty, private (0600) temporary file beside the final name.
-TempFile create_temp_file(const Parent& parent, const std::string& shown) {
+/// A new entry under a fresh temporary name beside the final one, made by `make(name)`, which
+/// returns 0 or an errno: EEXIST tries another name, anything else is an error saying `what`.
+template <class Make>
+TempEntry make_temp_entry(const Parent& parent, const std::string& shown, const char* what, Make make) {
   for (int attempt = 0; attempt < temp_name_attempts; ++attempt) {
     std::string name = temp_name(parent.name, shown);
-    int fd =
-        ::openat(parent.dir.get(), name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd >= 0) return TempFile{UniqueFd(fd), TempEntry(parent.dir.get(), std::move(name))};
-    if (errno != EEXIST) throw system_error(shown, "creating a temporary file", errno);
+    int err = make(name);
+    if (err == 0) return TempEntry(parent.dir.get(), std::move(name));
+    if (err != EEXIST) throw system_error(shown, what, err);
   }
   throw Error(shown, "no free temporary name");
 }
 
-void write_all(int fd, const char* data, std::size_t size, const std::string& shown) {
-  while (size > 0) {
-    ssize_t put = ::write(fd, data, size);
-    if (put < 0) {
-      if (errno == EINTR) continue;
-      throw system_error(shown, "writing", errno);
-    }
-    data += put;
-    size -= static_cast<std::size_t>(put);
-  }
+/// What a temporary entry is, not followed: what commit() checks the final name against.
+struct stat made_entry(const Parent& parent, const TempEntry& temp, const std::string& shown) {
+  struct stat made {};
+  if (::fstatat(parent.dir.get(), temp.name.c_str(), &made, AT_SYMLINK_NOFOLLOW) != 0)
+    throw system_error(shown, "reading status", errno);
+  return made;
+}
+
+/// A new, empty, private (0600) temporary file beside the final name.
+TempFile create_temp_file(const Parent& parent, const std::string& shown) {
+  UniqueFd fd;
+  TempEntry entry = make_temp_entry(parent, shown, "creating a temporary file", [&](const std::string& name) {
+    fd.reset(
+        ::openat(parent.dir.get(), name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    return fd ? 0 : errno;
+  });
+  return TempFile{std::move(fd), std::move(entry)};
 }
 
 /// Reads `from` to its end, hashing and (when `to` >= 0) writing each block: one pass for both.
@@ -349,6 +376,15 @@ void finish_file(const Parent& parent, TempFile& temp, const std::string& shown,
 }
 
 } // namespace
+
+std::string type_name(mode_t mode) {
+  if (S_ISREG(mode)) return "a regular file";
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISLNK(mode)) return "a symlink";
+  if (S_ISCHR(mode) || S_ISBLK(mode)) return "a device node";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  return "a socket";
+}
 
 bool is_temp_name(std::string_view name) {
   // "." + at least one character of the final name + ".jbtmp." + the random digits.
@@ -466,25 +502,16 @@ void JailFs::make_hardlink(std::string_view rel, std::string_view existing) {
                            " is not a regular file of the jail");
   Parent parent = require_parent(root_fd_.get(), rel, shown);
   refuse_directory(parent, shown);
-  for (int attempt = 0; attempt < temp_name_attempts; ++attempt) {
-    std::string name = temp_name(parent.name, shown);
-    // Flags 0: a symlink swapped in at `existing` would be linked itself, never followed; the inode
-    // check below refuses it.
-    if (::linkat(from.dir.get(), from.name.c_str(), parent.dir.get(), name.c_str(), 0) != 0) {
-      if (errno == EEXIST) continue;
-      throw system_error(shown, "creating a hardlink", errno);
-    }
-    TempEntry temp(parent.dir.get(), std::move(name));
-    struct stat made {};
-    if (::fstatat(parent.dir.get(), temp.name.c_str(), &made, AT_SYMLINK_NOFOLLOW) != 0)
-      throw system_error(shown, "reading status", errno);
-    if (made.st_dev != target->st_dev || made.st_ino != target->st_ino)
-      throw Error(shown, "the hardlink target changed under jailbuild: is a process in the jail tampering "
-                         "with this directory?");
-    commit(parent, temp, made, shown, Fsync::no);
-    return;
-  }
-  throw Error(shown, "no free temporary name");
+  // Flags 0: a symlink swapped in at `existing` would be linked itself, never followed; the inode
+  // check below refuses it.
+  TempEntry temp = make_temp_entry(parent, shown, "creating a hardlink", [&](const std::string& name) {
+    return ::linkat(from.dir.get(), from.name.c_str(), parent.dir.get(), name.c_str(), 0) == 0 ? 0 : errno;
+  });
+  struct stat made = made_entry(parent, temp, shown);
+  if (made.st_dev != target->st_dev || made.st_ino != target->st_ino)
+    throw Error(shown, "the hardlink target changed under jailbuild: is a process in the jail tampering "
+                       "with this directory?");
+  commit(parent, temp, made, shown, Fsync::no);
 }
 
 void JailFs::make_symlink(std::string_view rel, const std::string& target) {
@@ -492,21 +519,12 @@ void JailFs::make_symlink(std::string_view rel, const std::string& target) {
   if (target.empty() || target.find('\0') != std::string::npos) throw Error(shown, "invalid symlink target");
   Parent parent = require_parent(root_fd_.get(), rel, shown);
   refuse_directory(parent, shown);
-  if (read_link_at(parent, shown) == target) return;
-  for (int attempt = 0; attempt < temp_name_attempts; ++attempt) {
-    std::string name = temp_name(parent.name, shown);
-    if (::symlinkat(target.c_str(), parent.dir.get(), name.c_str()) != 0) {
-      if (errno == EEXIST) continue;
-      throw system_error(shown, "creating a temporary symlink", errno);
-    }
-    TempEntry temp(parent.dir.get(), std::move(name));
-    struct stat made {};
-    if (::fstatat(parent.dir.get(), temp.name.c_str(), &made, AT_SYMLINK_NOFOLLOW) != 0)
-      throw system_error(shown, "reading status", errno);
-    commit(parent, temp, made, shown, Fsync::no);
-    return;
-  }
-  throw Error(shown, "no free temporary name");
+  if (link_text(parent.dir.get(), parent.name, shown) == target) return;
+  TempEntry temp =
+      make_temp_entry(parent, shown, "creating a temporary symlink", [&](const std::string& name) {
+        return ::symlinkat(target.c_str(), parent.dir.get(), name.c_str()) == 0 ? 0 : errno;
+      });
+  commit(parent, temp, made_entry(parent, temp, shown), shown, Fsync::no);
 }
 
 void JailFs::make_device(std::string_view rel, DeviceKind kind, unsigned major, unsigned minor, mode_t mode,
@@ -533,24 +551,17 @@ void JailFs::make_device(std::string_view rel, DeviceKind kind, unsigned major, 
     set_owner_and_mode(existing->get(), shown, uid, gid, permissions);
     return;
   }
-  for (int attempt = 0; attempt < temp_name_attempts; ++attempt) {
-    std::string name = temp_name(parent.name, shown);
-    if (::mknodat(parent.dir.get(), name.c_str(), type | 0600, number) != 0) {
-      if (errno == EEXIST) continue;
-      throw system_error(shown, "creating a device node", errno);
-    }
-    TempEntry temp(parent.dir.get(), std::move(name));
-    std::optional<UniqueFd> node = open_node(temp.name);
-    if (!node)
-      throw Error(shown, "the new device node changed under jailbuild: is a process in the jail tampering "
-                         "with this directory?");
-    set_owner_and_mode(node->get(), shown, uid, gid, permissions);
-    struct stat made {};
-    if (::fstat(node->get(), &made) != 0) throw system_error(shown, "reading status", errno);
-    commit(parent, temp, made, shown, Fsync::no);
-    return;
-  }
-  throw Error(shown, "no free temporary name");
+  TempEntry temp = make_temp_entry(parent, shown, "creating a device node", [&](const std::string& name) {
+    return ::mknodat(parent.dir.get(), name.c_str(), type | 0600, number) == 0 ? 0 : errno;
+  });
+  std::optional<UniqueFd> node = open_node(temp.name);
+  if (!node)
+    throw Error(shown, "the new device node changed under jailbuild: is a process in the jail tampering "
+                       "with this directory?");
+  set_owner_and_mode(node->get(), shown, uid, gid, permissions);
+  struct stat made {};
+  if (::fstat(node->get(), &made) != 0) throw system_error(shown, "reading status", errno);
+  commit(parent, temp, made, shown, Fsync::no);
 }
 
 void JailFs::remove(std::string_view rel) {
@@ -564,13 +575,23 @@ void JailFs::remove(std::string_view rel) {
     throw system_error(shown, "removing", errno);
 }
 
-void JailFs::remove_dir(std::string_view rel) {
+RemovedDir JailFs::remove_dir(std::string_view rel) {
   const std::string shown = path(rel);
   std::optional<Parent> parent = find_parent(root_fd_.get(), rel, shown);
-  if (!parent) return;
+  if (!parent) return RemovedDir::absent;
   // AT_REMOVEDIR on a symlink fails with ENOTDIR: it never removes what the link points to.
-  if (::unlinkat(parent->dir.get(), parent->name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)
+  if (::unlinkat(parent->dir.get(), parent->name.c_str(), AT_REMOVEDIR) == 0) return RemovedDir::removed;
+  switch (errno) {
+  case ENOENT:
+    return RemovedDir::absent;
+  case ENOTEMPTY:
+  case EEXIST:
+    return RemovedDir::not_empty;
+  case EBUSY:
+    return RemovedDir::mount_point;
+  default:
     throw system_error(shown, "removing directory", errno);
+  }
 }
 
 bool JailFs::remove_leftover(std::string_view rel) {
@@ -602,52 +623,63 @@ std::optional<struct stat> JailFs::lstat(std::string_view rel) const {
   return stat_entry(*parent, shown);
 }
 
-namespace {
-
-/// The text of the symlink `name` in the directory `dir_fd`; false when it is not one (any more).
-bool read_link_text(int dir_fd, const std::string& name, std::string& text) {
-  char buf[4096];
-  ssize_t n = ::readlinkat(dir_fd, name.c_str(), buf, sizeof buf);
-  if (n < 0) return false;
-  if (static_cast<std::size_t>(n) < sizeof buf) {
-    text.assign(buf, static_cast<std::size_t>(n));
-    return true;
-  }
-  std::string big(PATH_MAX + 1, '\0'); // longer than any path the kernel would follow
-  n = ::readlinkat(dir_fd, name.c_str(), big.data(), big.size());
-  if (n < 0) return false;
-  text.assign(big.data(), static_cast<std::size_t>(n));
-  return true;
-}
-
-} // namespace
-
-std::optional<std::vector<JailFs::Listed>> JailFs::list_dir(std::string_view rel) const {
+JailFs::Listing JailFs::list_dir(std::string_view rel) const {
   const std::string shown = path(rel);
   std::vector<std::string> components = components_of(rel, shown);
-  std::optional<UniqueFd> dir = open_beneath(root_fd_.get(), components, components.size(), shown);
-  if (!dir) return std::nullopt;
+  Beneath dir = look_beneath(root_fd_.get(), components, components.size(), shown);
+  switch (dir.stop) {
+  case Beneath::Stop::none:
+    break;
+  case Beneath::Stop::absent:
+    return {Listing::State::absent, {}};
+  case Beneath::Stop::symlink:
+    return {Listing::State::symlink, {}};
+  case Beneath::Stop::not_directory:
+    return {Listing::State::not_directory, {}};
+  }
   // O_PATH cannot be read: reopen "." of exactly that directory for reading.
-  UniqueFd opened(::openat(dir->get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd opened(::openat(dir.dir.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!opened) throw system_error(shown, "opening directory", errno);
   std::unique_ptr<DIR, int (*)(DIR*)> stream(::fdopendir(opened.get()), ::closedir);
   if (!stream) throw system_error(shown, "reading directory", errno);
   const int fd = opened.release(); // the stream owns it now
-  std::vector<Listed> out;
-  while (dirent* e = ::readdir(stream.get())) {
+  Listing out{Listing::State::present, {}};
+  for (;;) {
+    errno = 0;
+    dirent* e = ::readdir(stream.get());
+    if (!e) {
+      if (errno != 0) throw system_error(shown, "reading directory", errno);
+      break;
+    }
     std::string name = e->d_name;
     if (name == "." || name == "..") continue;
     Listed item{name, {}, {}};
     // A symlink's text is all there is to know of it (its own mode and times mean nothing): the
     // directory entry's type saves a stat for each of the hundreds of soname links.
-    if (e->d_type == DT_LNK && read_link_text(fd, name, item.link)) {
-      item.st.st_mode = S_IFLNK | 0777;
-      out.push_back(std::move(item));
-      continue;
+    if (e->d_type == DT_LNK) {
+      if (std::optional<std::string> link = read_link_at(fd, name.c_str())) {
+        item.st.st_mode = S_IFLNK | 0777;
+        item.link = std::move(*link);
+        out.entries.push_back(std::move(item));
+        continue;
+      }
+      // Gone, or no longer a symlink (replaced meanwhile): the status below tells.
+      if (errno != ENOENT && errno != EINVAL)
+        throw system_error(path(std::string(rel) + "/" + name), "reading symlink", errno);
     }
-    if (::fstatat(fd, name.c_str(), &item.st, AT_SYMLINK_NOFOLLOW) != 0) continue; // gone meanwhile
-    if (S_ISLNK(item.st.st_mode) && !read_link_text(fd, name, item.link)) continue;
-    out.push_back(std::move(item));
+    if (::fstatat(fd, name.c_str(), &item.st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno == ENOENT) continue; // gone meanwhile
+      throw system_error(path(std::string(rel) + "/" + name), "reading status", errno);
+    }
+    if (S_ISLNK(item.st.st_mode)) {
+      std::optional<std::string> link = read_link_at(fd, name.c_str());
+      if (!link) {
+        if (errno == ENOENT || errno == EINVAL) continue; // gone, or replaced, meanwhile
+        throw system_error(path(std::string(rel) + "/" + name), "reading symlink", errno);
+      }
+      item.link = std::move(*link);
+    }
+    out.entries.push_back(std::move(item));
   }
   return out;
 }
@@ -656,7 +688,7 @@ std::optional<std::string> JailFs::read_link(std::string_view rel) const {
   const std::string shown = path(rel);
   std::optional<Parent> parent = find_parent(root_fd_.get(), rel, shown);
   if (!parent) return std::nullopt;
-  return read_link_at(*parent, shown);
+  return link_text(parent->dir.get(), parent->name, shown);
 }
 
 int JailFs::open_path(std::string_view rel) const {

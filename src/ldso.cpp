@@ -183,12 +183,11 @@ namespace {
 void read_conf_file(const HostRoot& host, const std::string& file, std::vector<std::string>& dirs,
                     std::set<std::string>& visited) {
   if (!visited.insert(file).second) return; // an include loop: ldconfig would recurse forever
-  std::string text;
-  try {
-    text = host.read_file(file);
-  } catch (const Error&) {
-    return; // a missing ld.so.conf or include is not an error for ld.so either
-  }
+  // A missing ld.so.conf or include is no error for ld.so either; a FIFO is skipped, not waited on
+  // (ldconfig would block on it). An unreadable one is an error: its directories would be missing.
+  std::optional<std::string> read = host.read_file_if_regular(file);
+  if (!read) return;
+  const std::string& text = *read;
   size_t pos = 0;
   while (pos <= text.size()) {
     size_t nl = text.find('\n', pos);

@@ -1,26 +1,30 @@
 // SPDX-License-Identifier: MIT
-// The command line: parses arguments with CLI11, calls the library, turns errors into
-// "jailbuild: <path>: <what>" and exit codes. Nothing else lives here.
+// The command line: a table of subcommands (name, help, options, runner), as ninja's. CLI11 parses the
+// arguments; the runners call the library, print, and turn errors into "jailbuild: <path>: <what>" and
+// exit codes. Nothing else lives here.
 #include "jailbuild/audit.hpp"
 #include "jailbuild/create.hpp"
 #include "jailbuild/deps_report.hpp"
 #include "jailbuild/error.hpp"
+#include "jailbuild/fd.hpp"
 #include "jailbuild/hook.hpp"
 #include "jailbuild/hostfs.hpp"
 #include "jailbuild/mounts.hpp"
 #include "jailbuild/pack.hpp"
+#include "jailbuild/plan_builder.hpp"
 #include "jailbuild/plan_report.hpp"
 #include "jailbuild/profile.hpp"
 #include "jailbuild/registry.hpp"
 #include "jailbuild/sync.hpp"
+#include "jailbuild/text.hpp"
 #include "jailbuild/walk.hpp"
 
 #include <CLI/CLI.hpp>
 
-#include <cerrno>
 #include <csignal>
+#include <functional>
 #include <iostream>
-#include <sys/stat.h>
+#include <memory>
 #include <unistd.h>
 
 namespace {
@@ -42,13 +46,31 @@ std::string absolute_from_cwd(std::string& path) {
 }
 const CLI::Validator absolute_path(absolute_from_cwd, "PATH");
 
-struct DepsOptions {
+/// What a subcommand does once its arguments are parsed: its exit status.
+using Runner = std::function<int()>;
+
+/// One row of the command table (as ninja's kTools[]). `setup` adds the subcommand's options to its
+/// CLI11 App, binding them to an options struct of its own, and returns the runner that reads them.
+struct Command {
+  const char* name;
+  const char* help;
+  Runner (*setup)(CLI::App& cmd);
+};
+
+/// The values of --fail-on and --audit-fail-on.
+std::vector<std::string> severities() {
+  return {"info", "low", "medium", "high", "critical"};
+}
+
+// --- deps --------------------------------------------------------------------------------------
+
+struct DepsCli {
   std::string host_root = "/";
   std::vector<std::string> files;
   bool tree = false, json = false, dot = false;
 };
 
-int run_deps(const DepsOptions& o) {
+int run_deps(const DepsCli& o) {
   HostRoot host(o.host_root);
   std::vector<WalkRoot> roots;
   for (const std::string& f : o.files) {
@@ -70,6 +92,21 @@ int run_deps(const DepsOptions& o) {
   std::cerr << format_unresolved(result);
   return result.unresolved.empty() ? 0 : 1;
 }
+
+Runner setup_deps(CLI::App& cmd) {
+  auto deps = std::make_shared<DepsCli>();
+  cmd.add_option("--host-root", deps->host_root, "Read every path below this directory")
+      ->check(CLI::ExistingDirectory);
+  auto* tree = cmd.add_flag("--tree", deps->tree, "Show who needs what");
+  auto* json = cmd.add_flag("--json", deps->json, "Every object with its dynamic facts, as JSON");
+  auto* dot = cmd.add_flag("--dot", deps->dot, "A Graphviz graph");
+  tree->excludes(json, dot);
+  json->excludes(dot);
+  cmd.add_option("FILE", deps->files, "ELF executables or libraries")->required();
+  return [deps] { return run_deps(*deps); };
+}
+
+// --- create ------------------------------------------------------------------------------------
 
 struct CreateCli {
   std::string dir;
@@ -96,48 +133,6 @@ Progress kill_after(size_t actions, Progress inner) {
   };
 }
 #endif
-
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  size_t i = 0;
-  for (;;) {
-    size_t j = s.find(sep, i);
-    out.push_back(s.substr(i, j == std::string::npos ? std::string::npos : j - i));
-    if (j == std::string::npos) return out;
-    i = j + 1;
-  }
-}
-
-/// --bind SRC:DEST[:ro|rw][,noexec]
-BindSpec parse_bind(const std::string& arg) {
-  std::vector<std::string> parts = split(arg, ':');
-  if (parts.size() < 2 || parts.size() > 3 || parts[0].empty() || parts[1].empty() || parts[0][0] != '/' ||
-      parts[1][0] != '/')
-    throw Error(arg, "--bind wants SRC:DEST[:ro|rw][,noexec] with absolute paths");
-  BindSpec b{parts[0], parts[1], true, false};
-  if (parts.size() == 3) {
-    for (const std::string& opt : split(parts[2], ',')) {
-      if (opt == "ro")
-        b.read_only = true;
-      else if (opt == "rw")
-        b.read_only = false;
-      else if (opt == "noexec")
-        b.noexec = true;
-      else
-        throw Error(arg, "--bind option '" + opt + "' is not ro, rw or noexec");
-    }
-  }
-  return b;
-}
-
-/// --writable PATH[:USER[:GROUP]]
-WritableSpec parse_writable(const std::string& arg) {
-  std::vector<std::string> parts = split(arg, ':');
-  if (parts.empty() || parts.size() > 3 || parts[0].empty() || parts[0][0] != '/')
-    throw Error(arg, "--writable wants PATH[:USER[:GROUP]] with an absolute path");
-  return {parts[0], parts.size() > 1 && !parts[1].empty() ? parts[1] : "www-data",
-          parts.size() > 2 ? parts[2] : ""};
-}
 
 int run_create(const CreateCli& c) {
   CreateOptions o;
@@ -189,21 +184,73 @@ int run_create(const CreateCli& c) {
   return 0;
 }
 
-struct AuditCli {
-  std::string dir;
-  std::string fail_on = "medium";
-  bool json = false, no_integrity = false, no_hardening = false;
+Runner setup_create(CLI::App& cmd) {
+  auto create = std::make_shared<CreateCli>();
+  cmd.add_option("DIR", create->dir, "The jail directory, e.g. /var/www/chroot")
+      ->required()
+      ->transform(absolute_path);
+  cmd.add_option("--with", create->with, "Comma-separated profiles: nginx,php-fpm[,sh,...]")->required();
+  cmd.add_option("--php", create->php, "PHP version (X.Y) when several are installed");
+  cmd.add_option("--bind", create->binds, "SRC:DEST[:ro|rw][,noexec] bind mount (repeatable; ro by default)");
+  cmd.add_option("--writable", create->writable,
+                 "PATH[:USER[:GROUP]] a directory the site may write (default user www-data)");
+  cmd.add_option("--host-root", create->host_root, "Read the host below this directory")
+      ->check(CLI::ExistingDirectory)
+      ->transform(absolute_path);
+  cmd.add_option("--profiles-dir", create->profile_dirs,
+                 "Extra profile directory (highest precedence; repeatable)")
+      ->transform(absolute_path);
+  cmd.add_option("--state-dir", create->state_dir, "Where jails are registered for sync --all")
+      ->capture_default_str()
+      ->transform(absolute_path);
+  cmd.add_flag("--dry-run", create->dry_run, "Print the plan and touch nothing");
+  cmd.add_flag("--json", create->json, "JSON output");
+  cmd.add_flag("--quiet,-q", create->quiet, "Print nothing but errors");
+  cmd.add_flag("--reflink", create->reflink,
+               "Share file extents with the host where the file system can (never hardlinks)");
+  auto* audit_fail_on = cmd.add_option("--audit-fail-on", create->audit_fail_on,
+                                       "Fail when the audit of the new jail finds this or worse")
+                            ->check(CLI::IsMember(severities()))
+                            ->capture_default_str();
+  cmd.add_flag("--no-audit", create->no_audit, "Do not audit the new jail")->excludes(audit_fail_on);
+#ifdef JB_TEST_SEAMS
+  cmd.add_option("--test-kill-after", create->kill_after, "SIGKILL after N actions (tests only)");
+#endif
+  return [create] { return run_create(*create); };
+}
+
+// --- profiles ----------------------------------------------------------------------------------
+
+struct ProfilesCli {
+  std::vector<std::string> extra_dirs;
+  std::string show_name;
+  const CLI::App* show = nullptr; ///< `profiles show NAME`, when parsed
 };
 
-int run_audit(const AuditCli& c) {
-  AuditOptions o;
-  o.integrity = c.no_integrity ? Integrity::skip : Integrity::check;
-  o.hardening = c.no_hardening ? Hardening::skip : Hardening::check;
-  AuditReport r = audit_jail(c.dir, o);
-  Severity threshold = *severity_from(c.fail_on); // checked by CLI11
-  std::cout << (c.json ? format_audit_json(r, threshold) : format_audit_text(r, threshold));
-  return audit_fails(r, threshold) ? 1 : 0;
+int run_profiles(const ProfilesCli& c) {
+  ProfileSet set = ProfileSet::load(host_profile_dirs(c.extra_dirs));
+  if (c.show->parsed()) {
+    std::cout << set.source_text(c.show_name);
+    return 0;
+  }
+  for (const std::string& name : set.names()) {
+    const Profile* p = set.find(name);
+    std::cout << name << std::string(name.size() < 16 ? 16 - name.size() : 1, ' ') << p->description << '\n';
+  }
+  return 0;
 }
+
+Runner setup_profiles(CLI::App& cmd) {
+  auto profiles = std::make_shared<ProfilesCli>();
+  CLI::App* show = cmd.add_subcommand("show", "Print one profile");
+  cmd.add_option("--profiles-dir", profiles->extra_dirs, "Extra profile directory (repeatable)")
+      ->transform(absolute_path);
+  show->add_option("NAME", profiles->show_name, "Profile name")->required();
+  profiles->show = show;
+  return [profiles] { return run_profiles(*profiles); };
+}
+
+// --- pack, unpack --------------------------------------------------------------------------------
 
 struct PackCli {
   std::string dir, output;
@@ -225,6 +272,18 @@ int run_pack(const PackCli& c) {
   return 0;
 }
 
+Runner setup_pack(CLI::App& cmd) {
+  auto pack = std::make_shared<PackCli>();
+  cmd.add_option("DIR", pack->dir, "The jail directory")->required()->transform(absolute_path);
+  cmd.add_option("-o,--output", pack->output,
+                 "The archive: .tar, .tar.gz, .tar.xz, .tar.zst (zstd otherwise)")
+      ->required();
+  cmd.add_flag("--include-state", pack->include_state,
+               "Keep runtime state (/run, /tmp, /var/tmp, logs, sessions)");
+  cmd.add_flag("--quiet,-q", pack->quiet, "Print only the archive's sha256");
+  return [pack] { return run_pack(*pack); };
+}
+
 struct UnpackCli {
   std::string archive, dir;
   std::string state_dir = default_state_dir;
@@ -243,6 +302,57 @@ int run_unpack(const UnpackCli& c) {
   return 0;
 }
 
+Runner setup_unpack(CLI::App& cmd) {
+  auto unpack = std::make_shared<UnpackCli>();
+  cmd.add_option("FILE", unpack->archive, "The archive made by jailbuild pack")->required();
+  cmd.add_option("DIR", unpack->dir, "The new jail directory (absent or empty)")
+      ->required()
+      ->transform(absolute_path);
+  cmd.add_option("--state-dir", unpack->state_dir, "Where jails are registered for sync --all")
+      ->capture_default_str()
+      ->transform(absolute_path);
+  cmd.add_option("--max-entries", unpack->limits.max_entries, "Refuse an archive with more entries")
+      ->capture_default_str();
+  cmd.add_option("--max-bytes", unpack->limits.max_bytes,
+                 "Refuse an archive that decompresses to more bytes (everything in it counts)")
+      ->capture_default_str();
+  cmd.add_option("--profiles-dir", unpack->profile_dirs,
+                 "Extra profile directory of this host (repeatable): where the jail's services are found")
+      ->transform(absolute_path);
+  cmd.add_flag("--quiet,-q", unpack->quiet, "Print nothing but warnings and errors");
+  return [unpack] { return run_unpack(*unpack); };
+}
+
+// --- mount, umount -------------------------------------------------------------------------------
+
+struct MountCli {
+  std::string dir;
+  bool quiet = false;
+};
+
+/// The options mount and umount share.
+std::shared_ptr<MountCli> setup_mount_options(CLI::App& cmd) {
+  auto mount = std::make_shared<MountCli>();
+  cmd.add_option("DIR", mount->dir, "The jail directory")->required()->transform(absolute_path);
+  cmd.add_flag("--quiet,-q", mount->quiet, "Print nothing but errors");
+  return mount;
+}
+
+int print_bind_outcomes(const MountCli& c, const std::vector<BindOutcome>& done) {
+  if (!c.quiet) std::cout << format_bind_outcomes(done);
+  return 0;
+}
+
+Runner setup_mount(CLI::App& cmd) {
+  return [mount = setup_mount_options(cmd)] { return print_bind_outcomes(*mount, mount_jail(mount->dir)); };
+}
+
+Runner setup_umount(CLI::App& cmd) {
+  return [mount = setup_mount_options(cmd)] { return print_bind_outcomes(*mount, umount_jail(mount->dir)); };
+}
+
+// --- sync ----------------------------------------------------------------------------------------
+
 struct SyncCli {
   std::vector<std::string> dirs;
   bool all = false, dry_run = false, json = false, quiet = false, force = false;
@@ -254,17 +364,10 @@ int run_sync(const SyncCli& c) {
   std::vector<std::string> dirs = c.dirs;
   if (c.all) {
     Registry registry(c.state_dir);
-    for (const std::string& jail : registry.list()) {
-      // A jail deleted by hand must not make every later apt run report an error.
-      struct stat st;
-      if (::lstat(jail.c_str(), &st) != 0 && errno == ENOENT) {
-        std::cerr << "jailbuild: " << jail
-                  << ": registered jail no longer exists; removed from the registry\n";
-        if (!c.dry_run) registry.remove(jail);
-        continue;
-      }
-      dirs.push_back(jail);
-    }
+    RegisteredJails jails = registered_jails(registry, c.dry_run ? Unregister::none : Unregister::gone);
+    for (const std::string& jail : jails.gone)
+      std::cerr << "jailbuild: " << jail << ": registered jail no longer exists; removed from the registry\n";
+    dirs.insert(dirs.end(), jails.present.begin(), jails.present.end());
   }
   if (dirs.empty() && c.all) {
     // Not an error: the apt hook runs this after every dpkg run, jails or not.
@@ -295,12 +398,106 @@ int run_sync(const SyncCli& c) {
   return rc;
 }
 
-std::string own_executable() {
-  char buf[4096];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) throw Error("/proc/self/exe", "cannot tell where jailbuild is installed");
-  return std::string(buf, static_cast<size_t>(n));
+Runner setup_sync(CLI::App& cmd) {
+  auto sync = std::make_shared<SyncCli>();
+  cmd.add_option("DIR", sync->dirs, "Jail directories")->transform(absolute_path);
+  cmd.add_flag("--all", sync->all, "Every jail registered by create and unpack");
+  cmd.add_flag("--dry-run", sync->dry_run, "Print the difference and write nothing");
+  cmd.add_flag("--json", sync->json, "JSON output");
+  cmd.add_flag("--quiet,-q", sync->quiet, "Print nothing but errors");
+  cmd.add_flag("--force", sync->force, "Also replace executables and libraries that were tampered with");
+  cmd.add_option("--state-dir", sync->state_dir, "Where jails are registered")
+      ->capture_default_str()
+      ->transform(absolute_path);
+#ifdef JB_TEST_SEAMS
+  cmd.add_option("--test-kill-after", sync->kill_after, "SIGKILL after N actions (tests only)");
+#endif
+  return [sync] { return run_sync(*sync); };
 }
+
+// --- hook ----------------------------------------------------------------------------------------
+
+struct HookCli {
+  std::string root = "/", state_dir = default_state_dir;
+  const CLI::App* install = nullptr; ///< `hook install`, when parsed (else `hook remove`)
+};
+
+int run_hook(const HookCli& c) {
+  if (c.install->parsed()) {
+    for (const std::string& p : install_hook(c.root, executable_path(), c.state_dir))
+      std::cout << "wrote " << p << '\n';
+    if (c.root == "/")
+      std::cout << "enable the timer with: systemctl daemon-reload && systemctl enable --now "
+                   "jailbuild-sync.timer\n";
+    return 0;
+  }
+  for (const std::string& p : remove_hook(c.root))
+    std::cout << "removed " << p << '\n';
+  return 0;
+}
+
+Runner setup_hook(CLI::App& cmd) {
+  auto hook = std::make_shared<HookCli>();
+  cmd.require_subcommand(1);
+  CLI::App* install = cmd.add_subcommand("install", "Write the apt hook and the systemd service and timer");
+  CLI::App* remove = cmd.add_subcommand("remove", "Remove them");
+  for (CLI::App* sub : {install, remove})
+    sub->add_option("--root", hook->root, "Install below this directory instead of /")
+        ->check(CLI::ExistingDirectory)
+        ->transform(absolute_path);
+  install->add_option("--state-dir", hook->state_dir, "State directory the hook's sync uses")
+      ->capture_default_str()
+      ->transform(absolute_path);
+  hook->install = install;
+  return [hook] { return run_hook(*hook); };
+}
+
+// --- audit ---------------------------------------------------------------------------------------
+
+struct AuditCli {
+  std::string dir;
+  std::string fail_on = "medium";
+  bool json = false, no_integrity = false, no_hardening = false;
+};
+
+int run_audit(const AuditCli& c) {
+  AuditOptions o;
+  o.integrity = c.no_integrity ? Integrity::skip : Integrity::check;
+  o.hardening = c.no_hardening ? Hardening::skip : Hardening::check;
+  AuditReport r = audit_jail(c.dir, o);
+  Severity threshold = *severity_from(c.fail_on); // checked by CLI11
+  std::cout << (c.json ? format_audit_json(r, threshold) : format_audit_text(r, threshold));
+  return audit_fails(r, threshold) ? 1 : 0;
+}
+
+Runner setup_audit(CLI::App& cmd) {
+  auto audit = std::make_shared<AuditCli>();
+  cmd.add_option("DIR", audit->dir, "The jail directory (made by jailbuild or not)")
+      ->required()
+      ->transform(absolute_path);
+  cmd.add_flag("--json", audit->json, "JSON output (schema in the README)");
+  cmd.add_option("--fail-on", audit->fail_on, "Exit 1 when a finding is this severe or worse")
+      ->check(CLI::IsMember(severities()))
+      ->capture_default_str();
+  cmd.add_flag("--no-integrity", audit->no_integrity, "Do not hash the files the manifest records");
+  cmd.add_flag("--no-hardening", audit->no_hardening,
+               "Do not parse ELF files for PIE, RELRO, NX, canary, FORTIFY");
+  return [audit] { return run_audit(*audit); };
+}
+
+// The subcommands, in the order `jailbuild --help` lists them.
+const Command commands[] = {
+    {"deps", "Print the shared-library closure of ELF files, as ld.so would load it", setup_deps},
+    {"create", "Build (or bring up to date) a jail for the given services", setup_create},
+    {"profiles", "List the available profiles", setup_profiles},
+    {"pack", "Pack a jail into a reproducible tarball for other hosts", setup_pack},
+    {"unpack", "Unpack a jailbuild archive into a new jail, verifying everything", setup_unpack},
+    {"mount", "Mount the jail's bind mounts (idempotent)", setup_mount},
+    {"umount", "Unmount the jail's bind mounts (idempotent)", setup_umount},
+    {"sync", "Bring jails up to date with the host after package upgrades", setup_sync},
+    {"hook", "Run sync --all after every apt/dpkg run and daily", setup_hook},
+    {"audit", "Find what makes a jail escapable or shows it was tampered with", setup_audit},
+};
 
 } // namespace
 
@@ -311,215 +508,24 @@ int main(int argc, char** argv) {
   // Only the subcommand being run gets its options: CLI11 takes as long to set up every option of
   // every subcommand as the rest of start-up. The list of subcommands (`jailbuild --help`) needs none,
   // and CLI11 matches a subcommand's name exactly, so argv[1] names the one that can run.
-  const std::string_view run = argc > 1 ? argv[1] : "";
-  auto runs = [&](const CLI::App* cmd) { return run == cmd->get_name(); };
-
-  DepsOptions deps;
-  CLI::App* deps_cmd =
-      app.add_subcommand("deps", "Print the shared-library closure of ELF files, as ld.so would load it");
-  if (runs(deps_cmd)) {
-    deps_cmd->add_option("--host-root", deps.host_root, "Read every path below this directory")
-        ->check(CLI::ExistingDirectory);
-    auto* tree = deps_cmd->add_flag("--tree", deps.tree, "Show who needs what");
-    auto* json = deps_cmd->add_flag("--json", deps.json, "Every object with its dynamic facts, as JSON");
-    auto* dot = deps_cmd->add_flag("--dot", deps.dot, "A Graphviz graph");
-    tree->excludes(json, dot);
-    json->excludes(dot);
-    deps_cmd->add_option("FILE", deps.files, "ELF executables or libraries")->required();
+  const std::string_view name = argc > 1 ? argv[1] : "";
+  const CLI::App* running = nullptr;
+  Runner run;
+  for (const Command& command : commands) {
+    CLI::App* cmd = app.add_subcommand(command.name, command.help);
+    if (name == command.name) {
+      running = cmd;
+      run = command.setup(*cmd);
+    }
   }
-
-  CreateCli create;
-  CLI::App* create_cmd =
-      app.add_subcommand("create", "Build (or bring up to date) a jail for the given services");
-  const std::vector<std::string> severities = {"info", "low", "medium", "high", "critical"};
-  if (runs(create_cmd)) {
-    create_cmd->add_option("DIR", create.dir, "The jail directory, e.g. /var/www/chroot")
-        ->required()
-        ->transform(absolute_path);
-    create_cmd->add_option("--with", create.with, "Comma-separated profiles: nginx,php-fpm[,sh,...]")
-        ->required();
-    create_cmd->add_option("--php", create.php, "PHP version (X.Y) when several are installed");
-    create_cmd->add_option("--bind", create.binds,
-                           "SRC:DEST[:ro|rw][,noexec] bind mount (repeatable; ro by default)");
-    create_cmd->add_option("--writable", create.writable,
-                           "PATH[:USER[:GROUP]] a directory the site may write (default user www-data)");
-    create_cmd->add_option("--host-root", create.host_root, "Read the host below this directory")
-        ->check(CLI::ExistingDirectory)
-        ->transform(absolute_path);
-    create_cmd
-        ->add_option("--profiles-dir", create.profile_dirs,
-                     "Extra profile directory (highest precedence; repeatable)")
-        ->transform(absolute_path);
-    create_cmd->add_option("--state-dir", create.state_dir, "Where jails are registered for sync --all")
-        ->capture_default_str()
-        ->transform(absolute_path);
-    create_cmd->add_flag("--dry-run", create.dry_run, "Print the plan and touch nothing");
-    create_cmd->add_flag("--json", create.json, "JSON output");
-    create_cmd->add_flag("--quiet,-q", create.quiet, "Print nothing but errors");
-    create_cmd->add_flag("--reflink", create.reflink,
-                         "Share file extents with the host where the file system can (never hardlinks)");
-    auto* audit_fail_on = create_cmd
-                              ->add_option("--audit-fail-on", create.audit_fail_on,
-                                           "Fail when the audit of the new jail finds this or worse")
-                              ->check(CLI::IsMember(severities))
-                              ->capture_default_str();
-    create_cmd->add_flag("--no-audit", create.no_audit, "Do not audit the new jail")->excludes(audit_fail_on);
-#ifdef JB_TEST_SEAMS
-    create_cmd->add_option("--test-kill-after", create.kill_after, "SIGKILL after N actions (tests only)");
-#endif
-  }
-
-  std::vector<std::string> profiles_extra;
-  std::string show_name;
-  CLI::App* profiles_cmd = app.add_subcommand("profiles", "List the available profiles");
-  CLI::App* show_cmd = profiles_cmd->add_subcommand("show", "Print one profile");
-  if (runs(profiles_cmd)) {
-    profiles_cmd->add_option("--profiles-dir", profiles_extra, "Extra profile directory (repeatable)")
-        ->transform(absolute_path);
-    show_cmd->add_option("NAME", show_name, "Profile name")->required();
-  }
-
-  PackCli pack;
-  CLI::App* pack_cmd = app.add_subcommand("pack", "Pack a jail into a reproducible tarball for other hosts");
-  if (runs(pack_cmd)) {
-    pack_cmd->add_option("DIR", pack.dir, "The jail directory")->required()->transform(absolute_path);
-    pack_cmd
-        ->add_option("-o,--output", pack.output,
-                     "The archive: .tar, .tar.gz, .tar.xz, .tar.zst (zstd otherwise)")
-        ->required();
-    pack_cmd->add_flag("--include-state", pack.include_state,
-                       "Keep runtime state (/run, /tmp, /var/tmp, logs, sessions)");
-    pack_cmd->add_flag("--quiet,-q", pack.quiet, "Print only the archive's sha256");
-  }
-
-  UnpackCli unpack;
-  CLI::App* unpack_cmd =
-      app.add_subcommand("unpack", "Unpack a jailbuild archive into a new jail, verifying everything");
-  if (runs(unpack_cmd)) {
-    unpack_cmd->add_option("FILE", unpack.archive, "The archive made by jailbuild pack")->required();
-    unpack_cmd->add_option("DIR", unpack.dir, "The new jail directory (absent or empty)")
-        ->required()
-        ->transform(absolute_path);
-    unpack_cmd->add_option("--state-dir", unpack.state_dir, "Where jails are registered for sync --all")
-        ->capture_default_str()
-        ->transform(absolute_path);
-    unpack_cmd->add_option("--max-entries", unpack.limits.max_entries, "Refuse an archive with more entries")
-        ->capture_default_str();
-    unpack_cmd
-        ->add_option("--max-bytes", unpack.limits.max_bytes,
-                     "Refuse an archive that decompresses to more bytes (everything in it counts)")
-        ->capture_default_str();
-    unpack_cmd
-        ->add_option("--profiles-dir", unpack.profile_dirs,
-                     "Extra profile directory of this host (repeatable): where the jail's services are found")
-        ->transform(absolute_path);
-    unpack_cmd->add_flag("--quiet,-q", unpack.quiet, "Print nothing but warnings and errors");
-  }
-
-  std::string mount_dir;
-  bool mount_quiet = false;
-  CLI::App* mount_cmd = app.add_subcommand("mount", "Mount the jail's bind mounts (idempotent)");
-  CLI::App* umount_cmd = app.add_subcommand("umount", "Unmount the jail's bind mounts (idempotent)");
-  for (CLI::App* cmd : {mount_cmd, umount_cmd}) {
-    if (!runs(cmd)) continue;
-    cmd->add_option("DIR", mount_dir, "The jail directory")->required()->transform(absolute_path);
-    cmd->add_flag("--quiet,-q", mount_quiet, "Print nothing but errors");
-  }
-
-  SyncCli sync;
-  CLI::App* sync_cmd =
-      app.add_subcommand("sync", "Bring jails up to date with the host after package upgrades");
-  if (runs(sync_cmd)) {
-    sync_cmd->add_option("DIR", sync.dirs, "Jail directories")->transform(absolute_path);
-    sync_cmd->add_flag("--all", sync.all, "Every jail registered by create and unpack");
-    sync_cmd->add_flag("--dry-run", sync.dry_run, "Print the difference and write nothing");
-    sync_cmd->add_flag("--json", sync.json, "JSON output");
-    sync_cmd->add_flag("--quiet,-q", sync.quiet, "Print nothing but errors");
-    sync_cmd->add_flag("--force", sync.force,
-                       "Also replace executables and libraries that were tampered with");
-    sync_cmd->add_option("--state-dir", sync.state_dir, "Where jails are registered")
-        ->capture_default_str()
-        ->transform(absolute_path);
-#ifdef JB_TEST_SEAMS
-    sync_cmd->add_option("--test-kill-after", sync.kill_after, "SIGKILL after N actions (tests only)");
-#endif
-  }
-
-  std::string hook_root = "/", hook_state = default_state_dir;
-  CLI::App* hook_cmd = app.add_subcommand("hook", "Run sync --all after every apt/dpkg run and daily");
-  hook_cmd->require_subcommand(1);
-  CLI::App* hook_install =
-      hook_cmd->add_subcommand("install", "Write the apt hook and the systemd service and timer");
-  CLI::App* hook_remove = hook_cmd->add_subcommand("remove", "Remove them");
-  if (runs(hook_cmd)) {
-    for (CLI::App* sub : {hook_install, hook_remove})
-      sub->add_option("--root", hook_root, "Install below this directory instead of /")
-          ->check(CLI::ExistingDirectory)
-          ->transform(absolute_path);
-    hook_install->add_option("--state-dir", hook_state, "State directory the hook's sync uses")
-        ->capture_default_str()
-        ->transform(absolute_path);
-  }
-
-  AuditCli audit;
-  CLI::App* audit_cmd =
-      app.add_subcommand("audit", "Find what makes a jail escapable or shows it was tampered with");
-  if (runs(audit_cmd)) {
-    audit_cmd->add_option("DIR", audit.dir, "The jail directory (made by jailbuild or not)")
-        ->required()
-        ->transform(absolute_path);
-    audit_cmd->add_flag("--json", audit.json, "JSON output (schema in the README)");
-    audit_cmd->add_option("--fail-on", audit.fail_on, "Exit 1 when a finding is this severe or worse")
-        ->check(CLI::IsMember(severities))
-        ->capture_default_str();
-    audit_cmd->add_flag("--no-integrity", audit.no_integrity, "Do not hash the files the manifest records");
-    audit_cmd->add_flag("--no-hardening", audit.no_hardening,
-                        "Do not parse ELF files for PIE, RELRO, NX, canary, FORTIFY");
-  }
-
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : exit_error;
   }
+  if (!running || !running->parsed()) return 0;
   try {
-    if (deps_cmd->parsed()) return run_deps(deps);
-    if (create_cmd->parsed()) return run_create(create);
-    if (sync_cmd->parsed()) return run_sync(sync);
-    if (audit_cmd->parsed()) return run_audit(audit);
-    if (hook_install->parsed()) {
-      for (const std::string& p : install_hook(hook_root, own_executable(), hook_state))
-        std::cout << "wrote " << p << '\n';
-      if (hook_root == "/")
-        std::cout << "enable the timer with: systemctl daemon-reload && systemctl enable --now "
-                     "jailbuild-sync.timer\n";
-      return 0;
-    }
-    if (hook_remove->parsed()) {
-      for (const std::string& p : remove_hook(hook_root))
-        std::cout << "removed " << p << '\n';
-      return 0;
-    }
-    if (mount_cmd->parsed() || umount_cmd->parsed()) {
-      std::vector<BindOutcome> done = mount_cmd->parsed() ? mount_jail(mount_dir) : umount_jail(mount_dir);
-      if (!mount_quiet) std::cout << format_bind_outcomes(done);
-      return 0;
-    }
-    if (pack_cmd->parsed()) return run_pack(pack);
-    if (unpack_cmd->parsed()) return run_unpack(unpack);
-    if (profiles_cmd->parsed()) {
-      ProfileSet set = ProfileSet::load(host_profile_dirs(profiles_extra));
-      if (show_cmd->parsed()) {
-        std::cout << set.source_text(show_name);
-      } else {
-        for (const std::string& name : set.names()) {
-          const Profile* p = set.find(name);
-          std::cout << name << std::string(name.size() < 16 ? 16 - name.size() : 1, ' ') << p->description
-                    << '\n';
-        }
-      }
-      return 0;
-    }
+    return run();
   } catch (const Error& e) {
     std::cerr << "jailbuild: " << e.what() << '\n';
     return exit_error;
@@ -527,5 +533,4 @@ int main(int argc, char** argv) {
     std::cerr << "jailbuild: " << e.what() << '\n';
     return exit_error;
   }
-  return 0;
 }

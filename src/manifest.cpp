@@ -2,6 +2,7 @@
 #include "jailbuild/manifest.hpp"
 
 #include "jailbuild/error.hpp"
+#include "jailbuild/fd.hpp"
 #include "jailbuild/jailfs.hpp"
 
 #include <nlohmann/json.hpp>
@@ -117,7 +118,7 @@ json object_json(const WalkObject& o) {
           {"nodeflib", e.nodeflib}};
 }
 
-json origin_json(const PackOrigin& o) {
+json provenance_json(const Provenance& o) {
   json packages = json::array();
   for (const PackagePin& p : o.packages)
     packages.push_back({{"name", p.name}, {"version", p.version}});
@@ -141,8 +142,8 @@ int64_t time_of(const json& j) {
   return j.get<int64_t>();
 }
 
-PackOrigin origin_from(const json& j) {
-  PackOrigin o;
+Provenance provenance_from(const json& j) {
+  Provenance o;
   o.host = j.at("host").get<std::string>();
   o.packed = time_of(j.at("packed"));
   o.packages_digest = j.at("packages_digest").get<std::string>();
@@ -178,7 +179,7 @@ template <class Json> Json entry_to_json(const PlanEntry& e, EntryStamps stamps)
             {"mode", octal(e.mode)},
             {"uid", e.uid},
             {"gid", e.gid},
-            {"origin", e.origin}};
+            {"origin", e.requested_by}}; // the key's name since the first manifests
   const bool recorded = stamps == EntryStamps::recorded;
   if (e.secret) j["secret"] = true;
   if (e.kept_absent) j["kept_absent"] = true;
@@ -236,7 +237,7 @@ std::string manifest_to_json(const Manifest& m) {
               {"warnings", m.plan.warnings},
               {"entries", entries},
               {"elf_cache", objects}};
-  if (m.origin) doc["origin"] = origin_json(*m.origin);
+  if (m.provenance) doc["origin"] = provenance_json(*m.provenance); // the key's name since the first
   if (!m.inputs.empty())
     doc["inputs"] = {{"planned_at_ns", m.inputs.planned_at_ns},
                      {"host", inputs_json(m.inputs.host)},
@@ -245,13 +246,13 @@ std::string manifest_to_json(const Manifest& m) {
   return doc.dump() + "\n";
 }
 
-std::string origin_to_json(const PackOrigin& origin) {
-  return origin_json(origin).dump(1) + "\n";
+std::string provenance_to_json(const Provenance& provenance) {
+  return provenance_json(provenance).dump(1) + "\n";
 }
 
-PackOrigin origin_from_json(const std::string& text, const std::string& where) {
+Provenance provenance_from_json(const std::string& text, const std::string& where) {
   try {
-    return origin_from(json::parse(text));
+    return provenance_from(json::parse(text));
   } catch (const std::exception& e) {
     throw Error(where, std::string("corrupt origin: ") + e.what());
   }
@@ -328,8 +329,8 @@ PlanEntry entry_from(sj::element j, const std::string& where) {
   e.mode = parse_octal(text_of(j["mode"]), where);
   e.uid = id_from(j["uid"], e.path, "uid", where);
   e.gid = id_from(j["gid"], e.path, "gid", where);
-  sj::element origin;
-  if (j["origin"].get(origin) == simdjson::SUCCESS) e.origin = text_of(origin);
+  sj::element requested_by;
+  if (j["origin"].get(requested_by) == simdjson::SUCCESS) e.requested_by = text_of(requested_by);
   bool flag = false;
   if (j["secret"].get(flag) == simdjson::SUCCESS) e.secret = flag;
   if (j["kept_absent"].get(flag) == simdjson::SUCCESS) e.kept_absent = flag;
@@ -443,7 +444,7 @@ Manifest manifest_from_json(const std::string& text, const std::string& where) {
     for (sj::element o : sj::array(doc["elf_cache"]))
       m.plan.objects.push_back(object_from(o));
     if (doc["origin"].get(extra) == simdjson::SUCCESS && !extra.is_null())
-      m.origin = origin_from(small_json(extra));
+      m.provenance = provenance_from(small_json(extra));
     if (doc["inputs"].get(extra) == simdjson::SUCCESS && !extra.is_null()) {
       m.inputs.planned_at_ns = int64_t(extra["planned_at_ns"]);
       m.inputs.host = inputs_from(extra["host"], where);
@@ -461,27 +462,11 @@ Manifest read_manifest(const std::string& jail_dir) {
   JailFs jail(jail_dir);
   if (!jail.lstat(manifest_file))
     throw Error(jail_dir, "not a jailbuild jail: no " + std::string(manifest_file));
-  int fd = jail.open_read(manifest_file);
+  UniqueFd fd(jail.open_read(manifest_file));
   // Read straight into a buffer with simdjson's padding behind it: the parser then needs no copy.
-  struct stat st;
-  size_t expected = ::fstat(fd, &st) == 0 && st.st_size > 0 ? static_cast<size_t>(st.st_size) : 0;
-  std::string text;
-  text.reserve(expected + 65536 + simdjson::SIMDJSON_PADDING);
-  for (;;) {
-    size_t used = text.size();
-    text.resize(text.capacity() - simdjson::SIMDJSON_PADDING);
-    ssize_t n = ::read(fd, text.data() + used, text.size() - used);
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      throw system_error(jail_dir + "/" + manifest_file, "cannot read", err);
-    }
-    text.resize(used + static_cast<size_t>(n));
-    if (n == 0) break;
-    if (text.capacity() - text.size() < 65536 + simdjson::SIMDJSON_PADDING) text.reserve(text.capacity() * 2);
-  }
-  ::close(fd);
-  return manifest_from_json(text, jail_dir + "/" + manifest_file);
+  const std::string shown = jail_dir + "/" + manifest_file;
+  std::string text = read_all(fd.get(), shown, SIZE_MAX, simdjson::SIMDJSON_PADDING);
+  return manifest_from_json(text, shown);
 }
 
 void write_manifest(JailFs& jail, const Manifest& manifest) {

@@ -9,6 +9,8 @@
 // executable's are at start-up: nothing is trusted that was not trusted already.)
 #include "jailbuild/module.hpp"
 
+#include "jailbuild/fd.hpp"
+
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -25,10 +27,7 @@ namespace {
 
 /// The directory of the running executable: the build tree, or `<prefix>/sbin`.
 std::string executable_dir() {
-  char buf[PATH_MAX];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) throw system_error("/proc/self/exe", "cannot tell where jailbuild is installed", errno);
-  std::string exe(buf, static_cast<std::size_t>(n));
+  std::string exe = executable_path();
   return exe.substr(0, exe.rfind('/'));
 }
 
@@ -45,7 +44,7 @@ std::vector<std::string> module_candidates(const std::string& file) {
 } // namespace
 
 void rethrow(const ModuleFailure& failure) {
-  if (failure.is_error) throw Error(failure.path, failure.message);
+  if (failure.is_error) throw Error(failure.path, failure.message, failure.kind, failure.code);
   throw std::runtime_error(failure.message);
 }
 

@@ -29,6 +29,7 @@
 #include "jailbuild/jailfs.hpp"
 #include "jailbuild/manifest.hpp"
 #include "jailbuild/plan_builder.hpp"
+#include "jailbuild/text.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -55,11 +56,9 @@ std::string proc_fd(int fd) {
 }
 
 std::string read_proc(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw system_error(path, "cannot read", errno);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) throw system_error(path, "cannot read", errno);
+  return read_all(fd.get(), path);
 }
 
 bool is_octal(char c) {
@@ -77,18 +76,6 @@ std::string unescape(std::string_view field) {
     } else {
       out += field[i];
     }
-  }
-  return out;
-}
-
-std::vector<std::string_view> split_view(std::string_view text, char sep) {
-  std::vector<std::string_view> out;
-  while (!text.empty()) {
-    size_t at = text.find(sep);
-    std::string_view part = text.substr(0, at);
-    if (!part.empty()) out.push_back(part);
-    if (at == std::string_view::npos) break;
-    text.remove_prefix(at + 1);
   }
   return out;
 }
@@ -133,20 +120,6 @@ MountInfo mount_of(int fd, const std::string& shown) {
   throw Error(shown, "its mount " + std::to_string(id) + " is not in /proc/self/mountinfo");
 }
 
-std::string joined(const std::vector<std::string>& words) {
-  std::string out;
-  for (const std::string& w : words)
-    out += (out.empty() ? "" : ",") + w;
-  return out;
-}
-
-std::string rel_of(const PlanEntry& bind) {
-  std::string_view path = bind.path;
-  while (!path.empty() && path.front() == '/')
-    path.remove_prefix(1);
-  return std::string(path);
-}
-
 unsigned long mount_flags(const PlanEntry& bind) {
   unsigned long flags = MS_NOSUID | MS_NODEV;
   if (bind.read_only) flags |= MS_RDONLY;
@@ -182,10 +155,9 @@ SourceMount source_mount(const BindSource& src, const std::string& shown_source)
   MountInfo m = mount_of(src.fd.get(), shown_source);
   if (is_kernel_fs(m.fs_type))
     throw Error(shown_source, "lies on " + m.fs_type + ", a kernel file system: never bound into a jail");
-  char buf[PATH_MAX];
-  ssize_t n = ::readlink(proc_fd(src.fd.get()).c_str(), buf, sizeof buf);
-  if (n < 0) throw system_error(shown_source, "reading where the opened source lies", errno);
-  std::string where(buf, static_cast<size_t>(n));
+  std::optional<std::string> opened = read_link_at(AT_FDCWD, proc_fd(src.fd.get()).c_str());
+  if (!opened) throw system_error(shown_source, "reading where the opened source lies", errno);
+  const std::string& where = *opened;
   if (!inside(where, m.mount_point))
     throw Error(shown_source, "cannot tell where " + where + " lies in its mount " + m.mount_point);
   std::string rest = m.mount_point == "/" ? where : where.substr(m.mount_point.size());
@@ -202,7 +174,8 @@ void make_mount_point(JailFs& jail, const std::string& rel, bool directory) {
   std::vector<std::string_view> parts = split_view(rel, '/');
   std::string prefix;
   for (size_t i = 0; i + 1 < parts.size(); ++i) {
-    prefix += (prefix.empty() ? "" : "/") + std::string(parts[i]);
+    if (parts[i].empty()) continue; // the leading "/"
+    prefix += "/" + std::string(parts[i]);
     if (!jail.lstat(prefix)) jail.make_dir(prefix, 0755, 0, 0);
   }
   if (jail.lstat(rel)) return;
@@ -215,7 +188,7 @@ void make_mount_point(JailFs& jail, const std::string& rel, bool directory) {
 void remount(int fd, const PlanEntry& bind, const std::string& shown) {
   // MS_REMOUNT | MS_BIND changes the per-mount flags only; the atime flags are kept (Linux >= 3.17).
   if (::mount(nullptr, proc_fd(fd).c_str(), nullptr, MS_REMOUNT | MS_BIND | mount_flags(bind), nullptr) != 0)
-    throw system_error(shown, "remounting the bind of " + bind.source + " " + joined(bind_options(bind)),
+    throw system_error(shown, "remounting the bind of " + bind.source + " " + join(bind_options(bind), ","),
                        errno);
 }
 
@@ -261,7 +234,8 @@ void verify(JailFs& jail, const std::string& rel, int mounted, const struct stat
     throw Error(shown, "the mount here does not show the bind source " + bind.source + " (it shows " +
                            m.root + " of " + std::to_string(m.major) + ":" + std::to_string(m.minor) + ")");
   if (!bind_options_match(m, bind))
-    throw Error(shown, "mounted with options " + joined(m.options) + ", not " + joined(bind_options(bind)));
+    throw Error(shown,
+                "mounted with options " + join(m.options, ",") + ", not " + join(bind_options(bind), ","));
   UniqueFd now(jail.open_path(rel));
   if (mount_id(now.get(), shown) != m.id)
     throw Error(shown, "the jail path does not lead to the new bind mount");
@@ -287,7 +261,7 @@ std::vector<MountInfo> parse_mountinfo(std::string_view text) {
     m.root = unescape(f[3]);
     m.mount_point = unescape(f[4]);
     for (std::string_view option : split_view(f[5], ','))
-      m.options.emplace_back(option);
+      if (!option.empty()) m.options.emplace_back(option);
     m.fs_type = unescape(dash[1]);
     m.source = unescape(dash[2]);
     out.push_back(std::move(m));
@@ -328,7 +302,7 @@ std::string_view to_string(BindAction action) {
 
 BindResult mount_bind(JailFs& jail, const HostRoot& host, const PlanEntry& bind, MountApi api,
                       const std::vector<std::string>& registered_jails) {
-  const std::string rel = rel_of(bind);
+  const std::string& rel = bind.path; // JailFs takes jail paths as they are, leading "/" and all
   const std::string shown = jail.path(rel);
   if (bind.kind != EntryKind::bind) throw Error(shown, "not a bind entry");
   // The manifest may come from an archive: its mount point is checked as a spec's would be.
@@ -391,7 +365,7 @@ BindResult mount_bind(JailFs& jail, const HostRoot& host, const PlanEntry& bind,
 }
 
 BindAction umount_bind(JailFs& jail, const PlanEntry& bind) {
-  const std::string rel = rel_of(bind);
+  const std::string& rel = bind.path;
   const std::string shown = jail.path(rel);
   if (std::optional<std::string> why = refused_jail_path(bind.path, JailPathUse::bind_point))
     throw Error(shown, *why);
@@ -461,8 +435,7 @@ std::vector<BindOutcome> mount_jail(const std::string& jail_dir, const std::stri
   for (const PlanEntry* bind : binds_of(manifest)) {
     BindResult r = mount_bind(jail, host, *bind, MountApi::detached, others);
     std::string resolved = r.source == normalize_path(bind->source) ? std::string() : r.source;
-    out.push_back(
-        {jail.path(rel_of(*bind)), bind->source, std::move(resolved), bind_options(*bind), r.action});
+    out.push_back({jail.path(bind->path), bind->source, std::move(resolved), bind_options(*bind), r.action});
   }
   return out;
 }
@@ -477,7 +450,7 @@ std::vector<BindOutcome> umount_jail(const std::string& jail_dir) {
   // Children first: a bind inside another bind's mount point goes before it.
   for (auto it = binds.rbegin(); it != binds.rend(); ++it) {
     BindAction action = umount_bind(jail, **it);
-    out.push_back({jail.path(rel_of(**it)), (*it)->source, {}, bind_options(**it), action});
+    out.push_back({jail.path((*it)->path), (*it)->source, {}, bind_options(**it), action});
   }
   return out;
 }
@@ -488,7 +461,7 @@ std::string format_bind_outcomes(const std::vector<BindOutcome>& outcomes) {
     std::string action(to_string(o.action));
     if (o.action == BindAction::absent) action = "not mounted";
     out += action + " " + o.path + " <- " + o.source + (o.resolved.empty() ? "" : " -> " + o.resolved) +
-           " (" + joined(o.options) + ")\n";
+           " (" + join(o.options, ",") + ")\n";
   }
   return out;
 }

@@ -105,16 +105,16 @@ void EntrySet::add(PlanEntry entry) {
   {
     PlanEntry& e = entries_[it->second];
     if (!same_content(e, entry))
-      throw Error(entry.path,
-                  "planned twice with different content (by " + e.origin + " and by " + entry.origin + ")");
+      throw Error(entry.path, "planned twice with different content (by " + e.requested_by + " and by " +
+                                  entry.requested_by + ")");
     // A later, more specific request (a state directory's owner) wins over a skeleton default.
-    if (entry.kind == EntryKind::directory && entry.origin != "parent") {
-      if (e.origin == "parent" || entry.mode != 0755 || entry.uid != 0 || entry.gid != 0) {
+    if (entry.kind == EntryKind::directory && entry.requested_by != "parent") {
+      if (e.requested_by == "parent" || entry.mode != 0755 || entry.uid != 0 || entry.gid != 0) {
         e.mode = entry.mode;
         e.uid = entry.uid;
         e.gid = entry.gid;
         e.role = entry.role;
-        e.origin = entry.origin;
+        e.requested_by = entry.requested_by;
       }
     }
   }
@@ -134,7 +134,7 @@ std::vector<PlanEntry> EntrySet::finish() && {
       p.role = EntryRole::system;
       p.path = dir;
       p.mode = 0755;
-      p.origin = "parent";
+      p.requested_by = "parent";
       parents.push_back(std::move(p));
     }
   }
@@ -152,7 +152,7 @@ std::vector<PlanEntry> EntrySet::finish() && {
     auto it = kinds.find(dir);
     if (it != kinds.end() && it->second != EntryKind::directory)
       throw Error(e.path, "its parent " + dir + " is planned as a " + std::string(to_string(it->second)) +
-                              ", not a directory (by " + e.origin + ")");
+                              ", not a directory (by " + e.requested_by + ")");
   }
   return std::move(entries_);
 }

@@ -57,8 +57,8 @@ public:
     for (const BindSpec& b : spec_.binds)
       add_bind(b, "--bind");
     for (const WritableSpec& w : spec_.writable)
-      for (const auto& [point, origin] : bind_points_)
-        check_writable_beside_bind(w, point, origin);
+      for (const auto& [point, requested_by] : bind_points_)
+        check_writable_beside_bind(w, point, requested_by);
     add_accounts();
 
     plan_.spec = spec_;
@@ -80,7 +80,7 @@ private:
       for (const std::string& raw : p->required_paths) {
         bool has_vars = raw.find('$') != std::string::npos;
         if (has_vars != (pass == Variables::yes)) continue;
-        std::string path = has_vars ? substitute(raw, Origin{p->sources.front(), 0}) : raw;
+        std::string path = has_vars ? substitute(raw, SourceLine{p->sources.front(), 0}) : raw;
         if (!host_.exists(path))
           throw Error(p->name, path + " is missing: not installed on the host" +
                                    (p->package.empty() ? std::string()
@@ -126,7 +126,7 @@ private:
                 "cannot tell the architecture: none of the services' programs was found on the host");
   }
 
-  std::string substitute(const std::string& text, const Origin& origin) const {
+  std::string substitute(const std::string& text, const SourceLine& at) const {
     std::string out;
     for (size_t i = 0; i < text.size();) {
       if (text[i] != '$') {
@@ -139,7 +139,7 @@ private:
       std::string name = text.substr(i + 1, j - i - 1);
       auto it = vars_.find(name);
       if (it == vars_.end())
-        throw profile_error(origin, "$" + name + " is not known here (only $TRIPLET, and $PHP with php-fpm)");
+        throw profile_error(at, "$" + name + " is not known here (only $TRIPLET, and $PHP with php-fpm)");
       out += it->second;
       i = j;
     }
@@ -167,9 +167,10 @@ private:
     for (const Profile* p : list) {
       for (const ElfSpec& spec : p->elf) {
         for (const std::string& pattern : spec.paths) {
-          std::vector<std::string> hits = host_.glob(substitute(pattern, spec.origin));
+          std::vector<std::string> hits = host_.glob(substitute(pattern, spec.written_at));
           if (hits.empty() && spec.presence == Presence::required)
-            throw profile_error(spec.origin, substitute(pattern, spec.origin) + ": no such file on the host");
+            throw profile_error(spec.written_at,
+                                substitute(pattern, spec.written_at) + ": no such file on the host");
           for (const std::string& h : hits)
             roots.push_back({h, is_program(h) ? std::string() : host_program});
         }
@@ -200,7 +201,7 @@ private:
       e.mode = st->st_mode & 0777;
       e.source = obj.path;
       e.source_stamp = obj.stamp;
-      e.origin = "walk";
+      e.requested_by = "walk";
       entries_.add(std::move(e));
     }
     plan_.objects = std::move(result.objects);
@@ -219,67 +220,68 @@ private:
   // ---- profiles ------------------------------------------------------------------------------
 
   void apply_profile(const Profile& p) {
-    std::string origin = "profile " + p.name;
+    std::string requested_by = "profile " + p.name;
     for (const std::string& u : p.users)
       want_user(u);
     for (const std::string& g : p.groups)
       want_group(g);
     for (const SymlinkSpec& s : p.symlinks)
-      add_symlink(substitute(s.path, s.origin), s.target, origin);
+      add_symlink(substitute(s.path, s.written_at), s.target, requested_by);
     for (const DirSpec& d : p.dirs)
-      add_dir(substitute(d.path, d.origin), d.mode, uid_of(d.owner), gid_of(d.group), EntryRole::system,
-              origin);
+      add_dir(substitute(d.path, d.written_at), d.mode, uid_of(d.owner), gid_of(d.group), EntryRole::system,
+              requested_by);
     for (const DeviceSpec& d : p.devices) {
       PlanEntry e;
       e.kind = EntryKind::device;
       e.role = EntryRole::system;
-      e.path = substitute(d.path, d.origin);
+      e.path = substitute(d.path, d.written_at);
       e.mode = d.mode & 0777;
       e.device_type = d.type == DeviceSpec::Type::block ? DeviceType::block : DeviceType::character;
       e.major = d.major;
       e.minor = d.minor;
-      e.origin = origin;
+      e.requested_by = requested_by;
       entries_.add(std::move(e));
     }
     for (const FileSpec& f : p.files) {
-      std::string pattern = substitute(f.path, f.origin);
+      std::string pattern = substitute(f.path, f.written_at);
       std::vector<std::string> hits = host_.glob(pattern);
       if (hits.empty() && f.presence == Presence::required)
-        throw profile_error(f.origin,
+        throw profile_error(f.written_at,
                             pattern + ": no such file on the host" +
                                 (p.package.empty() ? std::string() : " (Debian package " + p.package + "?)"));
       for (const std::string& h : hits) {
-        std::string dest = (f.dest.empty() || f.dest == f.path) ? h : substitute(f.dest, f.origin);
-        add_host_path(h, dest, f.recursive == Recursive::yes, f.mode, origin);
+        std::string dest = (f.dest.empty() || f.dest == f.path) ? h : substitute(f.dest, f.written_at);
+        add_host_path(h, dest, f.recursive == Recursive::yes, f.mode, requested_by);
       }
     }
     for (const GeneratedSpec& g : p.generate)
-      add_generated(substitute(g.path, g.origin), g.content, g.mode, origin);
+      add_generated(substitute(g.path, g.written_at), g.content, g.mode, requested_by);
     for (const BindMountSpec& b : p.binds)
-      add_bind({substitute(b.source, b.origin), substitute(b.dest.empty() ? b.source : b.dest, b.origin),
+      add_bind({substitute(b.source, b.written_at),
+                substitute(b.dest.empty() ? b.source : b.dest, b.written_at),
                 b.access == BindAccess::read_only, b.noexec == NoExec::yes},
-               origin);
+               requested_by);
   }
 
   /// A host file, directory or symlink at its place in the jail. Symlinks are reproduced with their
   /// own text and what they point to is brought in too, so that nothing dangles.
   void add_host_path(const std::string& host_path, const std::string& jail_path, bool recursive,
-                     std::optional<uint32_t> mode_override, const std::string& origin) {
+                     std::optional<uint32_t> mode_override, const std::string& requested_by) {
     // The parent may itself be reached through host symlinks: reproduce them, use the real place.
     std::string parent = dirname_of(host_path);
     auto rparent = resolver_.resolve(parent);
     if (!rparent) return;
     for (const SymlinkHop& hop : rparent->hops)
-      add_symlink(hop.path, hop.target, origin);
+      add_symlink(hop.path, hop.target, requested_by);
     std::string canonical = join_path(rparent->path, host_path.substr(host_path.rfind('/') + 1));
     add_canonical_path(canonical, jail_path == host_path ? canonical : jail_path, recursive, mode_override,
-                       origin);
+                       requested_by);
   }
 
   /// add_host_path() for a path whose parent is known to be free of symlinks (a child met while
   /// descending a directory already resolved): no need to resolve it again.
   void add_canonical_path(const std::string& canonical, const std::string& dest, bool recursive,
-                          std::optional<uint32_t> mode_override, const std::string& origin) {
+                          std::optional<uint32_t> mode_override, const std::string& requested_by) {
     if (!visited_.insert(canonical + "\n" + dest).second) return;
 
     // Seen whole: a file's content is copied, a directory's entries may be.
@@ -290,15 +292,15 @@ private:
       std::optional<std::string> link = host_.readlink(canonical);
       if (!link) return;
       const std::string& target = *link;
-      add_symlink(dest, target, origin);
-      if (dest != canonical) add_symlink(canonical, target, origin);
+      add_symlink(dest, target, requested_by);
+      if (dest != canonical) add_symlink(canonical, target, requested_by);
       // The link was just read: resolve its target from the link's own (symlink-free) directory.
       std::string next =
           !target.empty() && target.front() == '/' ? target : dirname_of(canonical) + "/" + target;
       if (auto r = resolver_.resolve(next)) {
         for (const SymlinkHop& hop : r->hops)
-          add_symlink(hop.path, hop.target, origin);
-        add_host_path(r->path, r->path, recursive, mode_override, origin);
+          add_symlink(hop.path, hop.target, requested_by);
+        add_host_path(r->path, r->path, recursive, mode_override, requested_by);
       } else {
         plan_.warnings.push_back(canonical + ": symlink to " + target +
                                  " dangles on the host; reproduced as it is");
@@ -306,10 +308,10 @@ private:
       return;
     }
     if (S_ISDIR(st.st_mode)) {
-      add_dir(dest, st.st_mode & 01777, 0, 0, role_for_host_file(dest), origin);
+      add_dir(dest, st.st_mode & 01777, 0, 0, role_for_host_file(dest), requested_by);
       if (!recursive) return;
       for (const std::string& c : host_.list_dir(canonical))
-        add_canonical_path(join_path(canonical, c), join_path(dest, c), true, mode_override, origin);
+        add_canonical_path(join_path(canonical, c), join_path(dest, c), true, mode_override, requested_by);
       return;
     }
     if (!S_ISREG(st.st_mode)) {
@@ -323,7 +325,7 @@ private:
     e.mode = mode_override ? *mode_override & 0777 : st.st_mode & 0777; // never setuid/setgid
     e.source = canonical;
     e.source_stamp = stamp_of(st);
-    e.origin = origin;
+    e.requested_by = requested_by;
     entries_.add(std::move(e));
   }
 
@@ -331,7 +333,7 @@ private:
 
   void apply_discovery() {
     if (php_) {
-      const std::string origin = "discovery php-fpm";
+      const std::string requested_by = "discovery php-fpm";
       for (const PhpPool& pool : php_->pools) {
         if (!pool.user.empty()) want_user(pool.user);
         if (!pool.group.empty()) want_group(pool.group);
@@ -340,29 +342,29 @@ private:
       }
       // The master runs as root and creates sockets, the pid file and logs: root-owned directories.
       for (const std::string& d : php_->socket_dirs)
-        add_dir(d, 0755, 0, 0, EntryRole::state, origin);
-      if (!php_->pid_file.empty()) add_parent_dir(php_->pid_file, origin);
+        add_dir(d, 0755, 0, 0, EntryRole::state, requested_by);
+      if (!php_->pid_file.empty()) add_parent_dir(php_->pid_file, requested_by);
       for (const std::string& f : php_->log_files)
-        add_parent_dir(f, origin);
+        add_parent_dir(f, requested_by);
       // As Debian has /var/lib/php/sessions: every worker may create files, none may list them.
       for (const std::string& d : php_->session_dirs)
-        add_dir(d, 01733, 0, 0, EntryRole::state, origin);
+        add_dir(d, 01733, 0, 0, EntryRole::state, requested_by);
       for (const std::string& d : php_->upload_dirs)
-        add_dir(d, 01733, 0, 0, EntryRole::state, origin);
+        add_dir(d, 01733, 0, 0, EntryRole::state, requested_by);
     }
     if (nginx_) {
-      const std::string origin = "discovery nginx";
+      const std::string requested_by = "discovery nginx";
       want_user(nginx_->user);
       want_group(nginx_->group);
-      if (!nginx_->pid_file.empty()) add_parent_dir(nginx_->pid_file, origin);
+      if (!nginx_->pid_file.empty()) add_parent_dir(nginx_->pid_file, requested_by);
       for (const std::string& f : nginx_->log_files)
-        add_parent_dir(f, origin);
+        add_parent_dir(f, requested_by);
       for (const std::string& d : nginx_->socket_dirs)
-        add_dir(d, 0755, 0, 0, EntryRole::state, origin);
+        add_dir(d, 0755, 0, 0, EntryRole::state, requested_by);
       // Temporary files are written by the workers: theirs alone.
       for (const std::string& d : nginx_->temp_dirs) {
-        add_parent_dir(d, origin);
-        add_dir(d, 0700, uid_of(nginx_->user), gid_of(nginx_->group), EntryRole::state, origin);
+        add_parent_dir(d, requested_by);
+        add_dir(d, 0700, uid_of(nginx_->user), gid_of(nginx_->group), EntryRole::state, requested_by);
       }
     }
   }
@@ -375,11 +377,11 @@ private:
         throw Error(e.path,
                     "is in /.jailbuild, jailbuild's manifest directory, which root reads: nothing of a "
                     "plan goes there (" +
-                        e.origin + ")");
+                        e.requested_by + ")");
       for (const WritableSpec& w : spec_.writable)
         if (e.path != w.path && starts_with_dir(e.path, w.path))
           throw Error(w.path,
-                      "--writable: holds " + e.path + " (" + e.origin +
+                      "--writable: holds " + e.path + " (" + e.requested_by +
                           "), which jailbuild manages: the service owning the directory could replace it");
     }
   }
@@ -447,11 +449,11 @@ private:
 
   void add_accounts() {
     JailAccounts accounts = resolve_accounts(host_, users_, groups_);
-    const std::string origin = "accounts";
-    add_generated("/etc/passwd", render_passwd(accounts), 0644, origin);
-    add_generated("/etc/group", render_group(accounts), 0644, origin);
-    add_generated("/etc/shadow", render_shadow(accounts), 0600, origin);
-    add_generated("/etc/gshadow", render_gshadow(accounts), 0600, origin);
+    const std::string requested_by = "accounts";
+    add_generated("/etc/passwd", render_passwd(accounts), 0644, requested_by);
+    add_generated("/etc/group", render_group(accounts), 0644, requested_by);
+    add_generated("/etc/shadow", render_shadow(accounts), 0600, requested_by);
+    add_generated("/etc/gshadow", render_gshadow(accounts), 0600, requested_by);
     for (const PasswdEntry& u : accounts.users)
       plan_.users.push_back(u.name);
   }
@@ -459,7 +461,7 @@ private:
   // ---- entries -------------------------------------------------------------------------------
 
   void add_dir(const std::string& path, uint32_t mode, uint32_t uid, uint32_t gid, EntryRole role,
-               const std::string& origin) {
+               const std::string& requested_by) {
     PlanEntry e;
     e.kind = EntryKind::directory;
     e.role = role;
@@ -467,25 +469,25 @@ private:
     e.mode = mode & 01777;
     e.uid = uid;
     e.gid = gid;
-    e.origin = origin;
+    e.requested_by = requested_by;
     entries_.add(std::move(e));
   }
-  void add_parent_dir(const std::string& file, const std::string& origin) {
+  void add_parent_dir(const std::string& file, const std::string& requested_by) {
     std::string dir = dirname_of(file);
-    if (dir != "/" && !entries_.contains(dir)) add_dir(dir, 0755, 0, 0, EntryRole::state, origin);
+    if (dir != "/" && !entries_.contains(dir)) add_dir(dir, 0755, 0, 0, EntryRole::state, requested_by);
   }
-  void add_symlink(const std::string& path, const std::string& target, const std::string& origin) {
+  void add_symlink(const std::string& path, const std::string& target, const std::string& requested_by) {
     PlanEntry e;
     e.kind = EntryKind::symlink;
     e.role = EntryRole::system;
     e.path = path;
     e.mode = 0777;
     e.source = target;
-    e.origin = origin;
+    e.requested_by = requested_by;
     entries_.add(std::move(e));
   }
   void add_generated(const std::string& path, const std::string& content, uint32_t mode,
-                     const std::string& origin) {
+                     const std::string& requested_by) {
     PlanEntry e;
     e.kind = EntryKind::generated;
     e.role = EntryRole::config;
@@ -493,16 +495,16 @@ private:
     e.mode = mode & 0777;
     e.content = content;
     e.digest = sha256_hex(content);
-    e.origin = origin;
+    e.requested_by = requested_by;
     entries_.add(std::move(e));
   }
-  void add_bind(const BindSpec& b, const std::string& origin) {
-    check_bind_spec(b, origin);
+  void add_bind(const BindSpec& b, const std::string& requested_by) {
+    check_bind_spec(b, requested_by);
     if (!host_.exists(b.source)) throw Error(b.source, "bind source does not exist on the host");
     // Opened as `mount` opens it, to refuse now what mount would refuse. Not a look the plan is made
     // from (it bypasses the input record): `mount` checks again on every run, which is what counts.
     (void)open_bind_source(host_, b.source);
-    bind_points_.emplace_back(b.dest, origin);
+    bind_points_.emplace_back(b.dest, requested_by);
     PlanEntry e;
     e.kind = EntryKind::bind;
     e.role = EntryRole::system;
@@ -511,7 +513,7 @@ private:
     e.source = b.source;
     e.read_only = b.read_only;
     e.noexec = b.noexec;
-    e.origin = origin;
+    e.requested_by = requested_by;
     entries_.add(std::move(e));
   }
 
@@ -530,7 +532,8 @@ private:
   std::optional<std::vector<PasswdEntry>> host_users_;
   std::optional<std::vector<GroupEntry>> host_groups_;
   std::set<std::string> visited_;
-  std::vector<std::pair<std::string, std::string>> bind_points_; ///< (mount point, origin) of every bind
+  std::vector<std::pair<std::string, std::string>>
+      bind_points_; ///< (mount point, who asked for it) of every bind
 };
 
 } // namespace

@@ -7,6 +7,7 @@
 #include "jailbuild/error.hpp"
 #include "jailbuild/hostfs.hpp"
 #include "jailbuild/plan_builder.hpp"
+#include "jailbuild/text.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -34,7 +35,7 @@ std::string error_label(JailPathUse use) {
 }
 
 /// A bind source as a spec may name it: clean, absolute, not one refused_bind_source() refuses.
-void check_bind_source_text(const std::string& source, const std::string& origin) {
+void check_bind_source_text(const std::string& source, const std::string& requested_by) {
   if (source.empty() || source.front() != '/') throw Error(source, "a bind source must be an absolute path");
   if (std::any_of(source.begin(), source.end(),
                   [](char c) { return std::iscntrl(static_cast<unsigned char>(c)); }))
@@ -45,15 +46,44 @@ void check_bind_source_text(const std::string& source, const std::string& origin
     i = j + 1;
   }
   if (std::optional<std::string> why = refused_bind_source(normalize_path(source)))
-    throw Error(source, *why + " (" + origin + ")");
+    throw Error(source, *why + " (" + requested_by + ")");
 }
 
-void check_bind_point(const std::string& dest, const std::string& origin) {
+void check_bind_point(const std::string& dest, const std::string& requested_by) {
   if (std::optional<std::string> why = refused_jail_path(dest, JailPathUse::bind_point))
-    throw Error(dest, error_label(JailPathUse::bind_point) + *why + " (" + origin + ")");
+    throw Error(dest, error_label(JailPathUse::bind_point) + *why + " (" + requested_by + ")");
 }
 
 } // namespace
+
+BindSpec parse_bind(std::string_view arg) {
+  std::vector<std::string> parts = split(arg, ':');
+  if (parts.size() < 2 || parts.size() > 3 || parts[0].empty() || parts[1].empty() || parts[0][0] != '/' ||
+      parts[1][0] != '/')
+    throw Error(std::string(arg), "--bind wants SRC:DEST[:ro|rw][,noexec] with absolute paths");
+  BindSpec b{parts[0], parts[1], true, false};
+  if (parts.size() == 3) {
+    for (std::string_view opt : split_view(parts[2], ',')) {
+      if (opt == "ro")
+        b.read_only = true;
+      else if (opt == "rw")
+        b.read_only = false;
+      else if (opt == "noexec")
+        b.noexec = true;
+      else
+        throw Error(std::string(arg), "--bind option '" + std::string(opt) + "' is not ro, rw or noexec");
+    }
+  }
+  return b;
+}
+
+WritableSpec parse_writable(std::string_view arg) {
+  std::vector<std::string> parts = split(arg, ':');
+  if (parts.size() > 3 || parts[0].empty() || parts[0][0] != '/')
+    throw Error(std::string(arg), "--writable wants PATH[:USER[:GROUP]] with an absolute path");
+  return {parts[0], parts.size() > 1 && !parts[1].empty() ? parts[1] : "www-data",
+          parts.size() > 2 ? parts[2] : ""};
+}
 
 std::optional<std::string> refused_jail_path(std::string_view path, JailPathUse use) {
   if (path.empty() || path.front() != '/') return "not an absolute path";
@@ -113,23 +143,24 @@ void check_spec(const JailSpec& spec) {
       check_writable_beside_bind(w, b.dest, "--bind");
 }
 
-void check_bind_spec(const BindSpec& bind, const std::string& origin) {
-  check_bind_point(bind.dest, origin);
-  check_bind_source_text(bind.source, origin);
+void check_bind_spec(const BindSpec& bind, const std::string& requested_by) {
+  check_bind_point(bind.dest, requested_by);
+  check_bind_source_text(bind.source, requested_by);
 }
 
 /// A bind mount point is the host's once mounted: a writable directory there or below it would be
 /// made (and chowned to the service) in the host's source by a re-run while the bind is mounted; one
 /// around it lets the service swap the mount point.
-void check_writable_beside_bind(const WritableSpec& w, const std::string& point, const std::string& origin) {
+void check_writable_beside_bind(const WritableSpec& w, const std::string& point,
+                                const std::string& requested_by) {
   if (w.path == point)
-    throw Error(w.path, "--writable: also a bind mount point (" + origin +
+    throw Error(w.path, "--writable: also a bind mount point (" + requested_by +
                             "): once mounted it is the host's directory, which is not the service's to own");
   if (starts_with_dir(w.path, point))
-    throw Error(w.path, "--writable: below the bind mount point " + point + " (" + origin +
+    throw Error(w.path, "--writable: below the bind mount point " + point + " (" + requested_by +
                             "): root would make it in the host's directory through the mount");
   if (starts_with_dir(point, w.path))
-    throw Error(point, "bind mount point (" + origin + ") inside the writable directory " + w.path +
+    throw Error(point, "bind mount point (" + requested_by + ") inside the writable directory " + w.path +
                            ": the service owning that could replace it before it is mounted");
 }
 

@@ -58,9 +58,9 @@ class FileReader {
 public:
   explicit FileReader(std::string file) : file_(std::move(file)) {}
 
-  Origin origin(const toml::node& node) const { return {file_, node.source().begin.line}; }
+  SourceLine line_of(const toml::node& node) const { return {file_, node.source().begin.line}; }
   Error error(const toml::node& node, const std::string& what) const {
-    return profile_error(origin(node), what);
+    return profile_error(line_of(node), what);
   }
 
   /// Rejects any key not in allowed, naming the first one in the file; `where` is "" at the top.
@@ -104,8 +104,9 @@ public:
   }
 
   /// An array of strings, each with where it was written.
-  std::vector<std::pair<std::string, Origin>> strings(const toml::table& table, std::string_view key) const {
-    std::vector<std::pair<std::string, Origin>> out;
+  std::vector<std::pair<std::string, SourceLine>> strings(const toml::table& table,
+                                                          std::string_view key) const {
+    std::vector<std::pair<std::string, SourceLine>> out;
     const toml::node* node = table.get(key);
     if (!node) return out;
     const toml::array* array = node->as_array();
@@ -113,7 +114,7 @@ public:
     for (const toml::node& item : *array) {
       if (!item.is_string())
         throw error(item, in_quotes(key) + " must be an array of strings; found " + type_name(item));
-      out.emplace_back(item.as_string()->get(), origin(item));
+      out.emplace_back(item.as_string()->get(), line_of(item));
     }
     return out;
   }
@@ -142,7 +143,7 @@ public:
 
   /// A path: absolute, only the known variables; for the jail side no "..", no control character,
   /// nothing in /.jailbuild (the manifest directory is jailbuild's alone: root reads it).
-  void check_path(const Origin& at, std::string_view path, Side side) const {
+  void check_path(const SourceLine& at, std::string_view path, Side side) const {
     if (path.empty() || path.front() != '/')
       throw profile_error(at, "path " + in_quotes(path) + " must be absolute");
     check_variables(at, path);
@@ -158,7 +159,7 @@ public:
   }
 
   /// A symlink target: anything but empty; variables are allowed as in paths.
-  void check_target(const Origin& at, std::string_view target) const {
+  void check_target(const SourceLine& at, std::string_view target) const {
     if (target.empty()) throw profile_error(at, "symlink target is empty");
     check_variables(at, target);
   }
@@ -198,7 +199,7 @@ private:
     return value;
   }
 
-  void check_variables(const Origin& at, std::string_view text) const {
+  void check_variables(const SourceLine& at, std::string_view text) const {
     for (size_t i = text.find('$'); i != std::string_view::npos; i = text.find('$', i + 1)) {
       size_t end = i + 1;
       while (end < text.size() && (std::isupper(static_cast<unsigned char>(text[end])) ||
@@ -244,8 +245,8 @@ bool is_glob(std::string_view path) {
 /// One profile file as written, before precedence is applied.
 struct ParsedFile {
   Profile profile;
-  std::vector<Origin> include_origins; // parallel to profile.includes
-  std::optional<Origin> extend;        // where `extend = true` was written
+  std::vector<SourceLine> include_lines; // parallel to profile.includes
+  std::optional<SourceLine> extend;      // where `extend = true` was written
   bool sets_description = false;
   bool sets_package = false;
   bool sets_discover = false;
@@ -254,7 +255,7 @@ struct ParsedFile {
 /// A profile being assembled from its files, with what is needed to check it as a whole.
 struct Loaded {
   Profile profile;
-  std::vector<Origin> include_origins;
+  std::vector<SourceLine> include_lines;
   std::string text;
 };
 
@@ -263,11 +264,11 @@ void parse_dirs(const FileReader& in, const toml::table& top, Profile& p) {
     in.check_keys(*t, {"path", "mode", "owner", "group"}, "[[dirs]]");
     DirSpec d;
     d.path = in.required_string(*t, "path", "[[dirs]]");
-    in.check_path(in.origin(*t->get("path")), d.path, Side::jail);
+    in.check_path(in.line_of(*t->get("path")), d.path, Side::jail);
     d.mode = in.mode(*t, "mode").value_or(0755);
     d.owner = in.id(*t, "owner");
     d.group = in.id(*t, "group");
-    d.origin = in.origin(*t);
+    d.written_at = in.line_of(*t);
     p.dirs.push_back(std::move(d));
   }
 }
@@ -277,17 +278,17 @@ void parse_files(const FileReader& in, const toml::table& top, Profile& p) {
     in.check_keys(*t, {"path", "recursive", "optional", "dest", "mode"}, "[[files]]");
     FileSpec f;
     f.path = in.required_string(*t, "path", "[[files]]");
-    in.check_path(in.origin(*t->get("path")), f.path, Side::host);
+    in.check_path(in.line_of(*t->get("path")), f.path, Side::host);
     f.dest = f.path;
     if (auto dest = in.string(*t, "dest")) {
       if (is_glob(f.path)) throw in.error(*t->get("dest"), "'dest' cannot be used with a glob path");
       f.dest = *dest;
     }
-    in.check_path(in.origin(t->get("dest") ? *t->get("dest") : *t->get("path")), f.dest, Side::jail);
+    in.check_path(in.line_of(t->get("dest") ? *t->get("dest") : *t->get("path")), f.dest, Side::jail);
     f.recursive = in.boolean(*t, "recursive").value_or(false) ? Recursive::yes : Recursive::no;
     f.presence = in.boolean(*t, "optional").value_or(false) ? Presence::optional : Presence::required;
     f.mode = in.mode(*t, "mode");
-    f.origin = in.origin(*t);
+    f.written_at = in.line_of(*t);
     p.files.push_back(std::move(f));
   }
 }
@@ -297,10 +298,10 @@ void parse_symlinks(const FileReader& in, const toml::table& top, Profile& p) {
     in.check_keys(*t, {"path", "target"}, "[[symlinks]]");
     SymlinkSpec s;
     s.path = in.required_string(*t, "path", "[[symlinks]]");
-    in.check_path(in.origin(*t->get("path")), s.path, Side::jail);
+    in.check_path(in.line_of(*t->get("path")), s.path, Side::jail);
     s.target = in.required_string(*t, "target", "[[symlinks]]");
-    in.check_target(in.origin(*t->get("target")), s.target);
-    s.origin = in.origin(*t);
+    in.check_target(in.line_of(*t->get("target")), s.target);
+    s.written_at = in.line_of(*t);
     p.symlinks.push_back(std::move(s));
   }
 }
@@ -310,7 +311,7 @@ void parse_devices(const FileReader& in, const toml::table& top, Profile& p) {
     in.check_keys(*t, {"path", "type", "major", "minor", "mode"}, "[[devices]]");
     DeviceSpec d;
     d.path = in.required_string(*t, "path", "[[devices]]");
-    in.check_path(in.origin(*t->get("path")), d.path, Side::jail);
+    in.check_path(in.line_of(*t->get("path")), d.path, Side::jail);
     std::string type = in.required_string(*t, "type", "[[devices]]");
     if (type == "char")
       d.type = DeviceSpec::Type::character;
@@ -324,7 +325,7 @@ void parse_devices(const FileReader& in, const toml::table& top, Profile& p) {
     d.major = *major;
     d.minor = *minor;
     d.mode = in.mode(*t, "mode").value_or(0600);
-    d.origin = in.origin(*t);
+    d.written_at = in.line_of(*t);
     p.devices.push_back(std::move(d));
   }
 }
@@ -333,13 +334,13 @@ void parse_elf(const FileReader& in, const toml::table& top, Profile& p) {
   for (const toml::table* t : in.tables(top, "elf")) {
     in.check_keys(*t, {"paths", "optional"}, "[[elf]]");
     ElfSpec e;
-    for (auto& [path, origin] : in.strings(*t, "paths")) {
-      in.check_path(origin, path, Side::host);
+    for (auto& [path, at] : in.strings(*t, "paths")) {
+      in.check_path(at, path, Side::host);
       e.paths.push_back(std::move(path));
     }
     if (e.paths.empty()) throw in.error(*t, "[[elf]] needs a non-empty 'paths'");
     e.presence = in.boolean(*t, "optional").value_or(false) ? Presence::optional : Presence::required;
-    e.origin = in.origin(*t);
+    e.written_at = in.line_of(*t);
     p.elf.push_back(std::move(e));
   }
 }
@@ -349,10 +350,10 @@ void parse_generate(const FileReader& in, const toml::table& top, Profile& p) {
     in.check_keys(*t, {"path", "mode", "content"}, "[[generate]]");
     GeneratedSpec g;
     g.path = in.required_string(*t, "path", "[[generate]]");
-    in.check_path(in.origin(*t->get("path")), g.path, Side::jail);
+    in.check_path(in.line_of(*t->get("path")), g.path, Side::jail);
     g.mode = in.mode(*t, "mode").value_or(0644);
     g.content = in.required_string(*t, "content", "[[generate]]");
-    g.origin = in.origin(*t);
+    g.written_at = in.line_of(*t);
     p.generate.push_back(std::move(g));
   }
 }
@@ -362,9 +363,9 @@ void parse_binds(const FileReader& in, const toml::table& top, Profile& p) {
     in.check_keys(*t, {"source", "dest", "access", "noexec"}, "[[binds]]");
     BindMountSpec b;
     b.source = in.required_string(*t, "source", "[[binds]]");
-    in.check_path(in.origin(*t->get("source")), b.source, Side::host);
+    in.check_path(in.line_of(*t->get("source")), b.source, Side::host);
     b.dest = in.string(*t, "dest").value_or(b.source);
-    in.check_path(in.origin(t->get("dest") ? *t->get("dest") : *t->get("source")), b.dest, Side::jail);
+    in.check_path(in.line_of(t->get("dest") ? *t->get("dest") : *t->get("source")), b.dest, Side::jail);
     std::string access = in.string(*t, "access").value_or("ro");
     if (access == "ro")
       b.access = BindAccess::read_only;
@@ -373,7 +374,7 @@ void parse_binds(const FileReader& in, const toml::table& top, Profile& p) {
     else
       throw in.error(*t->get("access"), "bind access " + in_quotes(access) + " must be 'ro' or 'rw'");
     b.noexec = in.boolean(*t, "noexec").value_or(false) ? NoExec::yes : NoExec::no;
-    b.origin = in.origin(*t);
+    b.written_at = in.line_of(*t);
     p.binds.push_back(std::move(b));
   }
 }
@@ -400,16 +401,16 @@ ParsedFile parse_profile(const std::string& name, const std::string& file, const
     p.description = *description;
     out.sets_description = true;
   }
-  for (auto& [include, origin] : in.strings(top, "include")) {
+  for (auto& [include, at] : in.strings(top, "include")) {
     p.includes.push_back(std::move(include));
-    out.include_origins.push_back(std::move(origin));
+    out.include_lines.push_back(std::move(at));
   }
   if (auto package = in.string(top, "package")) {
     p.package = *package;
     out.sets_package = true;
   }
-  for (auto& [path, origin] : in.strings(top, "requires")) {
-    in.check_path(origin, path, Side::host);
+  for (auto& [path, at] : in.strings(top, "requires")) {
+    in.check_path(at, path, Side::host);
     p.required_paths.push_back(std::move(path));
   }
   if (auto discover = in.string(top, "discover")) {
@@ -422,11 +423,11 @@ ParsedFile parse_profile(const std::string& name, const std::string& file, const
                      "unknown discovery hook " + in_quotes(*discover) + " (known: nginx, php-fpm)");
     out.sets_discover = true;
   }
-  for (auto& [user, origin] : in.strings(top, "users"))
+  for (auto& [user, at] : in.strings(top, "users"))
     p.users.push_back(std::move(user));
-  for (auto& [group, origin] : in.strings(top, "groups"))
+  for (auto& [group, at] : in.strings(top, "groups"))
     p.groups.push_back(std::move(group));
-  if (in.boolean(top, "extend").value_or(false)) out.extend = in.origin(*top.get("extend"));
+  if (in.boolean(top, "extend").value_or(false)) out.extend = in.line_of(*top.get("extend"));
   parse_dirs(in, top, p);
   parse_files(in, top, p);
   parse_symlinks(in, top, p);
@@ -458,7 +459,7 @@ void extend_with(Loaded& base, ParsedFile& more) {
   for (size_t i = 0; i < from.includes.size(); ++i) {
     if (std::find(to.includes.begin(), to.includes.end(), from.includes[i]) != to.includes.end()) continue;
     to.includes.push_back(from.includes[i]);
-    base.include_origins.push_back(more.include_origins[i]);
+    base.include_lines.push_back(more.include_lines[i]);
   }
   append_unique(to.required_paths, from.required_paths);
   append_unique(to.users, from.users);
@@ -530,13 +531,13 @@ void check_includes(const std::map<std::string, Loaded, std::less<>>& all) {
       const std::string& inc = at.profile.includes[i];
       auto found = all.find(inc);
       if (found == all.end())
-        throw profile_error(at.include_origins[i], "include " + in_quotes(inc) + ": no such profile");
+        throw profile_error(at.include_lines[i], "include " + in_quotes(inc) + ": no such profile");
       Mark mark = marks[inc];
       if (mark == Mark::in_progress) {
         std::string cycle;
         for (auto it = std::find(stack.begin(), stack.end(), inc); it != stack.end(); ++it)
           cycle += *it + " -> ";
-        throw profile_error(at.include_origins[i], "include cycle: " + cycle + inc);
+        throw profile_error(at.include_lines[i], "include cycle: " + cycle + inc);
       }
       if (mark == Mark::unvisited) self(self, found->second);
     }
@@ -549,8 +550,8 @@ void check_includes(const std::map<std::string, Loaded, std::less<>>& all) {
 
 } // namespace
 
-Error profile_error(const Origin& origin, const std::string& what) {
-  return Error(origin.file, "line " + std::to_string(origin.line) + ": " + what);
+Error profile_error(const SourceLine& at, const std::string& what) {
+  return Error(at.file, "line " + std::to_string(at.line) + ": " + what);
 }
 
 std::string_view to_string(Discovery discovery) {
@@ -587,7 +588,7 @@ ProfileSet ProfileSet::load(const std::vector<std::string>& dirs) {
         extend_with(earlier->second, parsed);
         earlier->second.text += "\n" + shown;
       } else {
-        all[name] = Loaded{std::move(parsed.profile), std::move(parsed.include_origins), std::move(shown)};
+        all[name] = Loaded{std::move(parsed.profile), std::move(parsed.include_lines), std::move(shown)};
       }
     }
   }

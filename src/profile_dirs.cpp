@@ -6,6 +6,7 @@
 #include "jailbuild/profile.hpp"
 
 #include "jailbuild/error.hpp"
+#include "jailbuild/fd.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -24,14 +25,6 @@ constexpr const char* etc_profile_dir = "/etc/jailbuild/profiles.d";
 /// The directory each jail holds from its first moment (manifest.hpp's manifest_dir; the profile
 /// module does not depend on the manifest's).
 constexpr const char* jail_marker = ".jailbuild";
-
-/// The running executable's path: the kernel's, so without symlinks or "..".
-std::string executable_path() {
-  char buf[PATH_MAX];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) throw system_error("/proc/self/exe", "cannot tell where jailbuild is installed", errno);
-  return std::string(buf, static_cast<std::size_t>(n));
-}
 
 bool normalised_absolute(const std::string& path) {
   if (path.empty() || path.front() != '/') return false;

@@ -58,16 +58,12 @@ std::vector<std::string> Registry::list() const {
 }
 
 void Registry::rewrite(const std::vector<std::string>& jails) {
-  std::string tmp = dir_ + "/.jails.tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    for (const std::string& j : jails)
-      out << j << '\n';
-    out.flush();
-    if (!out) throw Error(tmp, "cannot write the jail registry");
-  }
-  if (::rename(tmp.c_str(), (dir_ + "/jails").c_str()) != 0)
-    throw system_error(dir_ + "/jails", "cannot replace", errno);
+  std::string text;
+  for (const std::string& j : jails)
+    text += j + '\n';
+  AtomicFile file(dir_ + "/jails", 0644);
+  file.write(text);
+  file.commit();
 }
 
 void Registry::add(const std::string& jail) {
@@ -91,6 +87,20 @@ void Registry::remove(const std::string& jail) {
   if (it == jails.end()) return;
   jails.erase(it);
   rewrite(jails);
+}
+
+RegisteredJails registered_jails(Registry& registry, Unregister unregister) {
+  RegisteredJails out;
+  for (std::string& jail : registry.list()) {
+    struct stat st;
+    if (::lstat(jail.c_str(), &st) != 0 && errno == ENOENT) {
+      if (unregister == Unregister::gone) registry.remove(jail);
+      out.gone.push_back(std::move(jail));
+    } else {
+      out.present.push_back(std::move(jail));
+    }
+  }
+  return out;
 }
 
 } // namespace jailbuild

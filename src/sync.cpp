@@ -14,9 +14,9 @@
 #include "jailbuild/jail_lock.hpp"
 #include "jailbuild/jailfs.hpp"
 #include "jailbuild/manifest.hpp"
-#include "jailbuild/origin.hpp"
 #include "jailbuild/plan_builder.hpp"
 #include "jailbuild/profile.hpp"
+#include "jailbuild/provenance.hpp"
 
 #include <ctime>
 #include <future>
@@ -118,7 +118,7 @@ SyncReport sync_jail(const std::string& dir, const SyncOptions& options) {
     next.tool = std::string("jailbuild ") + JB_VERSION;
     next.created = old.created;
     next.updated = static_cast<int64_t>(std::time(nullptr));
-    next.origin = old.origin;
+    next.provenance = old.provenance;
     next.plan = std::move(desired);
     next.inputs = std::move(inputs);
     write_manifest(jail, next);

@@ -269,7 +269,7 @@ private:
       } catch (const Error& e) {
         elf_cache_.erase(it);
         // Name the file as the user knows it: its host path, not where --host-root put it here.
-        throw Error(loc.resolved.path, e.message());
+        throw Error(loc.resolved.path, e.message(), e.kind(), e.code());
       }
     }
     return it->second;

@@ -46,8 +46,9 @@ struct AssembleReport {
 };
 
 /// The listing step, part one: lists every jail directory holding an entry of `plan` that `listing`
-/// does not hold yet (one read per directory; a symlink on the way makes it "blocked", never
-/// followed), the jail root's status, .jailbuild/, and the temporary files killed runs left in them.
+/// does not hold yet (one read per directory; a symlink or another non-directory on the way is noted,
+/// never followed), the jail root's status, .jailbuild/, and the temporary files killed runs left in
+/// them. A failure to read a directory (EACCES, EIO) is an Error, never taken for tampering.
 void list_jail(const JailFs& jail, const Plan& plan, JailListing& listing);
 
 /// The listing step, part two, once both plans are known: hashes the jail's regular files at the

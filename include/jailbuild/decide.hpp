@@ -50,8 +50,14 @@ template <class T> using StringMap = std::unordered_map<std::string, T, StringHa
 struct JailListing {
   /// One directory of the jail.
   struct Dir {
-    /// blocked: a symlink (or something unreadable) on the way, never followed.
-    enum class State : uint8_t { absent, present, blocked } state = State::absent;
+    /// behind_symlink, behind_non_directory: a symlink, or something else than a directory, stands
+    /// at it or on the way (what a jailed process can plant); never followed.
+    enum class State : uint8_t {
+      absent,
+      present,
+      behind_symlink,
+      behind_non_directory
+    } state = State::absent;
     StringMap<JailFs::Listed> entries; ///< by name
   };
   struct stat root {};                ///< the jail root's own status
@@ -66,7 +72,8 @@ struct JailListing {
 
 /// What is at one jail path, as the listing saw it.
 struct Seen {
-  enum class State : uint8_t { absent, present, blocked } state = State::absent;
+  /// behind_symlink, behind_non_directory: its directory is (JailListing::Dir).
+  enum class State : uint8_t { absent, present, behind_symlink, behind_non_directory } state = State::absent;
   const JailFs::Listed* entry = nullptr; ///< when present (for "/", only st is meaningful)
 };
 Seen seen(const JailListing& jail, std::string_view path);

@@ -47,6 +47,9 @@ public:
   /// The whole content of a host file; throws Error naming the host path when it is missing, not a
   /// regular file (a FIFO is refused, never waited on) or larger than max_read_size.
   std::string read_file(std::string_view host_path) const;
+  /// read_file() of a file that may be missing or not a regular file (an ld.so.conf include): nullopt
+  /// then. Any other failure (EACCES, EIO, too large) throws as read_file() does.
+  std::optional<std::string> read_file_if_regular(std::string_view host_path) const;
   /// Host paths matching a glob pattern (absolute, host-relative), sorted.
   std::vector<std::string> glob(std::string_view pattern) const;
   /// True when the host path exists (symlinks followed below the root).
@@ -68,6 +71,8 @@ public:
   void set_input_log(InputLog* log) { log_ = log; }
 
 private:
+  /// The content of a regular file, or nullopt with `why` ("no such file", "not a regular file").
+  std::optional<std::string> read_regular(std::string_view host_path, const char*& why) const;
   /// lstat(2) or, following symlinks, stat(2) of a host path, recorded.
   std::optional<struct stat> look(std::string_view host_path, Scrutiny scrutiny, bool follow) const;
   std::string root_; // without trailing slash; "" for "/"

@@ -25,11 +25,19 @@ enum class Fsync { no, yes };
 /// The kind of a device node.
 enum class DeviceKind { character, block };
 
+/// What JailFs::remove_dir() did. A directory that is not empty or has something mounted on it is
+/// a normal outcome, for the caller to report; any other failure is an Error.
+enum class RemovedDir : std::uint8_t { removed, absent, not_empty, mount_point };
+
 /// What copy_file put into the jail.
 struct CopyResult {
   std::string digest;     ///< SHA-256 of the bytes now in the jail file, lowercase hex.
   std::uint64_t size = 0; ///< Their number.
 };
+
+/// What kind of entry a mode says, for messages: "a regular file", "a directory", "a symlink",
+/// "a device node", "a FIFO", "a socket".
+std::string type_name(mode_t mode);
 
 /// Whether a directory entry's name has the exact form JailFs gives its temporary files,
 /// ".<name>.jbtmp.<16 lowercase hex digits>". A root-owned regular file so named was left by a
@@ -83,8 +91,9 @@ public:
                    uid_t uid, gid_t gid);
   /// Removes a file, symlink or device node (a symlink itself, never its target); absent is a no-op.
   void remove(std::string_view rel);
-  /// Removes an empty directory; absent is a no-op.
-  void remove_dir(std::string_view rel);
+  /// Removes an empty directory; absent is a no-op. A directory that holds entries or has something
+  /// mounted on it stays, and says so; any other failure (EACCES, EIO) throws.
+  RemovedDir remove_dir(std::string_view rel);
   /// Removes a temporary file that a killed jailbuild run left: only when the name passes
   /// is_temp_name() and the entry is a regular file owned by root, checked here, at the moment of
   /// removal; anything else is left alone. Returns whether it removed something.
@@ -98,10 +107,21 @@ public:
     struct stat st;   ///< for a symlink only st_mode is set (S_IFLNK): its text is what it is
     std::string link; ///< for a symlink: its text; empty otherwise
   };
+  /// A directory's entries, or why there are none: what a process in the jail can do to a directory
+  /// it may write (put a symlink or a file where a directory was) is a state, for the caller to report.
+  struct Listing {
+    enum class State : std::uint8_t {
+      present,       ///< `entries` holds every entry
+      absent,        ///< the directory, or a directory above it, does not exist
+      symlink,       ///< a symlink stands at `rel` or on the way: never followed
+      not_directory, ///< something else than a directory stands at `rel` or on the way
+    } state;
+    std::vector<Listed> entries;
+  };
   /// Every entry of a jail directory with its status, in one pass (sync and audit look at thousands of
-  /// entries: one open per directory instead of one per entry). nullopt when the directory is absent;
-  /// a symlink met on the way, or at `rel` itself, is an error as in lstat().
-  std::optional<std::vector<Listed>> list_dir(std::string_view rel) const;
+  /// entries: one open per directory instead of one per entry). Any failure to read what is there
+  /// (EACCES, EIO) throws: it says nothing about what the jail holds.
+  Listing list_dir(std::string_view rel) const;
   /// The text of a symlink; nullopt when absent or not a symlink.
   std::optional<std::string> read_link(std::string_view rel) const;
   /// Opens a regular file for reading (never a symlink, FIFO or device), so that audit and sync can

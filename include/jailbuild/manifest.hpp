@@ -28,11 +28,11 @@ struct PackagePin {
   bool operator==(const PackagePin&) const = default;
 };
 
-/// Where a packed jail's files came from (pack.hpp, origin.hpp). `jailbuild pack` writes it into the
+/// Where a packed jail's files came from (pack.hpp, provenance.hpp). `jailbuild pack` writes it into the
 /// archive beside the jail's manifest (.jailbuild/origin.json); unpack puts it into the manifest and
 /// stamps `unpacked`, so that sync can tell that the files came from another host's packages. Absent
 /// in jails built on this host.
-struct PackOrigin {
+struct Provenance {
   std::string host;                 ///< the packing host's name
   int64_t packed = 0;               ///< the archive's timestamp: SOURCE_DATE_EPOCH or `updated`
   std::string packages_digest;      ///< sha256 of "name version\n" for each of `packages`
@@ -48,7 +48,7 @@ struct PackOrigin {
   /// audit reports them in the unpacked jail as it does in the packed one, so that packing a jail
   /// never launders what audit condemns.
   std::map<std::string, std::string> unverified_digests;
-  bool operator==(const PackOrigin&) const = default;
+  bool operator==(const Provenance&) const = default;
 };
 
 struct Manifest {
@@ -57,7 +57,9 @@ struct Manifest {
   int64_t created = 0; ///< unix time
   int64_t updated = 0;
   Plan plan;
-  std::optional<PackOrigin> origin; ///< JSON "origin", optional: older manifests have none
+  /// Where the files came from, for a jail that was packed elsewhere. JSON "origin" (its name since
+  /// the first manifests; keys are only ever added), optional: older manifests have none.
+  std::optional<Provenance> provenance;
   /// What the plan was made from on this host (inputs.hpp), JSON "inputs"; empty when unknown (an
   /// older manifest, an unpacked jail): sync then plans.
   PlanInputs inputs;
@@ -70,22 +72,22 @@ enum class EntryStamps {
   size_only ///< the source's size, for the reader of a plan that installed nothing yet
 };
 
-/// One plan entry as JSON: kind, role, path, mode, owner, origin, then what its kind adds (source or
-/// target, digest, content, device numbers, bind options). The manifest and plan_report share it, so
-/// that an entry reads the same in both. Instantiated for nlohmann::json (keys sorted: the manifest)
-/// and nlohmann::ordered_json (keys in this order, kind first: the dry-run report). A template, not
-/// one type converted into the other: other programs read both documents, so each keeps its key
-/// order byte for byte, and the manifest's thousands of entries are not built twice.
+/// One plan entry as JSON: kind, role, path, mode, owner, "origin" (requested_by), then what its kind adds
+/// (source or target, digest, content, device numbers, bind options). The manifest and plan_report share it,
+/// so that an entry reads the same in both. Instantiated for nlohmann::json (keys sorted: the manifest) and
+/// nlohmann::ordered_json (keys in this order, kind first: the dry-run report). A template, not one type
+/// converted into the other: other programs read both documents, so each keeps its key order byte for byte,
+/// and the manifest's thousands of entries are not built twice.
 template <class Json> Json entry_to_json(const PlanEntry& entry, EntryStamps stamps);
 
 std::string manifest_to_json(const Manifest& manifest);
 /// Parses a manifest; throws Error naming `where` for anything malformed.
 Manifest manifest_from_json(const std::string& text, const std::string& where);
 
-/// A PackOrigin alone, as pack stores it in the archive.
-std::string origin_to_json(const PackOrigin& origin);
-/// Parses what origin_to_json wrote; throws Error naming `where` for anything malformed.
-PackOrigin origin_from_json(const std::string& text, const std::string& where);
+/// A Provenance alone, as pack stores it in the archive.
+std::string provenance_to_json(const Provenance& provenance);
+/// Parses what provenance_to_json wrote; throws Error naming `where` for anything malformed.
+Provenance provenance_from_json(const std::string& text, const std::string& where);
 
 /// Reads DIR's manifest; throws Error(DIR, "not a jailbuild jail: ...") when there is none.
 Manifest read_manifest(const std::string& jail_dir);

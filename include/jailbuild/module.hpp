@@ -27,11 +27,14 @@ struct ModuleTable {
   const char* version; ///< the jailbuild version the module was built for (JB_VERSION)
 };
 
-/// What a call into a module threw: an Error (path and message), or another exception (its what()).
+/// What a call into a module threw: an Error (path, message, kind and errno), or another exception
+/// (its what()).
 struct ModuleFailure {
   bool is_error = false;
   std::string path;
   std::string message;
+  ErrorKind kind = ErrorKind::other;
+  int code = 0;
 };
 
 /// Module side: runs `f`; true when it returns, false with `*failure` filled when it throws.
@@ -40,7 +43,7 @@ template <class F> bool catch_into(ModuleFailure* failure, F&& f) noexcept {
     f();
     return true;
   } catch (const Error& e) {
-    *failure = {true, e.path(), e.message()};
+    *failure = {true, e.path(), e.message(), e.kind(), e.code()};
   } catch (const std::exception& e) {
     *failure = {false, {}, e.what()};
   } catch (...) {
@@ -49,7 +52,7 @@ template <class F> bool catch_into(ModuleFailure* failure, F&& f) noexcept {
   return false;
 }
 
-/// Loader side: throws again what the module caught, as Error(path, message) or std::runtime_error.
+/// Loader side: throws again what the module caught, as the same Error or std::runtime_error.
 [[noreturn]] void rethrow(const ModuleFailure& failure);
 
 /// Loads the module `file` ("libjailbuild-lief.so") and returns its entry table, the extern "C"

@@ -5,7 +5,7 @@
 // into it.
 //
 // The archive: `.jailbuild/`, `.jailbuild/manifest.json` (the jail's manifest, byte for byte) and
-// `.jailbuild/origin.json` (a PackOrigin: the packing host and the packages the files came from, the
+// `.jailbuild/origin.json` (a Provenance: the packing host and the packages the files came from, the
 // kernel the jail's libc needs, the digest of every packed file the plan does not list, vouched for
 // or not) first, then
 // every other entry sorted by path components, parents first. Entries carry numeric owners only, no
@@ -22,8 +22,9 @@
 
 namespace jailbuild {
 
-/// The origin's place in the archive, beside the manifest (unpack merges it into the manifest).
-inline constexpr const char* origin_file = ".jailbuild/origin.json";
+/// The provenance's place in the archive, beside the manifest (unpack merges it into the manifest).
+/// The file keeps the name it always had: archives are read by other versions of jailbuild.
+inline constexpr const char* provenance_file = ".jailbuild/origin.json";
 
 /// The compression of an archive, from its name.
 enum class Compression { none, gzip, xz, zstd };
@@ -53,7 +54,7 @@ struct PackResult {
 /// Packs a jail. Reads the jail only through fds opened beneath it without following symlinks, and
 /// never follows one, nor crosses a mount (a bind's mount point is packed as the manifest says).
 /// Files the plan does not list are vouched for only in directories the services write; the others
-/// go unverified, with a warning (PackOrigin::unverified_digests). Leftovers of a killed pack to the
+/// go unverified, with a warning (Provenance::unverified_digests). Leftovers of a killed pack to the
 /// same archive are removed first, with a warning. Refuses (naming every problem) a jail that differs from
 /// its manifest (a missing entry, a file whose content changed, a setuid file, a device node unpack would
 /// refuse): the archive must unpack. A planned file whose stamp (device, inode, size, mtime) is still the one
@@ -91,9 +92,9 @@ struct UnpackResult {
 };
 
 /// Unpacks an archive made by pack_jail into a new jail, treating it as hostile until proven
-/// otherwise: its manifest and origin must come first, the origin must record the packages the
+/// otherwise: its manifest and provenance must come first, the provenance must record the packages the
 /// jail came from, the host must be able to run the jail, and the jail's spec is rebuilt from what
-/// this host allows (origin.hpp: adopt_archive_spec), before anything is written; then every entry
+/// this host allows (provenance.hpp: adopt_archive_spec), before anything is written; then every entry
 /// must have a relative path without
 /// "..", a parent directory made earlier by the archive, and a type and mode we accept (directory,
 /// regular file, symlink, a hardlink to an earlier regular file, a device of device_allowed());
@@ -101,7 +102,7 @@ struct UnpackResult {
 /// through JailFs, so nothing is written through a symlink, even one the archive itself made. Every
 /// file must match the digest its manifest gives, and every manifest entry must be present; when
 /// FILE.sha256 exists, the archive must match it. On any error the directory is removed again
-/// (emptied, if it existed). On success the manifest records the origin and the unpack, and the
+/// (emptied, if it existed). On success the manifest records the provenance and the unpack, and the
 /// jail is registered. File times are not restored (they are the archive's time, which says
 /// nothing). Errors name the archive: Error(archive, "<entry>: <why>").
 UnpackResult unpack_jail(const UnpackOptions& options);

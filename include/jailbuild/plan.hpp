@@ -45,7 +45,9 @@ struct PlanEntry {
   uint32_t minor = 0;
   bool read_only = true; ///< bind
   bool noexec = false;   ///< bind
-  std::string origin;    ///< which profile, discovery or walk asked for it (for humans)
+  /// Which profile, discovery or walk asked for it (for humans); JSON "origin" in manifests and
+  /// plans, its name there since the first ones (keys are only ever added).
+  std::string requested_by;
   /// file: a private key or password (an admin's secret --file, a TLS key nginx names): installed
   /// readable by root only unless asked otherwise, left out of archives unless pack --include-secrets.
   bool secret = false;
@@ -112,7 +114,7 @@ bool path_less(const std::string& a, const std::string& b);
 class EntrySet {
 public:
   /// Adds an entry, merging an identical duplicate; a conflicting one (a file and a directory at one
-  /// path, two different files) throws Error naming the jail path and both origins.
+  /// path, two different files) throws Error naming the jail path and who asked for each.
   void add(PlanEntry entry);
   bool contains(const std::string& path) const { return index_.count(path) != 0; }
   /// The entries sorted with path_less, missing parent directories added (0755 root:root); throws

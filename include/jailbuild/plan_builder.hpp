@@ -30,20 +30,29 @@ enum class JailPathUse { bind_point, writable };
 /// it could replace what the jail runs with, or what root writes there.
 std::optional<std::string> refused_jail_path(std::string_view path, JailPathUse use);
 
+/// A bind mount as `--bind SRC:DEST[:ro|rw][,noexec]` writes it: both paths absolute, read-only unless
+/// "rw" is given. Throws Error naming the argument for anything else; check_spec() judges the paths.
+BindSpec parse_bind(std::string_view arg);
+
+/// A writable directory as `--writable PATH[:USER[:GROUP]]` writes it: an absolute path, owned by
+/// USER (www-data when not given) and GROUP (USER's when not given). Throws Error naming the argument
+/// for anything else; check_spec() judges the path.
+WritableSpec parse_writable(std::string_view arg);
+
 /// Refuses, before anything is planned, a spec whose writable directories or bind mount points
 /// refused_jail_path() refuses, a writable directory declared twice, nested in or holding another,
 /// or at, in or around a bind mount point, and a bind source that is not a clean absolute path or
 /// that refused_bind_source() refuses. Throws Error naming the path.
 void check_spec(const JailSpec& spec);
 
-/// Refuses a bind that a spec or a profile asks for (`origin` says which, for the message): a mount
+/// Refuses a bind that a spec or a profile asks for (`requested_by` says which, for the message): a mount
 /// point refused_jail_path() refuses, a source that is not a clean absolute path (no "..", no control
 /// character) or that refused_bind_source() refuses. Throws Error naming the path.
-void check_bind_spec(const BindSpec& bind, const std::string& origin);
+void check_bind_spec(const BindSpec& bind, const std::string& requested_by);
 /// Refuses a writable directory at, below or around a bind mount point: once mounted, the point is
 /// the host's directory, and root would make the writable directory there, for the service to own.
 void check_writable_beside_bind(const WritableSpec& writable, const std::string& point,
-                                const std::string& origin);
+                                const std::string& requested_by);
 
 /// The plan for a spec. Throws Error, before anything is written, for what check_spec() refuses, an
 /// unknown profile, a service missing on the host (naming the Debian package), a bad profile entry

@@ -59,13 +59,13 @@
 namespace jailbuild {
 
 /// Where a profile entry was written, so that a later step can name the file and line in an error.
-struct Origin {
+struct SourceLine {
   std::string file;
   std::uint32_t line = 0;
 };
 
 /// An Error pointing at a profile entry: "<file>: line N: <what>".
-Error profile_error(const Origin& origin, const std::string& what);
+Error profile_error(const SourceLine& at, const std::string& what);
 
 /// Whether a missing host path is an error.
 enum class Presence { required, optional };
@@ -85,7 +85,7 @@ struct DirSpec {
   std::uint32_t mode = 0755;
   std::string owner = "root"; ///< a user name, or a number as decimal digits
   std::string group = "root"; ///< a group name, or a number as decimal digits
-  Origin origin;
+  SourceLine written_at;
 };
 
 struct FileSpec {
@@ -94,13 +94,13 @@ struct FileSpec {
   Recursive recursive = Recursive::no;
   Presence presence = Presence::required;
   std::optional<std::uint32_t> mode; ///< replaces the host's permission bits when set
-  Origin origin;
+  SourceLine written_at;
 };
 
 struct SymlinkSpec {
   std::string path;
   std::string target; ///< link text, verbatim
-  Origin origin;
+  SourceLine written_at;
 };
 
 struct DeviceSpec {
@@ -111,29 +111,29 @@ struct DeviceSpec {
   std::uint32_t major = 0;
   std::uint32_t minor = 0;
   std::uint32_t mode = 0600;
-  Origin origin;
+  SourceLine written_at;
 };
 
 struct ElfSpec {
   std::vector<std::string> paths; ///< host paths or globs
   Presence presence = Presence::required;
-  Origin origin;
+  SourceLine written_at;
 };
 
 struct GeneratedSpec {
   std::string path;
   std::uint32_t mode = 0644;
   std::string content;
-  Origin origin;
+  SourceLine written_at;
 };
 
-/// A bind mount a profile asks for (plan.hpp's BindSpec is the plan's, without origin).
+/// A bind mount a profile asks for (plan.hpp's BindSpec is the plan's, without a source line).
 struct BindMountSpec {
   std::string source; ///< host path
   std::string dest;   ///< jail path; equal to source when not given
   BindAccess access = BindAccess::read_only;
   NoExec noexec = NoExec::no;
-  Origin origin;
+  SourceLine written_at;
 };
 
 /// One profile after precedence is applied: a replaced profile is gone, an extended one holds the

@@ -34,4 +34,18 @@ private:
   std::string dir_;
 };
 
+/// Whether a registered jail that no longer exists is removed from the registry (a dry run keeps it).
+enum class Unregister { gone, none };
+
+/// The registered jails, for `sync --all`.
+struct RegisteredJails {
+  std::vector<std::string> present; ///< still there (or not known to be gone): to be synced
+  std::vector<std::string> gone;    ///< deleted by hand (ENOENT), left out
+};
+
+/// The registered jails, those deleted by hand set apart and, with Unregister::gone, removed from the
+/// registry: a jail deleted by hand must not make every later apt run report an error. Only a jail
+/// that is certainly gone (ENOENT) is left out; any other failure to look is sync's to report.
+RegisteredJails registered_jails(Registry& registry, Unregister unregister);
+
 } // namespace jailbuild

@@ -7,6 +7,7 @@
 #include "audit_internal.hpp"
 #include "jailbuild/digest.hpp"
 #include "jailbuild/error.hpp"
+#include "jailbuild/fd.hpp"
 #include "jailbuild/hostfs.hpp"
 
 #include <nlohmann/json.hpp>
@@ -29,6 +30,18 @@ namespace jailbuild {
 
 namespace audit {
 
+namespace {
+
+/// What to do about a file the audit could not read, by what failed: `permission_fix` for a
+/// permission error; anything else (a file swapped for a symlink or a FIFO meanwhile, an I/O error)
+/// is no matter of permissions and wants another look.
+std::string read_failure_fix(const Error& e, const char* permission_fix) {
+  if (e.kind() == ErrorKind::system && (e.code() == EACCES || e.code() == EPERM)) return permission_fix;
+  return "audit again";
+}
+
+} // namespace
+
 const Node* Context::find(std::string_view path) const {
   auto it = index.find(std::string(path));
   return it == index.end() ? nullptr : &nodes[it->second];
@@ -49,18 +62,10 @@ std::optional<std::string> Context::read_text(const std::string& path, std::size
   }
   try {
     UniqueFd fd(jail.open_read(path));
-    std::string text;
-    char buffer[16384];
-    while (text.size() < limit) {
-      ssize_t got = ::read(fd.get(), buffer, std::min(sizeof buffer, limit - text.size()));
-      if (got < 0 && errno == EINTR) continue;
-      if (got <= 0) break;
-      text.append(buffer, static_cast<std::size_t>(got));
-    }
-    return text;
+    return read_all(fd.get(), jail.path(path), limit);
   } catch (const Error& e) {
     add("audit-error", Severity::medium, path, std::string("cannot be read: ") + e.message(),
-        "check its permissions");
+        read_failure_fix(e, "check its permissions"));
     return std::nullopt;
   }
 }
@@ -92,7 +97,8 @@ struct FileResult {
   bool elf = false;
   ElfAudit::Type type = ElfAudit::Type::other;
   ElfHardening hardening;
-  std::string error; ///< reading the file failed
+  std::string error;     ///< reading the file failed
+  std::string error_fix; ///< what to do about it
   std::string elf_error;
   std::optional<std::uint64_t> oversized; ///< the size of an ELF file over max_hardening_file_size
 };
@@ -113,6 +119,7 @@ void read_file(const Context& ctx, FileResult& r, bool hardening) {
     raw = ctx.jail.open_read(node.path);
   } catch (const Error& e) {
     r.error = e.message();
+    r.error_fix = read_failure_fix(e, "run the audit as root");
     return;
   }
   UniqueFd fd(raw);
@@ -127,6 +134,7 @@ void read_file(const Context& ctx, FileResult& r, bool hardening) {
     }
   } catch (const Error& e) {
     r.error = e.message();
+    r.error_fix = read_failure_fix(e, "run the audit as root");
     return;
   }
   if (!r.elf || !hardening) return;
@@ -163,15 +171,6 @@ Severity role_severity(EntryRole role) {
     return Severity::info;
   }
   return Severity::high;
-}
-
-std::string type_name(mode_t mode) {
-  if (S_ISREG(mode)) return "a regular file";
-  if (S_ISDIR(mode)) return "a directory";
-  if (S_ISLNK(mode)) return "a symlink";
-  if (S_ISCHR(mode) || S_ISBLK(mode)) return "a device node";
-  if (S_ISFIFO(mode)) return "a FIFO";
-  return "a socket";
 }
 
 /// Where the services' master processes, running as root, write logs and pid files.
@@ -253,7 +252,7 @@ void check_integrity(Context& ctx, const std::unordered_map<std::size_t, const F
   // An unpacked jail also holds the packing host's site content and state, recorded by digest.
   static const std::map<std::string, std::string> no_extras;
   const std::map<std::string, std::string>& extras =
-      ctx.manifest->origin ? ctx.manifest->origin->extra_digests : no_extras;
+      ctx.manifest->provenance ? ctx.manifest->provenance->extra_digests : no_extras;
   for (const Node& n : ctx.nodes) {
     if (n.parent < 0 || n.mount || S_ISDIR(n.st.st_mode) || planned.count(n.path) ||
         inside_dir(n.path, std::string("/") + manifest_dir))
@@ -323,13 +322,7 @@ int severity_rank(const Finding& f) {
 Manifest read_manifest_users(const JailFs& jail) {
   const std::string shown = jail.path(manifest_file);
   UniqueFd fd(jail.open_read(manifest_file));
-  std::string text;
-  char buffer[65536];
-  for (ssize_t got; (got = ::read(fd.get(), buffer, sizeof buffer)) != 0;) {
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) throw system_error(shown, "cannot read", errno);
-    text.append(buffer, static_cast<std::size_t>(got));
-  }
+  const std::string text = read_all(fd.get(), shown);
   int depth = 0;
   std::size_t users = std::string::npos; // where the value of the top-level "users" starts
   for (std::size_t i = 0; i < text.size(); ++i) {
@@ -455,8 +448,8 @@ AuditReport audit_jail(const std::string& dir, const AuditOptions& options) {
   if (integrity)
     for (const PlanEntry& e : ctx.manifest->plan.entries)
       if (e.kind == EntryKind::file || e.kind == EntryKind::generated) hashed.insert(e.path);
-  if (integrity && ctx.manifest->origin)
-    for (const auto& [path, digest] : ctx.manifest->origin->extra_digests)
+  if (integrity && ctx.manifest->provenance)
+    for (const auto& [path, digest] : ctx.manifest->provenance->extra_digests)
       hashed.insert(path);
   std::vector<FileResult> results;
   for (std::size_t i = 0; i < ctx.nodes.size(); ++i) {
@@ -465,7 +458,7 @@ AuditReport audit_jail(const std::string& dir, const AuditOptions& options) {
     bool hash = hashed.count(n.path) != 0;
     // Without hardening, only unexpected files need their header (is it an executable?).
     bool header = hardening || (integrity && !hash);
-    if (hash || header) results.push_back({i, hash, {}, false, ElfAudit::Type::other, {}, {}, {}, {}});
+    if (hash || header) results.push_back({i, hash, {}, false, ElfAudit::Type::other, {}, {}, {}, {}, {}});
   }
   // Biggest first, so that the two threads finish together.
   std::sort(results.begin(), results.end(), [&](const FileResult& a, const FileResult& b) {
@@ -479,7 +472,7 @@ AuditReport audit_jail(const std::string& dir, const AuditOptions& options) {
     const std::string& path = ctx.nodes[r.node].path;
     if (!r.error.empty())
       ctx.add("audit-error", Severity::medium, path, "cannot be read: " + r.error + "; not checked",
-              "run the audit as root");
+              r.error_fix);
     if (r.hash) {
       ++report.integrity.files;
       report.integrity.bytes += static_cast<std::uint64_t>(ctx.nodes[r.node].st.st_size);

@@ -6,6 +6,7 @@
 
 #include "jailbuild/bind_source.hpp"
 #include "jailbuild/error.hpp"
+#include "jailbuild/fd.hpp"
 #include "jailbuild/hostfs.hpp"
 #include "jailbuild/plan_builder.hpp"
 
@@ -121,18 +122,7 @@ void check_mount(Context& ctx, const MountInfo& m, const MountInfo* host_root) {
 /// JailFs, never through a symlink.
 std::string read_whole(const JailFs& jail, const std::string& rel) {
   UniqueFd fd(jail.open_read(rel));
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) throw system_error(jail.path(rel), "reading status", errno);
-  std::string text(static_cast<std::size_t>(std::max<off_t>(st.st_size, 0)) + 1, '\0');
-  std::size_t got = 0;
-  for (ssize_t n; (n = ::read(fd.get(), text.data() + got, text.size() - got)) != 0;) {
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw system_error(jail.path(rel), "cannot read", errno);
-    got += static_cast<std::size_t>(n);
-    if (got == text.size()) text.resize(text.size() * 2); // it grew meanwhile
-  }
-  text.resize(got);
-  return text;
+  return read_all(fd.get(), jail.path(rel));
 }
 
 /// The manifest's bind entries, mounted or not: a manifest may come from an archive, and what it

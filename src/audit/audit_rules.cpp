@@ -4,6 +4,7 @@
 #include "audit_internal.hpp"
 
 #include "jailbuild/hostfs.hpp"
+#include "jailbuild/text.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -263,9 +264,7 @@ void check_nsswitch(Context& ctx, const std::string& text) {
     }
   }
   for (const auto& [service, databases] : databases_by_service) {
-    std::string list;
-    for (const std::string& d : databases)
-      list += (list.empty() ? "" : ", ") + d;
+    const std::string list = join(databases, ", ");
     bool synthesises = service == "systemd" || service == "mymachines";
     ctx.add("nsswitch-service", synthesises ? Severity::high : Severity::medium, "/etc/nsswitch.conf",
             "uses '" + service + "' for " + list +
@@ -353,9 +352,7 @@ void check_accounts(Context& ctx) {
                         const char* kind) {
     for (const auto& [id, names] : by_id) {
       if (names.size() < 2) continue;
-      std::string list;
-      for (const std::string& n : names)
-        list += (list.empty() ? "" : ", ") + n;
+      const std::string list = join(names, ", ");
       ctx.add("account-duplicate-id", Severity::medium, file,
               std::string(kind) + " " + std::to_string(id) + " has several names (" + list +
                   "): one account hides behind another's name",

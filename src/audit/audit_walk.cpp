@@ -7,6 +7,8 @@
 // as fast whatever the shape of the tree.
 #include "audit_internal.hpp"
 
+#include "jailbuild/fd.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <climits>
@@ -167,10 +169,9 @@ private:
                                what + ": " + std::strerror(err) + "; not checked", "run the audit as root"});
   }
 
+  /// The text of a symlink; "" when it cannot be read (it went meanwhile).
   static std::string read_link(int dir_fd, const std::string& name) {
-    char text[PATH_MAX];
-    ssize_t size = ::readlinkat(dir_fd, name.c_str(), text, sizeof text);
-    return std::string(text, size < 0 ? 0 : static_cast<std::size_t>(size));
+    return read_link_at(dir_fd, name.c_str()).value_or("");
   }
 
   /// Only a file that can be executed, or whose owner could make it executable, is asked: exec()

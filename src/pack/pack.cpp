@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // `jailbuild pack`: the jail as a reproducible pax tarball. The steps: read the manifest; walk the
 // jail without following symlinks, leaving runtime state out; check that the jail is what its
-// manifest says (so that the archive will unpack); record the origin; write the archive to a
+// manifest says (so that the archive will unpack); record the provenance; write the archive to a
 // temporary file, verifying every planned file's digest as it streams; rename it into place.
 // Built, with pack_scan.cpp and unpack.cpp, as the module libjailbuild-archive.so, loaded on first
 // use (module.hpp says why); its entry table is at the end.
@@ -9,10 +9,11 @@
 
 #include "jailbuild/digest.hpp"
 #include "jailbuild/error.hpp"
+#include "jailbuild/fd.hpp"
 #include "jailbuild/hostfs.hpp"
 #include "jailbuild/jailfs.hpp"
 #include "jailbuild/manifest.hpp"
-#include "jailbuild/origin.hpp"
+#include "jailbuild/provenance.hpp"
 #include "pack_internal.hpp"
 #include "pack_module.hpp"
 
@@ -57,28 +58,14 @@ int64_t archive_time(const PackOptions& options, const Manifest& manifest) {
   return value;
 }
 
-/// The archive file being written: a temporary file beside the final name, filled through a large
-/// buffer and hashed on the way; renamed into place by commit(), removed otherwise.
+/// The archive file being written: an AtomicFile (a temporary file beside the final name, flock()ed:
+/// one nobody holds locked is the leftover of a killed pack, which the next one removes), filled
+/// through a large buffer and hashed on the way. The archive holds the jail's private files (its
+/// shadow, 0700 directories): root-only, whatever the umask.
 class OutputFile {
 public:
-  explicit OutputFile(std::string final_path) : final_(std::move(final_path)) {
-    std::string dir = final_.find('/') == std::string::npos ? "." : final_.substr(0, final_.rfind('/'));
-    std::string base = final_.substr(final_.rfind('/') + 1);
-    temp_ = (dir.empty() ? "" : dir) + "/." + base + ".jbtmp.XXXXXX";
-    // mkstemp: O_EXCL, mode 0600. The archive holds the jail's private files (its shadow, 0700
-    // directories): root-only, whatever the umask.
-    fd_.reset(::mkstemp(temp_.data()));
-    if (!fd_) throw system_error(final_, "creating a temporary file", errno);
-    // Held until the process ends, however it ends: a temporary file nobody holds locked is the
-    // leftover of a killed pack, which the next one removes (remove_leftovers).
-    ::flock(fd_.get(), LOCK_EX);
-    buffer_ = std::make_unique_for_overwrite<char[]>(pack_buffer_size);
-  }
-  ~OutputFile() {
-    if (!committed_) ::unlink(temp_.c_str());
-  }
-  OutputFile(const OutputFile&) = delete;
-  OutputFile& operator=(const OutputFile&) = delete;
+  explicit OutputFile(const std::string& final_path)
+      : file_(final_path, 0600), buffer_(std::make_unique_for_overwrite<char[]>(pack_buffer_size)) {}
 
   void write(const void* data, std::size_t size) {
     hash_.update(data, size);
@@ -91,33 +78,23 @@ public:
     }
   }
   void flush() {
-    for (std::size_t done = 0; done < used_;) {
-      ssize_t n = ::write(fd_.get(), buffer_.get() + done, used_ - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) throw system_error(final_, "writing", errno);
-      done += static_cast<std::size_t>(n);
-    }
+    file_.write(buffer_.get(), used_);
     written_ += used_;
     used_ = 0;
     // Start writing back what is written, without waiting: ext4 would otherwise allocate and flush
     // the whole file inside the final rename (its replace-by-rename safeguard), after the work is done.
-    ::sync_file_range(fd_.get(), 0, static_cast<off_t>(written_), SYNC_FILE_RANGE_WRITE);
+    ::sync_file_range(file_.fd(), 0, static_cast<off_t>(written_), SYNC_FILE_RANGE_WRITE);
   }
   /// Flushes, renames into place; returns the sha256 of the archive.
   std::string commit() {
     flush();
-    if (::close(fd_.release()) != 0) throw system_error(final_, "writing", errno);
-    if (::rename(temp_.c_str(), final_.c_str()) != 0)
-      throw system_error(final_, "renaming into place", errno);
-    committed_ = true;
+    file_.commit();
     return hash_.finish();
   }
-  const std::string& path() const { return final_; }
+  const std::string& path() const { return file_.path(); }
 
 private:
-  std::string final_, temp_;
-  UniqueFd fd_;
-  bool committed_ = false;
+  AtomicFile file_;
   std::unique_ptr<char[]> buffer_;
   std::size_t used_ = 0;
   uint64_t written_ = 0;
@@ -203,7 +180,7 @@ private:
       writer->out_.write(data, size);
       return static_cast<la_ssize_t>(size);
     } catch (const Error& e) {
-      archive_set_error(a, EIO, "%s", e.what());
+      archive_set_error(a, e.code() ? e.code() : EIO, "%s", e.what());
       return -1;
     }
   }
@@ -228,7 +205,7 @@ private:
 /// that changes meanwhile is an error.
 std::optional<std::string> pack_file(ArchiveWriter& writer, const JailFs& jail, const PackItem& item,
                                      const PlanEntry* planned, int64_t mtime, char* buffer, uint64_t& bytes) {
-  const std::string rel = jail_rel(item.path);
+  const std::string rel = archive_name(item.path);
   UniqueFd fd(jail.open_read(rel));
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) throw system_error(jail.path(rel), "reading status", errno);
@@ -284,20 +261,9 @@ std::string joined(const std::vector<std::string>& lines) {
 
 /// "HEX  NAME\n", as sha256sum writes it, atomically.
 void write_checksum_file(const std::string& archive, const std::string& sha256) {
-  std::string path = archive + ".sha256";
-  std::string temp = path + ".jbtmp.XXXXXX";
-  int fd = ::mkstemp(temp.data());
-  if (fd < 0) throw system_error(path, "creating a temporary file", errno);
-  ::flock(fd, LOCK_EX); // as OutputFile's: only a killed pack leaves it unlocked
-  std::string line = sha256 + "  " + archive.substr(archive.rfind('/') + 1) + "\n";
-  bool ok =
-      ::fchmod(fd, 0644) == 0 && ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
-  ok = ::close(fd) == 0 && ok;
-  if (!ok || ::rename(temp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(temp.c_str());
-    throw system_error(path, "writing", err);
-  }
+  AtomicFile file(archive + ".sha256", 0644);
+  file.write(sha256 + "  " + archive.substr(archive.rfind('/') + 1) + "\n");
+  file.commit();
 }
 
 bool is_ascii(std::string_view text) {
@@ -309,19 +275,12 @@ std::string read_manifest_text(const JailFs& jail) {
   if (!jail.lstat(manifest_file))
     throw Error(jail.root(), "not a jailbuild jail: no " + std::string(manifest_file));
   UniqueFd fd(jail.open_read(manifest_file));
-  std::string text;
-  char buffer[65536];
-  for (;;) {
-    ssize_t got = ::read(fd.get(), buffer, sizeof buffer);
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) throw system_error(jail.path(manifest_file), "reading", errno);
-    if (got == 0) return text;
-    text.append(buffer, static_cast<std::size_t>(got));
-  }
+  return read_all(fd.get(), jail.path(manifest_file));
 }
 
-/// Whether `name` is one of the temporary files a pack to `base` makes: ".BASE.jbtmp.XXXXXX" (the
-/// archive) or "BASE.sha256.jbtmp.XXXXXX" (its checksum), XXXXXX as mkstemp fills it.
+/// Whether `name` is one of the temporary files a pack to `base` makes (AtomicFile's): ".BASE.jbtmp.XXXXXX"
+/// (the archive) or ".BASE.sha256.jbtmp.XXXXXX" (its checksum; "BASE.sha256.jbtmp.XXXXXX" as an
+/// older jailbuild named it), XXXXXX as mkstemp fills it.
 bool is_temp_of(std::string_view name, std::string_view base) {
   auto random_tail = [](std::string_view tail) {
     return tail.size() == 6 && std::all_of(tail.begin(), tail.end(), [](char c) {
@@ -329,7 +288,8 @@ bool is_temp_of(std::string_view name, std::string_view base) {
            });
   };
   for (const std::string& prefix :
-       {"." + std::string(base) + ".jbtmp.", std::string(base) + ".sha256.jbtmp."})
+       {"." + std::string(base) + ".jbtmp.", "." + std::string(base) + ".sha256.jbtmp.",
+        std::string(base) + ".sha256.jbtmp."})
     if (name.starts_with(prefix) && random_tail(name.substr(prefix.size()))) return true;
   return false;
 }
@@ -390,10 +350,10 @@ void mark_hardlinks(std::vector<PackItem>& items) {
   }
 }
 
-/// The digest the origin gives a file the plan does not list.
-const std::string& unplanned_digest(const PackOrigin& origin, const std::string& path) {
-  auto it = origin.extra_digests.find(path);
-  return it != origin.extra_digests.end() ? it->second : origin.unverified_digests.at(path);
+/// The digest the provenance gives a file the plan does not list.
+const std::string& unplanned_digest(const Provenance& provenance, const std::string& path) {
+  auto it = provenance.extra_digests.find(path);
+  return it != provenance.extra_digests.end() ? it->second : provenance.unverified_digests.at(path);
 }
 
 /// The directories where the jail's services put files of their own, as audit counts them: the
@@ -414,27 +374,27 @@ bool inside_any(const std::string& path, const std::vector<std::string>& dirs) {
   });
 }
 
-/// The origin of the archive's manifest: the packing host and its packages (kept from the manifest
+/// The provenance of the archive's manifest: the packing host and its packages (kept from the manifest
 /// when the jail was itself unpacked: its files still come from that host's packages), the kernel
 /// the jail's libc needs, and the digest of each file the plan does not list (hashed here, before
 /// the manifest is written; the plan's files are verified as they stream). Such a file is vouched
 /// for only in a directory the services write; anywhere else (a configuration file placed by hand
 /// in /etc, which audit rates high) it goes unverified, with a warning.
-PackOrigin origin_for(const Manifest& manifest, const JailFs& jail, const std::vector<PackItem>& items,
-                      const PlanIndex& plan, std::future<std::vector<PackagePin>>& packages, int64_t mtime,
-                      std::vector<std::string>& warnings) {
-  PackOrigin origin;
-  if (manifest.origin) {
-    origin.host = manifest.origin->host;
-    origin.packages = manifest.origin->packages;
+Provenance provenance_for(const Manifest& manifest, const JailFs& jail, const std::vector<PackItem>& items,
+                          const PlanIndex& plan, std::future<std::vector<PackagePin>>& packages,
+                          int64_t mtime, std::vector<std::string>& warnings) {
+  Provenance provenance;
+  if (manifest.provenance) {
+    provenance.host = manifest.provenance->host;
+    provenance.packages = manifest.provenance->packages;
   } else {
     struct utsname uts {};
-    origin.host = ::uname(&uts) == 0 ? uts.nodename : "";
-    origin.packages = packages.get();
+    provenance.host = ::uname(&uts) == 0 ? uts.nodename : "";
+    provenance.packages = packages.get();
   }
-  origin.packages_digest = packages_digest(origin.packages);
-  origin.packed = mtime;
-  origin.min_kernel = min_kernel_of(jail, manifest.plan, warnings);
+  provenance.packages_digest = packages_digest(provenance.packages);
+  provenance.packed = mtime;
+  provenance.min_kernel = min_kernel_of(jail, manifest.plan, warnings);
   const std::vector<std::string> writable = service_dirs(manifest.plan);
   std::vector<std::string> problems, unverified;
   for (const PackItem& item : items) {
@@ -443,20 +403,20 @@ PackOrigin origin_for(const Manifest& manifest, const JailFs& jail, const std::v
     std::string digest;
     if (item.hardlink_to.empty()) {
       if (own) continue;
-      UniqueFd fd(jail.open_read(jail_rel(item.path)));
+      UniqueFd fd(jail.open_read(item.path));
       digest = sha256_fd(fd.get());
     } else {
       const std::string* target = planned_digest(plan, item.hardlink_to);
-      digest = target ? *target : unplanned_digest(origin, item.hardlink_to);
+      digest = target ? *target : unplanned_digest(provenance, item.hardlink_to);
     }
     if (own) {
       if (*own != digest)
         problems.push_back(item.path + " is a hardlink of " + item.hardlink_to +
                            ", whose content the manifest gives otherwise");
     } else if (inside_any(item.path, writable)) {
-      origin.extra_digests[item.path] = digest;
+      provenance.extra_digests[item.path] = digest;
     } else {
-      origin.unverified_digests[item.path] = digest;
+      provenance.unverified_digests[item.path] = digest;
       unverified.push_back(item.path);
     }
   }
@@ -470,16 +430,16 @@ PackOrigin origin_for(const Manifest& manifest, const JailFs& jail, const std::v
                        "are packed unverified: the unpacked jail's audit reports them as this jail's does (" +
                        some + (unverified.size() > 10 ? ", ...)" : ")"));
   }
-  return origin;
+  return provenance;
 }
 
 /// An entry without content of its own: directory, symlink, device node, or a hardlink.
 void write_non_file(ArchiveWriter& writer, const PackItem& item, int64_t mtime) {
-  const std::string rel = jail_rel(item.path);
+  const std::string rel = archive_name(item.path);
   const mode_t type = item.st.st_mode & S_IFMT;
   archive_entry* e = writer.entry(rel, type, item.st.st_mode & 07777, item.st.st_uid, item.st.st_gid, mtime);
   if (type == S_IFREG) {
-    archive_entry_copy_hardlink(e, jail_rel(item.hardlink_to).c_str());
+    archive_entry_copy_hardlink(e, archive_name(item.hardlink_to).c_str());
     archive_entry_set_size(e, 0);
   } else if (type == S_IFLNK) {
     archive_entry_copy_symlink(e, item.link_target.c_str());
@@ -504,7 +464,7 @@ PackResult pack_with_libarchive(const PackOptions& options) {
   remove_leftovers(options.output, result.warnings);
   // dpkg's file lists take as long to read as the jail takes to walk: read them meanwhile.
   std::future<std::vector<PackagePin>> packages;
-  if (!manifest.origin)
+  if (!manifest.provenance)
     packages = std::async(std::launch::async, [&manifest] {
       return owning_packages(manifest.plan, HostRoot(manifest.plan.spec.host_root));
     });
@@ -519,21 +479,22 @@ PackResult pack_with_libarchive(const PackOptions& options) {
 
   // Record where the files came from, and the digest of every file the plan does not list.
   const PlanIndex plan = index_of(manifest.plan);
-  const PackOrigin origin = origin_for(manifest, jail, scan.items, plan, packages, mtime, result.warnings);
+  const Provenance provenance =
+      provenance_for(manifest, jail, scan.items, plan, packages, mtime, result.warnings);
 
-  // Write the manifest and the origin first, then every item, verifying each file as it streams.
+  // Write the manifest and the provenance first, then every item, verifying each file as it streams.
   ScopedUtf8Locale utf8;
   if (!utf8.active())
     for (const PackItem& item : scan.items)
       if (!is_ascii(item.path) || !is_ascii(item.link_target))
-        throw Error(jail.path(jail_rel(item.path)),
+        throw Error(jail.path(item.path),
                     "a non-ASCII name needs the C.UTF-8 locale, which this system lacks");
   OutputFile out(options.output);
   ArchiveWriter writer(out, compression_for(options.output));
   writer.entry(manifest_dir, AE_IFDIR, 0700, 0, 0, mtime);
   writer.write_header(manifest_dir);
   writer.write_file(manifest_file, manifest_text, mtime);
-  writer.write_file(origin_file, origin_to_json(origin), mtime);
+  writer.write_file(provenance_file, provenance_to_json(provenance), mtime);
   result.entries = 3;
   std::vector<std::string> problems;
   auto buffer = std::make_unique_for_overwrite<char[]>(pack_buffer_size);
@@ -548,7 +509,7 @@ PackResult pack_with_libarchive(const PackOptions& options) {
     const std::string* planned = planned_digest(plan, item.path);
     std::optional<std::string> digest =
         pack_file(writer, jail, item, planned ? entry : nullptr, mtime, buffer.get(), result.bytes);
-    if (digest && *digest != (planned ? *planned : unplanned_digest(origin, item.path)))
+    if (digest && *digest != (planned ? *planned : unplanned_digest(provenance, item.path)))
       problems.push_back(item.path + (planned ? " differs from its manifest digest (run jailbuild audit)"
                                               : " changed while being packed"));
   }

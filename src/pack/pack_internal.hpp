@@ -45,8 +45,9 @@ class JailFs;
 /// many directories open).
 inline constexpr std::size_t max_jail_depth = 256;
 
-/// "usr/bin/nginx" for the jail path "/usr/bin/nginx".
-inline std::string jail_rel(const std::string& jail_path) {
+/// A jail path's name in an archive: "usr/bin/nginx" for "/usr/bin/nginx". (JailFs takes jail paths as
+/// they are.)
+inline std::string archive_name(const std::string& jail_path) {
   return jail_path.substr(1);
 }
 

@@ -5,6 +5,7 @@
 
 #include "jailbuild/elf.hpp"
 #include "jailbuild/error.hpp"
+#include "jailbuild/fd.hpp"
 #include "jailbuild/hostfs.hpp"
 #include "jailbuild/jailfs.hpp"
 #include "jailbuild/manifest.hpp"
@@ -229,11 +230,9 @@ private:
   }
 
   std::string read_link(int dir_fd, const std::string& name, const std::string& path) const {
-    std::string text(4096, '\0');
-    ssize_t size = ::readlinkat(dir_fd, name.c_str(), text.data(), text.size());
-    if (size < 0) throw system_error(root_ + path, "reading symlink", errno);
-    text.resize(static_cast<std::size_t>(size));
-    return text;
+    std::optional<std::string> text = read_link_at(dir_fd, name.c_str());
+    if (!text) throw system_error(root_ + path, "reading symlink", errno);
+    return std::move(*text);
   }
 
   std::string root_;
@@ -334,7 +333,7 @@ std::string min_kernel_of(const JailFs& jail, const Plan& plan, std::vector<std:
     std::string_view name = std::string_view(e.path).substr(e.path.rfind('/') + 1);
     if (e.kind != EntryKind::file || !name.starts_with("libc.so.")) continue;
     try {
-      UniqueFd fd(jail.open_read(jail_rel(e.path)));
+      UniqueFd fd(jail.open_read(e.path));
       // The jail file through its fd: /proc/self/fd/N reopens the same inode, not a path.
       std::optional<ElfAbiTag> tag = read_elf_abi_tag("/proc/self/fd/" + std::to_string(fd.get()));
       auto key = [](const ElfAbiTag& t) { return std::tuple(t.major, t.minor, t.patch); };

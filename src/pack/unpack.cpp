@@ -12,8 +12,8 @@
 #include "jailbuild/error.hpp"
 #include "jailbuild/jailfs.hpp"
 #include "jailbuild/manifest.hpp"
-#include "jailbuild/origin.hpp"
 #include "jailbuild/profile.hpp"
+#include "jailbuild/provenance.hpp"
 #include "jailbuild/registry.hpp"
 #include "pack_internal.hpp"
 #include "pack_module.hpp"
@@ -144,7 +144,8 @@ public:
     std::vector<std::string> missing;
     for (const PlanEntry& e : manifest_.plan.entries)
       if (e.path != "/" && !seen_.count(e.path.substr(1))) missing.push_back(e.path);
-    for (const auto* digests : {&manifest_.origin->extra_digests, &manifest_.origin->unverified_digests})
+    for (const auto* digests :
+         {&manifest_.provenance->extra_digests, &manifest_.provenance->unverified_digests})
       for (const auto& [path, digest] : *digests)
         if (!seen_.count(path.substr(1))) missing.push_back(path);
     if (!missing.empty())
@@ -165,12 +166,13 @@ private:
     return it == plan_.end() ? nullptr : it->second;
   }
 
-  /// The digest the manifest gives a regular file: the plan's, else the origin's lists of the rest.
+  /// The digest the manifest gives a regular file: the plan's, else the provenance's lists of the rest.
   const std::string& expected_digest(const std::string& rel) const {
     if (const PlanEntry* p = planned(rel);
         p && (p->kind == EntryKind::file || p->kind == EntryKind::generated))
       return p->digest;
-    for (const auto* digests : {&manifest_.origin->extra_digests, &manifest_.origin->unverified_digests})
+    for (const auto* digests :
+         {&manifest_.provenance->extra_digests, &manifest_.provenance->unverified_digests})
       if (auto it = digests->find("/" + rel); it != digests->end()) return it->second;
     refuse(rel, "a file its manifest does not list");
   }
@@ -341,10 +343,10 @@ UnpackResult unpack_with_libarchive(const UnpackOptions& options) {
     throw Error(options.archive, "this host cannot run the jail:" + joined(host.errors));
   }
   result.warnings = host.warnings;
-  // Nothing of the archive chooses what root reads on this host: the origin must say which packages
+  // Nothing of the archive chooses what root reads on this host: the provenance must say which packages
   // the files came from (sync compares them before it refreshes anything), and the spec is rebuilt
   // from this host's profiles, with no bind and no host path of the archive's.
-  if (std::optional<std::string> problem = origin_problem(*manifest.origin))
+  if (std::optional<std::string> problem = provenance_problem(*manifest.provenance))
     throw Error(options.archive, *problem + " (was it made by jailbuild pack, on a host with dpkg?)");
   const std::vector<std::string> profile_dirs = host_profile_dirs(options.profile_dirs);
   AdoptedSpec adopted =
@@ -366,8 +368,8 @@ UnpackResult unpack_with_libarchive(const UnpackOptions& options) {
     throw Error(options.archive,
                 "its sha256 " + sha256 + " differs from the one in " + options.archive + ".sha256");
 
-  manifest.origin->unpacked = static_cast<int64_t>(std::time(nullptr));
-  manifest.origin->archive_sha256 = sha256;
+  manifest.provenance->unpacked = static_cast<int64_t>(std::time(nullptr));
+  manifest.provenance->archive_sha256 = sha256;
   write_manifest(jail, manifest);
   Registry(options.state_dir).add(result.dir);
   target.keep(jail);

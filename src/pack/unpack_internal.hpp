@@ -56,8 +56,8 @@ private:
 /// `what` names the field for the message: "path", "hardlink target".
 std::string checked_name(const ArchiveReader& reader, const char* raw, const char* what);
 
-/// Reads the manifest and the origin, which must be the archive's first files (after their
-/// directory), and puts the origin into the manifest. `entries` counts the entries read.
+/// Reads the manifest and the provenance (origin.json), which must be the archive's first files (after
+/// their directory), and puts the provenance into the manifest. `entries` counts the entries read.
 Manifest read_leading_manifest(ArchiveReader& reader, uint64_t& entries);
 
 } // namespace jailbuild

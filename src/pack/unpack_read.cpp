@@ -327,10 +327,10 @@ Manifest read_leading_manifest(ArchiveReader& reader, uint64_t& entries) {
                 std::string("no jailbuild manifest: ") + manifest_file + " must come first" + not_ours);
   Manifest manifest =
       manifest_from_json(read_small_file(reader, e, manifest_file), reader.path() + ": " + manifest_file);
-  if (!(e = next_named(reader, origin_file, entries)))
-    throw Error(reader.path(), std::string("no ") + origin_file + " after the manifest" + not_ours);
-  manifest.origin =
-      origin_from_json(read_small_file(reader, e, origin_file), reader.path() + ": " + origin_file);
+  if (!(e = next_named(reader, provenance_file, entries)))
+    throw Error(reader.path(), std::string("no ") + provenance_file + " after the manifest" + not_ours);
+  manifest.provenance = provenance_from_json(read_small_file(reader, e, provenance_file),
+                                             reader.path() + ": " + provenance_file);
   return manifest;
 }
 

@@ -17,14 +17,13 @@ cleanup() {
 }
 trap cleanup EXIT
 jail=$tmp/jail
-fail=0
-check() { if eval "$2"; then echo "ok $1"; else echo "FAIL $1"; fail=1; fi; }
+. "$(dirname "$0")/lib/checks.sh"
 # findings JSON: "severity rule path" lines of an audit's JSON (grep without -q: no broken pipe).
 findings() { python3 -c 'import json, sys
 for f in json.load(open(sys.argv[1]))["findings"]: print(f["severity"], f["rule"], f["path"])' "$1"; }
 
 # A fresh jail: create audits it itself, and it passes the default threshold of `audit` too.
-"$JB" create "$jail" --with nginx,php-fpm --state-dir "$tmp/state" -q || { echo "FAIL create"; exit 1; }
+"$JB" create "$jail" --with nginx,php-fpm --state-dir "$tmp/state" -q || { flunk "create"; finish; }
 "$JB" audit "$jail" >"$tmp/clean.txt"
 rc=$?
 cat "$tmp/clean.txt"
@@ -87,7 +86,7 @@ check "--no-audit lets it pass" '[ $? -eq 0 ]'
 if command -v jk_init >/dev/null && grep -q '^\[basicshell\]' /etc/jailkit/jk_init.ini 2>/dev/null; then
   jk_parent=$(mktemp -d /var/lib/jb-audit-jk.XXXXXX)
   chmod 755 "$jk_parent"
-  jk_init -j "$jk_parent/jail" basicshell >"$tmp/jk_init.log" 2>&1 || { cat "$tmp/jk_init.log"; echo "FAIL jk_init"; exit 1; }
+  jk_init -j "$jk_parent/jail" basicshell >"$tmp/jk_init.log" 2>&1 || { cat "$tmp/jk_init.log"; flunk "jk_init"; finish; }
   "$JB" audit "$jk_parent/jail" --json >"$tmp/jk.json"
   rc=$?
   findings "$tmp/jk.json"
@@ -100,16 +99,18 @@ if command -v jk_init >/dev/null && grep -q '^\[basicshell\]' /etc/jailkit/jk_in
 d = json.load(open(sys.argv[1])); assert not d[\"manifest\"] and d[\"integrity\"][\"skipped_because\"] == \"no manifest\"" "$tmp/jk.json"'
   if grep -Eq '^(passwd|group):.*systemd' /etc/nsswitch.conf; then
     check "jailkit: the host's nsswitch.conf with systemd (high)" 'findings "$tmp/jk.json" | grep -x "high nsswitch-service /etc/nsswitch.conf" >/dev/null'
+  else
+    skip 1 "jailkit's nsswitch.conf: this host's names no systemd service"
   fi
   # -k hardlinks the host's files where it can: each shares its inode with the host.
-  jk_init -k -j "$jk_parent/linked" basicshell >"$tmp/jk_init.log" 2>&1 || { cat "$tmp/jk_init.log"; echo "FAIL jk_init -k"; exit 1; }
+  jk_init -k -j "$jk_parent/linked" basicshell >"$tmp/jk_init.log" 2>&1 || { cat "$tmp/jk_init.log"; flunk "jk_init -k"; finish; }
   if [ "$(stat -c %d "$jk_parent")" = "$(stat -c %d /usr/bin/bash)" ]; then
     "$JB" audit "$jk_parent/linked" --json --no-hardening >"$tmp/jk-linked.json"
     check "jailkit -k: hardlinks to host files (high)" 'findings "$tmp/jk-linked.json" | grep "^high hardlink-outside /" >/dev/null'
   else
-    echo "skip jailkit -k: /var/lib and /usr are on different file systems, so jk_init copied"
+    skip 1 "jailkit -k: /var/lib and /usr are on different file systems, so jk_init copied"
   fi
 else
-  echo "skip jailkit part: jk_init or its basicshell section is missing (apt-get install jailkit)"
+  skip 8 "the jailkit part: jk_init or its basicshell section is missing (apt-get install jailkit)"
 fi
-exit $fail
+finish

@@ -14,8 +14,7 @@ base=/tmp
 [ -d /dev/shm ] && [ -w /dev/shm ] && base=/dev/shm
 tmp=$(mktemp -d "$base/jb-audit-hostile.XXXXXX")
 trap 'rm -rf --one-file-system "$tmp"' EXIT
-fail=0
-check() { if eval "$2"; then echo "ok $1"; else echo "FAIL $1"; fail=1; fi; }
+. "$(dirname "$0")/lib/checks.sh"
 # audit ARGS...: the audit under 1 GiB of address space and 120 s; exit code in $rc, peak RSS in KiB
 # in $rss (0 when /usr/bin/time is missing), output in $tmp/out.json, errors in $tmp/err.
 audit() {
@@ -59,7 +58,7 @@ assert e[\"error\"] is None and e[\"nx\"] and e[\"relro\"] != \"none\", e"'
 if [ "$rss" -gt 0 ]; then
   check "peak memory below 200 MB (was 6.3 GB)" '[ "$rss" -lt 200000 ]'
 else
-  echo "skipped: the peak memory check (/usr/bin/time is not installed)"
+  skip 1 "the peak memory check: /usr/bin/time is not installed"
 fi
 rm -f "$sessions/sess_giant" "$sessions/sess_large"
 
@@ -91,4 +90,4 @@ assert sorted(x[\"path\"].split(\"/\")[6] for x in f) == [\"a\", \"b\"], [x[\"pa
 assert all(x[\"severity\"] == \"high\" and \"more than 256 levels deep\" in x[\"message\"] for x in f), f
 assert d[\"entries\"] < 1000, d[\"entries\"]"'
 
-exit $fail
+finish

@@ -12,10 +12,7 @@ chmod 755 "$tmp"
 dry=/tmp/jb-create-dry.$$.$RANDOM
 cleanup() { rm -rf --one-file-system "$tmp" "$dry"; }
 trap cleanup EXIT
-fail=0
-ok() { echo "ok $1"; }
-bad() { echo "FAIL $1"; fail=1; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+. "$(dirname "$0")/lib/checks.sh"
 
 # run NAME CMD...: runs CMD, keeping its exit status, stdout and stderr in $rc, $out, $err.
 run() {
@@ -56,7 +53,7 @@ assert all(e[\"path\"].startswith(\"/\") for e in d[\"entries\"])
 " "$out"'
   check "dry run --json writes nothing" '[ ! -e "$dry" ]'
 else
-  echo "skip dry-run checks: /usr/bin/passwd is missing or not setuid here"
+  skip 7 "the dry-run checks: /usr/bin/passwd is missing or not setuid here"
 fi
 
 # --- errors found before anything is written ----------------------------------------------
@@ -90,15 +87,15 @@ done
 check "a system directory is named as such" '"$JB" create /usr --with nginx --dry-run 2>&1 | grep -q "^jailbuild: /usr: refusing to build a jail in a system directory"'
 
 # --- a real jail (root) --------------------------------------------------------------------
+# The checks below, as many as a run as root makes.
+real_jail_checks=83
 if [ "$(id -u)" -ne 0 ]; then
-  echo "SKIP: the rest needs root (chown, mknod); CI runs as root"
-  [ $fail -eq 0 ] && exit 77
-  exit $fail
+  skip $real_jail_checks "the real jail: it needs root (chown, mknod); CI runs as root"
+  finish 77
 fi
 if [ $have_passwd = 0 ]; then
-  echo "SKIP: /usr/bin/passwd is missing or not setuid: the setuid checks need it"
-  [ $fail -eq 0 ] && exit 77
-  exit $fail
+  skip $real_jail_checks "the real jail: /usr/bin/passwd is missing or not setuid, and the setuid checks need it"
+  finish 77
 fi
 
 jail=$tmp/jail
@@ -167,7 +164,7 @@ EOF
   run "$JB" create "$jail" --with unreadable --profiles-dir "$tmp/profiles" --state-dir "$tmp/state"
   check "failing assembly into an existing jail keeps it" '[ $rc -eq 2 ] && [ -f "$jail/usr/bin/passwd" ] && [ -d "$jail/.jailbuild" ]'
 else
-  echo "skip failing-assembly checks: /proc/sys/vm/drop_caches is missing or readable here"
+  skip 4 "the failing-assembly checks: /proc/sys/vm/drop_caches is missing or readable here"
 fi
 
 # --- issue #10: writable directories and binds refused before anything is written -------------
@@ -225,4 +222,4 @@ run "$JB" create "$rjail" --with forge --profiles-dir "$tmp/profiles" --profiles
 check "a profile entry under /.jailbuild: exit 2, naming the file and line (got: $err)" '[ $rc -eq 2 ] && grep -q "^jailbuild: $tmp/dotprofiles/forge.toml: line 5: .*/.jailbuild" <<<"$err"'
 check "a profile entry under /.jailbuild: nothing written" '[ ! -e "$rjail" ]'
 
-exit $fail
+finish

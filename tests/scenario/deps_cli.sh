@@ -15,12 +15,9 @@ python=/usr/bin/python3
 
 tmp=$(mktemp -d /tmp/jb-deps-cli.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-failures=0
-ok() { echo "ok: $*"; }
-fail() {
-  echo "FAIL: $*"
-  failures=$((failures + 1))
-}
+. "$(dirname "$0")/lib/checks.sh"
+ok() { pass "$*"; }
+fail() { flunk "$*"; }
 
 # deps ARGS...: runs `jailbuild deps ARGS`; leaves the exit code in $status, output in $tmp/out, $tmp/err.
 deps() {
@@ -190,8 +187,4 @@ expect_status "--dot" 0
 expect_stdout_has "--dot" "\"/usr/bin/hello\" -> \"$L/libhop.so.1.0.0\""
 [ "$(tail -n1 "$tmp/out")" = "}" ] && ok "--dot: closed" || fail "--dot: last line '$(tail -n1 "$tmp/out")'"
 
-if [ "$failures" -ne 0 ]; then
-  echo "deps_cli: $failures check(s) failed"
-  exit 1
-fi
-echo "deps_cli: all checks passed"
+finish

@@ -8,6 +8,7 @@
 #    unprivileged user namespace; skipped otherwise.
 # 2. /usr/sbin/nginx, /usr/sbin/php-fpm* and every /usr/lib/php/*/*.so, each file on its own, against
 #    ldd. Exit 77 (skipped) when nginx or php-fpm is not installed, after part 1 has passed.
+# Each comparison is a check; the last line counts them, and those skipped.
 set -u
 : "${JB:?JB must name the jailbuild binary}"
 root=${JB_FIXTURE_ROOT:-}
@@ -16,8 +17,7 @@ python=/usr/bin/python3
 
 tmp=$(mktemp -d /tmp/jb-deps-oracle.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-failures=0
-compared=0
+. "$(dirname "$0")/lib/checks.sh"
 
 # compare ORACLE_OUTPUT JB_JSON ROOT FILE: the files and missing names of ldd-style output against
 # jailbuild's JSON. Paths of both are resolved below ROOT ("" for /), as in a chroot. A
@@ -99,14 +99,14 @@ jb_json() {
   "$JB" deps --json "$@" >"$tmp/jb.json" 2>"$tmp/jb.err"
   local status=$?
   if [ "$status" -gt 1 ]; then
-    echo "FAIL: jailbuild deps $* exited $status: $(cat "$tmp/jb.err")"
+    flunk "jailbuild deps $* exited $status: $(cat "$tmp/jb.err")"
     return 1
   fi
 }
 
 echo "== 1. the fake root, with the real ld.so in a chroot"
 if [ -z "$root" ] || [ ! -f "$root/.complete" ]; then
-  echo "skip: no fake root (JB_FIXTURE_ROOT unset or incomplete)"
+  skip 1 "part 1: no fake root (JB_FIXTURE_ROOT unset or incomplete)"
 else
   copy=$tmp/root
   cp -a "$root" "$copy"
@@ -122,18 +122,18 @@ else
 os.chroot(sys.argv[1]); os.chdir("/")
 os.execve(sys.argv[2], [sys.argv[2]], {"LD_TRACE_LOADED_OBJECTS": "1"})'
   if ! "${isolate[@]}" "$python" -c "$trace" "$copy" /usr/bin/hello >/dev/null 2>"$tmp/unshare.err"; then
-    echo "skip: cannot chroot here ($(head -n1 "$tmp/unshare.err")): needs root or user namespaces"
+    programs=("$copy"/usr/bin/*)
+    skip ${#programs[@]} "part 1: cannot chroot here ($(head -n1 "$tmp/unshare.err")): needs root or user namespaces"
   else
     for program in "$copy"/usr/bin/*; do
       name=/usr/bin/$(basename "$program")
       if ! "${isolate[@]}" "$python" -c "$trace" "$copy" "$name" >"$tmp/oracle.txt" 2>&1; then
-        echo "FAIL: $name: the traced run failed: $(head -n3 "$tmp/oracle.txt")"
-        failures=$((failures + 1))
+        flunk "$name: the traced run failed: $(head -n3 "$tmp/oracle.txt")"
         continue
       fi
-      jb_json --host-root "$copy" "$name" || { failures=$((failures + 1)); continue; }
-      compare "$tmp/oracle.txt" "$tmp/jb.json" "$copy" "$name" || failures=$((failures + 1))
-      compared=$((compared + 1))
+      jb_json --host-root "$copy" "$name" || continue
+      compare "$tmp/oracle.txt" "$tmp/jb.json" "$copy" "$name"
+      tally $?
     done
   fi
 fi
@@ -141,28 +141,18 @@ fi
 echo "== 2. nginx, php-fpm and the PHP extensions, against ldd"
 fpm=(/usr/sbin/php-fpm*)
 if [ ! -x /usr/sbin/nginx ] || [ ! -x "${fpm[0]}" ]; then
-  if [ "$failures" -ne 0 ]; then
-    echo "deps_oracle: $failures comparison(s) failed"
-    exit 1
-  fi
-  echo "skip: /usr/sbin/nginx or /usr/sbin/php-fpm* is not installed (scripts/bootstrap.sh installs them)"
-  exit 77
+  skip 1 "part 2: /usr/sbin/nginx or /usr/sbin/php-fpm* is not installed (scripts/bootstrap.sh installs them)"
+  finish 77
 fi
 files=(/usr/sbin/nginx "${fpm[@]}" /usr/lib/php/*/*.so)
 for f in "${files[@]}"; do
   [ -f "$f" ] || continue
   if ! ldd "$f" >"$tmp/oracle.txt" 2>&1; then
-    echo "FAIL: ldd $f failed: $(head -n3 "$tmp/oracle.txt")"
-    failures=$((failures + 1))
+    flunk "ldd $f failed: $(head -n3 "$tmp/oracle.txt")"
     continue
   fi
-  jb_json "$f" || { failures=$((failures + 1)); continue; }
-  compare "$tmp/oracle.txt" "$tmp/jb.json" "" "$f" || failures=$((failures + 1))
-  compared=$((compared + 1))
+  jb_json "$f" || continue
+  compare "$tmp/oracle.txt" "$tmp/jb.json" "" "$f"
+  tally $?
 done
-
-if [ "$failures" -ne 0 ]; then
-  echo "deps_oracle: $failures of $compared comparison(s) failed"
-  exit 1
-fi
-echo "deps_oracle: $compared comparisons, all identical"
+finish

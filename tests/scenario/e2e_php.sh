@@ -15,13 +15,12 @@ jail=$tmp/jail
 port=$((20000 + RANDOM % 20000))
 cleanup() { jail_stop "$jail"; rm -rf "$tmp"; }
 trap cleanup EXIT
-fail=0
-check() { if eval "$2"; then echo "ok $1"; else echo "FAIL $1"; fail=1; fi; }
+. "$(dirname "$0")/lib/checks.sh"
 
-"$JB" create "$jail" --with nginx,php-fpm --writable /var/www/data:www-data --state-dir "$tmp/state" -q || { echo "FAIL create"; exit 1; }
+"$JB" create "$jail" --with nginx,php-fpm --writable /var/www/data:www-data --state-dir "$tmp/state" -q || { flunk "create"; finish; }
 jail_write_site "$jail" "$port" || exit 1
 jail_start "$jail" "$port" || { cat "$jail"/var/log/nginx/*.log "$jail"/var/log/php*-fpm.log 2>/dev/null; exit 1; }
-page=$(curl -fsS "http://127.0.0.1:$port/index.php") || { echo "FAIL fetching the page"; exit 1; }
+page=$(curl -fsS "http://127.0.0.1:$port/index.php") || { flunk "fetching the page"; finish; }
 echo "$page"
 for want in tzdata date iconv dns worker-user no-uid-0 session sqlite intl gd curl no-shell mbstring xml; do
   check "page: $want" 'grep -qx "ok $want" <<<"$page"'
@@ -36,4 +35,4 @@ check "sessions dir 1733 root" '[ "$(stat -c %a:%u "$jail/var/lib/php/sessions")
 check "jail registered" 'grep -qx "$jail" "$tmp/state/jails"'
 check "manifest root-only" '[ "$(stat -c %a:%u "$jail/.jailbuild")" = "700:0" ]'
 check "re-run of create is idempotent" '"$JB" create "$jail" --with nginx,php-fpm --writable /var/www/data:www-data --state-dir "$tmp/state" --json | python3 -c "import json,sys; d=json.load(sys.stdin); sys.exit(0 if d[\"bytes_written\"] == 0 else 1)"'
-exit $fail
+finish

@@ -26,10 +26,9 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-fail=0
-check() { if eval "$2"; then echo "ok $1"; else echo "FAIL $1"; fail=1; fi; }
+. "$(dirname "$0")/lib/checks.sh"
 
-"$JB" create "$jail" --with nginx,php-fpm --state-dir "$tmp/state" -q || { echo "FAIL create"; exit 1; }
+"$JB" create "$jail" --with nginx,php-fpm --state-dir "$tmp/state" -q || { flunk "create"; finish; }
 jail_write_site "$jail" "$port"
 echo '<?php echo extension_loaded("bcmath") ? "bcmath yes\n" : "bcmath no\n";' > "$jail/var/www/site/ext.php"
 jail_start "$jail" "$port" || exit 1
@@ -47,7 +46,7 @@ load() {
 }
 load &
 loader=$!
-apt-get install -y -qq "$pkg" >/dev/null || { echo "FAIL apt-get install $pkg"; fail=1; }
+apt-get install -y -qq "$pkg" >/dev/null || { flunk "apt-get install $pkg"; }
 "$JB" sync "$jail" --state-dir "$tmp/state" > "$tmp/sync.txt"; rc=$?
 cat "$tmp/sync.txt"
 sleep 1
@@ -61,7 +60,7 @@ kill -USR2 "$(cat "$jail/run/php/php$php-fpm.pid")"
 sleep 2
 check "after a php-fpm reload: bcmath loaded in the jail" '[ "$(curl -fsS "http://127.0.0.1:$port/ext.php")" = "bcmath yes" ]'
 
-apt-get purge -y -qq "$pkg" >/dev/null || { echo "FAIL apt-get purge $pkg"; fail=1; }
+apt-get purge -y -qq "$pkg" >/dev/null || { flunk "apt-get purge $pkg"; }
 "$JB" sync "$jail" --state-dir "$tmp/state" > "$tmp/sync.txt"; rc=$?
 cat "$tmp/sync.txt"
 check "after purge: sync removed bcmath.so" 'grep -q "removed .*bcmath.so" "$tmp/sync.txt" && [ -z "$(find "$jail" -name bcmath.so)" ]'
@@ -71,4 +70,4 @@ check "after purge and reload: bcmath not loaded" '[ "$(curl -fsS "http://127.0.
 # A link may dangle only where it dangles on the host too (Debian's /usr/share/nginx/modules without modules).
 dangling_here_only() { local l; find "$jail" -xtype l | while read -r l; do [ -e "${l#$jail}" ] && echo "$l"; done; }
 check "nothing dangles that does not dangle on the host" '[ -z "$(dangling_here_only)" ]'
-exit $fail
+finish

@@ -4,8 +4,7 @@
 set -u
 tmp=$(mktemp -d /tmp/jb-hook.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-fail=0
-check() { if eval "$2"; then echo "ok $1"; else echo "FAIL $1"; fail=1; fi; }
+. "$(dirname "$0")/lib/checks.sh"
 mkdir -p "$tmp/etc/apt/apt.conf.d" "$tmp/etc/systemd/system"
 "$JB" hook install --root "$tmp" --state-dir /var/lib/jailbuild-test > "$tmp/out.txt"
 apt=$tmp/etc/apt/apt.conf.d/90jailbuild-sync
@@ -23,4 +22,4 @@ check "remove takes all three away" '[ -z "$(find "$tmp/etc" -type f)" ] && [ $(
 check "remove twice is fine" '[ $rc -eq 0 ]'
 out=$("$JB" hook install --root "$tmp/missing" 2>&1); rc=$?
 check "a root that does not exist is an error" '[ $rc -ne 0 ]'
-exit $fail
+finish

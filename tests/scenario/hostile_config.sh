@@ -12,8 +12,7 @@ command -v prlimit >/dev/null || { echo "SKIP: prlimit (util-linux) is not insta
 
 tmp=$(mktemp -d /tmp/jb-hostile-config.XXXXXX)
 trap 'rm -rf --one-file-system "$tmp"' EXIT
-fail=0
-check() { if eval "$2"; then echo "ok $1"; else echo "FAIL $1"; fail=1; fi; }
+. "$(dirname "$0")/lib/checks.sh"
 
 # A fake host: the fixture root (an ELF program and its libraries) with php-fpm 8.2 and nginx laid
 # out as Debian does, their binaries stood in by the fixture's hello program. Profiles that take
@@ -75,7 +74,7 @@ rm "$fpm/conf.d/99-big.ini"
 
 echo "== sync after a FIFO appeared in conf.d"
 if [ "$(id -u)" -ne 0 ]; then
-  echo "skipped: sync needs a real jail, which needs root (create sets owners)"
+  skip 2 "sync after a FIFO: it needs a real jail, which needs root (create sets owners)"
 else
   "$JB" create "$tmp/jail" --with fpm --profiles-dir "$tmp/profiles" --host-root "$host" \
     --state-dir "$tmp/state" --no-audit -q >"$tmp/out" 2>"$tmp/err"
@@ -87,4 +86,4 @@ else
     '[ $rc -eq 0 ] && grep -q "\"planned\": *true" "$tmp/out" || { echo "    rc $rc: $(head -c 300 "$tmp/err")"; false; }'
 fi
 
-exit $fail
+finish

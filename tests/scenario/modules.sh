@@ -7,8 +7,7 @@
 set -u
 tmp=$(mktemp -d /tmp/jb-modules.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-fail=0
-check() { if eval "$2"; then echo "ok $1"; else echo "FAIL $1"; fail=1; fi; }
+. "$(dirname "$0")/lib/checks.sh"
 build=$(dirname "$JB")
 archive=$build/libjailbuild-archive.so
 crypto=$build/libjailbuild-crypto.so
@@ -39,7 +38,7 @@ cp "$JB" "$tmp/alone/sbin/jailbuild"
 check "alone: --version" '"$tmp/alone/sbin/jailbuild" --version >/dev/null'
 check "alone: deps" '"$tmp/alone/sbin/jailbuild" deps /bin/true >/dev/null'
 check "alone: audit without hardening" '"$tmp/alone/sbin/jailbuild" audit "$tmp/dir" --no-integrity --no-hardening --fail-on critical >/dev/null'
-# Hardening is read without LIEF (src/elf_hardening.cpp says why): no module needed.
+# Hardening is read without LIEF (src/elf/elf_hardening.cpp says why): no module needed.
 "$tmp/alone/sbin/jailbuild" audit "$tmp/dir" --no-integrity --json --fail-on critical >"$tmp/alone.json"
 check "alone: audit's hardening needs no module" 'hardening "$tmp/alone.json" | grep -q "^/bin/true True None$"'
 # LD_LIBRARY_PATH and the current directory both hold the modules: neither may be searched.
@@ -67,4 +66,4 @@ printf 'garbage' >"$tmp/alone/sbin/libjailbuild-crypto.so"
 "$tmp/alone/sbin/jailbuild" audit "$tmp/dir" >/dev/null 2>"$tmp/broken.err"; rc=$?
 check "a broken module next to the executable is an error naming it" \
   '[ $rc -eq 2 ] && grep -q "^jailbuild: $tmp/alone/sbin/libjailbuild-crypto.so: cannot load the OpenSSL module: " "$tmp/broken.err"'
-exit $fail
+finish

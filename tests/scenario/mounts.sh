@@ -44,11 +44,10 @@ cleanup() {
   rm -rf --one-file-system "$tmp"
 }
 trap cleanup EXIT
-fail=0
-check() { if eval "$2"; then echo "ok $1"; else echo "FAIL $1"; fail=1; fi; }
+. "$(dirname "$0")/lib/checks.sh"
 
 "$JB" create "$jail" --with nginx,php-fpm --bind "$src:/mnt/data:ro" --state-dir "$tmp/state" -q ||
-  { echo "FAIL create"; exit 1; }
+  { flunk "create"; finish; }
 check "mount point made by create" '[ -d "$jail/mnt/data" ] && [ -z "$(ls -A "$jail/mnt/data")" ]'
 check "nothing mounted by create" '[ "$(count_at "$jail/mnt/data")" = 0 ]'
 
@@ -217,4 +216,4 @@ sleeper=""
 run "$JB" create "$tmp/jail5p" --with nginx,php-fpm,proc --state-dir "$tmp/state" -q
 check "create --with proc is refused with the reason (exit $rc: $err)" '[ $rc -eq 2 ] && grep -q "^jailbuild: /proc: .*PID namespace" <<<"$err" && [ ! -e "$tmp/jail5p" ]'
 
-exit $fail
+finish

@@ -18,10 +18,9 @@ copy=$tmp/copy
 port=$((20000 + RANDOM % 20000))
 cleanup() { jail_stop "$jail"; jail_stop "$copy"; rm -rf "$tmp"; }
 trap cleanup EXIT
-fail=0
-check() { if eval "$2"; then echo "ok $1"; else echo "FAIL $1"; fail=1; fi; }
+. "$(dirname "$0")/lib/checks.sh"
 
-"$JB" create "$jail" --with nginx,php-fpm --writable /var/www/data:www-data --state-dir "$tmp/state" -q || { echo "FAIL create"; exit 1; }
+"$JB" create "$jail" --with nginx,php-fpm --writable /var/www/data:www-data --state-dir "$tmp/state" -q || { flunk "create"; finish; }
 jail_write_site "$jail" "$port" || exit 1
 
 # Reproducible: the same jail packs to the same bytes, also after every file was touched.
@@ -51,7 +50,7 @@ if jail_start "$jail" "$port" && curl -fsS -o /dev/null "http://127.0.0.1:$port/
   "$JB" pack "$jail" -o "$tmp/state.tar" --include-state -q >/dev/null
   check "--include-state keeps sessions and logs" 'tar -tf "$tmp/state.tar" | grep -q "^var/lib/php/sessions/sess_" && tar -tf "$tmp/state.tar" | grep -q "^var/log/nginx/.*log$"'
 else
-  echo "FAIL the source jail did not serve"; fail=1
+  flunk "the source jail did not serve"
 fi
 
 # Unpack elsewhere: registered, origin recorded, every file verified again here, independently.
@@ -91,7 +90,7 @@ if jail_start "$copy" "$port"; then
   [ $fail -eq 0 ] || echo "$page"
   jail_stop "$copy"
 else
-  echo "FAIL the unpacked jail did not start"; fail=1
+  flunk "the unpacked jail did not start"
 fi
 
 # Errors: exit 2 and "jailbuild: FILE: ..." naming the archive; nothing left behind.
@@ -116,4 +115,4 @@ with tarfile.open(sys.argv[2], "w", format=tarfile.PAX_FORMAT) as out:
 PY
 "$JB" unpack "$tmp/evil.tar" "$tmp/victim" --state-dir "$tmp/state2" 2>"$tmp/evil.err"; rc=$?
 check "hostile '..' archive refused, nothing written outside" '[ $rc -eq 2 ] && grep -q "^jailbuild: $tmp/evil.tar: ../evil/escaped: " "$tmp/evil.err" && [ -z "$(ls -A "$tmp/evil")" ] && [ ! -e "$tmp/victim" ]'
-exit $fail
+finish

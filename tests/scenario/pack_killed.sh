@@ -10,12 +10,11 @@ set -u
 
 tmp=$(mktemp -d /tmp/jb-killed.XXXXXX)
 trap 'rm -rf --one-file-system "$tmp"' EXIT
-fail=0
-check() { if eval "$2"; then echo "ok $1"; else echo "FAIL $1"; fail=1; fi; }
+. "$(dirname "$0")/lib/checks.sh"
 
 # A small real jail with 400 MB of site content, so that pack and unpack take a while.
 jail=$tmp/jail
-"$JB" create "$jail" --with sh --state-dir "$tmp/state" -q || { echo "FAIL create"; exit 1; }
+"$JB" create "$jail" --with sh --state-dir "$tmp/state" -q || { flunk "create"; finish; }
 mkdir -p "$jail/var/www"
 head -c 400M /dev/urandom >"$jail/var/www/big.bin"
 mkdir "$tmp/out"
@@ -54,7 +53,7 @@ if kill_when '[ "$(leftovers)" -gt 0 ] && [ "$(find "$tmp/out" -name "*.jbtmp.*"
 keep" ]'
   check "... and its archive verifies" '(cd "$tmp/out" && sha256sum -c --quiet web.tar.zst.sha256)'
 else
-  echo "FAIL pack ended before it could be killed"; fail=1
+  flunk "pack ended before it could be killed"
 fi
 
 # --- unpack --------------------------------------------------------------------------------------
@@ -67,7 +66,7 @@ if kill_when '[ -e "$copy/var/www" ]' "$JB" unpack "$tmp/out/web.tar.zst" "$copy
     '[ $rc -eq 0 ] && grep -q "^jailbuild: warning: $copy: removed what an interrupted unpack left" "$tmp/unpack.err" && cmp -s "$jail/var/www/big.bin" "$copy/var/www/big.bin" && grep -qx "$copy" "$tmp/ustate/jails"'
   check "... and leaves no mark of it" '[ ! -e "$copy/.jailbuild/unpacking" ]'
 else
-  echo "FAIL unpack ended before it could be killed"; fail=1
+  flunk "unpack ended before it could be killed"
 fi
 "$JB" unpack "$tmp/out/web.tar.zst" "$copy" --state-dir "$tmp/ustate" -q 2>"$tmp/again.err"
 rc=$?
@@ -77,4 +76,4 @@ echo "mine" >"$tmp/admins/file"
 "$JB" unpack "$tmp/out/web.tar.zst" "$tmp/admins" --state-dir "$tmp/ustate" -q 2>"$tmp/admins.err"
 rc=$?
 check "nor is a directory of the admin's" '[ $rc -eq 2 ] && grep -q "not empty" "$tmp/admins.err" && [ "$(cat "$tmp/admins/file")" = mine ]'
-exit $fail
+finish

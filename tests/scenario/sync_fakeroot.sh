@@ -18,8 +18,7 @@ cleanup() {
 trap cleanup EXIT
 host=$tmp/host jail=$tmp/jail pdir=$tmp/profiles state=$tmp/state src=$tmp/src
 triplet=$(gcc -print-multiarch)
-fail=0
-check() { if eval "$2"; then echo "ok $1"; else echo "FAIL $1"; fail=1; fi; }
+. "$(dirname "$0")/lib/checks.sh"
 jb_sync() { "$JB" sync "$jail" --state-dir "$state" "$@"; }
 
 # --- a fake host: merged /usr, the real libc and dynamic linker, an app with a library and a plugin
@@ -90,7 +89,7 @@ content = "planned\n"
 TOML
 
 "$JB" create "$jail" --with app --host-root "$host" --profiles-dir "$pdir" --state-dir "$state" -q ||
-  { echo "FAIL create"; exit 1; }
+  { flunk "create"; finish; }
 check "the jailed app runs" '[ "$(chroot "$jail" /opt/app/bin/app)" = "foo 1.0.0" ]'
 # The fake host was written a moment ago: a record of it made within two seconds of those writes is
 # racy (file times are coarse, see inputs.hpp), so the first syncs may plan again and rewrite it.
@@ -335,4 +334,4 @@ assert sys.argv[3] in spec[\"profile_dirs\"], spec
 check "sync of a jail made with relative paths works from another directory" '(cd / && "$JB" sync "$tmp/rel-jail" --state-dir "$state" -q)'
 check "sync takes a relative jail path" '(cd "$tmp" && "$JB" sync ./rel-jail --state-dir ./state --json | grep -q "\"dir\": \"$tmp/rel-jail\"")'
 [ -n "${KEEP:-}" ] && { trap - EXIT; echo "kept $tmp"; }
-exit $fail
+finish

@@ -25,8 +25,7 @@ cleanup() {
   rm -rf --one-file-system "$tmp"
 }
 trap cleanup EXIT
-fail=0
-check() { if eval "$2"; then echo "ok $1"; else echo "FAIL $1"; fail=1; fi; }
+. "$(dirname "$0")/lib/checks.sh"
 
 # run CMD...: runs CMD, keeping its exit status, stdout and stderr in $rc, $out, $err.
 run() {
@@ -81,8 +80,8 @@ PY
 
 # A real jail (dash and its libraries, from this host), packed.
 jail=$tmp/jail
-"$JB" create "$jail" --with sh --state-dir "$tmp/state" -q || { echo "FAIL create"; exit 1; }
-"$JB" pack "$jail" -o "$tmp/jail.tar.zst" -q >/dev/null || { echo "FAIL pack"; exit 1; }
+"$JB" create "$jail" --with sh --state-dir "$tmp/state" -q || { flunk "create"; finish; }
+"$JB" pack "$jail" -o "$tmp/jail.tar.zst" -q >/dev/null || { flunk "pack"; finish; }
 mkdir -m 0755 "$tmp/host-data"
 echo "host secret" >"$tmp/host-data/secret"
 
@@ -237,4 +236,4 @@ run "$JB" pack "$jail" -o "$tmp/deep-state.tar.zst" --include-state -q
 check "... and with --include-state a clear error" \
   '[ $rc -eq 2 ] && grep -q "^jailbuild: $jail/tmp/d/d/.*: holds directories nested more than 256 levels deep" <<<"$err" && [ ! -e "$tmp/deep-state.tar.zst" ]'
 
-exit $fail
+finish

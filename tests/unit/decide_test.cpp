@@ -397,7 +397,7 @@ TEST_CASE("decide: a symlink planted where a directory was is never followed") {
   w.kept(file_entry("/var/cache/README", "r"));
   // A jailed process replaced /var/cache by a link to /etc: listing through it was refused.
   w.jail.add("/var/cache", typed_stat(S_IFLNK, 0777), "/etc");
-  w.jail.dirs["/var/cache"] = {JailListing::Dir::State::blocked, {}};
+  w.jail.dirs["/var/cache"] = {JailListing::Dir::State::behind_symlink, {}};
 
   Decision d = w.decide(Differences::report);
   CHECK(change_at(d, "/var/cache")->kind == ChangeKind::tampered);
@@ -492,4 +492,19 @@ TEST_CASE("unchanged_since_recorded: the stamp, one link and a known digest") {
   CHECK_FALSE(unchanged_since_recorded(rec, file_stat(42, 0644, 2)));
   rec.digest.clear();
   CHECK_FALSE(unchanged_since_recorded(rec, st));
+}
+
+TEST_CASE("decide: a file planted where a directory was: what lay below it is behind a non-directory") {
+  World w;
+  w.kept(dir_entry("/var", 0755));
+  w.kept(dir_entry("/var/cache", 01733));
+  w.kept(file_entry("/var/cache/README", "r"));
+  w.jail.add("/var/cache", typed_stat(S_IFREG, 0644));
+  w.jail.dirs["/var/cache"] = {JailListing::Dir::State::behind_non_directory, {}};
+  Decision d = w.decide(Differences::report);
+  CHECK(change_at(d, "/var/cache")->kind == ChangeKind::tampered);
+  REQUIRE(change_at(d, "/var/cache/README"));
+  CHECK(change_at(d, "/var/cache/README")->kind == ChangeKind::tampered);
+  CHECK(change_at(d, "/var/cache/README")->detail == "a parent is not a directory; left in place");
+  CHECK(d.actions.empty());
 }

@@ -480,12 +480,8 @@ TEST_CASE("discover: a 10 GiB php.ini is refused without being read") {
   CHECK(error == "/etc/php/8.2/fpm/conf.d/99-big.ini: larger than 64 MiB: not read");
 }
 
-TEST_CASE("discover: the real host's php-fpm and nginx") {
+TEST_CASE("discover: the real host's php-fpm and nginx" * doctest::skip(!real_services_installed())) {
   HostRoot host("/");
-  if (!host.exists("/usr/sbin/nginx") || !host.exists("/etc/php")) {
-    MESSAGE("skipped: nginx or php-fpm is not installed on this machine");
-    return;
-  }
   PhpDiscovery php = discover_php(host, std::nullopt);
   bool has_intl = std::any_of(php.extensions.begin(), php.extensions.end(),
                               [](const std::string& path) { return path.ends_with("/intl.so"); });

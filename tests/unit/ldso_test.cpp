@@ -309,3 +309,16 @@ TEST_CASE("resolve: read_ld_so_conf skips a FIFO among the included files instea
                         [&] { dirs = read_ld_so_conf(HostRoot(root.path)); }));
   CHECK(show(dirs) == show(std::vector<std::string>{"/opt/a", "/opt/c"}));
 }
+
+TEST_CASE("resolve: read_ld_so_conf: an include it cannot read is an Error naming it, a missing one none") {
+  TempDir root("ldso", 0700);
+  write_text(root / "etc/ld.so.conf", "include /etc/ld.so.conf.d/*.conf\ninclude /etc/missing.conf\n");
+  write_text(root / "etc/ld.so.conf.d/a.conf", "/opt/a\n");
+  write_text(root / "etc/ld.so.conf.d/b.conf", "/opt/b\n");
+  CHECK(show(read_ld_so_conf(HostRoot(root.path))) == show(std::vector<std::string>{"/opt/a", "/opt/b"}));
+  // Its directories would be missing from every walk: not to be taken for an absent file.
+  REQUIRE(::chmod((root / "etc/ld.so.conf.d/b.conf").c_str(), 0) == 0);
+  std::string err =
+      without_dac_override([&] { return error_of([&] { read_ld_so_conf(HostRoot(root.path)); }); });
+  CHECK(err == "/etc/ld.so.conf.d/b.conf: cannot open: Permission denied");
+}

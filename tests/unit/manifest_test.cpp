@@ -42,7 +42,7 @@ Manifest sample_manifest() {
   dir.role = EntryRole::state;
   dir.path = "/tmp";
   dir.mode = 01777;
-  dir.origin = "profile base";
+  dir.requested_by = "profile base";
   PlanEntry file;
   file.kind = EntryKind::file;
   file.role = EntryRole::library;
@@ -51,14 +51,14 @@ Manifest sample_manifest() {
   file.source = "/usr/lib/x86_64-linux-gnu/libc.so.6";
   file.digest = std::string(64, 'a');
   file.source_stamp = {2049, 123456, 1922136, 1690000000123456789};
-  file.origin = "walk";
+  file.requested_by = "walk";
   PlanEntry link;
   link.kind = EntryKind::symlink;
   link.role = EntryRole::system;
   link.path = "/lib64";
   link.mode = 0777;
   link.source = "usr/lib64";
-  link.origin = "profile base";
+  link.requested_by = "profile base";
   PlanEntry device;
   device.kind = EntryKind::device;
   device.role = EntryRole::system;
@@ -87,7 +87,7 @@ Manifest sample_manifest() {
   bind.source = "/run/mysqld";
   bind.read_only = false;
   bind.noexec = true;
-  bind.origin = "profile mysql-socket";
+  bind.requested_by = "profile mysql-socket";
   PlanEntry owned = dir;
   owned.path = "/var/lib/nginx";
   owned.mode = 0750;
@@ -99,7 +99,7 @@ Manifest sample_manifest() {
   key.source = "/etc/ssl/blog.key";
   key.mode = 0600;
   key.secret = true;
-  key.origin = "--file";
+  key.requested_by = "--file";
   PlanEntry removed = generated;
   removed.path = "/etc/nginx/sites-enabled/default";
   removed.kept_absent = true;
@@ -206,11 +206,8 @@ TEST_CASE("read_manifest: no manifest and a corrupt manifest file are Errors nam
   CHECK(contains(err, dir.path + "/.jailbuild/manifest.json: corrupt manifest"));
 }
 
-TEST_CASE("write_manifest: root-only directory and file, read back as written") {
-  if (!is_root()) {
-    MESSAGE("skipped: write_manifest chowns to root, which needs root");
-    return;
-  }
+// write_manifest chowns to root, which needs root.
+TEST_CASE("write_manifest: root-only directory and file, read back as written" * doctest::skip(!is_root())) {
   TempDir dir("manifest", 0700);
   JailFs jail(dir.path);
   Manifest m = sample_manifest();

@@ -17,37 +17,37 @@ using namespace jailbuild::test;
 namespace {
 
 PlanEntry dir_entry(const std::string& path, uint32_t mode = 0755, uint32_t uid = 0,
-                    const std::string& origin = "test") {
+                    const std::string& requested_by = "test") {
   PlanEntry e;
   e.kind = EntryKind::directory;
   e.path = path;
   e.mode = mode;
   e.uid = uid;
   e.gid = uid;
-  e.origin = origin;
+  e.requested_by = requested_by;
   return e;
 }
 
 PlanEntry file_entry(const std::string& path, const std::string& source, uint64_t ino,
-                     const std::string& origin = "test") {
+                     const std::string& requested_by = "test") {
   PlanEntry e;
   e.kind = EntryKind::file;
   e.path = path;
   e.mode = 0644;
   e.source = source;
   e.source_stamp = {1, ino, 10, 0};
-  e.origin = origin;
+  e.requested_by = requested_by;
   return e;
 }
 
 PlanEntry symlink_entry(const std::string& path, const std::string& target,
-                        const std::string& origin = "test") {
+                        const std::string& requested_by = "test") {
   PlanEntry e;
   e.kind = EntryKind::symlink;
   e.path = path;
   e.mode = 0777;
   e.source = target;
-  e.origin = origin;
+  e.requested_by = requested_by;
   return e;
 }
 
@@ -80,7 +80,7 @@ TEST_CASE("path_less: parents first, component by component") {
         std::vector<std::string>{"/", "/etc", "/usr", "/usr/lib", "/usr/lib/x", "/usr-x", "/usr.conf"});
 }
 
-TEST_CASE("EntrySet::add: an identical entry merges, a conflicting one is an Error naming both origins") {
+TEST_CASE("EntrySet::add: an identical entry merges, a conflicting one is an Error naming both requesters") {
   EntrySet set;
   set.add(file_entry("/usr/lib/libc.so.6", "/usr/lib/libc.so.6", 42, "walk"));
   CHECK_NOTHROW(set.add(file_entry("/usr/lib/libc.so.6", "/usr/lib/libc.so.6", 42, "profile base")));
@@ -103,9 +103,16 @@ TEST_CASE("EntrySet::add: an identical entry merges, a conflicting one is an Err
   // Two different link texts.
   CHECK(contains(error_of([&] { set.add(symlink_entry("/lib", "/usr/lib", "z")); }), "/lib"));
 
+  // Each path merged into one entry, which keeps who asked for it first.
   std::vector<PlanEntry> entries = std::move(set).finish();
-  CHECK(std::count_if(entries.begin(), entries.end(),
-                      [](const PlanEntry& e) { return e.path == "/usr/lib/libc.so.6"; }) == 1);
+  for (const char* path : {"/usr/lib/libc.so.6", "/lib", "/tmp"}) {
+    CAPTURE(path);
+    CHECK(std::count_if(entries.begin(), entries.end(), [&](const PlanEntry& e) { return e.path == path; }) ==
+          1);
+  }
+  CHECK(find(entries, "/usr/lib/libc.so.6")->requested_by == "walk");
+  CHECK(find(entries, "/lib")->requested_by == "base");
+  CHECK(entries.size() == 5); // and "/usr", "/usr/lib": parents added by finish()
 }
 
 TEST_CASE("EntrySet::add: a specific directory request wins over a skeleton default") {
@@ -118,7 +125,7 @@ TEST_CASE("EntrySet::add: a specific directory request wins over a skeleton defa
   REQUIRE(e);
   CHECK(e->mode == 0750);
   CHECK(e->uid == 33);
-  CHECK(e->origin == "nginx discovery");
+  CHECK(e->requested_by == "nginx discovery");
 }
 
 TEST_CASE("EntrySet::finish: sorted, missing parents added as 0755 root directories") {
@@ -253,4 +260,35 @@ TEST_CASE("check_spec: nested writable directories, writable at or around a bind
   CHECK(contains(error(spec_of({}, {{"/proc", "/proc", true, true}})), "PID namespace"));
   CHECK(contains(error(spec_of({}, {{"/srv/../etc", "/mnt/x", true, false}})), "'..'"));
   CHECK(contains(error(spec_of({}, {{"srv", "/mnt/x", true, false}})), "absolute"));
+}
+
+TEST_CASE("parse_bind: SRC:DEST[:ro|rw][,noexec], read-only unless rw") {
+  CHECK(parse_bind("/srv/site:/var/www") == BindSpec{"/srv/site", "/var/www", true, false});
+  CHECK(parse_bind("/run/mysqld:/run/mysqld:rw") == BindSpec{"/run/mysqld", "/run/mysqld", false, false});
+  CHECK(parse_bind("/srv/up:/up:rw,noexec") == BindSpec{"/srv/up", "/up", false, true});
+  CHECK(parse_bind("/srv/up:/up:noexec") == BindSpec{"/srv/up", "/up", true, true});
+  CHECK(parse_bind("/a:/b:rw,ro") == BindSpec{"/a", "/b", true, false}); // the last word wins
+  const std::string usage = "--bind wants SRC:DEST[:ro|rw][,noexec] with absolute paths";
+  for (const char* bad : {"/srv/site", "/a:/b:ro:x", "relative:/b", "/a:relative", ":/b", "/a:", ""}) {
+    CAPTURE(bad);
+    CHECK(error_of([&] { parse_bind(bad); }) == std::string(bad) + ": " + usage);
+  }
+  CHECK(error_of([] { parse_bind("/a:/b:ro,exec"); }) ==
+        "/a:/b:ro,exec: --bind option 'exec' is not ro, rw or noexec");
+  CHECK(error_of([] { parse_bind("/a:/b:"); }) == "/a:/b:: --bind option '' is not ro, rw or noexec");
+}
+
+TEST_CASE("parse_writable: PATH[:USER[:GROUP]], www-data unless a user is given") {
+  CHECK(parse_writable("/var/www/data") == WritableSpec{"/var/www/data", "www-data", ""});
+  CHECK(parse_writable("/var/www/data:") == WritableSpec{"/var/www/data", "www-data", ""});
+  CHECK(parse_writable("/up:app") == WritableSpec{"/up", "app", ""});
+  CHECK(parse_writable("/up:app:web") == WritableSpec{"/up", "app", "web"});
+  CHECK(parse_writable("/up::web") == WritableSpec{"/up", "www-data", "web"});
+  const std::string usage = "--writable wants PATH[:USER[:GROUP]] with an absolute path";
+  for (const char* bad : {"", "relative", ":www-data", "/up:a:b:c"}) {
+    CAPTURE(bad);
+    CHECK(error_of([&] { parse_writable(bad); }) == std::string(bad) + ": " + usage);
+  }
+  // What the path may be is check_spec()'s to judge, after parsing.
+  CHECK(parse_writable("/etc:www-data").path == "/etc");
 }

@@ -110,8 +110,8 @@ dest = "/hostproc"
   CHECK(p->dirs[0].mode == 01777);
   CHECK(p->dirs[0].owner == "www-data");
   CHECK(p->dirs[0].group == "33");
-  CHECK(p->dirs[0].origin.file == file);
-  CHECK(p->dirs[0].origin.line == 9);
+  CHECK(p->dirs[0].written_at.file == file);
+  CHECK(p->dirs[0].written_at.line == 9);
   CHECK(p->dirs[1].mode == 0755);
   CHECK(p->dirs[1].owner == "root");
   CHECK(p->dirs[1].group == "root");
@@ -290,7 +290,7 @@ path = "/b"
   REQUIRE(web->dirs.size() == 2);
   CHECK(web->dirs[0].path == "/a");
   CHECK(web->dirs[1].path == "/b");
-  CHECK(web->dirs[1].origin.file == user);
+  CHECK(web->dirs[1].written_at.file == user);
   CHECK(web->sources == std::vector<std::string>{builtin, user});
   CHECK(names_of(set.expand({"web"})) == std::vector<std::string>{"base", "sh", "web"});
 
@@ -391,13 +391,15 @@ TEST_CASE("profile_dir_problem: only directories no one else can write, never in
   CHECK(profile_dir_problem(tmp / "jail/opt/profiles") ==
         tmp / "jail is a jail (it holds .jailbuild/): profiles are never read from inside one");
   CHECK(profile_dir_problem(tmp / "jail").has_value());
+}
 
-  if (is_root()) {
-    std::filesystem::create_directories(tmp / "theirs");
-    REQUIRE(::chown((tmp / "theirs").c_str(), 33, 33) == 0);
-    CHECK(profile_dir_problem(tmp / "theirs") == tmp / "theirs is owned by uid 33, not root");
-    CHECK_FALSE(profile_dir_problem(tmp / "theirs", 33)); // the owner of the executable, for its own
-  }
+// Giving a directory to another user needs root.
+TEST_CASE("profile_dir_problem: a directory of another user than root" * doctest::skip(!is_root())) {
+  TempDir tmp("profile-dirs", 0755);
+  std::filesystem::create_directories(tmp / "theirs");
+  REQUIRE(::chown((tmp / "theirs").c_str(), 33, 33) == 0);
+  CHECK(profile_dir_problem(tmp / "theirs") == tmp / "theirs is owned by uid 33, not root");
+  CHECK_FALSE(profile_dir_problem(tmp / "theirs", 33)); // the owner of the executable, for its own
 }
 
 TEST_CASE("host_profile_dirs / recorded_profile_dirs: the host's, checked; recorded extras checked again") {

@@ -223,3 +223,35 @@ TEST_CASE("JailLock: a jail removed while waiting for its lock (a create that fa
   ::close(holder);
   CHECK(contains(waiter.get(), "was removed by another jailbuild"));
 }
+
+TEST_CASE("sync_jail: a jail directory root cannot read is an Error naming it, never tampering" *
+          doctest::skip(!is_root())) {
+  FakeHost h;
+  create_jail(h.create_options());
+  REQUIRE(::chmod((h.jail + "/etc/app").c_str(), 0) == 0);
+  // Root as on NFS with root_squash: the listing fails with EACCES, which says nothing of the jail.
+  std::string outcome = without_dac_override([&] {
+    std::string text;
+    try {
+      for (const Change& c : sync_jail(h.jail, sync_options(SyncMode::dry_run)).changes)
+        text += std::string(to_string(c.kind)) + " " + c.path + ": " + c.detail + "\n";
+    } catch (const Error& e) {
+      text = std::string("Error ") + e.what();
+    }
+    return text;
+  });
+  REQUIRE(::chmod((h.jail + "/etc/app").c_str(), 0755) == 0);
+  CHECK(outcome == "Error " + h.jail + "/etc/app: opening directory: Permission denied");
+}
+
+TEST_CASE("sync_jail: a file where a directory of the jail was: what lay below it is behind a file" *
+          doctest::skip(!is_root())) {
+  FakeHost h;
+  create_jail(h.create_options());
+  fs::rename(h.jail + "/etc/app", h.jail + "/etc/app.away");
+  write_text(h.jail + "/etc/app", "planted");
+  SyncReport r = sync_jail(h.jail, sync_options(SyncMode::dry_run));
+  REQUIRE(find_change(r, ChangeKind::tampered, "/etc/app/app.conf"));
+  CHECK(find_change(r, ChangeKind::tampered, "/etc/app/app.conf")->detail ==
+        "a parent is not a directory; left in place");
+}

@@ -5,6 +5,7 @@
 
 #include <doctest/doctest.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <exception>
@@ -13,10 +14,15 @@
 #include <fstream>
 #include <functional>
 #include <future>
+#include <glob.h>
+#include <linux/capability.h>
 #include <sstream>
 #include <string>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace jailbuild::test {
@@ -66,6 +72,86 @@ inline struct stat lstat_of(const std::string& path) {
 /// Some checks need root (chown, device nodes, mounts); some expectations differ without it.
 inline bool is_root() {
   return ::geteuid() == 0;
+}
+
+/// Whether this process may mount: root with CAP_SYS_ADMIN, and a kernel that lets it here. Asked
+/// once (a bind mount of a temporary directory onto itself), while the test cases are registered, so
+/// that a case that mounts is reported as skipped where it cannot, not as passed.
+inline bool can_mount() {
+  static const bool can = [] {
+    if (!is_root()) return false;
+    char dir[] = "/tmp/jb-mount-probe-XXXXXX";
+    if (!::mkdtemp(dir)) return false;
+    bool mounted = ::mount(dir, dir, nullptr, MS_BIND, nullptr) == 0;
+    if (mounted) ::umount2(dir, MNT_DETACH);
+    ::rmdir(dir);
+    return mounted;
+  }();
+  return can;
+}
+
+/// Whether this machine has nginx and php-fpm installed (/usr/sbin/nginx, /usr/sbin/php-fpm*,
+/// /etc/php): the cases that read the real host need them, and are reported as skipped without.
+inline bool real_services_installed() {
+  static const bool installed = [] {
+    glob_t fpm{};
+    bool found = ::glob("/usr/sbin/php-fpm*", 0, nullptr, &fpm) == 0 && fpm.gl_pathc > 0;
+    ::globfree(&fpm);
+    return found && ::access("/usr/sbin/nginx", F_OK) == 0 && ::access("/etc/php", F_OK) == 0;
+  }();
+  return installed;
+}
+
+/// Runs `operation` in a child process that cannot override file permissions (root without
+/// CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH; a tester who is not root has neither), so that a mode-000
+/// directory refuses it with EACCES as it refuses anyone, as root meets it on NFS with root_squash or
+/// on a FUSE mount. Returns the text `operation` returned, or "exception: <what>".
+inline std::string without_dac_override(const std::function<std::string()>& operation) {
+  int fds[2];
+  REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
+  pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::close(fds[0]);
+    std::string text;
+    int status = 0;
+    try {
+      // capset(2) without libcap: the calling thread, the only one of a child just forked.
+      __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+      __user_cap_data_struct caps[2] = {};
+      if (::syscall(SYS_capget, &header, caps) != 0) ::_exit(3);
+      for (unsigned cap : {CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH}) {
+        caps[cap / 32].effective &= ~(1u << (cap % 32));
+        caps[cap / 32].permitted &= ~(1u << (cap % 32));
+      }
+      if (::syscall(SYS_capset, &header, caps) != 0) ::_exit(4);
+      text = operation();
+    } catch (const std::exception& e) {
+      text = std::string("exception: ") + e.what();
+    } catch (...) {
+      status = 5;
+    }
+    for (std::size_t done = 0; done < text.size();) {
+      ssize_t put = ::write(fds[1], text.data() + done, text.size() - done);
+      if (put <= 0) ::_exit(6);
+      done += static_cast<std::size_t>(put);
+    }
+    ::_exit(status);
+  }
+  ::close(fds[1]);
+  std::string text;
+  char buffer[4096];
+  for (ssize_t got; (got = ::read(fds[0], buffer, sizeof buffer)) != 0;) {
+    if (got < 0 && errno == EINTR) continue;
+    REQUIRE(got > 0);
+    text.append(buffer, static_cast<std::size_t>(got));
+  }
+  ::close(fds[0]);
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  return text;
 }
 
 /// what() of the Error an operation throws; "" when it throws none.

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
-#include "jailbuild/origin.hpp"
+#include "jailbuild/provenance.hpp"
 
 #include "jailbuild/digest.hpp"
 #include "jailbuild/error.hpp"
+#include "jailbuild/fd.hpp"
 #include "jailbuild/hostfs.hpp"
+#include "jailbuild/text.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -35,19 +37,11 @@ std::string_view merged_view(std::string_view path) {
   return path;
 }
 
-/// Appends a whole file to `text` with plain read(2)s; false when it cannot be opened.
-bool read_whole(const std::string& path, std::string& text) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  char buffer[65536];
-  for (;;) {
-    ssize_t got = ::read(fd, buffer, sizeof buffer);
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) break;
-    text.append(buffer, static_cast<std::size_t>(got));
-  }
-  ::close(fd);
-  return true;
+/// A whole file with plain read(2)s; nullopt when it cannot be opened.
+std::optional<std::string> read_whole(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return std::nullopt;
+  return read_all(fd.get(), path);
 }
 
 /// Installed packages and their versions, keyed as dpkg names their file lists: "name:arch" for
@@ -139,13 +133,6 @@ std::vector<unsigned> version_numbers(std::string_view text) {
   return numbers;
 }
 
-std::string join(const std::vector<std::string>& parts, std::string_view sep) {
-  std::string out;
-  for (const std::string& p : parts)
-    out += (out.empty() ? "" : std::string(sep)) + p;
-  return out;
-}
-
 } // namespace
 
 std::vector<PackagePin> owning_packages(const Plan& plan, const HostRoot& host) {
@@ -164,11 +151,10 @@ std::vector<PackagePin> owning_packages(const Plan& plan, const HostRoot& host) 
     if (name.ends_with(".list")) lists.emplace_back(name);
   }
   ::closedir(dir);
-  std::string text;
   for (const std::string& list : lists) {
-    text.clear();
-    if (!read_whole(info + "/" + list, text)) continue;
-    for (std::string_view rest = text; !rest.empty();) {
+    std::optional<std::string> text = read_whole(info + "/" + list);
+    if (!text) continue;
+    for (std::string_view rest = *text; !rest.empty();) {
       std::size_t end = rest.find('\n');
       std::string_view line = rest.substr(0, end);
       rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
@@ -194,21 +180,21 @@ std::string packages_digest(const std::vector<PackagePin>& packages) {
   return hash.finish();
 }
 
-std::optional<std::string> origin_problem(const PackOrigin& origin) {
-  if (origin.packages.empty())
+std::optional<std::string> provenance_problem(const Provenance& provenance) {
+  if (provenance.packages.empty())
     return "the jail's origin lists no packages, so nothing tells whether this host's may refresh its "
            "files";
-  if (origin.packages_digest != packages_digest(origin.packages))
+  if (provenance.packages_digest != packages_digest(provenance.packages))
     return "the jail's origin has a packages_digest that is not that of its package list";
   return std::nullopt;
 }
 
 std::optional<std::string> package_mismatch(const Manifest& manifest, const HostRoot& host) {
-  if (!manifest.origin) return std::nullopt; // built here
-  if (std::optional<std::string> problem = origin_problem(*manifest.origin)) return problem;
+  if (!manifest.provenance) return std::nullopt; // built here
+  if (std::optional<std::string> problem = provenance_problem(*manifest.provenance)) return problem;
   std::map<std::string, std::string> here = installed_versions(host);
   std::vector<std::string> differences;
-  for (const PackagePin& pin : manifest.origin->packages) {
+  for (const PackagePin& pin : manifest.provenance->packages) {
     auto it = here.find(pin.name);
     if (it == here.end())
       differences.push_back(pin.name + " " + pin.version + " there, not installed here");
@@ -216,7 +202,7 @@ std::optional<std::string> package_mismatch(const Manifest& manifest, const Host
       differences.push_back(pin.name + " " + pin.version + " there, " + it->second + " here");
   }
   if (differences.empty()) return std::nullopt;
-  return "this jail was packed on " + manifest.origin->host +
+  return "this jail was packed on " + manifest.provenance->host +
          ", whose packages differ from this host's: " + join(differences, "; ");
 }
 
@@ -304,9 +290,9 @@ HostCheck check_host(const Manifest& manifest, const HostFacts& host) {
                            machine_name(host.identity));
 
   // Kernel: glibc refuses to start on a kernel older than its ABI note says ("FATAL: kernel too old").
-  if (manifest.origin && !manifest.origin->min_kernel.empty() &&
-      !kernel_at_least(host.kernel_release, manifest.origin->min_kernel))
-    check.errors.push_back("the jail's libc needs Linux " + manifest.origin->min_kernel +
+  if (manifest.provenance && !manifest.provenance->min_kernel.empty() &&
+      !kernel_at_least(host.kernel_release, manifest.provenance->min_kernel))
+    check.errors.push_back("the jail's libc needs Linux " + manifest.provenance->min_kernel +
                            " or later; this host runs " + host.kernel_release);
 
   // CPU: a library only present under glibc-hwcaps/LEVEL cannot be loaded below that level.
@@ -449,7 +435,7 @@ AdoptedSpec adopt_archive_spec(Manifest& manifest, const std::vector<std::string
                              [&](const BindSpec& b) { return b.source == e.source && b.dest == e.path; });
     binds.push_back(e.path + " <- " + e.source + (e.read_only ? " (ro)" : " (rw)") +
                     (asked ? ""
-                           : " from " + e.origin +
+                           : " from " + e.requested_by +
                                  ", which brings it back at the next sync if this host's "
                                  "profiles ask for it"));
   }

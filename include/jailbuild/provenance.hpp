@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Where a jail's files came from, and whether a host can run them: the packing host's package state
-// (recorded by pack in the manifest's origin, compared by sync), and the target-host checks of
+// (recorded by pack in the manifest's provenance, compared by sync), and the target-host checks of
 // unpack. Pure reading of host files; the archive code lives in pack.hpp.
 #pragma once
 #include "jailbuild/elf.hpp"
@@ -20,19 +20,19 @@ class HostRoot;
 /// no dpkg database gives an empty list.
 std::vector<PackagePin> owning_packages(const Plan& plan, const HostRoot& host);
 
-/// sha256 of "name version\n" per package, in the given order: PackOrigin::packages_digest.
+/// sha256 of "name version\n" per package, in the given order: Provenance::packages_digest.
 std::string packages_digest(const std::vector<PackagePin>& packages);
 
-/// What is wrong with the package record of a packed jail, or nullopt: an origin that lists no
+/// What is wrong with the package record of a packed jail, or nullopt: a provenance that lists no
 /// packages, or whose packages_digest is not that of its list, cannot tell sync whether this host
 /// may refresh the jail's files, so it is a refusal (at unpack and at sync), never a pass.
-std::optional<std::string> origin_problem(const PackOrigin& origin);
+std::optional<std::string> provenance_problem(const Provenance& provenance);
 
 /// For sync, before it refreshes files from the host. nullopt when the jail was built here (its
-/// manifest has no origin) or when every package its files came from is installed here in the same
+/// manifest has no provenance) or when every package its files came from is installed here in the same
 /// version. Otherwise a message naming each difference, e.g. "this jail was packed on web1, whose
 /// packages differ from this host's: libc6:amd64 2.36-9+deb12u4 there, 2.36-9+deb12u7 here;
-/// php8.2-fpm 8.2.20-1~deb12u1 there, not installed here", or origin_problem()'s. Sync should then
+/// php8.2-fpm 8.2.20-1~deb12u1 there, not installed here", or provenance_problem()'s. Sync should then
 /// refuse to refresh (copying some libraries from this host would mix two versions of one package).
 std::optional<std::string> package_mismatch(const Manifest& manifest, const HostRoot& host);
 
@@ -74,7 +74,7 @@ struct HostCheck {
 };
 
 /// Checks a manifest against a host: the ELF machine, class and byte order of the jail's objects;
-/// the kernel against origin->min_kernel; the CPU against every glibc-hwcaps level the jail relies
+/// the kernel against provenance->min_kernel; the CPU against every glibc-hwcaps level the jail relies
 /// on. Warns when a jail uid has another name on this host (host tools would show, and act as,
 /// another user on the jail's files).
 HostCheck check_host(const Manifest& manifest, const HostFacts& host);

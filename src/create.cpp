@@ -4,10 +4,9 @@
 #include "jailbuild/error.hpp"
 #include "jailbuild/hostfs.hpp"
 #include "jailbuild/jail_lock.hpp"
+#include "jailbuild/jailfs.hpp"
 #include "jailbuild/plan_builder.hpp"
 #include "jailbuild/registry.hpp"
-
-#include <boost/filesystem.hpp>
 
 #include <cerrno>
 #include <ctime>
@@ -82,9 +81,14 @@ CreateResult create_jail(const CreateOptions& options) {
     }
   } catch (...) {
     // Still under the lock: a create waiting for it then finds the jail gone and stops.
+    // Through fds only (remove_tree_at), never a path-based remove_all: the jail's writable
+    // directories were the services' while it was built.
     if (made_here) {
-      boost::system::error_code ignored;
-      boost::filesystem::remove_all(result.dir, ignored); // never follows symlinks
+      try {
+        remove_dir_tree(result.dir);
+      } catch (const Error&) {
+        // The first error is the one to report; the leftover is a directory the next create may reuse.
+      }
     }
     throw;
   }

@@ -90,12 +90,14 @@ public:
   }
   ~Target() {
     if (done_) return;
-    if (made_) {
-      boost::system::error_code ignored;
-      boost::filesystem::remove_all(dir_, ignored);
-      return;
+    try {
+      if (made_)
+        remove_dir_tree(dir_);
+      else
+        empty();
+    } catch (const Error&) {
+      // What is left keeps its mark: the next unpack into DIR removes it, or says why it cannot.
     }
-    empty();
   }
   Target(const Target&) = delete;
   Target& operator=(const Target&) = delete;
@@ -112,15 +114,10 @@ public:
   }
 
 private:
-  /// Removes everything in DIR. boost's remove_all never follows symlinks: whatever the archive
-  /// made, only DIR's tree goes; unpack accepts no name deeper than max_jail_depth, so it holds at
-  /// most that many directories open.
-  void empty() {
-    boost::system::error_code ignored;
-    for (boost::filesystem::directory_iterator it(dir_, ignored), end; !ignored && it != end;
-         it.increment(ignored))
-      boost::filesystem::remove_all(it->path(), ignored);
-  }
+  /// Removes everything in DIR, through fds only (remove_tree_at): the jail's /tmp was open to every
+  /// local user while the archive was extracted, and a path-based removal (boost's remove_all) let
+  /// one swap a directory for a symlink and have root delete host files through it.
+  void empty() { JailFs(dir_).remove_tree(""); }
 
   std::string dir_;
   bool made_ = false;

@@ -1274,3 +1274,62 @@ TEST_CASE("adopt_archive_spec: an archive's spec rebuilt from what this host all
   CHECK(m.plan.objects[0].stamp == FileStamp{});
   CHECK(m.inputs.empty());
 }
+
+TEST_CASE("unpack_jail: removing what a killed unpack left never follows a directory a service swaps for a "
+          "symlink (red team 02)" *
+          doctest::skip(!is_root())) {
+  // A killed unpack left DIR with its mark and the jail's /tmp (1777, from the archive), where
+  // www-data put x/d holding the names of a host directory. When the next unpack removes the
+  // leftovers and opens x/d, www-data swaps x/d for a symlink to that host directory. The removal
+  // must be under way when www-data wakes up: thousands of names, and a new try if it was faster.
+  const int files = 1000;
+  bool attacked = false;
+  for (int attempt = 0; attempt < 4 && !attacked; ++attempt) {
+    TempDir top("unpack-race", 0755);
+    const std::string jail = top / "jail", sentinel = top / "sentinel", stage = top / "stage";
+    REQUIRE(::mkdir(sentinel.c_str(), 0755) == 0);
+    for (int i = 0; i < files; ++i)
+      write_text(sentinel + "/file" + std::to_string(i), "host file");
+    write_text(sentinel + "/victimdir/nested", "nested");
+    REQUIRE(::mkdir(jail.c_str(), 0755) == 0);
+    {
+      JailFs j(jail);
+      j.make_dir(".jailbuild", 0700, 0, 0);
+      j.write_file(".jailbuild/unpacking", "emptied\n", 0600, 0, 0);
+      j.make_dir("tmp", 01777, 0, 0);
+      j.make_dir("usr", 0755, 0, 0);
+      j.write_file("usr/left", "a file the killed unpack wrote", 0644, 0, 0);
+    }
+    const uid_t www = 33;
+    REQUIRE(::mkdir(stage.c_str(), 0755) == 0);
+    REQUIRE(::mkdir((jail + "/tmp/x").c_str(), 0755) == 0);
+    REQUIRE(::mkdir((jail + "/tmp/x/d").c_str(), 0755) == 0);
+    for (const auto& e : fs::directory_iterator(sentinel))
+      write_text(jail + "/tmp/x/d/" + e.path().filename().string(), "");
+    REQUIRE(::symlink(sentinel.c_str(), (stage + "/l").c_str()) == 0);
+    for (const std::string& p : {stage, stage + "/l", jail + "/tmp/x", jail + "/tmp/x/d"})
+      REQUIRE(::lchown(p.c_str(), www, www) == 0);
+    for (const auto& e : fs::directory_iterator(jail + "/tmp/x/d"))
+      REQUIRE(::lchown(e.path().c_str(), www, www) == 0);
+
+    HandArchive archive(top / "a.tar");
+    archive.manifest();
+    archive.close();
+    SwapOnOpen attacker(jail + "/tmp/x/d", stage + "/l", www);
+    std::string error = error_of([&] { unpack_jail({top / "a.tar", jail, top / "state", {}}); });
+    attacked = attacker.swapped();
+    if (!attacked) continue;
+
+    std::size_t left = 0;
+    for (auto it = fs::recursive_directory_iterator(sentinel); it != fs::recursive_directory_iterator(); ++it)
+      ++left;
+    const std::size_t all = files + 2;
+    CHECK_MESSAGE(left == all, "root deleted " << all - left << " of the host's " << all
+                                               << " entries through the symlink");
+    CHECK(fs::exists(sentinel + "/victimdir/nested"));
+    CHECK(error == "");
+    CHECK_FALSE(fs::exists(jail + "/usr/left"));
+    CHECK_FALSE(fs::exists(fs::symlink_status(jail + "/tmp/x")));
+  }
+  CHECK_MESSAGE(attacked, "the removal was always over before the swap: the attack never happened");
+}

@@ -1333,3 +1333,75 @@ TEST_CASE("unpack_jail: removing what a killed unpack left never follows a direc
   }
   CHECK_MESSAGE(attacked, "the removal was always over before the swap: the attack never happened");
 }
+
+TEST_CASE("unpack_jail: ARCHIVE.sha256 counts only when root wrote it where only root writes, and is read "
+          "safely (red team 04)" *
+          doctest::skip(!is_root())) {
+  TempDir top("sha256", 0755);
+  const std::string pub = top / "pub"; // stands for /tmp: anyone may put a .sha256 beside an archive
+  REQUIRE(::mkdir(pub.c_str(), 01777) == 0);
+  REQUIRE(::chmod(pub.c_str(), 01777) == 0);
+  {
+    HandArchive a(pub + "/a.tar");
+    a.manifest();
+    a.close();
+  }
+  const std::string sum = pub + "/a.tar.sha256";
+  int n = 0;
+  auto unpack = [&](const std::string& archive, UnpackResult& result) {
+    return error_of([&] {
+      result = unpack_jail({archive, top / ("jail" + std::to_string(++n)), top / "state", {}});
+    });
+  };
+  auto warned = [](const UnpackResult& r, const std::string& part) {
+    return std::any_of(r.warnings.begin(), r.warnings.end(),
+                       [&](const std::string& w) { return contains(w, part); });
+  };
+
+  // www-data's 3 GiB sparse file: it was read whole into memory (4.2 GB).
+  {
+    UniqueFd fd(::open(sum.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    REQUIRE(fd);
+    REQUIRE(::ftruncate(fd.get(), off_t{3} << 30) == 0);
+    REQUIRE(::fchown(fd.get(), 33, 33) == 0);
+  }
+  UnpackResult r;
+  std::string error;
+  with_memory_cap(std::size_t{512} << 20, [&] { error = unpack(pub + "/a.tar", r); });
+  CHECK(error == "");
+  CHECK(warned(r, "a.tar.sha256"));
+  REQUIRE(::unlink(sum.c_str()) == 0);
+
+  // www-data's wrong digest: a benign archive was refused at the very end (and its half-made jail
+  // removed by the racy cleanup of red team 02).
+  write_text(sum, "0000000000000000000000000000000000000000000000000000000000000000  a.tar\n");
+  REQUIRE(::chown(sum.c_str(), 33, 33) == 0);
+  error = unpack(pub + "/a.tar", r);
+  CHECK(error == "");
+  CHECK(warned(r, "a.tar.sha256"));
+  REQUIRE(::unlink(sum.c_str()) == 0);
+
+  // A FIFO there hung unpack.
+  REQUIRE(::mkfifo(sum.c_str(), 0666) == 0);
+  CHECK(finishes_within(10, sum, [&] { error = unpack(pub + "/a.tar", r); }));
+  CHECK(error == "");
+  REQUIRE(::unlink(sum.c_str()) == 0);
+
+  // Root's own, where only root writes, is compared: a wrong one refuses the archive before anything
+  // is written, the right one passes.
+  const std::string own = top / "own";
+  REQUIRE(::mkdir(own.c_str(), 0755) == 0);
+  fs::copy_file(pub + "/a.tar", own + "/a.tar");
+  write_text(own + "/a.tar.sha256", std::string(64, 'a') + "  a.tar\n");
+  error = unpack(own + "/a.tar", r);
+  CHECK(contains(error, "differs from the one in " + own + "/a.tar.sha256"));
+  CHECK_FALSE(fs::exists(top / ("jail" + std::to_string(n))));
+  write_text(own + "/a.tar.sha256", sha256_file(own + "/a.tar") + "  a.tar\n");
+  CHECK(unpack(own + "/a.tar", r) == "");
+  CHECK_FALSE(warned(r, "sha256"));
+  // Even root's is read a line at most: 3 GiB of zeros are no digest, said at once.
+  write_text(own + "/a.tar.sha256", "");
+  REQUIRE(::truncate((own + "/a.tar.sha256").c_str(), off_t{3} << 30) == 0);
+  with_memory_cap(std::size_t{512} << 20, [&] { error = unpack(own + "/a.tar", r); });
+  CHECK(contains(error, own + "/a.tar.sha256: does not begin with a sha256"));
+}

@@ -43,6 +43,9 @@ CreateResult create_jail(const CreateOptions& options) {
   std::optional<JailLock> lock;
   try {
     JailFs jail(result.dir);
+    // check_jail_location looked by path; this looks at what is open. Nothing is chowned or read
+    // before: a directory someone else owns could hold a lock held forever or a manifest of theirs.
+    if (std::optional<Error> why = untrusted_jail(jail)) throw *why;
     jail.make_dir("", 0755, 0, 0);
     // Marks the directory as ours before anything else lands, so a re-run after a failure may go on.
     jail.make_dir(manifest_dir, 0700, 0, 0);

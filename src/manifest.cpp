@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstdio>
 #include <fcntl.h>
 #include <stdexcept>
 #include <sys/stat.h>
@@ -430,6 +431,39 @@ Manifest manifest_from_json(const std::string& text, const std::string& where) {
   } catch (const std::exception& e) {
     throw Error(where, std::string("corrupt manifest: ") + e.what());
   }
+}
+
+std::optional<Error> untrusted_jail(const JailFs& jail) {
+  auto octal_mode = [](mode_t mode) {
+    char text[16];
+    std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
+    return std::string(text);
+  };
+  auto not_roots = [](const struct stat& st) {
+    return "is owned by uid " + std::to_string(st.st_uid) +
+           ", not root: its owner chooses the manifest root reads there (what sync copies where, what mount "
+           "binds)";
+  };
+  std::optional<struct stat> root = jail.lstat("");
+  if (root->st_uid != 0) return Error(jail.root(), not_roots(*root));
+  if (root->st_mode & (S_IWGRP | S_IWOTH))
+    return Error(jail.root(), "is writable by group or others (mode " + octal_mode(root->st_mode) +
+                                  "): they could replace its " + manifest_dir + "/");
+  std::optional<struct stat> meta = jail.lstat(manifest_dir);
+  if (!meta) return std::nullopt;
+  const std::string meta_path = jail.path(manifest_dir);
+  if (!S_ISDIR(meta->st_mode)) return Error(meta_path, "is not a directory");
+  if (meta->st_uid != 0) return Error(meta_path, not_roots(*meta));
+  if (meta->st_mode & 077)
+    return Error(meta_path, "must be root's alone (0700), not " + octal_mode(meta->st_mode));
+  std::optional<struct stat> file = jail.lstat(manifest_file);
+  if (!file) return std::nullopt;
+  const std::string file_path = jail.path(manifest_file);
+  if (!S_ISREG(file->st_mode)) return Error(file_path, "is not a regular file");
+  if (file->st_uid != 0) return Error(file_path, not_roots(*file));
+  if (file->st_mode & (S_IWGRP | S_IWOTH))
+    return Error(file_path, "is writable by group or others (mode " + octal_mode(file->st_mode) + ")");
+  return std::nullopt;
 }
 
 Manifest read_manifest(const std::string& jail_dir) {

@@ -3,6 +3,7 @@
 // the source's stamp, and the ELF facts of every walked object), kept in DIR/.jailbuild/ (0700) so
 // that sync needs no arguments, audit can check integrity and pack can verify content.
 #pragma once
+#include "jailbuild/error.hpp"
 #include "jailbuild/inputs.hpp"
 #include "jailbuild/plan.hpp"
 
@@ -86,6 +87,15 @@ Manifest manifest_from_json(const std::string& text, const std::string& where);
 std::string origin_to_json(const PackOrigin& origin);
 /// Parses what origin_to_json wrote; throws Error naming `where` for anything malformed.
 PackOrigin origin_from_json(const std::string& text, const std::string& where);
+
+/// Why root may not trust what a jail's .jailbuild/ holds, or nullopt: the jail root must be root's
+/// and writable by no one else, .jailbuild/ root's alone (0700), the manifest root's and writable by
+/// no one else (either may be absent: a jail not made yet). Whoever else owns one of them chooses the
+/// manifest, which says what sync copies where and what mount binds: a registered jail whose
+/// directory a service user made again after the admin removed it, say. Looked at through the
+/// jail's root fd, never following a symlink. A value, not thrown: audit reports it, sync, mount,
+/// umount, pack, create and unpack throw it.
+std::optional<Error> untrusted_jail(const JailFs& jail);
 
 /// Reads DIR's manifest; throws Error(DIR, "not a jailbuild jail: ...") when there is none.
 Manifest read_manifest(const std::string& jail_dir);

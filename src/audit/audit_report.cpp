@@ -14,7 +14,8 @@
 //     {"rule": "setuid", "severity": "critical", "path": "/usr/bin/su",
 //      "message": "...", "fix": "..."}  path is inside the jail; "host:/srv" for a path outside it
 //   ],
-//   "integrity": {"checked": true, "skipped_because": null | "no manifest" | "--no-integrity",
+//   "integrity": {"checked": true, "skipped_because": null | "no manifest" | "--no-integrity" |
+//                 "manifest not root's alone",
 //                 "files": 1517, "bytes": 140880308, "modified": 0, "missing": 0, "unexpected": 0},
 //   "hardening": {"checked": true,
 //                 "summary": {"elf": 392, "executables": 2, "libraries": 390, "other": 0, "errors": 0,

@@ -83,6 +83,8 @@ public:
         throw system_error(dir_, "setting owner and mode", errno);
     } else if (errno != EEXIST) {
       throw system_error(dir_, "creating", errno);
+    } else if (std::optional<Error> why = untrusted_jail(JailFs(dir_))) {
+      throw *why; // not root's alone: nothing of it is emptied, chowned or read
     } else if (!directory_is_empty(dir_)) {
       std::optional<bool> made = interrupted_unpack(dir_);
       if (!made) throw Error(dir_, "exists and is not empty: unpack only into a new or empty directory");

@@ -192,13 +192,18 @@ void check_integrity(Context& ctx, const std::unordered_map<std::size_t, const F
   const Plan& plan = ctx.manifest->plan;
   const std::string fix = "jailbuild sync " + ctx.jail.root() + " restores it; find out first who changed it";
   std::set<std::string> planned;
-  std::vector<std::string> writable_dirs; // where services put files of their own
+  // Where services put files of their own. Never the jail root nor a system tree, whatever the
+  // manifest says: it may come from an archive, whose roles would otherwise make /usr/lib a state
+  // directory whose unexpected files are only "info".
+  auto may_be_writable = [](const std::string& dir) { return dir != "/" && !in_jail_system_tree(dir); };
+  std::vector<std::string> writable_dirs;
   for (const WritableSpec& w : plan.spec.writable)
-    writable_dirs.push_back(w.path);
+    if (may_be_writable(w.path)) writable_dirs.push_back(w.path);
   for (const PlanEntry& e : plan.entries) {
     planned.insert(e.path);
     if (e.kind == EntryKind::directory &&
-        (e.role == EntryRole::state || (e.mode & S_IWOTH) || ctx.service.uids.count(e.uid)))
+        (e.role == EntryRole::state || (e.mode & S_IWOTH) || ctx.service.uids.count(e.uid)) &&
+        may_be_writable(e.path))
       writable_dirs.push_back(e.path);
     const Node* node = ctx.find(e.path);
     if ((node && node->mount) || (!node && under_mount(ctx, e.path))) continue; // the host's, not the jail's
@@ -298,7 +303,9 @@ void check_integrity(Context& ctx, const std::unordered_map<std::size_t, const F
     } else {
       severity = Severity::low;
     }
-    if (extra != extras.end()) {
+    // An archive's word (extra_digests) counts only for the services' own files: an origin unpacked
+    // before unpack checked it could vouch for a library or an ini anywhere.
+    if (extra != extras.end() && in_writable) {
       if (r == results.end() || !r->second->error.empty() || r->second->digest == extra->second) continue;
       ++stats.modified;
       ctx.add("integrity-modified", severity, n.path, what + ", packed with the jail, was modified since",

@@ -369,6 +369,34 @@ std::optional<std::string> published_sha256(const std::string& archive, std::vec
   return std::string(digest);
 }
 
+/// An archive vouches (origin extra_digests) only for files in the directories its jail's services
+/// write, as pack does: their sessions, uploads, data. Anything else it lists there (an ini in /etc,
+/// a program in /usr/bin, a library) is carried and verified like the rest, but kept unverified, so
+/// that audit reports it as it reports a file placed by hand. The directories are judged on the
+/// adopted spec and never include a system tree, whatever roles the archive's manifest gives.
+void keep_unverified_outside_service_dirs(Manifest& manifest, std::vector<std::string>& warnings) {
+  PackOrigin& origin = *manifest.origin;
+  const std::vector<std::string> dirs = service_dirs(manifest.plan);
+  std::vector<std::string> moved;
+  for (auto it = origin.extra_digests.begin(); it != origin.extra_digests.end();) {
+    if (inside_any(it->first, dirs)) {
+      ++it;
+      continue;
+    }
+    moved.push_back(it->first);
+    origin.unverified_digests.insert_or_assign(it->first, it->second);
+    it = origin.extra_digests.erase(it);
+  }
+  if (moved.empty()) return;
+  std::string some;
+  for (std::size_t i = 0; i < moved.size() && i < 10; ++i)
+    some += (i ? ", " : "") + moved[i];
+  warnings.push_back("the archive vouches for " + std::to_string(moved.size()) +
+                     " files outside the directories the jail's services write; they are kept unverified, "
+                     "and audit reports them (" +
+                     some + (moved.size() > 10 ? ", ...)" : ")"));
+}
+
 } // namespace
 
 UnpackResult unpack_with_libarchive(const UnpackOptions& options) {
@@ -395,6 +423,7 @@ UnpackResult unpack_with_libarchive(const UnpackOptions& options) {
   if (!adopted.errors.empty())
     throw Error(options.archive, "refusing the jail it holds:" + joined(adopted.errors));
   result.warnings.insert(result.warnings.end(), adopted.warnings.begin(), adopted.warnings.end());
+  keep_unverified_outside_service_dirs(manifest, result.warnings);
   if (::geteuid() != 0) throw Error(result.dir, "unpacking a jail needs root (owners, device nodes)");
   const std::optional<std::string> published = published_sha256(options.archive, result.warnings);
 

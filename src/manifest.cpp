@@ -122,18 +122,53 @@ int64_t time_of(const json& j) {
   return j.get<int64_t>();
 }
 
+bool valid_entry_path(std::string_view path);
+std::string printable(std::string text);
+
+/// A text of an origin that unpack and sync show the admin (a host name, a package, a version): no
+/// control character, which could rewrite what a terminal shows (an archive wrote them).
+std::string shown_text(const json& j, const char* what) {
+  std::string text = j.get<std::string>();
+  if (std::any_of(text.begin(), text.end(),
+                  [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
+    throw std::runtime_error(std::string(what) + " '" + printable(text) + "' holds a control character");
+  return text;
+}
+
+/// extra_digests or unverified_digests: each key a jail path as a manifest entry's (absolute,
+/// normalised, not the root, not in /.jailbuild, no control character), each value a sha256. Checked
+/// when the origin is read, before unpack writes anything: every key is later cut, joined and
+/// compared as a path (an empty one made unpack fail, after extracting everything, in substr).
+std::map<std::string, std::string> digests_from(const json& j, const char* what) {
+  std::map<std::string, std::string> digests;
+  if (j.is_null()) return digests;
+  if (!j.is_object()) throw std::runtime_error(std::string(what) + " is not an object");
+  for (const auto& [path, digest] : j.items()) {
+    if (path == "/" || !valid_entry_path(path) ||
+        std::any_of(path.begin(), path.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; }))
+      throw std::runtime_error(std::string(what) + ": '" + printable(path) +
+                               "' is not an absolute, normalised jail path outside /" + manifest_dir);
+    const std::string text = digest.is_string() ? digest.get<std::string>() : std::string();
+    if (text.size() != 64 || text.find_first_not_of("0123456789abcdef") != std::string::npos)
+      throw std::runtime_error(std::string(what) + ": " + path + ": not a sha256 (64 lowercase hex digits)");
+    digests.emplace(path, text);
+  }
+  return digests;
+}
+
 PackOrigin origin_from(const json& j) {
   PackOrigin o;
-  o.host = j.at("host").get<std::string>();
+  o.host = shown_text(j.at("host"), "the host");
   o.packed = time_of(j.at("packed"));
   o.packages_digest = j.at("packages_digest").get<std::string>();
   for (const json& p : j.at("packages"))
-    o.packages.push_back({p.at("name").get<std::string>(), p.at("version").get<std::string>()});
-  o.min_kernel = j.value("min_kernel", "");
-  o.extra_digests = j.value("extra_digests", std::map<std::string, std::string>{});
+    o.packages.push_back(
+        {shown_text(p.at("name"), "a package name"), shown_text(p.at("version"), "a version")});
+  o.min_kernel = j.contains("min_kernel") ? shown_text(j.at("min_kernel"), "min_kernel") : "";
+  o.extra_digests = digests_from(j.value("extra_digests", json()), "extra_digests");
   o.unpacked = j.contains("unpacked") ? time_of(j.at("unpacked")) : 0;
   o.archive_sha256 = j.value("archive_sha256", "");
-  o.unverified_digests = j.value("unverified_digests", std::map<std::string, std::string>{});
+  o.unverified_digests = digests_from(j.value("unverified_digests", json()), "unverified_digests");
   return o;
 }
 
@@ -229,8 +264,18 @@ std::string origin_to_json(const PackOrigin& origin) {
 }
 
 PackOrigin origin_from_json(const std::string& text, const std::string& where) {
+  if (text.size() > max_origin_size)
+    throw Error(where, "too large: " + std::to_string(text.size()) + " bytes, over the " +
+                           std::to_string(max_origin_size >> 20) + " MiB an origin may have");
   try {
-    return origin_from(json::parse(text));
+    // The depth is checked as the parser goes: 20 MB of '[' cost 1.5 GB and 8 s parsed whole.
+    auto depth_limit = [](int depth, json::parse_event_t, json&) {
+      if (depth > max_origin_depth)
+        throw std::runtime_error("nested deeper than " + std::to_string(max_origin_depth) +
+                                 " levels, which no origin is");
+      return true;
+    };
+    return origin_from(json::parse(text, depth_limit));
   } catch (const std::exception& e) {
     throw Error(where, std::string("corrupt origin: ") + e.what());
   }

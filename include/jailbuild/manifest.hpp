@@ -7,6 +7,7 @@
 #include "jailbuild/inputs.hpp"
 #include "jailbuild/plan.hpp"
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <nlohmann/json_fwd.hpp>
@@ -83,9 +84,19 @@ std::string manifest_to_json(const Manifest& manifest);
 /// Parses a manifest; throws Error naming `where` for anything malformed.
 Manifest manifest_from_json(const std::string& text, const std::string& where);
 
+/// The most an origin.json may hold, and how deeply it may nest. A real one (nginx + php-fpm, 96
+/// packages) is 7 KB and 3 levels deep; each file an archive vouches for (extra_digests) adds about
+/// 140 bytes, so 8 MiB is room for some 60,000 session or upload files. unpack reads it from an archive
+/// it must assume hostile, before anything is written.
+inline constexpr std::size_t max_origin_size = std::size_t{8} << 20;
+inline constexpr int max_origin_depth = 8;
+
 /// A PackOrigin alone, as pack stores it in the archive.
 std::string origin_to_json(const PackOrigin& origin);
-/// Parses what origin_to_json wrote; throws Error naming `where` for anything malformed.
+/// Parses what origin_to_json wrote; throws Error naming `where` for anything malformed: more than
+/// max_origin_size bytes or max_origin_depth levels, a key of extra_digests or unverified_digests
+/// that is not a jail path as a manifest entry's, a digest that is not a sha256, a control character
+/// in a text unpack and sync show (host, packages, min_kernel).
 PackOrigin origin_from_json(const std::string& text, const std::string& where);
 
 /// Why root may not trust what a jail's .jailbuild/ holds, or nullopt: the jail root must be root's

@@ -289,14 +289,15 @@ std::string checked_name(const ArchiveReader& reader, const char* raw, const cha
 
 namespace {
 
-/// The content of the current entry, which must be a small regular file named `name`.
-std::string read_small_file(ArchiveReader& reader, archive_entry* e, const char* name) {
-  if (archive_entry_size(e) > max_manifest_size)
-    throw Error(reader.path(), std::string(name) + ": too large");
+/// The content of the current entry, which must be a regular file named `name` of at most `limit`
+/// bytes: refused by its header's size before anything is read, and again as it is read.
+std::string read_small_file(ArchiveReader& reader, archive_entry* e, const char* name, int64_t limit) {
+  const std::string too_large = std::string(name) + ": too large (over " + std::to_string(limit >> 20) +
+                                " MiB, more than any jailbuild archive holds there)";
+  if (archive_entry_size(e) > limit) throw Error(reader.path(), too_large);
   std::string text;
   for (std::string_view block = reader.block(name); !block.empty(); block = reader.block(name)) {
-    if (text.size() + block.size() > static_cast<std::size_t>(max_manifest_size))
-      throw Error(reader.path(), std::string(name) + ": too large");
+    if (text.size() + block.size() > static_cast<std::size_t>(limit)) throw Error(reader.path(), too_large);
     text.append(block);
   }
   return text;
@@ -325,12 +326,13 @@ Manifest read_leading_manifest(ArchiveReader& reader, uint64_t& entries) {
   if (!(e = next_named(reader, manifest_file, entries)))
     throw Error(reader.path(),
                 std::string("no jailbuild manifest: ") + manifest_file + " must come first" + not_ours);
-  Manifest manifest =
-      manifest_from_json(read_small_file(reader, e, manifest_file), reader.path() + ": " + manifest_file);
+  Manifest manifest = manifest_from_json(read_small_file(reader, e, manifest_file, max_manifest_size),
+                                         reader.path() + ": " + manifest_file);
   if (!(e = next_named(reader, origin_file, entries)))
     throw Error(reader.path(), std::string("no ") + origin_file + " after the manifest" + not_ours);
   manifest.origin =
-      origin_from_json(read_small_file(reader, e, origin_file), reader.path() + ": " + origin_file);
+      origin_from_json(read_small_file(reader, e, origin_file, static_cast<int64_t>(max_origin_size)),
+                       reader.path() + ": " + origin_file);
   return manifest;
 }
 

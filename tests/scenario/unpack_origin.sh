@@ -103,4 +103,31 @@ PY
 check "01: audit honours no extra digest outside the services' directories, whatever the manifest says" \
   '[ "$(findings "$tmp/launder" "$planted" | grep -c "^high ")" = 4 ]'
 
+# --- 03. origin.json without a size or depth limit --------------------------------------------------
+# 20 MB of '[' (a few KB of zstd) cost 1.5 GB of memory and 8 s to parse.
+rewrite "$tmp/jail.tar.zst" "$tmp/nested.tar.zst" "origin_text = b'[' * 20000000 + b']' * 20000000"
+run /usr/bin/time -f "%e s %M KB" "$JB" unpack "$tmp/nested.tar.zst" "$tmp/nested" --state-dir "$tmp/state-bad"
+used=$(tail -1 "$tmp/err")
+check "03: 20 MB of nesting: a clear error naming origin.json, at once, in little memory ($used)" \
+  '[ $rc -eq 2 ] && grep -q "^jailbuild: $tmp/nested.tar.zst: .jailbuild/origin.json: too large" <<<"$err" &&
+   [ "${used%% KB}" != "$used" ] && [ "$(awk "{print (\$1 < 2 && \$3 < 200000)}" <<<"$used")" = 1 ] && [ ! -e "$tmp/nested" ]'
+# Small enough, but nested far deeper than an origin ever is.
+rewrite "$tmp/jail.tar.zst" "$tmp/deep.tar.zst" "origin_text = b'{\"host\": ' + b'[' * 100000 + b']' * 100000 + b'}'"
+run "$JB" unpack "$tmp/deep.tar.zst" "$tmp/deep" --state-dir "$tmp/state-bad"
+check "03: 100,000 levels in 200 KB: refused for its nesting" \
+  '[ $rc -eq 2 ] && grep -q "^jailbuild: $tmp/deep.tar.zst: .jailbuild/origin.json: corrupt origin: nested deeper than" <<<"$err" && [ ! -e "$tmp/deep" ]'
+
+# --- 09. origin keys and values checked when origin.json is read -------------------------------------
+# An empty key failed after extracting everything, with "basic_string::substr" and no file named.
+for key in "" "etc/passwd" "/etc/../etc/x" "/etc/x/" "/.jailbuild/lock" "/"; do
+  rewrite "$tmp/jail.tar.zst" "$tmp/key.tar.zst" "origin['extra_digests']['$key'] = '0' * 64"
+  run "$JB" unpack "$tmp/key.tar.zst" "$tmp/key" --state-dir "$tmp/state-bad"
+  check "09: extra_digests key '$key': refused naming origin.json, before anything is written" \
+    '[ $rc -eq 2 ] && grep -q "^jailbuild: $tmp/key.tar.zst: .jailbuild/origin.json: corrupt origin: .*path" <<<"$err" && [ ! -e "$tmp/key" ]'
+done
+rewrite "$tmp/jail.tar.zst" "$tmp/digest.tar.zst" "origin['unverified_digests']['/etc/x'] = 'zz'"
+run "$JB" unpack "$tmp/digest.tar.zst" "$tmp/digest" --state-dir "$tmp/state-bad"
+check "09: a digest that is not 64 hex digits: refused naming origin.json" \
+  '[ $rc -eq 2 ] && grep -q "^jailbuild: $tmp/digest.tar.zst: .jailbuild/origin.json: corrupt origin: .*/etc/x.*sha256" <<<"$err" && [ ! -e "$tmp/digest" ]'
+
 exit $fail

@@ -130,4 +130,33 @@ run "$JB" unpack "$tmp/digest.tar.zst" "$tmp/digest" --state-dir "$tmp/state-bad
 check "09: a digest that is not 64 hex digits: refused naming origin.json" \
   '[ $rc -eq 2 ] && grep -q "^jailbuild: $tmp/digest.tar.zst: .jailbuild/origin.json: corrupt origin: .*/etc/x.*sha256" <<<"$err" && [ ! -e "$tmp/digest" ]'
 
+# --- 07. archive strings echoed to the admin -----------------------------------------------------------
+# The archive's bind source carries a command substitution, and unpack's warning invites the admin to
+# paste "jailbuild create ... --bind SOURCE:DEST:ro" as root. Paste it (jailbuild a function here).
+rewrite "$tmp/jail.tar.zst" "$tmp/paste.tar.zst" "
+src = '/srv/x\$(id>$tmp/pwned)'
+manifest['spec']['binds'] = [{'source': src, 'dest': '/mnt', 'read_only': True, 'noexec': False}]
+b = dict(manifest['entries'][1]); b.update(kind='bind', path='/mnt', source=src, read_only=True, noexec=False, origin='--bind')
+manifest['entries'].append(b); manifest['entries'].sort(key=lambda e: e['path'])"
+run "$JB" unpack "$tmp/paste.tar.zst" "$tmp/paste" --state-dir "$tmp/state-bad"
+suggested=$(grep -o 'To declare them: .*' <<<"$err" | sed 's/^To declare them: //')
+pasted=$(bash -c 'jailbuild() { printf "%s\n" "$@"; }; '"$suggested" 2>&1)
+check "07: the suggested command, pasted, runs nothing of the archive's and passes its bind as one word" \
+  '[ $rc -eq 0 ] && [ -n "$suggested" ] && [ ! -e "$tmp/pwned" ] &&
+   grep -qxF "/srv/x\$(id>$tmp/pwned):/mnt:ro" <<<"$pasted" && grep -qxF "$tmp/paste" <<<"$pasted"'
+# Terminal escapes in a bind's origin: "erase the line, print a reassuring one".
+rewrite "$tmp/jail.tar.zst" "$tmp/escape.tar.zst" "
+b = dict(manifest['entries'][1]); b.update(kind='bind', path='/srv', source='/srv/y', read_only=True, noexec=False)
+b['origin'] = '--bind\x1b[2K\r\x1b[1A\x1b[2Kjailbuild: all binds verified safe'
+manifest['entries'].append(b); manifest['entries'].sort(key=lambda e: e['path'])"
+run "$JB" unpack "$tmp/escape.tar.zst" "$tmp/escape" --state-dir "$tmp/state-bad"
+check "07: a control character in a manifest string: refused naming manifest.json, none echoed, nothing written" \
+  '[ $rc -eq 2 ] && grep -q "^jailbuild: $tmp/escape.tar.zst: .jailbuild/manifest.json: corrupt manifest: .*control character" <<<"$err" &&
+   ! LC_ALL=C grep -q "[[:cntrl:]]" "$tmp/err" "$tmp/out" && [ ! -e "$tmp/escape" ]'
+rewrite "$tmp/jail.tar.zst" "$tmp/host.tar.zst" "origin['host'] = 'web1\x1b]0;pwned\x07'"
+run "$JB" unpack "$tmp/host.tar.zst" "$tmp/host" --state-dir "$tmp/state-bad"
+check "07: a control character in origin.json's host: refused naming origin.json, none echoed" \
+  '[ $rc -eq 2 ] && grep -q "^jailbuild: $tmp/host.tar.zst: .jailbuild/origin.json: corrupt origin: .*control character" <<<"$err" &&
+   ! LC_ALL=C grep -q "[[:cntrl:]]" "$tmp/err" "$tmp/out" && [ ! -e "$tmp/host" ]'
+
 exit $fail

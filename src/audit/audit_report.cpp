@@ -27,6 +27,7 @@
 // }
 // "pie" counts executables only: a library is position-independent by nature.
 #include "jailbuild/audit.hpp"
+#include "jailbuild/json_text.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -243,7 +244,7 @@ std::string format_audit_json(const AuditReport& report, Severity threshold) {
                       {"findings", findings},
                       {"integrity", integrity},
                       {"hardening", hardening}};
-  return doc.dump(2) + "\n";
+  return json_report_text(doc, 2);
 }
 
 } // namespace jailbuild

@@ -70,8 +70,12 @@ std::string check_jail_location(const std::string& dir) {
   // Refused here, before anything is built, rather than by the registry once the jail exists.
   if (std::optional<std::string> why = unrecordable_path(path)) throw Error(path, *why);
   // Every existing ancestor must be a root-owned directory no one else can write to: otherwise its
-  // owner could swap the jail for a symlink between our checks and our writes.
-  for (std::string p = dirname_of(path);; p = dirname_of(p)) {
+  // owner could swap the jail for a symlink between our checks and our writes. The sticky bit is
+  // enough above the jail's own parent (no one else can rename or remove root's entry), not for that
+  // parent: below /tmp anyone may take the jail's name whenever it is not there (before create, or
+  // after the admin removed a jail that stayed registered) and fill it with a manifest of its own.
+  const std::string parent = dirname_of(path);
+  for (std::string p = parent;; p = dirname_of(p)) {
     struct stat st;
     if (::lstat(p.c_str(), &st) != 0) throw system_error(p, "parent of the jail", errno);
     if (S_ISLNK(st.st_mode)) throw Error(p, "parent of the jail is a symlink: give the real path");
@@ -79,15 +83,32 @@ std::string check_jail_location(const std::string& dir) {
     if (st.st_uid != 0) throw Error(p, "parent of the jail is not owned by root");
     if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))
       throw Error(p, "parent of the jail is writable by group or others without the sticky bit");
+    if (p == parent && (st.st_mode & (S_IWGRP | S_IWOTH)))
+      throw Error(p,
+                  "parent of the jail is writable by group or others (sticky, as /tmp): anyone could take "
+                  "the jail's name whenever it is not there; put the jail in a directory only root writes");
     if (p == "/") break;
   }
   struct stat st;
   if (::lstat(path.c_str(), &st) == 0) {
     if (S_ISLNK(st.st_mode)) throw Error(path, "is a symlink: give the real path of the jail");
     if (!S_ISDIR(st.st_mode)) throw Error(path, "exists and is not a directory");
+    // Refused before anything is written or chowned: its owner could have planted .jailbuild/lock (a
+    // lock held forever) or directories of its own for root to fill.
+    if (st.st_uid != 0)
+      throw Error(path, "exists and is owned by uid " + std::to_string(st.st_uid) +
+                            ", not root: jailbuild uses only a new directory or one of root's");
+    if (st.st_mode & (S_IWGRP | S_IWOTH))
+      throw Error(path, "exists and is writable by group or others: jailbuild uses only a new directory or "
+                        "one only root writes");
     struct stat mst;
-    bool ours =
-        ::lstat((path + "/" + manifest_dir).c_str(), &mst) == 0 && S_ISDIR(mst.st_mode) && mst.st_uid == 0;
+    const std::string meta = path + "/" + manifest_dir;
+    bool has_meta = ::lstat(meta.c_str(), &mst) == 0 && S_ISDIR(mst.st_mode);
+    if (has_meta && mst.st_uid != 0)
+      throw Error(meta, "is owned by uid " + std::to_string(mst.st_uid) +
+                            ", not root: its owner chooses the manifest root reads there (what sync copies "
+                            "where, what mount binds)");
+    bool ours = has_meta;
     if (!ours && !directory_is_empty(path))
       throw Error(path, "exists, is not empty and was not made by jailbuild (no " +
                             std::string(manifest_dir) + "/)");

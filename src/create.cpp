@@ -4,10 +4,9 @@
 #include "jailbuild/error.hpp"
 #include "jailbuild/hostfs.hpp"
 #include "jailbuild/jail_lock.hpp"
+#include "jailbuild/jailfs.hpp"
 #include "jailbuild/plan_builder.hpp"
 #include "jailbuild/registry.hpp"
-
-#include <boost/filesystem.hpp>
 
 #include <cerrno>
 #include <ctime>
@@ -44,6 +43,9 @@ CreateResult create_jail(const CreateOptions& options) {
   std::optional<JailLock> lock;
   try {
     JailFs jail(result.dir);
+    // check_jail_location looked by path; this looks at what is open. Nothing is chowned or read
+    // before: a directory someone else owns could hold a lock held forever or a manifest of theirs.
+    if (std::optional<Error> why = untrusted_jail(jail)) throw *why;
     jail.make_dir("", 0755, 0, 0);
     // Marks the directory as ours before anything else lands, so a re-run after a failure may go on.
     jail.make_dir(manifest_dir, 0700, 0, 0);
@@ -82,9 +84,14 @@ CreateResult create_jail(const CreateOptions& options) {
     }
   } catch (...) {
     // Still under the lock: a create waiting for it then finds the jail gone and stops.
+    // Through fds only (remove_tree_at), never a path-based remove_all: the jail's writable
+    // directories were the services' while it was built.
     if (made_here) {
-      boost::system::error_code ignored;
-      boost::filesystem::remove_all(result.dir, ignored); // never follows symlinks
+      try {
+        remove_dir_tree(result.dir);
+      } catch (const Error&) {
+        // The first error is the one to report; the leftover is a directory the next create may reuse.
+      }
     }
     throw;
   }

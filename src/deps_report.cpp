@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "jailbuild/deps_report.hpp"
+#include "jailbuild/json_text.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -104,7 +105,7 @@ std::string format_json(const WalkResult& r) {
   for (const Unresolved& u : r.unresolved)
     unresolved.push_back({{"name", u.name}, {"needed_by", u.needed_by}});
   nlohmann::ordered_json doc = {{"objects", objects}, {"unresolved", unresolved}};
-  return doc.dump(2) + "\n";
+  return json_report_text(doc, 2);
 }
 
 std::string dot_quote(const std::string& s) {

@@ -197,7 +197,10 @@ PlanInputs InputLog::finish() && {
 }
 
 bool inputs_unchanged(const PlanInputs& inputs, const std::string& host_root) {
-  if (inputs.empty()) return false;
+  // A record without paths says nothing about the host: every real plan reads host files, and the
+  // tool record holds at least the executable. A manifest may come from elsewhere (an archive, a
+  // directory someone else made): such a record must not make sync reuse its entries unplanned.
+  if (inputs.empty() || inputs.host.empty() || inputs.tool.empty()) return false;
   int64_t racy_from = inputs.planned_at_ns - racy_window_ns;
   return all_unchanged(inputs.tool, "", racy_from) && all_unchanged(inputs.host, host_root, racy_from);
 }

@@ -594,6 +594,13 @@ RemovedDir JailFs::remove_dir(std::string_view rel) {
   }
 }
 
+void JailFs::remove_tree(std::string_view rel) {
+  const std::string shown = path(rel);
+  if (components_of(rel, shown).empty()) return remove_tree_at(root_fd_.get(), "", shown);
+  std::optional<Parent> parent = find_parent(root_fd_.get(), rel, shown);
+  if (parent) remove_tree_at(parent->dir.get(), parent->name, shown);
+}
+
 bool JailFs::remove_leftover(std::string_view rel) {
   const std::string shown = path(rel);
   std::optional<Parent> parent = find_parent(root_fd_.get(), rel, shown);

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstdio>
 #include <fcntl.h>
 #include <stdexcept>
 #include <sys/stat.h>
@@ -142,18 +143,53 @@ int64_t time_of(const json& j) {
   return j.get<int64_t>();
 }
 
+bool valid_entry_path(std::string_view path);
+std::string printable(std::string text);
+
+/// A text of an origin that unpack and sync show the admin (a host name, a package, a version): no
+/// control character, which could rewrite what a terminal shows (an archive wrote them).
+std::string shown_text(const json& j, const char* what) {
+  std::string text = j.get<std::string>();
+  if (std::any_of(text.begin(), text.end(),
+                  [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
+    throw std::runtime_error(std::string(what) + " '" + printable(text) + "' holds a control character");
+  return text;
+}
+
+/// extra_digests or unverified_digests: each key a jail path as a manifest entry's (absolute,
+/// normalised, not the root, not in /.jailbuild, no control character), each value a sha256. Checked
+/// when the origin is read, before unpack writes anything: every key is later cut, joined and
+/// compared as a path (an empty one made unpack fail, after extracting everything, in substr).
+std::map<std::string, std::string> digests_from(const json& j, const char* what) {
+  std::map<std::string, std::string> digests;
+  if (j.is_null()) return digests;
+  if (!j.is_object()) throw std::runtime_error(std::string(what) + " is not an object");
+  for (const auto& [path, digest] : j.items()) {
+    if (path == "/" || !valid_entry_path(path) ||
+        std::any_of(path.begin(), path.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; }))
+      throw std::runtime_error(std::string(what) + ": '" + printable(path) +
+                               "' is not an absolute, normalised jail path outside /" + manifest_dir);
+    const std::string text = digest.is_string() ? digest.get<std::string>() : std::string();
+    if (text.size() != 64 || text.find_first_not_of("0123456789abcdef") != std::string::npos)
+      throw std::runtime_error(std::string(what) + ": " + path + ": not a sha256 (64 lowercase hex digits)");
+    digests.emplace(path, text);
+  }
+  return digests;
+}
+
 Provenance provenance_from(const json& j) {
   Provenance o;
-  o.host = j.at("host").get<std::string>();
+  o.host = shown_text(j.at("host"), "the host");
   o.packed = time_of(j.at("packed"));
   o.packages_digest = j.at("packages_digest").get<std::string>();
   for (const json& p : j.at("packages"))
-    o.packages.push_back({p.at("name").get<std::string>(), p.at("version").get<std::string>()});
-  o.min_kernel = j.value("min_kernel", "");
-  o.extra_digests = j.value("extra_digests", std::map<std::string, std::string>{});
+    o.packages.push_back(
+        {shown_text(p.at("name"), "a package name"), shown_text(p.at("version"), "a version")});
+  o.min_kernel = j.contains("min_kernel") ? shown_text(j.at("min_kernel"), "min_kernel") : "";
+  o.extra_digests = digests_from(j.value("extra_digests", json()), "extra_digests");
   o.unpacked = j.contains("unpacked") ? time_of(j.at("unpacked")) : 0;
   o.archive_sha256 = j.value("archive_sha256", "");
-  o.unverified_digests = j.value("unverified_digests", std::map<std::string, std::string>{});
+  o.unverified_digests = digests_from(j.value("unverified_digests", json()), "unverified_digests");
   return o;
 }
 
@@ -251,8 +287,18 @@ std::string provenance_to_json(const Provenance& provenance) {
 }
 
 Provenance provenance_from_json(const std::string& text, const std::string& where) {
+  if (text.size() > max_origin_size)
+    throw Error(where, "too large: " + std::to_string(text.size()) + " bytes, over the " +
+                           std::to_string(max_origin_size >> 20) + " MiB an origin may have");
   try {
-    return provenance_from(json::parse(text));
+    // The depth is checked as the parser goes: 20 MB of '[' cost 1.5 GB and 8 s parsed whole.
+    auto depth_limit = [](int depth, json::parse_event_t, json&) {
+      if (depth > max_origin_depth)
+        throw std::runtime_error("nested deeper than " + std::to_string(max_origin_depth) +
+                                 " levels, which no origin is");
+      return true;
+    };
+    return provenance_from(json::parse(text, depth_limit));
   } catch (const std::exception& e) {
     throw Error(where, std::string("corrupt origin: ") + e.what());
   }
@@ -456,6 +502,39 @@ Manifest manifest_from_json(const std::string& text, const std::string& where) {
   } catch (const std::exception& e) {
     throw Error(where, std::string("corrupt manifest: ") + e.what());
   }
+}
+
+std::optional<Error> untrusted_jail(const JailFs& jail) {
+  auto octal_mode = [](mode_t mode) {
+    char text[16];
+    std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
+    return std::string(text);
+  };
+  auto not_roots = [](const struct stat& st) {
+    return "is owned by uid " + std::to_string(st.st_uid) +
+           ", not root: its owner chooses the manifest root reads there (what sync copies where, what mount "
+           "binds)";
+  };
+  std::optional<struct stat> root = jail.lstat("");
+  if (root->st_uid != 0) return Error(jail.root(), not_roots(*root));
+  if (root->st_mode & (S_IWGRP | S_IWOTH))
+    return Error(jail.root(), "is writable by group or others (mode " + octal_mode(root->st_mode) +
+                                  "): they could replace its " + manifest_dir + "/");
+  std::optional<struct stat> meta = jail.lstat(manifest_dir);
+  if (!meta) return std::nullopt;
+  const std::string meta_path = jail.path(manifest_dir);
+  if (!S_ISDIR(meta->st_mode)) return Error(meta_path, "is not a directory");
+  if (meta->st_uid != 0) return Error(meta_path, not_roots(*meta));
+  if (meta->st_mode & 077)
+    return Error(meta_path, "must be root's alone (0700), not " + octal_mode(meta->st_mode));
+  std::optional<struct stat> file = jail.lstat(manifest_file);
+  if (!file) return std::nullopt;
+  const std::string file_path = jail.path(manifest_file);
+  if (!S_ISREG(file->st_mode)) return Error(file_path, "is not a regular file");
+  if (file->st_uid != 0) return Error(file_path, not_roots(*file));
+  if (file->st_mode & (S_IWGRP | S_IWOTH))
+    return Error(file_path, "is writable by group or others (mode " + octal_mode(file->st_mode) + ")");
+  return std::nullopt;
 }
 
 Manifest read_manifest(const std::string& jail_dir) {

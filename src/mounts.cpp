@@ -412,9 +412,11 @@ std::string checked_jail(const std::string& jail_dir, const char* what) {
   if (dir == "/") throw Error(dir, "the host's root is not a jail");
   struct stat st {};
   const std::string marker = dir + "/" + manifest_dir;
-  if (::lstat(marker.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != 0)
+  if (::lstat(marker.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
     throw Error(dir, std::string("not a jailbuild jail: no root-owned ") + manifest_dir + "/");
+  // Whose it is (a .jailbuild/ of someone else's is named as such), and where it is, again.
   dir = check_jail_location(dir);
+  if (std::optional<Error> why = untrusted_jail(JailFs(dir))) throw *why;
   if (::geteuid() != 0) throw Error(dir, std::string(what) + " needs root");
   return dir;
 }

@@ -72,6 +72,18 @@ bool path_less(const std::string& a, const std::string& b) {
   return a.size() < b.size();
 }
 
+bool in_jail_system_tree(std::string_view path) {
+  auto inside = [&](std::string_view tree) {
+    return path.starts_with(tree) && (path.size() == tree.size() || path[tree.size()] == '/');
+  };
+  // /lib, /lib32, /lib64, /libx32 and whatever else a distribution names /lib*.
+  if (path.starts_with("/lib")) return true;
+  for (std::string_view tree :
+       {"/etc", "/usr", "/bin", "/sbin", "/dev", "/proc", "/sys", "/boot", "/root", "/.jailbuild"})
+    if (inside(tree)) return true;
+  return false;
+}
+
 namespace {
 
 bool same_content(const PlanEntry& a, const PlanEntry& b) {

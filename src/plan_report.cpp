@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "jailbuild/plan_report.hpp"
+#include "jailbuild/json_text.hpp"
 
 #include "jailbuild/manifest.hpp"
 
@@ -69,7 +70,7 @@ std::string format_plan_json(const Plan& plan) {
                                 {"users", plan.users},
                                 {"warnings", plan.warnings},
                                 {"entries", entries}};
-  return doc.dump(2) + "\n";
+  return json_report_text(doc, 2);
 }
 
 std::string format_summary(const std::string& dir, const Plan& plan, const AssembleReport& report) {
@@ -107,7 +108,7 @@ std::string format_summary_json(const std::string& dir, const Plan& plan, const 
                                 {"bytes_written", report.bytes},
                                 {"removed", report.removed},
                                 {"warnings", warnings}};
-  return doc.dump(2) + "\n";
+  return json_report_text(doc, 2);
 }
 
 } // namespace jailbuild

@@ -367,12 +367,28 @@ std::optional<std::string> writable_problem(const WritableSpec& w, const std::ve
   return std::nullopt;
 }
 
+/// `word` as one word of a POSIX shell, quoted unless it is plainly safe: the command unpack suggests
+/// is built from an archive's strings and the admin is invited to paste it as root
+/// (`--bind /srv/x$(id>/tmp/pwned):/mnt:ro` ran the archive's command).
+std::string shell_word(const std::string& word) {
+  auto plain = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) ||
+           std::string_view("_-./:,=+@%").find(c) != std::string_view::npos;
+  };
+  if (!word.empty() && std::all_of(word.begin(), word.end(), plain)) return word;
+  std::string quoted = "'";
+  for (char c : word)
+    quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
 std::string writable_option(const WritableSpec& w) {
-  return "--writable " + w.path + ":" + w.owner + (w.group.empty() ? "" : ":" + w.group);
+  return "--writable " + shell_word(w.path + ":" + w.owner + (w.group.empty() ? "" : ":" + w.group));
 }
 
 std::string bind_option(const std::string& source, const std::string& dest, bool read_only, bool noexec) {
-  return "--bind " + source + ":" + dest + (read_only ? ":ro" : ":rw") + (noexec ? ",noexec" : "");
+  return "--bind " +
+         shell_word(source + ":" + dest + (read_only ? ":ro" : ":rw") + (noexec ? ",noexec" : ""));
 }
 
 } // namespace
@@ -446,9 +462,9 @@ AdoptedSpec adopt_archive_spec(Manifest& manifest, const std::vector<std::string
         "the archive asks for bind mounts, which are not made until this host declares them: " +
         join(binds, "; ");
     if (!declare.empty()) {
-      std::vector<std::string> command = {"jailbuild create " + jail_dir + " --with " +
-                                          join(spec.services, ",")};
-      if (spec.php_version) command.push_back("--php " + *spec.php_version);
+      std::vector<std::string> command = {"jailbuild create " + shell_word(jail_dir) + " --with " +
+                                          shell_word(join(spec.services, ","))};
+      if (spec.php_version) command.push_back("--php " + shell_word(*spec.php_version));
       for (const WritableSpec& w : writable)
         command.push_back(writable_option(w));
       command.insert(command.end(), declare.begin(), declare.end());

@@ -7,6 +7,7 @@
 // matches it.
 #include "jailbuild/sync.hpp"
 
+#include "jailbuild/assemble.hpp"
 #include "jailbuild/create.hpp"
 #include "jailbuild/error.hpp"
 #include "jailbuild/hostfs.hpp"
@@ -49,8 +50,11 @@ bool same_entries(const Plan& a, const Plan& b) {
 
 SyncReport sync_jail(const std::string& dir, const SyncOptions& options) {
   SyncReport report;
-  report.dir = normalize_path(dir);
+  // The place and the owners again, before the lock or the manifest is opened: a registered jail's
+  // directory may have been removed and made again by someone else, with a manifest of its own.
+  report.dir = check_jail_location(normalize_path(dir));
   JailFs jail(report.dir);
+  if (std::optional<Error> why = untrusted_jail(jail)) throw *why;
   if (!jail.lstat(manifest_file))
     throw Error(report.dir, "not a jailbuild jail: no " + std::string(manifest_file));
   const bool dry_run = options.mode == SyncMode::dry_run;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // What a sync did, for people (one line per change and a summary per jail) and for programs (JSON).
+#include "jailbuild/json_text.hpp"
 #include "jailbuild/sync.hpp"
 
 #include <nlohmann/json.hpp>
@@ -68,7 +69,7 @@ std::string format_sync_json(const std::vector<SyncReport>& reports) {
                    {"manifest_written", r.manifest_written},
                    {"planned", r.planned}});
   }
-  return all.dump(2) + "\n";
+  return json_report_text(all, 2);
 }
 
 } // namespace jailbuild

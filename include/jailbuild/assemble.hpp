@@ -20,8 +20,12 @@ namespace jailbuild {
 class HostRoot;
 
 /// Refuses a jail location that is unsafe or not ours: "/", system directories, a parent that is
-/// not root-owned or is writable by group or others without the sticky bit, a symlink, and an existing
-/// non-empty directory without a jailbuild manifest directory. Returns the normalised path.
+/// not root-owned or is writable by group or others without the sticky bit, a jail's own parent
+/// writable by group or others even with it (below /tmp anyone may take the name while the jail is
+/// not there), a symlink, an existing directory not root's or writable by group or others, and an
+/// existing non-empty directory without a jailbuild manifest directory. create and unpack check the
+/// place before anything is written, sync, mount, umount and pack again each time (a registered
+/// jail's place may have changed hands). Returns the normalised path.
 std::string check_jail_location(const std::string& dir);
 
 /// Whether a directory has no entry but "." and ".."; throws Error naming it when it cannot be read.

@@ -56,7 +56,7 @@ std::string_view to_string(ElfAudit::Type type);
 /// What the integrity check covered.
 struct IntegrityStats {
   bool checked = false;
-  std::string skipped_because; ///< "no manifest", "--no-integrity"
+  std::string skipped_because; ///< "no manifest", "--no-integrity", "manifest not root's alone"
   std::size_t files = 0;       ///< files hashed
   std::uint64_t bytes = 0;     ///< bytes hashed
   std::size_t modified = 0, missing = 0, unexpected = 0;

@@ -85,7 +85,8 @@ private:
 
 /// Whether every recorded input still looks as it did, and none of them is racy: file times are
 /// coarse (a clock tick, 2 s on FAT), so a change made within two seconds before planning began may
-/// not show in them. `host_root` as HostRoot has it. False for an empty record.
+/// not show in them. `host_root` as HostRoot has it. False for an empty record, and for one without
+/// host paths or without jailbuild's own (a real plan always has both).
 bool inputs_unchanged(const PlanInputs& inputs, const std::string& host_root);
 
 } // namespace jailbuild

@@ -94,6 +94,9 @@ public:
   /// Removes an empty directory; absent is a no-op. A directory that holds entries or has something
   /// mounted on it stays, and says so; any other failure (EACCES, EIO) throws.
   RemovedDir remove_dir(std::string_view rel);
+  /// Removes rel and everything below it, as remove_tree_at() does ("" empties the jail root, which
+  /// stays); absent is a no-op. For directories a service may be writing in while root removes them.
+  void remove_tree(std::string_view rel);
   /// Removes a temporary file that a killed jailbuild run left: only when the name passes
   /// is_temp_name() and the entry is a regular file owned by root, checked here, at the moment of
   /// removal; anything else is left alone. Returns whether it removed something.
@@ -136,5 +139,19 @@ private:
   std::string root_;
   UniqueFd root_fd_; // O_PATH: every path is resolved beneath it
 };
+
+/// Removes the entry `name` of the directory open at `dir_fd` and, if it is a directory, everything
+/// below it ("" removes what dir_fd holds, and dir_fd stays): the one way jailbuild removes a tree,
+/// safe where others can write while it runs. Every step is relative to the fd of the directory
+/// listed: a directory is entered only through openat(O_NOFOLLOW | O_DIRECTORY) and only when it is
+/// the one the listing saw; names are unlinked with unlinkat() in the directory they were read from;
+/// nothing is removed across a mount (an Error); any depth, with a bounded number of fds. A process
+/// that keeps writing there can make it fail (an Error), never make it remove anything outside the
+/// tree. `shown` names the entry in errors.
+void remove_tree_at(int dir_fd, const std::string& name, const std::string& shown);
+
+/// Removes the directory `dir` and everything in it, as remove_tree_at(); absent is a no-op. The
+/// directories above `dir` are trusted (root's, writable by no one else: check_jail_location()).
+void remove_dir_tree(const std::string& dir);
 
 } // namespace jailbuild

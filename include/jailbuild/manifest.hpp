@@ -3,9 +3,11 @@
 // the source's stamp, and the ELF facts of every walked object), kept in DIR/.jailbuild/ (0700) so
 // that sync needs no arguments, audit can check integrity and pack can verify content.
 #pragma once
+#include "jailbuild/error.hpp"
 #include "jailbuild/inputs.hpp"
 #include "jailbuild/plan.hpp"
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <nlohmann/json_fwd.hpp>
@@ -84,10 +86,29 @@ std::string manifest_to_json(const Manifest& manifest);
 /// Parses a manifest; throws Error naming `where` for anything malformed.
 Manifest manifest_from_json(const std::string& text, const std::string& where);
 
+/// The most an origin.json may hold, and how deeply it may nest. A real one (nginx + php-fpm, 96
+/// packages) is 7 KB and 3 levels deep; each file an archive vouches for (extra_digests) adds about
+/// 140 bytes, so 8 MiB is room for some 60,000 session or upload files. unpack reads it from an archive
+/// it must assume hostile, before anything is written.
+inline constexpr std::size_t max_origin_size = std::size_t{8} << 20;
+inline constexpr int max_origin_depth = 8;
+
 /// A Provenance alone, as pack stores it in the archive.
-std::string provenance_to_json(const Provenance& provenance);
-/// Parses what provenance_to_json wrote; throws Error naming `where` for anything malformed.
+std::string provenance_to_json(const Provenance& origin);
+/// Parses what provenance_to_json wrote; throws Error naming `where` for anything malformed: more than
+/// max_origin_size bytes or max_origin_depth levels, a key of extra_digests or unverified_digests
+/// that is not a jail path as a manifest entry's, a digest that is not a sha256, a control character
+/// in a text unpack and sync show (host, packages, min_kernel).
 Provenance provenance_from_json(const std::string& text, const std::string& where);
+
+/// Why root may not trust what a jail's .jailbuild/ holds, or nullopt: the jail root must be root's
+/// and writable by no one else, .jailbuild/ root's alone (0700), the manifest root's and writable by
+/// no one else (either may be absent: a jail not made yet). Whoever else owns one of them chooses the
+/// manifest, which says what sync copies where and what mount binds: a registered jail whose
+/// directory a service user made again after the admin removed it, say. Looked at through the
+/// jail's root fd, never following a symlink. A value, not thrown: audit reports it, sync, mount,
+/// umount, pack, create and unpack throw it.
+std::optional<Error> untrusted_jail(const JailFs& jail);
 
 /// Reads DIR's manifest; throws Error(DIR, "not a jailbuild jail: ...") when there is none.
 Manifest read_manifest(const std::string& jail_dir);

@@ -110,6 +110,13 @@ struct Plan {
 /// Orders paths component by component ("/usr" < "/usr/lib" < "/usr-x"), so parents come first.
 bool path_less(const std::string& a, const std::string& b);
 
+/// Whether a jail path lies in (or is) a tree that holds what the jail runs with or what root reads:
+/// /etc, /usr, /bin, /sbin, /lib*, /dev, /proc, /sys, /boot, /root, /.jailbuild. No service owns or
+/// writes anything there, whatever a manifest says of it: a manifest may come from an archive, and
+/// its roles and modes must not make /usr/lib a "state directory" whose files audit lets pass, nor a
+/// place where an archive vouches for files (origin extra_digests).
+bool in_jail_system_tree(std::string_view path);
+
 /// Entries being collected for a plan, indexed by path.
 class EntrySet {
 public:

@@ -191,13 +191,18 @@ void check_integrity(Context& ctx, const std::unordered_map<std::size_t, const F
   const Plan& plan = ctx.manifest->plan;
   const std::string fix = "jailbuild sync " + ctx.jail.root() + " restores it; find out first who changed it";
   std::set<std::string> planned;
-  std::vector<std::string> writable_dirs; // where services put files of their own
+  // Where services put files of their own. Never the jail root nor a system tree, whatever the
+  // manifest says: it may come from an archive, whose roles would otherwise make /usr/lib a state
+  // directory whose unexpected files are only "info".
+  auto may_be_writable = [](const std::string& dir) { return dir != "/" && !in_jail_system_tree(dir); };
+  std::vector<std::string> writable_dirs;
   for (const WritableSpec& w : plan.spec.writable)
-    writable_dirs.push_back(w.path);
+    if (may_be_writable(w.path)) writable_dirs.push_back(w.path);
   for (const PlanEntry& e : plan.entries) {
     planned.insert(e.path);
     if (e.kind == EntryKind::directory &&
-        (e.role == EntryRole::state || (e.mode & S_IWOTH) || ctx.service.uids.count(e.uid)))
+        (e.role == EntryRole::state || (e.mode & S_IWOTH) || ctx.service.uids.count(e.uid)) &&
+        may_be_writable(e.path))
       writable_dirs.push_back(e.path);
     const Node* node = ctx.find(e.path);
     if ((node && node->mount) || (!node && under_mount(ctx, e.path))) continue; // the host's, not the jail's
@@ -297,7 +302,9 @@ void check_integrity(Context& ctx, const std::unordered_map<std::size_t, const F
     } else {
       severity = Severity::low;
     }
-    if (extra != extras.end()) {
+    // An archive's word (extra_digests) counts only for the services' own files: an origin unpacked
+    // before unpack checked it could vouch for a library or an ini anywhere.
+    if (extra != extras.end() && in_writable) {
       if (r == results.end() || !r->second->error.empty() || r->second->digest == extra->second) continue;
       ++stats.modified;
       ctx.add("integrity-modified", severity, n.path, what + ", packed with the jail, was modified since",
@@ -381,10 +388,14 @@ AuditReport audit_jail(const std::string& dir, const AuditOptions& options) {
   // the integrity check, only its users otherwise.
   std::optional<struct stat> manifest_st = jail.lstat(manifest_file);
   report.has_manifest = manifest_st && S_ISREG(manifest_st->st_mode);
+  // A manifest that is not root's alone is whoever owns it's word: reported, and not used (neither
+  // its digests nor its users nor its binds).
+  const std::optional<Error> untrusted = report.has_manifest ? untrusted_jail(jail) : std::nullopt;
+  const bool use_manifest = report.has_manifest && !untrusted;
   std::future<Manifest> manifest_future;
-  if (report.has_manifest && options.integrity == Integrity::check)
+  if (use_manifest && options.integrity == Integrity::check)
     manifest_future = std::async(std::launch::async, read_manifest, jail.root());
-  else if (report.has_manifest)
+  else if (use_manifest)
     manifest_future = std::async(std::launch::async, [&jail] { return read_manifest_users(jail); });
 
   // The mount table says which directories hold mounts: those are reported, not walked.
@@ -408,15 +419,21 @@ AuditReport audit_jail(const std::string& dir, const AuditOptions& options) {
   UniqueFd root_fd(::open(jail.root().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (root_fd.get() < 0 || ::fstat(root_fd.get(), &root.st) != 0)
     throw system_error(jail.root(), "cannot open", errno);
-  const bool read_links = options.integrity == Integrity::check && report.has_manifest;
+  const bool read_links = options.integrity == Integrity::check && use_manifest;
   walk_jail(ctx, std::move(root_fd), root, mount_points, read_links, std::max(1u, options.threads));
   for (std::size_t i = 0; i < ctx.nodes.size(); ++i)
     ctx.index.emplace(ctx.nodes[i].path, i);
   report.entries = ctx.nodes.size();
   std::optional<Manifest> manifest;
-  if (report.has_manifest) {
+  if (use_manifest) {
     manifest = manifest_future.get(); // rethrows a corrupt manifest's Error
     ctx.manifest = &*manifest;
+  } else if (untrusted) {
+    ctx.add("manifest-untrusted", Severity::high, std::string("/") + manifest_dir,
+            untrusted->path() + " " + untrusted->message() +
+                ": its manifest is not used, and sync, mount and pack refuse the jail",
+            "find out who changed it; re-create the jail (or chown -R root:root and chmod 700 " +
+                jail.path(manifest_dir) + " once its content is known to be root's)");
   }
 
   // The rules. Accounts first: they tell the others who the service users are.
@@ -442,7 +459,7 @@ AuditReport audit_jail(const std::string& dir, const AuditOptions& options) {
   check_secrets(ctx);
 
   // Read the files: digests for the integrity check, headers and hardening for every ELF file.
-  bool integrity = options.integrity == Integrity::check && report.has_manifest;
+  bool integrity = options.integrity == Integrity::check && use_manifest;
   bool hardening = options.hardening == Hardening::check;
   std::set<std::string> hashed;
   if (integrity)
@@ -489,7 +506,9 @@ AuditReport audit_jail(const std::string& dir, const AuditOptions& options) {
   if (integrity)
     check_integrity(ctx, by_node, report.integrity);
   else
-    report.integrity.skipped_because = report.has_manifest ? "--no-integrity" : "no manifest";
+    report.integrity.skipped_because = untrusted             ? "manifest not root's alone"
+                                       : report.has_manifest ? "--no-integrity"
+                                                             : "no manifest";
   report.hardening_checked = hardening;
   std::sort(report.elves.begin(), report.elves.end(),
             [](const ElfAudit& a, const ElfAudit& b) { return a.path < b.path; });

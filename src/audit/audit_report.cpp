@@ -14,7 +14,8 @@
 //     {"rule": "setuid", "severity": "critical", "path": "/usr/bin/su",
 //      "message": "...", "fix": "..."}  path is inside the jail; "host:/srv" for a path outside it
 //   ],
-//   "integrity": {"checked": true, "skipped_because": null | "no manifest" | "--no-integrity",
+//   "integrity": {"checked": true, "skipped_because": null | "no manifest" | "--no-integrity" |
+//                 "manifest not root's alone",
 //                 "files": 1517, "bytes": 140880308, "modified": 0, "missing": 0, "unexpected": 0},
 //   "hardening": {"checked": true,
 //                 "summary": {"elf": 392, "executables": 2, "libraries": 390, "other": 0, "errors": 0,
@@ -26,6 +27,7 @@
 // }
 // "pie" counts executables only: a library is position-independent by nature.
 #include "jailbuild/audit.hpp"
+#include "jailbuild/json_text.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -242,7 +244,7 @@ std::string format_audit_json(const AuditReport& report, Severity threshold) {
                       {"findings", findings},
                       {"integrity", integrity},
                       {"hardening", hardening}};
-  return doc.dump(2) + "\n";
+  return json_report_text(doc, 2);
 }
 
 } // namespace jailbuild

@@ -356,25 +356,7 @@ const std::string& unplanned_digest(const Provenance& provenance, const std::str
   return it != provenance.extra_digests.end() ? it->second : provenance.unverified_digests.at(path);
 }
 
-/// The directories where the jail's services put files of their own, as audit counts them: the
-/// --writable ones, and every planned directory that is state, world-writable or not root's.
-std::vector<std::string> service_dirs(const Plan& plan) {
-  std::vector<std::string> dirs;
-  for (const WritableSpec& w : plan.spec.writable)
-    dirs.push_back(w.path);
-  for (const PlanEntry& e : plan.entries)
-    if (e.kind == EntryKind::directory && (e.role == EntryRole::state || (e.mode & S_IWOTH) || e.uid != 0))
-      dirs.push_back(e.path);
-  return dirs;
-}
-
-bool inside_any(const std::string& path, const std::vector<std::string>& dirs) {
-  return std::any_of(dirs.begin(), dirs.end(), [&](const std::string& d) {
-    return d == "/" || (path.size() > d.size() && path.starts_with(d) && path[d.size()] == '/');
-  });
-}
-
-/// The provenance of the archive's manifest: the packing host and its packages (kept from the manifest
+/// The origin of the archive's manifest: the packing host and its packages (kept from the manifest
 /// when the jail was itself unpacked: its files still come from that host's packages), the kernel
 /// the jail's libc needs, and the digest of each file the plan does not list (hashed here, before
 /// the manifest is written; the plan's files are verified as they stream). Such a file is vouched
@@ -451,6 +433,25 @@ void write_non_file(ArchiveWriter& writer, const PackItem& item, int64_t mtime) 
 }
 
 } // namespace
+
+std::vector<std::string> service_dirs(const Plan& plan) {
+  // Never the jail root nor a system tree: a manifest from an archive chooses roles, modes and owners.
+  auto may_be = [](const std::string& dir) { return dir != "/" && !in_jail_system_tree(dir); };
+  std::vector<std::string> dirs;
+  for (const WritableSpec& w : plan.spec.writable)
+    if (may_be(w.path)) dirs.push_back(w.path);
+  for (const PlanEntry& e : plan.entries)
+    if (e.kind == EntryKind::directory && (e.role == EntryRole::state || (e.mode & S_IWOTH) || e.uid != 0) &&
+        may_be(e.path))
+      dirs.push_back(e.path);
+  return dirs;
+}
+
+bool inside_any(const std::string& path, const std::vector<std::string>& dirs) {
+  return std::any_of(dirs.begin(), dirs.end(), [&](const std::string& d) {
+    return d == "/" || (path.size() > d.size() && path.starts_with(d) && path[d.size()] == '/');
+  });
+}
 
 PackResult pack_with_libarchive(const PackOptions& options) {
   PackResult result;

@@ -80,4 +80,14 @@ std::vector<std::string> check_against_plan(const std::vector<PackItem>& items, 
 /// The newest ELF ABI tag of the jail's libc, as "3.2.0"; "" when there is none.
 std::string min_kernel_of(const JailFs& jail, const Plan& plan, std::vector<std::string>& warnings);
 
+/// The directories where the jail's services put files of their own, as audit counts them: the
+/// --writable ones, and every planned directory that is state, world-writable or not root's, but
+/// never the jail root nor one in a system tree (in_jail_system_tree), whatever the plan says: pack vouches
+/// for the files it finds there (origin extra_digests), and unpack takes an archive's word for them only
+/// there.
+std::vector<std::string> service_dirs(const Plan& plan);
+
+/// Whether `path` lies below one of `dirs` ("/" holds everything).
+bool inside_any(const std::string& path, const std::vector<std::string>& dirs);
+
 } // namespace jailbuild

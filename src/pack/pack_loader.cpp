@@ -5,7 +5,10 @@
 #include "jailbuild/pack.hpp"
 #include "pack_module.hpp"
 
+#include "jailbuild/assemble.hpp"
 #include "jailbuild/jail_lock.hpp"
+#include "jailbuild/jailfs.hpp"
+#include "jailbuild/manifest.hpp"
 
 #include <string_view>
 
@@ -24,6 +27,9 @@ const ArchiveModule& archive() {
 } // namespace
 
 PackResult pack_jail(const PackOptions& options) {
+  // Whose jail it is, before its lock or manifest is opened: pack reads the manifest as root.
+  check_jail_location(options.dir);
+  if (std::optional<Error> why = untrusted_jail(JailFs(options.dir))) throw *why;
   JailLock lock(options.dir, LockFor::look); // not while a create or sync changes the jail
   PackResult result;
   ModuleFailure failure;

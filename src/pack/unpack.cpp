@@ -10,6 +10,7 @@
 
 #include "jailbuild/assemble.hpp"
 #include "jailbuild/error.hpp"
+#include "jailbuild/fd.hpp"
 #include "jailbuild/jailfs.hpp"
 #include "jailbuild/manifest.hpp"
 #include "jailbuild/profile.hpp"
@@ -22,8 +23,10 @@
 #include <boost/filesystem.hpp>
 
 #include <cerrno>
+#include <cstring>
 #include <ctime>
 #include <dirent.h>
+#include <fcntl.h>
 #include <fstream>
 #include <optional>
 #include <sys/stat.h>
@@ -80,6 +83,8 @@ public:
         throw system_error(dir_, "setting owner and mode", errno);
     } else if (errno != EEXIST) {
       throw system_error(dir_, "creating", errno);
+    } else if (std::optional<Error> why = untrusted_jail(JailFs(dir_))) {
+      throw *why; // not root's alone: nothing of it is emptied, chowned or read
     } else if (!directory_is_empty(dir_)) {
       std::optional<bool> made = interrupted_unpack(dir_);
       if (!made) throw Error(dir_, "exists and is not empty: unpack only into a new or empty directory");
@@ -90,12 +95,14 @@ public:
   }
   ~Target() {
     if (done_) return;
-    if (made_) {
-      boost::system::error_code ignored;
-      boost::filesystem::remove_all(dir_, ignored);
-      return;
+    try {
+      if (made_)
+        remove_dir_tree(dir_);
+      else
+        empty();
+    } catch (const Error&) {
+      // What is left keeps its mark: the next unpack into DIR removes it, or says why it cannot.
     }
-    empty();
   }
   Target(const Target&) = delete;
   Target& operator=(const Target&) = delete;
@@ -112,15 +119,10 @@ public:
   }
 
 private:
-  /// Removes everything in DIR. boost's remove_all never follows symlinks: whatever the archive
-  /// made, only DIR's tree goes; unpack accepts no name deeper than max_jail_depth, so it holds at
-  /// most that many directories open.
-  void empty() {
-    boost::system::error_code ignored;
-    for (boost::filesystem::directory_iterator it(dir_, ignored), end; !ignored && it != end;
-         it.increment(ignored))
-      boost::filesystem::remove_all(it->path(), ignored);
-  }
+  /// Removes everything in DIR, through fds only (remove_tree_at): the jail's /tmp was open to every
+  /// local user while the archive was extracted, and a path-based removal (boost's remove_all) let
+  /// one swap a directory for a symlink and have root delete host files through it.
+  void empty() { JailFs(dir_).remove_tree(""); }
 
   std::string dir_;
   bool made_ = false;
@@ -320,12 +322,81 @@ std::string joined(const std::vector<std::string>& lines) {
   return text;
 }
 
-/// The sha256 FILE.sha256 gives, if that file exists.
-std::optional<std::string> published_sha256(const std::string& archive) {
-  std::ifstream in(archive + ".sha256");
-  std::string digest;
-  if (!(in >> digest)) return std::nullopt;
-  return digest;
+/// Whether a directory is root's and writable by no one else, so that what root finds in it root put
+/// there.
+bool root_only(int dir_fd) {
+  struct stat st {};
+  return ::fstat(dir_fd, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == 0 &&
+         !(st.st_mode & (S_IWGRP | S_IWOTH));
+}
+
+/// The sha256 ARCHIVE.sha256 gives, when root can trust it: a regular file of root's, writable by no
+/// one else, in a directory only root writes (as `pack` leaves it beside the archive). Anyone else's
+/// (an archive downloaded to /tmp) is ignored with a warning: it could only make a good archive fail,
+/// and the real check is the archive's own, every file against its manifest's digests. Read with
+/// O_NOFOLLOW and O_NONBLOCK (a FIFO there must not hang unpack), at most a line: whoever wrote it,
+/// a sparse file of gigabytes is not read into memory.
+std::optional<std::string> published_sha256(const std::string& archive, std::vector<std::string>& warnings) {
+  const std::string path = archive + ".sha256";
+  const std::size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  UniqueFd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir_fd) throw system_error(dir, "opening", errno);
+  UniqueFd fd(::openat(dir_fd.get(), path.substr(slash + 1).c_str(),
+                       O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+  if (!fd && errno == ENOENT) return std::nullopt;
+  struct stat st {};
+  std::string why;
+  if (!fd)
+    why = std::string("cannot be opened (") + std::strerror(errno) + ")";
+  else if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
+    why = "is not a regular file";
+  else if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)))
+    why = "is not root's alone (uid " + std::to_string(st.st_uid) + ")";
+  else if (!root_only(dir_fd.get()))
+    why = "lies in a directory others can write";
+  if (!why.empty()) {
+    warnings.push_back(path + " " + why +
+                       ": ignored (only a checksum root wrote where only root writes is "
+                       "compared; every file is still checked against the manifest)");
+    return std::nullopt;
+  }
+  char text[256];
+  ssize_t got = ::read(fd.get(), text, sizeof text);
+  if (got < 0) throw system_error(path, "reading", errno);
+  std::string_view line(text, static_cast<std::size_t>(got));
+  std::string_view digest = line.substr(0, line.find_first_of(" \t\n"));
+  if (digest.size() != 64 || digest.find_first_not_of("0123456789abcdef") != std::string_view::npos)
+    throw Error(path, "does not begin with a sha256 (64 lowercase hex digits)");
+  return std::string(digest);
+}
+
+/// An archive vouches (origin extra_digests) only for files in the directories its jail's services
+/// write, as pack does: their sessions, uploads, data. Anything else it lists there (an ini in /etc,
+/// a program in /usr/bin, a library) is carried and verified like the rest, but kept unverified, so
+/// that audit reports it as it reports a file placed by hand. The directories are judged on the
+/// adopted spec and never include a system tree, whatever roles the archive's manifest gives.
+void keep_unverified_outside_service_dirs(Manifest& manifest, std::vector<std::string>& warnings) {
+  Provenance& origin = *manifest.provenance;
+  const std::vector<std::string> dirs = service_dirs(manifest.plan);
+  std::vector<std::string> moved;
+  for (auto it = origin.extra_digests.begin(); it != origin.extra_digests.end();) {
+    if (inside_any(it->first, dirs)) {
+      ++it;
+      continue;
+    }
+    moved.push_back(it->first);
+    origin.unverified_digests.insert_or_assign(it->first, it->second);
+    it = origin.extra_digests.erase(it);
+  }
+  if (moved.empty()) return;
+  std::string some;
+  for (std::size_t i = 0; i < moved.size() && i < 10; ++i)
+    some += (i ? ", " : "") + moved[i];
+  warnings.push_back("the archive vouches for " + std::to_string(moved.size()) +
+                     " files outside the directories the jail's services write; they are kept unverified, "
+                     "and audit reports them (" +
+                     some + (moved.size() > 10 ? ", ...)" : ")"));
 }
 
 } // namespace
@@ -354,7 +425,9 @@ UnpackResult unpack_with_libarchive(const UnpackOptions& options) {
   if (!adopted.errors.empty())
     throw Error(options.archive, "refusing the jail it holds:" + joined(adopted.errors));
   result.warnings.insert(result.warnings.end(), adopted.warnings.begin(), adopted.warnings.end());
+  keep_unverified_outside_service_dirs(manifest, result.warnings);
   if (::geteuid() != 0) throw Error(result.dir, "unpacking a jail needs root (owners, device nodes)");
+  const std::optional<std::string> published = published_sha256(options.archive, result.warnings);
 
   Target target(result.dir, result.warnings);
   JailFs jail(result.dir);
@@ -363,8 +436,7 @@ UnpackResult unpack_with_libarchive(const UnpackOptions& options) {
   Extractor extractor(reader, jail, manifest, options.limits, entries);
   extractor.run();
   const std::string sha256 = reader.finish();
-  if (std::optional<std::string> published = published_sha256(options.archive);
-      published && *published != sha256)
+  if (published && *published != sha256)
     throw Error(options.archive,
                 "its sha256 " + sha256 + " differs from the one in " + options.archive + ".sha256");
 

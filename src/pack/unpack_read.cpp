@@ -289,14 +289,15 @@ std::string checked_name(const ArchiveReader& reader, const char* raw, const cha
 
 namespace {
 
-/// The content of the current entry, which must be a small regular file named `name`.
-std::string read_small_file(ArchiveReader& reader, archive_entry* e, const char* name) {
-  if (archive_entry_size(e) > max_manifest_size)
-    throw Error(reader.path(), std::string(name) + ": too large");
+/// The content of the current entry, which must be a regular file named `name` of at most `limit`
+/// bytes: refused by its header's size before anything is read, and again as it is read.
+std::string read_small_file(ArchiveReader& reader, archive_entry* e, const char* name, int64_t limit) {
+  const std::string too_large = std::string(name) + ": too large (over " + std::to_string(limit >> 20) +
+                                " MiB, more than any jailbuild archive holds there)";
+  if (archive_entry_size(e) > limit) throw Error(reader.path(), too_large);
   std::string text;
   for (std::string_view block = reader.block(name); !block.empty(); block = reader.block(name)) {
-    if (text.size() + block.size() > static_cast<std::size_t>(max_manifest_size))
-      throw Error(reader.path(), std::string(name) + ": too large");
+    if (text.size() + block.size() > static_cast<std::size_t>(limit)) throw Error(reader.path(), too_large);
     text.append(block);
   }
   return text;
@@ -312,6 +313,47 @@ archive_entry* next_named(ArchiveReader& reader, const char* name, uint64_t& ent
   return e;
 }
 
+/// Throws unless `text`, a string of the archive's manifest, is free of control characters.
+void check_text(const std::string& where, const std::string& text, const char* what) {
+  for (char c : text)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      std::string shown = text.substr(0, 200);
+      for (char& s : shown)
+        if (static_cast<unsigned char>(s) < 0x20 || s == 0x7f) s = '?';
+      throw Error(where, std::string("corrupt manifest: ") + what + " '" + shown +
+                             "' holds a control character, which no jail needs");
+    }
+}
+
+/// Every string of an archive's manifest that unpack shows the admin or keeps in the jail's manifest
+/// (which sync, audit and mount show later) is refused with a control character: escape sequences
+/// from a hostile archive could rewrite what the admin's terminal shows, a newline forge a line.
+void check_manifest_texts(const Manifest& m, const std::string& where) {
+  const JailSpec& spec = m.plan.spec;
+  for (const std::string& s : spec.services)
+    check_text(where, s, "a service");
+  if (spec.php_version) check_text(where, *spec.php_version, "the PHP version");
+  for (const BindSpec& b : spec.binds) {
+    check_text(where, b.source, "a bind's source");
+    check_text(where, b.dest, "a bind's mount point");
+  }
+  for (const WritableSpec& w : spec.writable) {
+    check_text(where, w.path, "a writable directory");
+    check_text(where, w.owner, "a writable directory's owner");
+    check_text(where, w.group, "a writable directory's group");
+  }
+  check_text(where, spec.host_root, "the host root");
+  for (const std::string& d : spec.profile_dirs)
+    check_text(where, d, "a profile directory");
+  for (const std::string& u : m.plan.users)
+    check_text(where, u, "a user");
+  for (const PlanEntry& e : m.plan.entries) {
+    check_text(where, e.path, "an entry's path");
+    check_text(where, e.source, "an entry's source or target");
+    check_text(where, e.requested_by, "an entry's origin");
+  }
+}
+
 } // namespace
 
 Manifest read_leading_manifest(ArchiveReader& reader, uint64_t& entries) {
@@ -325,12 +367,14 @@ Manifest read_leading_manifest(ArchiveReader& reader, uint64_t& entries) {
   if (!(e = next_named(reader, manifest_file, entries)))
     throw Error(reader.path(),
                 std::string("no jailbuild manifest: ") + manifest_file + " must come first" + not_ours);
-  Manifest manifest =
-      manifest_from_json(read_small_file(reader, e, manifest_file), reader.path() + ": " + manifest_file);
+  Manifest manifest = manifest_from_json(read_small_file(reader, e, manifest_file, max_manifest_size),
+                                         reader.path() + ": " + manifest_file);
+  check_manifest_texts(manifest, reader.path() + ": " + manifest_file);
   if (!(e = next_named(reader, provenance_file, entries)))
     throw Error(reader.path(), std::string("no ") + provenance_file + " after the manifest" + not_ours);
-  manifest.provenance = provenance_from_json(read_small_file(reader, e, provenance_file),
-                                             reader.path() + ": " + provenance_file);
+  manifest.provenance =
+      provenance_from_json(read_small_file(reader, e, provenance_file, static_cast<int64_t>(max_origin_size)),
+                           reader.path() + ": " + provenance_file);
   return manifest;
 }
 

@@ -62,6 +62,21 @@ else
 fi
 rm -f "$sessions/sess_giant" "$sessions/sess_large"
 
+echo "== a file name that is not UTF-8, made by www-data (red team 08)"
+# audit --json failed on it (exit 2, "[json.exception.type_error.316] invalid UTF-8 byte", no path):
+# a monitoring job reading the JSON saw no findings at all. Setuid, so that a finding names it.
+chmod 755 "$tmp"
+setpriv --reuid=33 --regid=33 --clear-groups /usr/bin/python3 -c '
+import os, sys
+path = os.fsencode(sys.argv[1]) + b"/\xff\xfex"
+os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o755)); os.chmod(path, 0o4755)' "$sessions"
+audit "$jail" --json --no-integrity
+check "08: audit --json succeeds (findings: exit 1), its JSON names the file with \\xNN escapes" \
+  '[ $rc -eq 1 ] && json "
+f = [x for x in d[\"findings\"] if x[\"path\"].endswith(\"/sessions/\\\\xff\\\\xfex\")]
+assert f and f[0][\"severity\"] in (\"high\", \"critical\"), d[\"findings\"]"'
+rm -f "$sessions"/$'\xff\xfe'x
+
 echo "== directory trees 3,000 and 60,000 levels deep in a session directory"
 python3 - "$sessions/deep" <<'EOF'
 import os, sys

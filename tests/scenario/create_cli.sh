@@ -8,8 +8,16 @@ set -u
 
 tmp=$(mktemp -d /tmp/jb-create-cli.XXXXXX)
 chmod 755 "$tmp"
-# Jail paths directly under /tmp (root-owned, sticky) pass the location check even without root.
-dry=/tmp/jb-create-dry.$$.$RANDOM
+# A jail path that does not exist, in a directory only root writes, passes the location check even
+# without root (a dry run writes nothing). Directly under /tmp it no longer does: anyone could take
+# the name while the jail is not there.
+dry=$tmp/dry
+for d in /srv /opt /mnt /home; do
+  if [ -d "$d" ] && [ ! -L "$d" ] && [ "$(stat -c %u "$d")" = 0 ] && [ -z "$(find "$d" -maxdepth 0 -perm /022)" ]; then
+    dry=$d/jb-create-dry.$$.$RANDOM
+    break
+  fi
+done
 cleanup() { rm -rf --one-file-system "$tmp" "$dry"; }
 trap cleanup EXIT
 . "$(dirname "$0")/lib/checks.sh"

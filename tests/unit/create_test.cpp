@@ -66,8 +66,14 @@ TEST_CASE("check_jail_location: root's parents, unless writable by others withou
                  "writable by group or others without the sticky bit"));
   REQUIRE(::chmod(parent.path.c_str(), 0775) == 0);
   CHECK(contains(error_of([&] { check_jail_location(jail); }), "writable by group or others"));
-  REQUIRE(::chmod(parent.path.c_str(), 01777) == 0); // sticky, as /tmp: accepted
-  CHECK(check_jail_location(jail) == jail);
+  // Sticky, as /tmp: not enough for the jail's own parent (red team 05: anyone may take the jail's
+  // name while it is not there), enough for a parent further up.
+  REQUIRE(::chmod(parent.path.c_str(), 01777) == 0);
+  CHECK(contains(error_of([&] { check_jail_location(jail); }),
+                 "writable by group or others (sticky, as /tmp)"));
+  REQUIRE(::mkdir((parent / "safe").c_str(), 0755) == 0);
+  CHECK(check_jail_location(parent / "safe/jail") == parent / "safe/jail");
+  REQUIRE(::rmdir((parent / "safe").c_str()) == 0);
   REQUIRE(::chmod(parent.path.c_str(), 0700) == 0);
 
   // A grandparent counts as well.
@@ -98,9 +104,18 @@ TEST_CASE("check_jail_location: refuses a symlink, a file and a foreign non-empt
   CHECK(contains(err, ".jailbuild"));
   REQUIRE(::mkdir((parent / "real/.jailbuild").c_str(), 0700) == 0);
   CHECK(check_jail_location(parent / "real") == parent / "real");
-  // A .jailbuild that a user could have made does not count.
+  // A .jailbuild that a user could have made does not count: it is named (red team 05).
   REQUIRE(::chown((parent / "real/.jailbuild").c_str(), 65534, 65534) == 0);
-  CHECK(contains(error_of([&] { check_jail_location(parent / "real"); }), "not empty"));
+  CHECK(contains(error_of([&] { check_jail_location(parent / "real"); }),
+                 parent / "real/.jailbuild: is owned by uid 65534, not root"));
+  REQUIRE(::chown((parent / "real/.jailbuild").c_str(), 0, 0) == 0);
+  // The jail directory itself must be root's alone (red team, observation: create and unpack
+  // chowned another user's directory to root only after it could have planted a lock or a tree).
+  REQUIRE(::chown((parent / "real").c_str(), 33, 33) == 0);
+  CHECK(contains(error_of([&] { check_jail_location(parent / "real"); }), "owned by uid 33, not root"));
+  REQUIRE(::chown((parent / "real").c_str(), 0, 0) == 0);
+  REQUIRE(::chmod((parent / "real").c_str(), 0777) == 0);
+  CHECK(contains(error_of([&] { check_jail_location(parent / "real"); }), "writable by group or others"));
 }
 
 namespace {

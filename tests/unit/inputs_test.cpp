@@ -51,6 +51,7 @@ struct Host {
     host.exists("/var/empty");
     if (extra) extra(host);
     host.set_input_log(nullptr);
+    log.saw_tool({}); // as every plan does: a record without jailbuild's own inputs never passes
     PlanInputs inputs = std::move(log).finish();
     inputs.planned_at_ns += 3'000'000'000;
     return inputs;
@@ -143,6 +144,7 @@ TEST_CASE("inputs: a record made within two seconds of a change it saw is racy, 
   h.host.set_input_log(&log);
   h.host.read_file("/etc/php/php.ini"); // written just now by Host()
   h.host.set_input_log(nullptr);
+  log.saw_tool({});
   PlanInputs inputs = std::move(log).finish();
   CHECK_FALSE(h.unchanged(inputs));
   inputs.planned_at_ns += 3'000'000'000;
@@ -170,6 +172,9 @@ TEST_CASE("inputs: jailbuild's own inputs, its executable and profile files, are
   std::string missing = profiles / "not-there";
   InputLog log(h.host.root());
   log.saw_tool({profiles.path, missing});
+  h.host.set_input_log(&log); // and a host path, as every plan has
+  h.host.exists("/var/empty");
+  h.host.set_input_log(nullptr);
   PlanInputs inputs = std::move(log).finish();
   inputs.planned_at_ns += 3'000'000'000;
   auto recorded = [&](const std::string& path) {
@@ -198,6 +203,23 @@ TEST_CASE("inputs: jailbuild's own inputs, its executable and profile files, are
 
 TEST_CASE("inputs: an empty record never passes") {
   CHECK_FALSE(inputs_unchanged(PlanInputs{}, ""));
+}
+
+TEST_CASE("inputs: a record without host paths or without jailbuild's own never passes (red team 05)") {
+  // A manifest someone else wrote said {"planned_at_ns": 1, "host": [], "tool": []}, and sync
+  // reused its one entry: /etc/shadow copied to a file www-data owned.
+  PlanInputs forged;
+  forged.planned_at_ns = 1;
+  CHECK_FALSE(inputs_unchanged(forged, "/"));
+  Host h;
+  PlanInputs real = h.record();
+  REQUIRE(h.unchanged(real));
+  PlanInputs no_tool = real;
+  no_tool.tool.clear();
+  CHECK_FALSE(h.unchanged(no_tool));
+  PlanInputs no_host = real;
+  no_host.host.clear();
+  CHECK_FALSE(h.unchanged(no_host));
 }
 
 TEST_CASE("inputs: the manifest keeps the record exactly") {

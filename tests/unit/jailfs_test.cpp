@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "jailbuild/digest.hpp"
 #include "jailbuild/error.hpp"
+#include "jailbuild/fd.hpp"
 #include "jailbuild/jailfs.hpp"
 
 #include "test_util.hpp"
@@ -14,7 +15,9 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <string>
+#include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -384,6 +387,91 @@ TEST_CASE("jailfs: remove and remove_dir never follow and treat absence as done"
   CHECK(jail.remove_dir("tmp") == RemovedDir::not_empty);
   CHECK(jail.remove_dir("tmp/sub") == RemovedDir::removed);
   CHECK(!jail.lstat("tmp/sub"));
+}
+
+TEST_CASE("remove_tree: removes a whole tree and nothing a symlink in it leads to") {
+  TempDir dir("jailfs", 0700);
+  TempDir outside("outside", 0700);
+  write_host(outside / "target", "keep");
+  write_host(outside / "sub/file", "keep");
+  JailFs jail(dir.path);
+  jail.make_dir("var", 0755, test_uid(), test_gid());
+  jail.make_dir("var/a", 0755, test_uid(), test_gid());
+  jail.make_dir("var/a/b", 01777, test_uid(), test_gid());
+  jail.write_file("var/a/b/file", "x", 0644, test_uid(), test_gid());
+  REQUIRE(::mkfifo((dir / "var/a/fifo").c_str(), 0600) == 0);
+  REQUIRE(::symlink((outside / "target").c_str(), (dir / "var/a/link").c_str()) == 0);
+  REQUIRE(::symlink(outside.path.c_str(), (dir / "var/a/b/dirlink").c_str()) == 0);
+  jail.make_dir("etc", 0755, test_uid(), test_gid());
+
+  jail.remove_tree("var");
+  CHECK(!jail.lstat("var"));
+  CHECK(jail.lstat("etc"));
+  CHECK(read_text(outside / "target") == "keep");
+  CHECK(read_text(outside / "sub/file") == "keep");
+  jail.remove_tree("var"); // absent: done
+  jail.remove_tree("no/such/dir");
+
+  // A symlink where a directory is expected is removed itself, its target never entered.
+  REQUIRE(::symlink(outside.path.c_str(), (dir / "var").c_str()) == 0);
+  jail.remove_tree("var");
+  CHECK(!jail.lstat("var"));
+  CHECK(read_text(outside / "sub/file") == "keep");
+  // On the way to it, a symlink is refused as everywhere in JailFs.
+  REQUIRE(::symlink(outside.path.c_str(), (dir / "lnk").c_str()) == 0);
+  CHECK(contains(error_of([&] { jail.remove_tree("lnk/sub"); }), symlink_refusal));
+  CHECK(read_text(outside / "sub/file") == "keep");
+
+  // "" empties the root, which stays.
+  jail.remove_tree("");
+  CHECK(tree(dir.path).empty());
+  CHECK(fs::is_directory(dir.path));
+  CHECK(read_text(outside / "target") == "keep");
+}
+
+TEST_CASE("remove_tree: a tree 1,000 levels deep goes with a bounded number of fds") {
+  TempDir dir("jailfs", 0700);
+  JailFs jail(dir.path);
+  jail.make_dir("tmp", 01777, test_uid(), test_gid());
+  UniqueFd at(::open((dir / "tmp").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  REQUIRE(at);
+  for (int level = 0; level < 1000; ++level) {
+    REQUIRE(::mkdirat(at.get(), "d", 0755) == 0);
+    if (level % 100 == 0) write_host("/proc/self/fd/" + std::to_string(at.get()) + "/f", "x");
+    at.reset(::openat(at.get(), "d", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    REQUIRE(at);
+  }
+  at.reset();
+  struct rlimit before {};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &before) == 0);
+  struct rlimit few = before;
+  few.rlim_cur = 256; // the default is 1024; the removal must not need one fd per level
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &few) == 0);
+  std::string error = error_of([&] { jail.remove_tree("tmp"); });
+  ::setrlimit(RLIMIT_NOFILE, &before);
+  CHECK(error == "");
+  CHECK(!jail.lstat("tmp"));
+}
+
+TEST_CASE("remove_tree: never removes anything across a mount" * doctest::skip(!is_root())) {
+  TempDir dir("jailfs", 0755);
+  TempDir host("host-data", 0755);
+  write_host(host / "precious", "keep");
+  JailFs jail(dir.path);
+  jail.make_dir("srv", 0755, 0, 0);
+  jail.make_dir("srv/data", 0755, 0, 0);
+  jail.write_file("srv/own", "x", 0644, 0, 0);
+  REQUIRE(::mount(host.path.c_str(), (dir / "srv/data").c_str(), nullptr, MS_BIND, nullptr) == 0);
+  std::string error = error_of([&] { jail.remove_tree("srv"); });
+  CHECK(contains(error, dir / "srv/data: is a mount point"));
+  CHECK(read_text(host / "precious") == "keep");
+  CHECK(read_text(dir / "srv/data/precious") == "keep");
+  // The mount point itself, given as the tree to remove, is refused as well.
+  CHECK(contains(error_of([&] { jail.remove_tree("srv/data"); }), "mount point"));
+  CHECK(read_text(host / "precious") == "keep");
+  REQUIRE(::umount2((dir / "srv/data").c_str(), MNT_DETACH) == 0);
+  jail.remove_tree("srv");
+  CHECK(!jail.lstat("srv"));
 }
 
 TEST_CASE("jailfs: lstat, read_link and open_read look without following") {

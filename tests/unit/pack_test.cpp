@@ -414,10 +414,10 @@ TEST_CASE("manifest: the origin round-trips and old manifests without one still 
                             "d",
                             {{"libc6:amd64", "2.36-9"}},
                             "3.2.0",
-                            {{"/var/www/x", "ab"}},
+                            {{"/var/www/x", std::string(64, 'a')}},
                             7,
                             "cd",
-                            {{"/etc/x.conf", "ef"}}};
+                            {{"/etc/x.conf", std::string(64, 'e')}}};
   Manifest back = manifest_from_json(manifest_to_json(m), "m");
   REQUIRE(back.provenance);
   CHECK(*back.provenance == *m.provenance);
@@ -591,7 +591,7 @@ TEST_CASE("unpack_jail: hostile archives are refused, nothing is written outside
   const std::vector<Case> cases = {
       {"../ path",
        [](HandArchive& a, const std::string&) {
-         a.manifest({{"../sentinel/pwned", "x"}});
+         a.manifest(); // listed in extra_digests, origin.json itself would be refused first (09)
          a.file("../sentinel/pwned", "x");
        },
        "'..' is not accepted"},
@@ -1270,4 +1270,135 @@ TEST_CASE("pack_jail: removes the checksum's temporary file a killed pack left, 
   CHECK(read_text(top / "out/web.tar.sha256") == r.sha256 + "  web.tar\n");
   CHECK((lstat_of(top / "out/web.tar.sha256").st_mode & 07777) == 0644);
   CHECK((lstat_of(top / "out/web.tar").st_mode & 07777) == 0600);
+}
+
+TEST_CASE("unpack_jail: removing what a killed unpack left never follows a directory a service swaps for a "
+          "symlink (red team 02)" *
+          doctest::skip(!is_root())) {
+  // A killed unpack left DIR with its mark and the jail's /tmp (1777, from the archive), where
+  // www-data put x/d holding the names of a host directory. When the next unpack removes the
+  // leftovers and opens x/d, www-data swaps x/d for a symlink to that host directory. The removal
+  // must be under way when www-data wakes up: thousands of names, and a new try if it was faster.
+  const int files = 1000;
+  bool attacked = false;
+  for (int attempt = 0; attempt < 4 && !attacked; ++attempt) {
+    TempDir top("unpack-race", 0755);
+    const std::string jail = top / "jail", sentinel = top / "sentinel", stage = top / "stage";
+    REQUIRE(::mkdir(sentinel.c_str(), 0755) == 0);
+    for (int i = 0; i < files; ++i)
+      write_text(sentinel + "/file" + std::to_string(i), "host file");
+    write_text(sentinel + "/victimdir/nested", "nested");
+    REQUIRE(::mkdir(jail.c_str(), 0755) == 0);
+    {
+      JailFs j(jail);
+      j.make_dir(".jailbuild", 0700, 0, 0);
+      j.write_file(".jailbuild/unpacking", "emptied\n", 0600, 0, 0);
+      j.make_dir("tmp", 01777, 0, 0);
+      j.make_dir("usr", 0755, 0, 0);
+      j.write_file("usr/left", "a file the killed unpack wrote", 0644, 0, 0);
+    }
+    const uid_t www = 33;
+    REQUIRE(::mkdir(stage.c_str(), 0755) == 0);
+    REQUIRE(::mkdir((jail + "/tmp/x").c_str(), 0755) == 0);
+    REQUIRE(::mkdir((jail + "/tmp/x/d").c_str(), 0755) == 0);
+    for (const auto& e : fs::directory_iterator(sentinel))
+      write_text(jail + "/tmp/x/d/" + e.path().filename().string(), "");
+    REQUIRE(::symlink(sentinel.c_str(), (stage + "/l").c_str()) == 0);
+    for (const std::string& p : {stage, stage + "/l", jail + "/tmp/x", jail + "/tmp/x/d"})
+      REQUIRE(::lchown(p.c_str(), www, www) == 0);
+    for (const auto& e : fs::directory_iterator(jail + "/tmp/x/d"))
+      REQUIRE(::lchown(e.path().c_str(), www, www) == 0);
+
+    HandArchive archive(top / "a.tar");
+    archive.manifest();
+    archive.close();
+    SwapOnOpen attacker(jail + "/tmp/x/d", stage + "/l", www);
+    std::string error = error_of([&] { unpack_jail({top / "a.tar", jail, top / "state", {}}); });
+    attacked = attacker.swapped();
+    if (!attacked) continue;
+
+    std::size_t left = 0;
+    for (auto it = fs::recursive_directory_iterator(sentinel); it != fs::recursive_directory_iterator(); ++it)
+      ++left;
+    const std::size_t all = files + 2;
+    CHECK_MESSAGE(left == all, "root deleted " << all - left << " of the host's " << all
+                                               << " entries through the symlink");
+    CHECK(fs::exists(sentinel + "/victimdir/nested"));
+    CHECK(error == "");
+    CHECK_FALSE(fs::exists(jail + "/usr/left"));
+    CHECK_FALSE(fs::exists(fs::symlink_status(jail + "/tmp/x")));
+  }
+  CHECK_MESSAGE(attacked, "the removal was always over before the swap: the attack never happened");
+}
+
+TEST_CASE("unpack_jail: ARCHIVE.sha256 counts only when root wrote it where only root writes, and is read "
+          "safely (red team 04)" *
+          doctest::skip(!is_root())) {
+  TempDir top("sha256", 0755);
+  const std::string pub = top / "pub"; // stands for /tmp: anyone may put a .sha256 beside an archive
+  REQUIRE(::mkdir(pub.c_str(), 01777) == 0);
+  REQUIRE(::chmod(pub.c_str(), 01777) == 0);
+  {
+    HandArchive a(pub + "/a.tar");
+    a.manifest();
+    a.close();
+  }
+  const std::string sum = pub + "/a.tar.sha256";
+  int n = 0;
+  auto unpack = [&](const std::string& archive, UnpackResult& result) {
+    return error_of([&] {
+      result = unpack_jail({archive, top / ("jail" + std::to_string(++n)), top / "state", {}});
+    });
+  };
+  auto warned = [](const UnpackResult& r, const std::string& part) {
+    return std::any_of(r.warnings.begin(), r.warnings.end(),
+                       [&](const std::string& w) { return contains(w, part); });
+  };
+
+  // www-data's 3 GiB sparse file: it was read whole into memory (4.2 GB).
+  {
+    UniqueFd fd(::open(sum.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    REQUIRE(fd);
+    REQUIRE(::ftruncate(fd.get(), off_t{3} << 30) == 0);
+    REQUIRE(::fchown(fd.get(), 33, 33) == 0);
+  }
+  UnpackResult r;
+  std::string error;
+  with_memory_cap(std::size_t{512} << 20, [&] { error = unpack(pub + "/a.tar", r); });
+  CHECK(error == "");
+  CHECK(warned(r, "a.tar.sha256"));
+  REQUIRE(::unlink(sum.c_str()) == 0);
+
+  // www-data's wrong digest: a benign archive was refused at the very end (and its half-made jail
+  // removed by the racy cleanup of red team 02).
+  write_text(sum, "0000000000000000000000000000000000000000000000000000000000000000  a.tar\n");
+  REQUIRE(::chown(sum.c_str(), 33, 33) == 0);
+  error = unpack(pub + "/a.tar", r);
+  CHECK(error == "");
+  CHECK(warned(r, "a.tar.sha256"));
+  REQUIRE(::unlink(sum.c_str()) == 0);
+
+  // A FIFO there hung unpack.
+  REQUIRE(::mkfifo(sum.c_str(), 0666) == 0);
+  CHECK(finishes_within(10, sum, [&] { error = unpack(pub + "/a.tar", r); }));
+  CHECK(error == "");
+  REQUIRE(::unlink(sum.c_str()) == 0);
+
+  // Root's own, where only root writes, is compared: a wrong one refuses the archive before anything
+  // is written, the right one passes.
+  const std::string own = top / "own";
+  REQUIRE(::mkdir(own.c_str(), 0755) == 0);
+  fs::copy_file(pub + "/a.tar", own + "/a.tar");
+  write_text(own + "/a.tar.sha256", std::string(64, 'a') + "  a.tar\n");
+  error = unpack(own + "/a.tar", r);
+  CHECK(contains(error, "differs from the one in " + own + "/a.tar.sha256"));
+  CHECK_FALSE(fs::exists(top / ("jail" + std::to_string(n))));
+  write_text(own + "/a.tar.sha256", sha256_file(own + "/a.tar") + "  a.tar\n");
+  CHECK(unpack(own + "/a.tar", r) == "");
+  CHECK_FALSE(warned(r, "sha256"));
+  // Even root's is read a line at most: 3 GiB of zeros are no digest, said at once.
+  write_text(own + "/a.tar.sha256", "");
+  REQUIRE(::truncate((own + "/a.tar.sha256").c_str(), off_t{3} << 30) == 0);
+  with_memory_cap(std::size_t{512} << 20, [&] { error = unpack(own + "/a.tar", r); });
+  CHECK(contains(error, own + "/a.tar.sha256: does not begin with a sha256"));
 }

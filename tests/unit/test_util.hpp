@@ -7,6 +7,8 @@
 
 #include <cerrno>
 #include <chrono>
+#include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <fcntl.h>
@@ -15,9 +17,11 @@
 #include <functional>
 #include <future>
 #include <glob.h>
+#include <grp.h>
 #include <linux/capability.h>
 #include <sstream>
 #include <string>
+#include <sys/inotify.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -203,6 +207,61 @@ inline bool finishes_within(int seconds, const std::string& fifo, const std::fun
   done.get();
   return in_time;
 }
+
+/// The attack on a path-based recursive removal (CVE-2022-21658, Boost before 1.79): a process that
+/// waits until someone opens the directory `dir` (inotify IN_OPEN: a remover that looked at it and
+/// found a directory now reads its names), then swaps it for the symlink `link` with one
+/// renameat2(RENAME_EXCHANGE). A remover that then unlinks DIR/NAME by path unlinks NAME wherever the
+/// link leads. The process runs as `uid` (a service user: the attack needs no privilege) and is
+/// forked before anything else runs; the watch is set when the constructor returns.
+class SwapOnOpen {
+public:
+  SwapOnOpen(const std::string& dir, const std::string& link, uid_t uid) {
+    int ready[2];
+    REQUIRE(::pipe(ready) == 0);
+    pid_ = ::fork();
+    REQUIRE(pid_ >= 0);
+    if (pid_ == 0) {
+      ::close(ready[0]);
+      if (::setgroups(0, nullptr) != 0 || ::setgid(uid) != 0 || ::setuid(uid) != 0) ::_exit(2);
+      int watch = ::inotify_init1(IN_CLOEXEC);
+      if (watch < 0 || ::inotify_add_watch(watch, dir.c_str(), IN_OPEN) < 0) ::_exit(3);
+      if (::write(ready[1], "r", 1) != 1) ::_exit(4);
+      char event[4096];
+      if (::read(watch, event, sizeof event) <= 0) ::_exit(5);
+      ::_exit(::renameat2(AT_FDCWD, dir.c_str(), AT_FDCWD, link.c_str(), RENAME_EXCHANGE) == 0 ? 0 : 6);
+    }
+    ::close(ready[1]);
+    char byte = 0;
+    bool set = ::read(ready[0], &byte, 1) == 1;
+    ::close(ready[0]);
+    REQUIRE_MESSAGE(set, "the swapping process could not watch " << dir);
+  }
+  ~SwapOnOpen() { (void)swapped(); }
+  SwapOnOpen(const SwapOnOpen&) = delete;
+  SwapOnOpen& operator=(const SwapOnOpen&) = delete;
+
+  /// Whether the swap was made; a process still waiting (nobody opened `dir`) is stopped first.
+  bool swapped() {
+    if (pid_ > 0) {
+      int status = 0;
+      pid_t done = 0;
+      for (int i = 0; i < 100 && (done = ::waitpid(pid_, &status, WNOHANG)) == 0; ++i)
+        ::usleep(10000); // woken by the open, it may still be swapping
+      if (done == 0) {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, &status, 0);
+      }
+      swapped_ = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+      pid_ = -1;
+    }
+    return swapped_;
+  }
+
+private:
+  pid_t pid_ = -1;
+  bool swapped_ = false;
+};
 
 /// The fake host root the build compiles from tiny C sources (tests/fixtures/make-fakeroot.sh).
 inline const std::string fixture_root = JB_FIXTURE_ROOT;

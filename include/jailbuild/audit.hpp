@@ -41,6 +41,8 @@ struct AuditOptions {
   unsigned threads = 2; ///< hashing and ELF parsing run in parallel
   /// The mount table read for the mount rules; tests give a fake one.
   std::string mountinfo = "/proc/self/mountinfo";
+  /// Bytes of ELF symbol tables the hardening pass reads in all (HardeningBudget); tests give less.
+  std::uint64_t hardening_budget = audit_hardening_budget;
 };
 
 /// The hardening of one ELF file, as checksec reports it.

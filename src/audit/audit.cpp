@@ -101,6 +101,7 @@ struct FileResult {
   std::string error_fix; ///< what to do about it
   std::string elf_error;
   std::optional<std::uint64_t> oversized; ///< the size of an ELF file over max_hardening_file_size
+  bool over_budget = false;               ///< not judged: the audit's HardeningBudget was spent
 };
 
 ElfAudit::Type elf_type(const unsigned char* header, const ElfHardening& hardening) {
@@ -112,7 +113,7 @@ ElfAudit::Type elf_type(const unsigned char* header, const ElfHardening& hardeni
   return ElfAudit::Type::other;
 }
 
-void read_file(const Context& ctx, FileResult& r, bool hardening) {
+void read_file(const Context& ctx, FileResult& r, bool hardening, HardeningBudget& budget) {
   const Node& node = ctx.nodes[r.node];
   int raw = -1;
   try {
@@ -150,7 +151,12 @@ void read_file(const Context& ctx, FileResult& r, bool hardening) {
         std::to_string(*r.oversized) + " bytes, over the " + max_hardening_file_text + ": not parsed";
   } else {
     try {
-      r.hardening = read_elf_hardening(fd.get(), node.path);
+      if (std::optional<ElfHardening> h = read_elf_hardening(fd.get(), node.path, budget)) {
+        r.hardening = *h;
+      } else {
+        r.over_budget = true;
+        r.elf_error = "not parsed: the audit's budget for symbol tables was spent";
+      }
     } catch (const Error& e) {
       r.elf_error = e.message();
     }
@@ -481,8 +487,11 @@ AuditReport audit_jail(const std::string& dir, const AuditOptions& options) {
   std::sort(results.begin(), results.end(), [&](const FileResult& a, const FileResult& b) {
     return ctx.nodes[a.node].st.st_size > ctx.nodes[b.node].st.st_size;
   });
+  HardeningBudget budget(options.hardening_budget);
   parallel_for(results.size(), std::max(1u, options.threads),
-               [&](std::size_t i) { read_file(ctx, results[i], hardening); });
+               [&](std::size_t i) { read_file(ctx, results[i], hardening, budget); });
+  std::size_t over_budget = 0;
+  std::string first_over_budget;
   std::unordered_map<std::size_t, const FileResult*> by_node;
   for (const FileResult& r : results) {
     by_node.emplace(r.node, &r);
@@ -500,8 +509,18 @@ AuditReport audit_jail(const std::string& dir, const AuditOptions& options) {
                   max_hardening_file_text +
                   ": its hardening is not checked (no real executable or library is that big)",
               "find out who put it there, then remove it");
+    if (r.over_budget && over_budget++ == 0) first_over_budget = path;
     if (r.elf && hardening) report.elves.push_back({path, r.type, r.hardening, r.elf_error});
   }
+  // One finding, not one per file: the files beyond the budget are the attack's or were starved by it.
+  if (over_budget)
+    ctx.add("audit-error", Severity::medium, first_over_budget,
+            "the hardening of " + std::to_string(over_budget) +
+                " ELF file(s), this one first, was not checked: their symbol tables went beyond the " +
+                std::to_string(options.hardening_budget >> 20) +
+                " MiB an audit reads (a real nginx + php-fpm jail needs some 5 MiB)",
+            "look for ELF files with huge symbol tables (sparse files planted to slow the audit), remove "
+            "them, audit again");
   report.integrity.checked = integrity;
   if (integrity)
     check_integrity(ctx, by_node, report.integrity);

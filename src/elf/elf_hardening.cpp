@@ -30,6 +30,16 @@ namespace {
 
 using namespace elf;
 
+/// Thrown when the budget cannot pay for a table just read: it aborts the one file's parse, which
+/// read_elf_hardening() turns into nullopt (never seen outside this file).
+struct BudgetSpent {};
+
+/// Pays for `bytes` of tables just read (each read is capped, so a file overdraws by one table at
+/// most); nullptr: no budget, for the callers that read one file.
+void pay(HardeningBudget* budget, uint64_t bytes) {
+  if (budget && !budget->take(bytes)) throw BudgetSpent{};
+}
+
 /// Where the dynamic symbols and their names lie in the file.
 struct SymbolTables {
   uint64_t symbols_at = 0, count = 0;
@@ -44,13 +54,15 @@ struct DynamicTables {
 
 /// The count of symbols DT_GNU_HASH covers: one past the end of the chain that starts in the highest
 /// bucket. The symbols below symoffset (the undefined ones among them) are not hashed but counted.
-template <typename T> uint64_t gnu_hash_count(const InputFile& file, uint64_t at, bool swap) {
+template <typename T>
+uint64_t gnu_hash_count(const InputFile& file, uint64_t at, bool swap, HardeningBudget* budget) {
   auto sw = [swap](auto v) { return swap_if(v, swap); };
   std::vector<uint32_t> head = file.read_array<uint32_t>(4, at, "DT_GNU_HASH", max_table_bytes);
   const uint64_t nbuckets = sw(head[0]), symoffset = sw(head[1]), bloom_words = sw(head[2]);
   const uint64_t buckets_at = at + 16 + bloom_words * sizeof(typename T::Addr); // < 2^37 past at
   std::vector<uint32_t> buckets =
       file.read_array<uint32_t>(nbuckets, buckets_at, "DT_GNU_HASH buckets", max_table_bytes);
+  pay(budget, nbuckets * 4);
   uint64_t last = 0;
   for (uint32_t b : buckets)
     last = std::max<uint64_t>(last, sw(b));
@@ -64,6 +76,7 @@ template <typename T> uint64_t gnu_hash_count(const InputFile& file, uint64_t at
     if (chain_at < file.size()) block = std::min(block, (file.size() - chain_at) / 4);
     std::vector<uint32_t> chain = file.read_array<uint32_t>(std::max<uint64_t>(block, 1), chain_at,
                                                             "DT_GNU_HASH chains", max_table_bytes);
+    pay(budget, chain.size() * 4);
     for (uint64_t k = 0; k < block; ++k)
       if (sw(chain[k]) & 1) return i + k + 1;
     i += block;
@@ -77,7 +90,7 @@ template <typename T> uint64_t gnu_hash_count(const InputFile& file, uint64_t at
 template <typename T>
 std::optional<SymbolTables> symbol_tables(const InputFile& file, const typename T::Ehdr& eh,
                                           const std::vector<typename T::Phdr>& phdrs,
-                                          const DynamicTables& dyn, bool swap) {
+                                          const DynamicTables& dyn, bool swap, HardeningBudget* budget) {
   using Shdr = typename T::Shdr;
   using Sym = typename T::Sym;
   auto sw = [swap](auto v) { return swap_if(v, swap); };
@@ -89,6 +102,7 @@ std::optional<SymbolTables> symbol_tables(const InputFile& file, const typename 
       shnum = sw(sh0.sh_size);
     }
     std::vector<Shdr> sections = file.read_array<Shdr>(shnum, shoff, "section header table", max_table_bytes);
+    pay(budget, shnum * sizeof(Shdr));
     for (const Shdr& sh : sections) {
       if (sw(sh.sh_type) != SHT_DYNSYM) continue;
       if (sw(sh.sh_entsize) != sizeof(Sym)) throw Error(file.path(), "corrupt ELF: unexpected symbol size");
@@ -110,7 +124,7 @@ std::optional<SymbolTables> symbol_tables(const InputFile& file, const typename 
     count = sw(file.read_array<uint32_t>(2, hash->offset, "DT_HASH", max_table_bytes)[1]); // nchain
   else if (std::optional<FileSpan> gnu =
                dyn.gnu_hash ? file_span_of(phdrs, *dyn.gnu_hash, swap) : std::nullopt)
-    count = gnu_hash_count<T>(file, gnu->offset, swap);
+    count = gnu_hash_count<T>(file, gnu->offset, swap, budget);
   return SymbolTables{symbols->offset, count, strings->offset, std::min(dyn.strsz, strings->available)};
 }
 
@@ -118,13 +132,15 @@ std::optional<SymbolTables> symbol_tables(const InputFile& file, const typename 
 /// those typed as functions or objects: on the 2,863 ELF files of a Debian host that differs for two
 /// valgrind preloads, whose untyped __printf_chk imports make them FORTIFY users here, rightly.)
 template <typename T, class Seen>
-void for_each_import(const InputFile& file, const SymbolTables& tables, bool swap, Seen&& seen) {
+void for_each_import(const InputFile& file, const SymbolTables& tables, bool swap, HardeningBudget* budget,
+                     Seen&& seen) {
   using Sym = typename T::Sym;
   auto sw = [swap](auto v) { return swap_if(v, swap); };
   std::vector<Sym> symbols =
       file.read_array<Sym>(tables.count, tables.symbols_at, "dynamic symbol table", max_table_bytes);
   std::string strings =
       file.read_bytes(tables.strings_at, tables.strings_size, "dynamic string table", max_table_bytes);
+  pay(budget, tables.count * sizeof(Sym) + tables.strings_size);
   for (const Sym& sym : symbols) {
     uint64_t name = sw(sym.st_name);
     if (sw(sym.st_shndx) != SHN_UNDEF || name == 0 || name >= strings.size()) continue;
@@ -135,7 +151,8 @@ void for_each_import(const InputFile& file, const SymbolTables& tables, bool swa
   }
 }
 
-template <typename T> ElfHardening hardening_typed(const InputFile& file, bool swap) {
+template <typename T>
+ElfHardening hardening_typed(const InputFile& file, bool swap, HardeningBudget* budget) {
   using Phdr = typename T::Phdr;
   auto sw = [swap](auto v) { return swap_if(v, swap); };
   typename T::Ehdr eh;
@@ -206,8 +223,8 @@ template <typename T> ElfHardening hardening_typed(const InputFile& file, bool s
             : bind_now ? ElfHardening::Relro::full
                        : ElfHardening::Relro::partial;
 
-  if (std::optional<SymbolTables> tables = symbol_tables<T>(file, eh, phdrs, dyn, swap)) {
-    for_each_import<T>(file, *tables, swap, [&h](std::string_view name) {
+  if (std::optional<SymbolTables> tables = symbol_tables<T>(file, eh, phdrs, dyn, swap, budget)) {
+    for_each_import<T>(file, *tables, swap, budget, [&h](std::string_view name) {
       if (name == "__stack_chk_fail" || name == "__stack_chk_guard") h.canary = true;
       // __memcpy_chk, __printf_chk, ...: what _FORTIFY_SOURCE calls instead.
       if (name.size() > 6 && name.starts_with("__") && name.ends_with("_chk") && name != "__stack_chk_fail")
@@ -219,16 +236,39 @@ template <typename T> ElfHardening hardening_typed(const InputFile& file, bool s
 
 } // namespace
 
+bool HardeningBudget::take(std::uint64_t bytes) {
+  std::uint64_t left = left_.load(std::memory_order_relaxed);
+  do {
+    if (bytes > left) {
+      left_.store(0, std::memory_order_relaxed);
+      spent_.store(true, std::memory_order_relaxed);
+      return false;
+    }
+  } while (!left_.compare_exchange_weak(left, left - bytes, std::memory_order_relaxed));
+  return true;
+}
+
 ElfHardening read_elf_hardening(const std::string& path) {
   return with_elf_class(InputFile(path), [&]<class Types>(const InputFile& file, bool swap, Types) {
-    return hardening_typed<Types>(file, swap);
+    return hardening_typed<Types>(file, swap, nullptr);
   });
 }
 
 ElfHardening read_elf_hardening(int fd, const std::string& path) {
   return with_elf_class(InputFile(fd, path), [&]<class Types>(const InputFile& file, bool swap, Types) {
-    return hardening_typed<Types>(file, swap);
+    return hardening_typed<Types>(file, swap, nullptr);
   });
+}
+
+std::optional<ElfHardening> read_elf_hardening(int fd, const std::string& path, HardeningBudget& budget) {
+  if (budget.spent()) return std::nullopt;
+  try {
+    return with_elf_class(InputFile(fd, path), [&]<class Types>(const InputFile& file, bool swap, Types) {
+      return hardening_typed<Types>(file, swap, &budget);
+    });
+  } catch (const BudgetSpent&) {
+    return std::nullopt;
+  }
 }
 
 } // namespace jailbuild

@@ -77,6 +77,37 @@ f = [x for x in d[\"findings\"] if x[\"path\"].endswith(\"/sessions/\\\\xff\\\\x
 assert f and f[0][\"severity\"] in (\"high\", \"critical\"), d[\"findings\"]"'
 rm -f "$sessions"/$'\xff\xfe'x
 
+echo "== sparse ELF files whose symbol tables claim the 32 MiB cap, made by www-data (red team 06)"
+# Each file is 8 KiB on disk, but its section headers name a 32 MiB dynsym and a 32 MiB dynstr: the
+# per-file cap let each cost 64 MiB of reading, any number of them (300 took the audit from 0.3 s to
+# 71 s). An audit reads 256 MiB of tables in all, then says so once. 12 files: 768 MiB claimed.
+python3 - "$tmp/evil.elf" <<'EOF'
+import struct, sys
+mb32 = 32 << 20
+eh = b"\x7fELF\x02\x01\x01" + b"\0" * 9 + struct.pack("<HHIQQQIHHHHHH", 3, 62, 1, 0, 0, 64, 0, 64, 56, 0, 64, 2, 0)
+dynsym = struct.pack("<IIQQQQIIQQ", 0, 11, 0, 0, 4096, (mb32 // 24) * 24, 1, 0, 8, 24)
+dynstr = struct.pack("<IIQQQQIIQQ", 0, 3, 0, 0, 4096, mb32, 0, 0, 1, 0)
+with open(sys.argv[1], "wb") as f:
+    f.write(eh + dynsym + dynstr)
+    f.truncate(4096 + mb32)
+EOF
+chmod 644 "$tmp/evil.elf"
+mkdir "$jail/tmp" && chmod 1777 "$jail/tmp"
+setpriv --reuid=33 --regid=33 --clear-groups sh -c \
+  "mkdir '$jail/tmp/x' && for i in \$(seq 12); do cp --sparse=always '$tmp/evil.elf' '$jail/tmp/x/f'\$i; done"
+audit "$jail" --json --no-integrity
+check "06: one medium audit-error says the hardening of the files beyond the budget was not checked" 'json "
+f = [x for x in d[\"findings\"] if \"symbol tables went beyond the 256 MiB\" in x[\"message\"]]
+assert len(f) == 1 and f[0][\"severity\"] == \"medium\" and f[0][\"path\"].startswith(\"/tmp/x/f\"), f
+n = int(f[0][\"message\"].split(\"the hardening of \")[1].split(\" \")[0])
+assert 4 <= n <= 12, n"'
+check "06: the files read within the budget were judged (no error), the rest say why not" 'json "
+e = [x for x in d[\"hardening\"][\"files\"] if x[\"path\"].startswith(\"/tmp/x/\")]
+assert len(e) == 12, len(e)
+assert any(x[\"error\"] is None for x in e), e
+assert all(x[\"error\"] is None or \"budget for symbol tables was spent\" in x[\"error\"] for x in e), e"'
+rm -rf "$jail/tmp/x" "$tmp/evil.elf"
+
 echo "== directory trees 3,000 and 60,000 levels deep in a session directory"
 python3 - "$sessions/deep" <<'EOF'
 import os, sys

@@ -6,6 +6,7 @@
 // fails here with std::bad_alloc instead of taking gigabytes from the machine.
 #include "jailbuild/elf.hpp"
 #include "jailbuild/error.hpp"
+#include "jailbuild/fd.hpp"
 
 #include "test_util.hpp"
 
@@ -14,9 +15,11 @@
 #include <cstdint>
 #include <cstring>
 #include <elf.h>
+#include <fcntl.h>
 #include <fstream>
 #include <functional>
 #include <new>
+#include <optional>
 #include <string>
 #include <unistd.h>
 
@@ -233,4 +236,30 @@ TEST_CASE("elf: read_elf_hardening checks the symbol tables against the file and
   std::string dynamic = write_text(tmp / "dynamic-2^62", one_segment_claiming(PT_DYNAMIC, uint64_t{1} << 62));
   check_refused(
       dynamic, [&] { read_elf_hardening(dynamic); }, "dynamic segment");
+}
+
+TEST_CASE("elf: one HardeningBudget bounds what read_elf_hardening reads over many files (red team 06)") {
+  TempDir tmp("elf-hostile", 0700);
+  // Within the per-file cap (24 MiB of symbols, sparse): each such file costs 24 MiB of reading.
+  std::string planted = write_dynsym_claiming(tmp / "dynsym-24m", uint64_t{24} << 20, uint64_t{30} << 20);
+  HardeningBudget budget(uint64_t{60} << 20);
+  int judged = 0, unjudged = 0;
+  for (int i = 0; i < 5; ++i) {
+    UniqueFd fd(::open(planted.c_str(), O_RDONLY | O_CLOEXEC));
+    REQUIRE(fd.get() >= 0);
+    (read_elf_hardening(fd.get(), planted, budget) ? judged : unjudged)++;
+  }
+  CHECK(judged == 2); // 48 MiB paid; the third overdraws by one table, then nothing more is read
+  CHECK(unjudged == 3);
+  CHECK(budget.spent());
+
+  // A real object costs a few KiB and reads the same with a budget as without.
+  HardeningBudget plenty(audit_hardening_budget);
+  UniqueFd fd(::open("/bin/true", O_RDONLY | O_CLOEXEC));
+  REQUIRE(fd.get() >= 0);
+  std::optional<ElfHardening> paid = read_elf_hardening(fd.get(), "/bin/true", plenty);
+  REQUIRE(paid);
+  CHECK(*paid == read_elf_hardening("/bin/true"));
+  CHECK_FALSE(plenty.spent());
+  CHECK(plenty.take(audit_hardening_budget - (uint64_t{1} << 20))); // it paid well under 1 MiB
 }

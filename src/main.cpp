@@ -115,6 +115,7 @@ struct CreateCli {
   std::string host_root = "/";
   std::string state_dir = default_state_dir;
   std::vector<std::string> binds, writable, profile_dirs;
+  std::vector<std::string> pools;
   bool dry_run = false, json = false, quiet = false, reflink = false;
   std::string audit_fail_on = "high";
   bool no_audit = false;
@@ -144,6 +145,7 @@ int run_create(const CreateCli& c) {
     o.spec.binds.push_back(parse_bind(b));
   for (const std::string& w : c.writable)
     o.spec.writable.push_back(parse_writable(w));
+  o.spec.pools = c.pools;
   o.spec.host_root = c.host_root;
   o.spec.profile_dirs = host_profile_dirs(c.profile_dirs);
   o.state_dir = c.state_dir;
@@ -191,6 +193,9 @@ Runner setup_create(CLI::App& cmd) {
       ->transform(absolute_path);
   cmd.add_option("--with", create->with, "Comma-separated profiles: nginx,php-fpm[,sh,...]")->required();
   cmd.add_option("--php", create->php, "PHP version (X.Y) when several are installed");
+  cmd.add_option("--pool", create->pools,
+                 "php-fpm pool to take from the host's pool.d (repeatable; default: every pool without "
+                 "chroot, recorded)");
   cmd.add_option("--bind", create->binds, "SRC:DEST[:ro|rw][,noexec] bind mount (repeatable; ro by default)");
   cmd.add_option("--writable", create->writable,
                  "PATH[:USER[:GROUP]] a directory the site may write (default user www-data)");

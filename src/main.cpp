@@ -10,6 +10,7 @@
 #include "jailbuild/hook.hpp"
 #include "jailbuild/hostfs.hpp"
 #include "jailbuild/mounts.hpp"
+#include "jailbuild/nginx_snippet.hpp"
 #include "jailbuild/pack.hpp"
 #include "jailbuild/plan_builder.hpp"
 #include "jailbuild/plan_report.hpp"
@@ -490,6 +491,30 @@ Runner setup_audit(CLI::App& cmd) {
   return [audit] { return run_audit(*audit); };
 }
 
+// --- nginx-snippet -----------------------------------------------------------------------------
+
+struct SnippetCli {
+  std::string dir, docroot, nginx = "host";
+  std::vector<std::string> pools;
+};
+
+Runner setup_nginx_snippet(CLI::App& cmd) {
+  auto s = std::make_shared<SnippetCli>();
+  cmd.add_option("DIR", s->dir, "The jail directory")->required()->transform(absolute_path);
+  cmd.add_option("--pool", s->pools, "Only this pool (repeatable; default: every pool of the jail)");
+  cmd.add_option("--docroot", s->docroot,
+                 "The site's document root as php-fpm sees it (default: the "
+                 "pool's chdir, else /var/www/html; / for php-runtime)");
+  cmd.add_option("--nginx", s->nginx, "Where nginx runs: host (paths with the jail in front) or jail")
+      ->check(CLI::IsMember({"host", "jail"}))
+      ->capture_default_str();
+  return [s] {
+    std::cout << jail_nginx_snippets(s->dir, s->pools, s->docroot,
+                                     s->nginx == "jail" ? NginxSide::jail : NginxSide::host);
+    return 0;
+  };
+}
+
 // The subcommands, in the order `jailbuild --help` lists them.
 const Command commands[] = {
     {"deps", "Print the shared-library closure of ELF files, as ld.so would load it", setup_deps},
@@ -502,6 +527,8 @@ const Command commands[] = {
     {"sync", "Bring jails up to date with the host after package upgrades", setup_sync},
     {"hook", "Run sync --all after every apt/dpkg run and daily", setup_hook},
     {"audit", "Find what makes a jail escapable or shows it was tampered with", setup_audit},
+    {"nginx-snippet", "Print the nginx lines that serve a jail's PHP through its php-fpm socket",
+     setup_nginx_snippet},
 };
 
 } // namespace

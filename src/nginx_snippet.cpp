@@ -54,6 +54,10 @@ std::string nginx_snippet(const SnippetSite& site, NginxSide side) {
          site.pool + ".\n";
   out += "# Include it in the site's server {} block; `jailbuild nginx-snippet` writes it again.\n";
   out += "root " + root + ";\n";
+  // A host nginx opens the jail's files on the host: a symlink the site's user planted in a directory
+  // it may write would be followed out of the jail (the host's files, another site's). Only links
+  // whose owner owns the target are followed, and none above the document root is looked at.
+  if (side == NginxSide::host) out += "disable_symlinks if_not_owner from=" + root + ";\n";
   out += "index index.php index.html;\n";
   out += "location ~ [^/]\\.php(/|$) {\n";
   out += "    fastcgi_split_path_info ^(.+?\\.php)(/.*)$;\n";

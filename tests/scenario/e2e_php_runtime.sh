@@ -5,7 +5,8 @@
 # built what its workers need and nothing else; the host's nginx, configured here with the snippet
 # `jailbuild nginx-snippet` prints, serves the probe page the full jail's test uses (timezone, iconv,
 # DNS, sessions, curl over HTTPS verified against a CA of the test's own, put into the jail's trust
-# store with a profile, as an admin would).
+# store with a profile, as an admin would). Then the attack a host nginx invites: the site's user
+# plants a symlink out of the jail in its upload directory, and nginx must not follow it.
 #
 # The pool must be in the host's pool.d for jailbuild to discover it: jailbuild runs in a mount
 # namespace of its own where a temporary pool.d is mounted over the real one, so that nothing of the
@@ -121,6 +122,11 @@ check "a jail elsewhere than the pool's chroot is refused" '[ $? -eq 2 ] && grep
 mkdir -p "$jail/var/www/site"
 echo pong > "$jail/var/www/site/ping.txt"
 probe_page "$port" "https://127.0.0.1:$tls_port/ping.txt" > "$jail/var/www/site/index.php"
+# What a compromised site does: a link out of the jail in a directory it may write.
+cat > "$jail/var/www/site/plant.php" <<'PHP'
+<?php @unlink('/var/www/site/uploads/leak.txt');
+echo symlink($_GET['to'], '/var/www/site/uploads/leak.txt') ? "planted\n" : "refused\n";
+PHP
 jb nginx-snippet "$jail" --docroot /var/www/site > "$tmp/site.conf"
 check "nginx-snippet" '[ $? -eq 0 ] && grep -q "fastcgi_pass unix:$tmp/sock/site.sock;" "$tmp/site.conf"'
 cat "$tmp/site.conf"
@@ -162,5 +168,11 @@ check "page has no failure" '! grep -q "^FAIL" <<<"$page"'
 check "no 'Primary script unknown'" '! grep -q "Primary script unknown" "$tmp/nginx-error.log" "$tmp/fpm.log" 2>/dev/null'
 check "PATH_INFO and a missing script" '[ "$(curl -s -o /dev/null -w %{http_code} "http://127.0.0.1:$port/nope.php")" = 404 ]'
 
+# --- the attack: a link the site planted must not make the host's nginx serve a host file ---------
+planted=$(curl -sS "http://127.0.0.1:$port/plant.php?to=$tmp/outside/secret.txt")
+check "the site planted its link" '[ "$planted" = planted ]'
+leak=$(curl -sS -w ' %{http_code}' "http://127.0.0.1:$port/uploads/leak.txt")
+echo "GET /uploads/leak.txt: $leak"
+check "the host's nginx does not follow the site's link out of the jail" '! grep -q "host.s secret" <<<"$leak" && [ "${leak##* }" = 403 ]'
 [ "$fail" -eq 0 ] || cat "$tmp/fpm.log" "$tmp/nginx-error.log" 2>/dev/null
 finish

@@ -24,6 +24,8 @@ TEST_CASE("nginx_snippet: a host nginx reaches the socket through the jail, php-
   CHECK(contains(text, "fastcgi_param SCRIPT_FILENAME /var/www/html$fastcgi_script_name;\n"));
   CHECK(contains(text, "fastcgi_param DOCUMENT_ROOT /var/www/html;\n"));
   CHECK(contains(text, "fastcgi_pass unix:/var/www/jails/blog/run/php/blog.sock;\n"));
+  // The site's user owns links it plants; the host's nginx must not follow them out of the jail.
+  CHECK(contains(text, "disable_symlinks if_not_owner from=/var/www/jails/blog/var/www/html;\n"));
 }
 
 TEST_CASE(

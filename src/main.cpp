@@ -494,7 +494,7 @@ Runner setup_audit(CLI::App& cmd) {
 // --- nginx-snippet -----------------------------------------------------------------------------
 
 struct SnippetCli {
-  std::string dir, docroot, nginx = "host";
+  std::string dir, docroot, nginx = "host", output;
   std::vector<std::string> pools;
 };
 
@@ -508,9 +508,19 @@ Runner setup_nginx_snippet(CLI::App& cmd) {
   cmd.add_option("--nginx", s->nginx, "Where nginx runs: host (paths with the jail in front) or jail")
       ->check(CLI::IsMember({"host", "jail"}))
       ->capture_default_str();
+  cmd.add_option("-o,--output", s->output, "Write it to this file (whole or not at all) instead of stdout")
+      ->transform(absolute_path);
   return [s] {
-    std::cout << jail_nginx_snippets(s->dir, s->pools, s->docroot,
-                                     s->nginx == "jail" ? NginxSide::jail : NginxSide::host);
+    std::string text = jail_nginx_snippets(s->dir, s->pools, s->docroot,
+                                           s->nginx == "jail" ? NginxSide::jail : NginxSide::host);
+    if (s->output.empty()) {
+      std::cout << text;
+      return 0;
+    }
+    // A running nginx may reload at any moment: it reads the old snippet or the new one, never half.
+    AtomicFile file(s->output, 0644);
+    file.write(text);
+    file.commit();
     return 0;
   };
 }

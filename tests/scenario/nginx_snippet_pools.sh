@@ -85,7 +85,7 @@ check "a pool added on the host does not enter" '[ ! -e "$jail/etc/php/$php/fpm/
 
 mkdir -p "$jail/var/www/blog"
 printf '<?php echo "blog ", $_SERVER["SCRIPT_FILENAME"], " ", $_SERVER["DOCUMENT_ROOT"], "\\n";\n' > "$jail/var/www/blog/index.php"
-jb nginx-snippet "$jail" > "$tmp/blog.conf"
+jb nginx-snippet "$jail" -o "$tmp/blog.conf"
 check "nginx-snippet" '[ $? -eq 0 ] && grep -q "fastcgi_pass unix:$jail/run/php/blog.sock;" "$tmp/blog.conf"'
 cat > "$tmp/nginx.conf" <<EOF2
 user www-data;

@@ -119,7 +119,10 @@ private:
     if (php_->pools.empty())
       throw Error("--pool", runtime_only_ ? "no pool of the host sets chroot =: the runtime-only jail is "
                                             "for the workers of such a pool"
-                                          : "no pool to take: php-fpm would not start");
+                            : php_->host_pools.empty()
+                                ? "the host defines no pool: php-fpm would not start"
+                                : "every pool of the host sets chroot =, which a full jail cannot run: "
+                                  "their workers' jail is --with php-runtime");
     for (const PhpPool& pool : php_->pools) {
       if (!runtime_only_ && !pool.chroot.empty())
         throw Error(pool.where, "pool '" + pool.name + "' sets chroot = " + pool.chroot +

@@ -107,6 +107,9 @@ TEST_CASE("build_plan: a pool with chroot is refused in a full jail and pointed 
   CHECK(!find(plan, "/etc/php/8.2/fpm/pool.d/chroot.conf"));
   CHECK_THROWS_WITH_AS(h.plan({"php"}, {"nope"}), doctest::Contains("the host's pools: blog, chroot, shop"),
                        Error);
+  fs::remove(h.root + "/etc/php/8.2/fpm/pool.d/blog.conf");
+  fs::remove(h.root + "/etc/php/8.2/fpm/pool.d/shop.conf");
+  CHECK_THROWS_WITH_AS(h.plan({"php"}), doctest::Contains("every pool of the host sets chroot"), Error);
 }
 
 TEST_CASE("build_plan: the runtime-only jail holds the chrooted workers' needs, no php-fpm, no config") {

@@ -23,6 +23,10 @@ CreateResult create_jail(const CreateOptions& options) {
   Digests digests = options.dry_run == DryRun::yes ? Digests::now : Digests::while_copying;
   RecordedPlan planned = build_recorded_plan(host, options.spec, digests);
   result.plan = std::move(planned.plan);
+  // The runtime-only jail is where the pool's workers chroot: anywhere else it serves nothing.
+  if (!result.plan.php_chroot.empty() && result.plan.php_chroot != result.dir)
+    throw Error(result.dir, "the pools taken chroot into " + result.plan.php_chroot +
+                                ": a php-runtime jail must be that directory");
   if (options.dry_run == DryRun::yes) return result;
 
   if (::geteuid() != 0)

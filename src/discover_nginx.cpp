@@ -214,6 +214,41 @@ private:
     if (address.starts_with("unix:")) add_unique(list, path_of(address.substr(5), file, line));
   }
 
+  /// The TLS files of the ssl_* directives of http, stream and mail, and of the proxy_, grpc_ and
+  /// uwsgi_ modules' upstream TLS: nginx resolves their relative paths from its configuration prefix.
+  bool tls_file(const std::string& name, const std::vector<std::string>& args, const std::string& file,
+                size_t line) {
+    static constexpr std::string_view prefixes[] = {"", "proxy_", "grpc_", "uwsgi_"};
+    static constexpr std::string_view plain[] = {"ssl_certificate",        "ssl_trusted_certificate",
+                                                 "ssl_client_certificate", "ssl_dhparam",
+                                                 "ssl_stapling_file",      "ssl_crl"};
+    static constexpr std::string_view secret[] = {"ssl_certificate_key", "ssl_password_file",
+                                                  "ssl_session_ticket_key"};
+    std::vector<std::string>* list = nullptr;
+    for (std::string_view prefix : prefixes) {
+      if (!name.starts_with(prefix)) continue;
+      std::string_view rest = std::string_view(name).substr(prefix.size());
+      if (std::find(std::begin(plain), std::end(plain), rest) != std::end(plain)) list = &out_.tls_files;
+      if (std::find(std::begin(secret), std::end(secret), rest) != std::end(secret)) list = &out_.tls_secrets;
+    }
+    if (!list) return false;
+    for (size_t i = 1; i < args.size(); ++i) {
+      const std::string& value = args[i];
+      // Inline PEM ("data:") and keys held by an OpenSSL engine ("engine:") name no file; `off` turns a
+      // directive off.
+      if (value.starts_with("data:") || value.starts_with("engine:") || value == "off" || value.empty())
+        continue;
+      if (value.find('$') != std::string::npos) {
+        out_.warnings.push_back(where(file, line) + ": " + name + " " + value +
+                                " holds a variable, known only per request: not copied into the jail, "
+                                "name the files with --file");
+        continue;
+      }
+      add_unique(*list, join_path(nginx_conf_prefix, value));
+    }
+    return true;
+  }
+
   void apply(const NginxDirective& d, const std::string& file) {
     const std::string& name = d.words[0];
     const std::vector<std::string>& args = d.words;
@@ -248,6 +283,7 @@ private:
         std::find(std::begin(data_blocks), std::end(data_blocks), context_.back()) != std::end(data_blocks))
       return;
     if (args.size() < 2) return;
+    if (tls_file(name, args, file, d.line)) return;
     const std::string& value = args[1];
     if (main && name == "user") {
       user_seen_ = true;

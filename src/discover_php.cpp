@@ -263,12 +263,15 @@ struct PoolConf {
   std::string where;                                                 ///< where the section starts
   std::map<std::string, std::pair<std::string, std::string>> values; ///< key -> (value, "file:line")
   std::vector<ExtensionRequest> extensions; ///< php_value[extension], php_admin_value[extension]
+  bool chosen = true;                       ///< taken into the jail (discover_php's `pools`)
 };
 
 struct FpmConf {
   std::map<std::string, std::string> global;
   std::vector<PoolConf> pools;
   std::set<std::string> parsed; ///< resolved paths, so that an include loop ends
+  /// The pools (indexes) each file opens or continues, by the name it was included as.
+  std::map<std::string, std::set<size_t>> pools_of_file;
 };
 
 constexpr size_t no_pool = static_cast<size_t>(-1);
@@ -292,9 +295,10 @@ void read_fpm_conf(const HostRoot& host, const std::string& file, FpmConf& conf,
       for (size_t i = 0; i < conf.pools.size(); ++i)
         if (lower(conf.pools[i].name) == lower(line.name)) current = i;
       if (current == no_pool) {
-        conf.pools.push_back({line.name, where(file, line.line), {}, {}});
+        conf.pools.push_back({line.name, where(file, line.line), {}, {}, true});
         current = conf.pools.size() - 1;
       }
+      conf.pools_of_file[file].insert(current);
       continue;
     }
     std::string key = lower(line.name);
@@ -313,6 +317,7 @@ void read_fpm_conf(const HostRoot& host, const std::string& file, FpmConf& conf,
     if (line.has_variable)
       out.warnings.push_back(where(file, line.line) + ": " + line.name +
                              " uses ${...}, which php-fpm takes from its environment: kept verbatim");
+    if (current != no_pool) conf.pools_of_file[file].insert(current); // an include may continue a pool
     if (current == no_pool) {
       conf.global[key] = line.value;
     } else if ((key == "php_value[extension]" || key == "php_admin_value[extension]") &&
@@ -335,6 +340,7 @@ std::string replace_all(std::string text, std::string_view from, std::string_vie
 // Resolves each pool's settings, applies php-fpm's defaults, and collects the paths they name.
 void finish_pools(const HostRoot& host, FpmConf& conf, const PhpIni& ini, PhpDiscovery& out) {
   for (PoolConf& pool : conf.pools) {
+    if (!pool.chosen) continue; // nothing of another site's pool enters the jail
     // php-fpm replaces $pool in every value with the pool's name.
     auto get = [&](const std::string& key) -> std::optional<std::string> {
       auto it = pool.values.find(key);
@@ -373,11 +379,10 @@ void finish_pools(const HostRoot& host, FpmConf& conf, const PhpIni& ini, PhpDis
     result.listen_owner = get("listen.owner").value_or("root");
     result.listen_group = get("listen.group").value_or(primary_group(host, result.listen_owner).value_or(""));
     result.listen_mode = get("listen.mode").value_or("0660");
-    if (auto chroot = get("chroot"); chroot && !chroot->empty())
-      warn(pool.values["chroot"].second,
-           "sets chroot = " + *chroot +
-               ": inside the jail php-fpm would chroot a second time and SCRIPT_FILENAME from nginx "
-               "would no longer exist (\"Primary script unknown\"); remove it");
+    result.where = pool.where;
+    // Kept as written: php-fpm takes chroot as an absolute path and chdir inside it.
+    result.chroot = get("chroot").value_or("");
+    result.chdir = get("chdir").value_or("");
     for (const char* key : {"access.log", "slowlog"})
       if (auto log = get(key); log && !log->empty()) add_unique(out.log_files, pool_path(*log));
 
@@ -397,9 +402,79 @@ void finish_pools(const HostRoot& host, FpmConf& conf, const PhpIni& ini, PhpDis
   }
 }
 
+// Marks the pools a jail takes (`wanted`, or the default) and sorts the configuration files into
+// those copied and those left out: a file is copied whole or not at all, so one defining pools of
+// both kinds cannot be split and is refused.
+void choose_pools(const HostRoot& host, FpmConf& conf, const std::vector<std::string>& wanted,
+                  DefaultPools default_pools, const std::string& main_file, PhpDiscovery& out) {
+  auto chroot_of = [](const PoolConf& pool) {
+    auto it = pool.values.find("chroot");
+    return it == pool.values.end() ? std::string() : it->second.first;
+  };
+  for (const PoolConf& pool : conf.pools)
+    out.host_pools.push_back(pool.name);
+  if (wanted.empty()) {
+    const bool want_chrooted = default_pools == DefaultPools::chrooted;
+    for (PoolConf& pool : conf.pools) {
+      pool.chosen = chroot_of(pool).empty() != want_chrooted;
+      if (!pool.chosen && !want_chrooted)
+        out.warnings.push_back(pool.values["chroot"].second + ": pool '" + pool.name +
+                               "' sets chroot = " + chroot_of(pool) +
+                               ": left out (inside a jail php-fpm would chroot a second time and "
+                               "SCRIPT_FILENAME from nginx would not exist, \"Primary script unknown\"); "
+                               "its workers' own jail is `jailbuild create " +
+                               chroot_of(pool) + " --with php-runtime --pool " + pool.name + "`");
+    }
+  } else {
+    for (PoolConf& pool : conf.pools)
+      pool.chosen = false;
+    for (const std::string& name : wanted) {
+      auto it = std::find_if(conf.pools.begin(), conf.pools.end(),
+                             [&](const PoolConf& pool) { return lower(pool.name) == lower(name); });
+      if (it == conf.pools.end()) {
+        std::string list;
+        for (const std::string& p : out.host_pools)
+          list += (list.empty() ? "" : ", ") + p;
+        throw Error("--pool",
+                    "no pool '" + name + "' in " + main_file +
+                        (list.empty() ? " (it defines none)" : " (the host's pools: " + list + ")"));
+      }
+      it->chosen = true;
+    }
+  }
+  std::vector<std::string> kept;
+  for (const std::string& file : out.fpm_conf_files) {
+    auto touched = conf.pools_of_file.find(file);
+    size_t chosen = 0, others = 0;
+    std::string other_name;
+    if (touched != conf.pools_of_file.end())
+      for (size_t index : touched->second) {
+        if (conf.pools[index].chosen) {
+          ++chosen;
+        } else {
+          ++others;
+          other_name = conf.pools[index].name;
+        }
+      }
+    if (others == 0) {
+      kept.push_back(file);
+      continue;
+    }
+    if (chosen > 0 || file == main_file)
+      throw Error(file, "defines pool '" + other_name +
+                            "', which this jail does not take, beside what it takes: jailbuild copies a "
+                            "configuration file whole, so give each pool a file of its own in pool.d");
+    out.left_out_files.push_back(file);
+    if (auto resolved = host.resolve(file); resolved && resolved->path != file)
+      out.left_out_files.push_back(resolved->path);
+  }
+  out.fpm_conf_files = std::move(kept);
+}
+
 } // namespace
 
-PhpDiscovery discover_php(const HostRoot& host, std::optional<std::string> version) {
+PhpDiscovery discover_php(const HostRoot& host, std::optional<std::string> version,
+                          const std::vector<std::string>& pools, DefaultPools default_pools) {
   if (version && !is_php_version(*version)) throw Error("--php", "expected a PHP version such as 8.2");
   PhpDiscovery out;
   out.version = choose_php_version(host, version);
@@ -429,13 +504,14 @@ PhpDiscovery discover_php(const HostRoot& host, std::optional<std::string> versi
     add_unique(out.log_files, join_path(fpm_localstate_dir, error_log));
   if (conf.pools.empty())
     out.warnings.push_back(etc + "/php-fpm.conf: no pool is defined: php-fpm will not start");
+  choose_pools(host, conf, pools, default_pools, etc + "/php-fpm.conf", out);
   finish_pools(host, conf, ini, out);
 
   // Extensions in load order: PHP loads every zend_extension first.
   std::vector<ExtensionRequest> requests = ini.zend_extensions;
   requests.insert(requests.end(), ini.extensions.begin(), ini.extensions.end());
   for (const PoolConf& pool : conf.pools)
-    requests.insert(requests.end(), pool.extensions.begin(), pool.extensions.end());
+    if (pool.chosen) requests.insert(requests.end(), pool.extensions.begin(), pool.extensions.end());
   for (const ExtensionRequest& request : requests) {
     std::string path = extension_path(host, out.extension_dir, request.value);
     if (!host.exists(path)) {

@@ -10,6 +10,7 @@
 #include "jailbuild/hook.hpp"
 #include "jailbuild/hostfs.hpp"
 #include "jailbuild/mounts.hpp"
+#include "jailbuild/nginx_snippet.hpp"
 #include "jailbuild/pack.hpp"
 #include "jailbuild/plan_builder.hpp"
 #include "jailbuild/plan_report.hpp"
@@ -115,6 +116,7 @@ struct CreateCli {
   std::string host_root = "/";
   std::string state_dir = default_state_dir;
   std::vector<std::string> binds, writable, profile_dirs;
+  std::vector<std::string> pools;
   bool dry_run = false, json = false, quiet = false, reflink = false;
   std::string audit_fail_on = "high";
   bool no_audit = false;
@@ -144,6 +146,7 @@ int run_create(const CreateCli& c) {
     o.spec.binds.push_back(parse_bind(b));
   for (const std::string& w : c.writable)
     o.spec.writable.push_back(parse_writable(w));
+  o.spec.pools = c.pools;
   o.spec.host_root = c.host_root;
   o.spec.profile_dirs = host_profile_dirs(c.profile_dirs);
   o.state_dir = c.state_dir;
@@ -191,6 +194,9 @@ Runner setup_create(CLI::App& cmd) {
       ->transform(absolute_path);
   cmd.add_option("--with", create->with, "Comma-separated profiles: nginx,php-fpm[,sh,...]")->required();
   cmd.add_option("--php", create->php, "PHP version (X.Y) when several are installed");
+  cmd.add_option("--pool", create->pools,
+                 "php-fpm pool to take from the host's pool.d (repeatable; default: every pool without "
+                 "chroot, recorded)");
   cmd.add_option("--bind", create->binds, "SRC:DEST[:ro|rw][,noexec] bind mount (repeatable; ro by default)");
   cmd.add_option("--writable", create->writable,
                  "PATH[:USER[:GROUP]] a directory the site may write (default user www-data)");
@@ -485,6 +491,40 @@ Runner setup_audit(CLI::App& cmd) {
   return [audit] { return run_audit(*audit); };
 }
 
+// --- nginx-snippet -----------------------------------------------------------------------------
+
+struct SnippetCli {
+  std::string dir, docroot, nginx = "host", output;
+  std::vector<std::string> pools;
+};
+
+Runner setup_nginx_snippet(CLI::App& cmd) {
+  auto s = std::make_shared<SnippetCli>();
+  cmd.add_option("DIR", s->dir, "The jail directory")->required()->transform(absolute_path);
+  cmd.add_option("--pool", s->pools, "Only this pool (repeatable; default: every pool of the jail)");
+  cmd.add_option("--docroot", s->docroot,
+                 "The site's document root as php-fpm sees it (default: the "
+                 "pool's chdir, else /var/www/html; / for php-runtime)");
+  cmd.add_option("--nginx", s->nginx, "Where nginx runs: host (paths with the jail in front) or jail")
+      ->check(CLI::IsMember({"host", "jail"}))
+      ->capture_default_str();
+  cmd.add_option("-o,--output", s->output, "Write it to this file (whole or not at all) instead of stdout")
+      ->transform(absolute_path);
+  return [s] {
+    std::string text = jail_nginx_snippets(s->dir, s->pools, s->docroot,
+                                           s->nginx == "jail" ? NginxSide::jail : NginxSide::host);
+    if (s->output.empty()) {
+      std::cout << text;
+      return 0;
+    }
+    // A running nginx may reload at any moment: it reads the old snippet or the new one, never half.
+    AtomicFile file(s->output, 0644);
+    file.write(text);
+    file.commit();
+    return 0;
+  };
+}
+
 // The subcommands, in the order `jailbuild --help` lists them.
 const Command commands[] = {
     {"deps", "Print the shared-library closure of ELF files, as ld.so would load it", setup_deps},
@@ -497,6 +537,8 @@ const Command commands[] = {
     {"sync", "Bring jails up to date with the host after package upgrades", setup_sync},
     {"hook", "Run sync --all after every apt/dpkg run and daily", setup_hook},
     {"audit", "Find what makes a jail escapable or shows it was tampered with", setup_audit},
+    {"nginx-snippet", "Print the nginx lines that serve a jail's PHP through its php-fpm socket",
+     setup_nginx_snippet},
 };
 
 } // namespace

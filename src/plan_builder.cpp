@@ -63,6 +63,7 @@ public:
 
     plan_.spec = spec_;
     plan_.entries = std::move(entries_).finish();
+    mark_secrets(plan_.entries);
     check_entries_apart();
     if (digests_ == Digests::now)
       for (PlanEntry& e : plan_.entries)
@@ -90,15 +91,70 @@ private:
 
   void run_discovery(const std::vector<const Profile*>& list) {
     for (const Profile* p : list) {
-      if (p->discover == Discovery::php_fpm && !php_) {
-        php_ = discover_php(host_, spec_.php_version);
+      if ((p->discover == Discovery::php_fpm || p->discover == Discovery::php_runtime) && !php_) {
+        runtime_only_ = p->discover == Discovery::php_runtime;
+        for (const Profile* other : list)
+          if (other->discover == Discovery::php_fpm && runtime_only_)
+            throw Error("--with", "php-runtime is the jail of chrooted php-fpm workers, whose master runs "
+                                  "outside: it does not go with php-fpm in the same jail");
+        php_ = discover_php(host_, spec_.php_version, spec_.pools,
+                            runtime_only_ ? DefaultPools::chrooted : DefaultPools::unchrooted);
         vars_["PHP"] = php_->version;
         for (const std::string& w : php_->warnings)
           plan_.warnings.push_back(w);
+        check_pools();
+        left_out_.insert(php_->left_out_files.begin(), php_->left_out_files.end());
       } else if (p->discover == Discovery::nginx && !nginx_) {
         nginx_ = discover_nginx(host_);
         for (const std::string& w : nginx_->warnings)
           plan_.warnings.push_back(w);
+      }
+    }
+  }
+
+  /// The pools fit the jail: a full jail runs php-fpm inside, so no pool of it may chroot again; the
+  /// runtime-only jail is one pool's (or several sharing one) `chroot =` directory. The names taken
+  /// are recorded in the spec, so that a pool the host gains later never enters this jail.
+  void check_pools() {
+    if (php_->pools.empty())
+      throw Error("--pool", runtime_only_ ? "no pool of the host sets chroot =: the runtime-only jail is "
+                                            "for the workers of such a pool"
+                            : php_->host_pools.empty()
+                                ? "the host defines no pool: php-fpm would not start"
+                                : "every pool of the host sets chroot =, which a full jail cannot run: "
+                                  "their workers' jail is --with php-runtime");
+    for (const PhpPool& pool : php_->pools) {
+      if (!runtime_only_ && !pool.chroot.empty())
+        throw Error(pool.where, "pool '" + pool.name + "' sets chroot = " + pool.chroot +
+                                    ": inside a jail php-fpm would chroot a second time and SCRIPT_FILENAME "
+                                    "from nginx would not exist (\"Primary script unknown\"); its "
+                                    "workers' own jail is `jailbuild create " +
+                                    pool.chroot + " --with php-runtime --pool " + pool.name + "`");
+      if (runtime_only_ && pool.chroot.empty())
+        throw Error(pool.where, "pool '" + pool.name +
+                                    "' sets no chroot =: its workers run on the host, a runtime-only jail "
+                                    "is not theirs (a full jail is: --with php-fpm --pool " +
+                                    pool.name + ")");
+      if (runtime_only_ && normalize_path(pool.chroot) != normalize_path(php_->pools.front().chroot))
+        throw Error(pool.where, "pool '" + pool.name + "' chroots into " + pool.chroot + ", pool '" +
+                                    php_->pools.front().name + "' into " + php_->pools.front().chroot +
+                                    ": one runtime-only jail is one directory; create one per chroot");
+      if (runtime_only_ && pool.chroot.find('$') != std::string::npos)
+        throw Error(pool.where, "pool '" + pool.name + "' chroot = " + pool.chroot +
+                                    " holds a variable: the jail's directory must be written out");
+    }
+    if (runtime_only_) plan_.php_chroot = normalize_path(php_->pools.front().chroot);
+    if (spec_.pools.empty()) {
+      for (const PhpPool& pool : php_->pools)
+        spec_.pools.push_back(pool.name);
+      if (php_->host_pools.size() > 1) {
+        std::string names;
+        for (const std::string& name : spec_.pools)
+          names += (names.empty() ? "" : ", ") + name;
+        plan_.warnings.push_back("php-fpm: the host has " + std::to_string(php_->host_pools.size()) +
+                                 " pools and no --pool was given: this jail takes " + names +
+                                 " (recorded: a pool added on the host later does not enter it); "
+                                 "--pool NAME gives a site a jail of its own");
       }
     }
   }
@@ -122,8 +178,24 @@ private:
         return;
       }
     }
-    throw Error("--with",
-                "cannot tell the architecture: none of the services' programs was found on the host");
+    // A jail of libraries and data only (--with base,nss,dns,...) still has an architecture: the
+    // host's C library's, read (never executed). Several (multiarch) cannot be told apart.
+    std::set<std::string> triplets;
+    for (const char* pattern : {"/usr/lib/*/libc.so.6", "/lib/*/libc.so.6"})
+      for (const std::string& libc : host_.glob(pattern)) {
+        auto resolved = host_.resolve(libc);
+        if (!resolved || !host_.lstat(resolved->path, Scrutiny::whole)) continue;
+        if (auto t = multiarch_triplet(read_elf_dynamic(host_.real(resolved->path)))) triplets.insert(*t);
+      }
+    if (triplets.size() == 1) {
+      vars_["TRIPLET"] = *triplets.begin();
+      return;
+    }
+    throw Error("--with", triplets.empty()
+                              ? "cannot tell the architecture: none of the services' programs and no C "
+                                "library (/usr/lib/TRIPLET/libc.so.6) was found on the host"
+                              : "cannot tell the architecture: the host has C libraries of several "
+                                "(multiarch) and no service program says which");
   }
 
   std::string substitute(const std::string& text, const SourceLine& at) const {
@@ -155,7 +227,7 @@ private:
       for (const std::string& m : nginx_->modules)
         roots.push_back({m, nginx_->binary});
     }
-    if (php_) {
+    if (php_ && !runtime_only_) { // the runtime-only jail has no php-fpm: its master runs outside
       roots.push_back({php_->fpm_binary, {}});
       // Extensions are dlopen()ed by php-fpm: they resolve in its namespace.
       for (const std::string& e : php_->extensions)
@@ -163,7 +235,12 @@ private:
     }
     // Profile ELF files (gconv, NSS and OpenSSL modules, libgcc_s) are dlopen()ed by libraries inside
     // the services' processes: they resolve in a service's namespace, as they will at run time.
-    std::string host_program = php_ ? php_->fpm_binary : nginx_ ? nginx_->binary : std::string();
+    // The runtime-only jail's modules are dlopen()ed by workers after their chroot, beside what the
+    // master (outside) has loaded: each is walked as its own root, so that php-fpm and its closure stay
+    // out while what a module needs is in.
+    std::string host_program = php_ && !runtime_only_ ? php_->fpm_binary
+                               : nginx_               ? nginx_->binary
+                                                      : std::string();
     for (const Profile* p : list) {
       for (const ElfSpec& spec : p->elf) {
         for (const std::string& pattern : spec.paths) {
@@ -282,6 +359,7 @@ private:
   /// descending a directory already resolved): no need to resolve it again.
   void add_canonical_path(const std::string& canonical, const std::string& dest, bool recursive,
                           std::optional<uint32_t> mode_override, const std::string& requested_by) {
+    if (left_out_.count(canonical) || left_out_.count(dest)) return; // another site's pool file
     if (!visited_.insert(canonical + "\n" + dest).second) return;
 
     // Seen whole: a file's content is copied, a directory's entries may be.
@@ -332,7 +410,9 @@ private:
   // ---- discovery -----------------------------------------------------------------------------
 
   void apply_discovery() {
-    if (php_) {
+    if (php_ && runtime_only_) {
+      apply_runtime_discovery();
+    } else if (php_) {
       const std::string requested_by = "discovery php-fpm";
       for (const PhpPool& pool : php_->pools) {
         if (!pool.user.empty()) want_user(pool.user);
@@ -340,6 +420,9 @@ private:
         if (!pool.listen_owner.empty() && pool.listen_owner != "root") want_user(pool.listen_owner);
         if (!pool.listen_group.empty() && pool.listen_group != "root") want_group(pool.listen_group);
       }
+      // php-fpm.conf's include= reaches the chosen pools' files only; those outside /etc/php too.
+      for (const std::string& f : php_->fpm_conf_files)
+        add_host_path(f, f, false, std::nullopt, requested_by);
       // The master runs as root and creates sockets, the pid file and logs: root-owned directories.
       for (const std::string& d : php_->socket_dirs)
         add_dir(d, 0755, 0, 0, EntryRole::state, requested_by);
@@ -361,12 +444,81 @@ private:
         add_parent_dir(f, requested_by);
       for (const std::string& d : nginx_->socket_dirs)
         add_dir(d, 0755, 0, 0, EntryRole::state, requested_by);
+      for (const std::string& f : nginx_->tls_files)
+        add_tls_file(f, Secret::no);
+      for (const std::string& f : nginx_->tls_secrets)
+        add_tls_file(f, Secret::yes);
       // Temporary files are written by the workers: theirs alone.
       for (const std::string& d : nginx_->temp_dirs) {
         add_parent_dir(d, requested_by);
         add_dir(d, 0700, uid_of(nginx_->user), gid_of(nginx_->group), EntryRole::state, requested_by);
       }
     }
+  }
+
+  enum class Secret { no, yes };
+  /// A TLS file nginx's configuration names, at its host path (a symlink reproduced, as Let's Encrypt's
+  /// live/ links to archive/). A secret is marked once the plan is complete (mark_secrets).
+  void add_tls_file(const std::string& path, Secret secret) {
+    auto resolved = resolver_.resolve(path);
+    if (!resolved || !host_.exists(resolved->path)) {
+      plan_.warnings.push_back(path + ": named by nginx's TLS configuration but missing on the host: "
+                                      "nginx would not start");
+      return;
+    }
+    add_host_path(path, path, false, std::nullopt, "discovery nginx (TLS)");
+    if (secret == Secret::yes) {
+      secret_paths_.insert(normalize_path(path));
+      secret_paths_.insert(resolved->path);
+    }
+  }
+
+  /// Private keys are root's alone in the jail, whatever their mode on the host: nginx's master reads
+  /// them as root before it drops privileges (and again on reload), its workers never do, and a
+  /// compromised worker or PHP must not read them. Marked secret, they stay out of archives.
+  void mark_secrets(std::vector<PlanEntry>& entries) const {
+    for (PlanEntry& e : entries)
+      if (e.kind == EntryKind::file && secret_paths_.count(e.path)) {
+        e.secret = true;
+        e.mode = 0600;
+        e.uid = 0;
+        e.gid = 0;
+      }
+  }
+
+  /// What the chrooted workers of the chosen pools need at run time, as they see it (the jail is their
+  /// `/`): their users, session and upload directories theirs alone when one user runs them all, the
+  /// directory they start in. No php-fpm, no extension, no configuration: the master, outside, has
+  /// loaded them before it forked; the sockets, pid file and logs are the master's, on the host.
+  void apply_runtime_discovery() {
+    const std::string requested_by = "discovery php-runtime";
+    std::set<std::string> pool_users;
+    for (const PhpPool& pool : php_->pools) {
+      if (!pool.user.empty()) want_user(pool.user);
+      if (!pool.group.empty()) want_group(pool.group);
+      pool_users.insert(pool.user + ":" + pool.group);
+    }
+    const PhpPool& first = php_->pools.front();
+    const bool one_user = pool_users.size() == 1 && !first.user.empty() && first.user != "root";
+    for (const auto* dirs : {&php_->session_dirs, &php_->upload_dirs})
+      for (const std::string& d : *dirs) {
+        add_parent_dir(d, requested_by);
+        // One pool's own: no other user's session files to hide, and PHP's garbage collection may list
+        // them. Shared by several users: as Debian has it, writable by all, listable by none.
+        if (one_user)
+          add_dir(d, 0700, uid_of(first.user), gid_of(first.group.empty() ? first.user : first.group),
+                  EntryRole::state, requested_by);
+        else
+          add_dir(d, 01733, 0, 0, EntryRole::state, requested_by);
+      }
+    // The docroot the workers chdir into: made when missing, never populated (the site's code is the
+    // admin's), root's so that the workers cannot rewrite the code they run.
+    for (const PhpPool& pool : php_->pools)
+      if (!pool.chdir.empty() && pool.chdir.front() == '/' && pool.chdir.find('$') == std::string::npos &&
+          normalize_path(pool.chdir) != "/") {
+        add_parent_dir(normalize_path(pool.chdir), requested_by);
+        add_dir(normalize_path(pool.chdir), 0755, 0, 0, EntryRole::data, requested_by);
+      }
   }
 
   /// Nothing jailbuild manages lies in a writable directory (its owner could swap it for a link or
@@ -532,6 +684,9 @@ private:
   std::optional<std::vector<PasswdEntry>> host_users_;
   std::optional<std::vector<GroupEntry>> host_groups_;
   std::set<std::string> visited_;
+  std::set<std::string> left_out_;     ///< host paths never copied: other pools' files
+  std::set<std::string> secret_paths_; ///< jail paths of private keys (mark_secrets)
+  bool runtime_only_ = false;          ///< php-runtime: the chrooted workers' jail, no php-fpm in it
   std::vector<std::pair<std::string, std::string>>
       bind_points_; ///< (mount point, who asked for it) of every bind
 };

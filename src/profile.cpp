@@ -418,9 +418,11 @@ ParsedFile parse_profile(const std::string& name, const std::string& file, const
       p.discover = Discovery::nginx;
     else if (*discover == "php-fpm")
       p.discover = Discovery::php_fpm;
+    else if (*discover == "php-runtime")
+      p.discover = Discovery::php_runtime;
     else
-      throw in.error(*top.get("discover"),
-                     "unknown discovery hook " + in_quotes(*discover) + " (known: nginx, php-fpm)");
+      throw in.error(*top.get("discover"), "unknown discovery hook " + in_quotes(*discover) +
+                                               " (known: nginx, php-fpm, php-runtime)");
     out.sets_discover = true;
   }
   for (auto& [user, at] : in.strings(top, "users"))
@@ -562,6 +564,8 @@ std::string_view to_string(Discovery discovery) {
     return "nginx";
   case Discovery::php_fpm:
     return "php-fpm";
+  case Discovery::php_runtime:
+    return "php-runtime";
   }
   return "";
 }

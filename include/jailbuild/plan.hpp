@@ -105,6 +105,9 @@ struct Plan {
   std::vector<std::string> warnings;
   /// ELF facts of every walked object, keyed by host path and stamp, for sync's "parse once" cache.
   std::vector<WalkObject> objects;
+  /// php-runtime: the `chroot =` of the chosen pools, which must be the jail's directory (create and
+  /// sync check); empty for every other jail. Not in the manifest: planned again from the host.
+  std::string php_chroot;
 };
 
 /// Orders paths component by component ("/usr" < "/usr/lib" < "/usr-x"), so parents come first.

@@ -9,7 +9,7 @@
 //   include  = ["base", "nss"]            # profiles expanded before this one
 //   package  = "nginx"                    # Debian package to suggest when `requires` is not met
 //   requires = ["/usr/sbin/nginx"]        # host paths that must exist for the profile to be usable
-//   discover = "nginx"                    # discovery hook to run: "nginx" or "php-fpm"
+//   discover = "nginx"                    # discovery hook to run: "nginx", "php-fpm" or "php-runtime"
 //   users    = ["www-data"]               # host users carried into the jail
 //   groups   = []                         # host groups carried into the jail
 //   extend   = false                      # see "Precedence" below
@@ -75,9 +75,10 @@ enum class BindAccess { read_only, read_write };
 /// Whether a bind mount forbids executing its files.
 enum class NoExec { no, yes };
 /// The discovery hook a profile asks for; the hooks themselves live in the discovery module.
-enum class Discovery { none, nginx, php_fpm };
+/// php_runtime: the pools of php-fpm whose workers chroot (`chroot =`) into the jail, without php-fpm.
+enum class Discovery { none, nginx, php_fpm, php_runtime };
 
-/// The name a profile uses for a discovery hook ("nginx", "php-fpm"; "" for none).
+/// The name a profile uses for a discovery hook ("nginx", "php-fpm", "php-runtime"; "" for none).
 std::string_view to_string(Discovery discovery);
 
 struct DirSpec {

@@ -12,13 +12,12 @@ jail_php_version() {
   return 1
 }
 
-# jail_write_site JAIL PORT: the test page, a static file, and an nginx configuration of its own.
-jail_write_site() {
-  local jail=$1 port=$2 php
-  php=$(jail_php_version "$jail") || { echo "no php-fpm in $jail" >&2; return 1; }
-  mkdir -p "$jail/var/www/site"
-  echo pong > "$jail/var/www/site/ping.txt"
-  cat > "$jail/var/www/site/index.php" <<PHP
+# probe_page PORT [TLS_URL]: the PHP page that proves what real sites need, one line per check; curl
+# fetches http://127.0.0.1:PORT/ping.txt and, with TLS_URL, that HTTPS address verifying its
+# certificate against the jail's trust store.
+probe_page() {
+  local port=$1 tls_url=${2:-}
+  cat <<PHP
 <?php
 // Each line: "ok <check>" or "FAIL <check>: <detail>".
 function check(\$name, \$ok, \$detail = '') { echo (\$ok ? "ok \$name" : "FAIL \$name: \$detail"), "\n"; }
@@ -60,6 +59,22 @@ check('mbstring', mb_strtoupper('éa') === 'ÉA', mb_strtoupper('éa'));
 \$xml = simplexml_load_string('<a><b>x</b></a>');
 check('xml', \$xml !== false && (string)\$xml->b === 'x');
 PHP
+  [ -z "$tls_url" ] || cat <<PHP
+\$ch = curl_init('$tls_url');
+curl_setopt(\$ch, CURLOPT_RETURNTRANSFER, true);
+curl_setopt(\$ch, CURLOPT_TIMEOUT, 5);
+\$body = curl_exec(\$ch);
+check('curl-tls', \$body === "pong\n", curl_error(\$ch));
+PHP
+}
+
+# jail_write_site JAIL PORT: the test page, a static file, and an nginx configuration of its own.
+jail_write_site() {
+  local jail=$1 port=$2 php
+  php=$(jail_php_version "$jail") || { echo "no php-fpm in $jail" >&2; return 1; }
+  mkdir -p "$jail/var/www/site"
+  echo pong > "$jail/var/www/site/ping.txt"
+  probe_page "$port" > "$jail/var/www/site/index.php"
   cat > "$jail/etc/nginx/jailbuild-site.conf" <<NGINX
 # Written by jailbuild's serve.sh: one loopback server for the demo and the end-to-end test.
 user www-data;

@@ -134,7 +134,7 @@ php_admin_value[extension] = sqlite3
 TEST_CASE("discover: php extensions from php.ini and conf.d, in load order") {
   FakeHost fake;
   make_php_host(fake);
-  PhpDiscovery php = discover_php(fake.host(), std::nullopt);
+  PhpDiscovery php = discover_php(fake.host(), std::nullopt, {"api", "tcp", "www"}); // api loads sqlite3
 
   CHECK(php.version == "8.2");
   CHECK(php.fpm_binary == "/usr/sbin/php-fpm8.2");
@@ -184,7 +184,7 @@ TEST_CASE("discover: php extension_dir falls back to the single API directory") 
 TEST_CASE("discover: php pools, sockets, logs and sessions") {
   FakeHost fake;
   make_php_host(fake);
-  PhpDiscovery php = discover_php(fake.host(), "8.2");
+  PhpDiscovery php = discover_php(fake.host(), "8.2", {"api", "tcp", "www"});
 
   CHECK(php.fpm_conf_files ==
         std::vector<std::string>{"/etc/php/8.2/fpm/php-fpm.conf", "/etc/php/8.2/fpm/pool.d/api.conf",
@@ -201,8 +201,8 @@ TEST_CASE("discover: php pools, sockets, logs and sessions") {
   CHECK(api.listen_owner == "root");
   CHECK(api.listen_group == "root");
   CHECK(api.listen_mode == "0666");
-  CHECK(has_warning(php.warnings, "api.conf:6: pool 'api' sets chroot = /srv/api"));
-  CHECK(has_warning(php.warnings, "Primary script unknown"));
+  CHECK(api.chroot == "/srv/api");
+  CHECK(api.where == "/etc/php/8.2/fpm/pool.d/api.conf:1");
   CHECK(has_warning(php.warnings, "api.conf:8: slowlog uses ${...}"));
 
   const PhpPool& tcp = php.pools[1];
@@ -490,4 +490,89 @@ TEST_CASE("discover: the real host's php-fpm and nginx" * doctest::skip(!real_se
   NginxDiscovery nginx = discover_nginx(host);
   CHECK(nginx.user == "www-data");
   CHECK(contains(nginx.conf_files, "/etc/nginx/nginx.conf"));
+}
+
+TEST_CASE("discover: --pool takes only the pools named, their files, users, sockets and sessions") {
+  FakeHost fake;
+  make_php_host(fake);
+  PhpDiscovery php = discover_php(fake.host(), "8.2", {"WWW"}); // matched as php-fpm does, any case
+  REQUIRE(php.pools.size() == 1);
+  CHECK(php.pools[0].name == "www");
+  CHECK(php.host_pools == std::vector<std::string>{"api", "tcp", "www"});
+  CHECK(php.fpm_conf_files ==
+        std::vector<std::string>{"/etc/php/8.2/fpm/php-fpm.conf", "/etc/php/8.2/fpm/pool.d/www.conf"});
+  CHECK(php.left_out_files ==
+        std::vector<std::string>{"/etc/php/8.2/fpm/pool.d/api.conf", "/etc/php/8.2/fpm/pool.d/tcp.conf"});
+  CHECK(php.socket_dirs == std::vector<std::string>{"/run/php"});
+  CHECK(php.session_dirs == std::vector<std::string>{"/var/lib/php/sessions"});
+  CHECK(php.log_files == std::vector<std::string>{"/var/log/php8.2-fpm.log"});
+  CHECK(!contains(php.extensions, ext_dir + "/sqlite3.so")); // api's php_admin_value[extension]
+}
+
+TEST_CASE("discover: without --pool every pool but those with chroot, which are named in a warning") {
+  FakeHost fake;
+  make_php_host(fake);
+  PhpDiscovery php = discover_php(fake.host(), "8.2");
+  REQUIRE(php.pools.size() == 2);
+  CHECK(php.pools[0].name == "tcp");
+  CHECK(php.pools[1].name == "www");
+  CHECK(php.left_out_files == std::vector<std::string>{"/etc/php/8.2/fpm/pool.d/api.conf"});
+  CHECK(has_warning(php.warnings, "api.conf:6: pool 'api' sets chroot = /srv/api: left out"));
+  CHECK(has_warning(php.warnings, "jailbuild create /srv/api --with php-runtime --pool api"));
+
+  PhpDiscovery runtime = discover_php(fake.host(), "8.2", {}, DefaultPools::chrooted);
+  REQUIRE(runtime.pools.size() == 1);
+  CHECK(runtime.pools[0].name == "api");
+  CHECK(runtime.session_dirs == std::vector<std::string>{"/var/lib/php/sessions-api"});
+}
+
+TEST_CASE("discover: an unknown --pool lists the host's; a file holding pools of both kinds is refused") {
+  FakeHost fake;
+  make_php_host(fake);
+  CHECK_THROWS_WITH_AS(discover_php(fake.host(), "8.2", {"shop"}),
+                       "--pool: no pool 'shop' in /etc/php/8.2/fpm/php-fpm.conf (the host's pools: api, "
+                       "tcp, www)",
+                       Error);
+  fake.write("/etc/php/8.2/fpm/pool.d/www.conf", "[www]\nuser = www-data\nlisten = /run/php/www.sock\n"
+                                                 "[shop]\nuser = www-data\nlisten = /run/php/shop.sock\n");
+  CHECK_THROWS_WITH_AS(
+      discover_php(fake.host(), "8.2", {"www"}),
+      doctest::Contains("pool.d/www.conf: defines pool 'shop', which this jail does not take"), Error);
+}
+
+TEST_CASE("discover: nginx's TLS files and keys, relative to /etc/nginx; variables and data: left out") {
+  FakeHost fake;
+  fake.write("/usr/sbin/nginx", "ELF");
+  fake.write("/etc/nginx/nginx.conf", R"(events {}
+http {
+  ssl_dhparam dhparam.pem;
+  ssl_session_ticket_key /etc/nginx/ticket.key;
+  server {
+    listen 443 ssl;
+    ssl_certificate /etc/letsencrypt/live/blog/fullchain.pem;
+    ssl_certificate_key /etc/letsencrypt/live/blog/privkey.pem;
+    ssl_certificate /etc/ssl/ecdsa.pem;
+    ssl_certificate_key engine:pkcs11:id_1;
+    ssl_password_file /etc/keys/pass.txt;
+    ssl_trusted_certificate /etc/ssl/chain.pem;
+    ssl_client_certificate clients.pem;
+    ssl_stapling_file /var/cache/ocsp.der;
+    ssl_crl /etc/ssl/crl.pem;
+    proxy_ssl_certificate_key /etc/ssl/private/upstream.key;
+    ssl_certificate data:-----BEGIN;
+  }
+  server { ssl_certificate /etc/ssl/$ssl_server_name.pem; ssl_certificate_key /k/$ssl_server_name.key; }
+}
+)");
+  NginxDiscovery nginx = discover_nginx(fake.host());
+  CHECK(nginx.tls_files ==
+        std::vector<std::string>{"/etc/nginx/dhparam.pem", "/etc/letsencrypt/live/blog/fullchain.pem",
+                                 "/etc/ssl/ecdsa.pem", "/etc/ssl/chain.pem", "/etc/nginx/clients.pem",
+                                 "/var/cache/ocsp.der", "/etc/ssl/crl.pem"});
+  CHECK(nginx.tls_secrets == std::vector<std::string>{"/etc/nginx/ticket.key",
+                                                      "/etc/letsencrypt/live/blog/privkey.pem",
+                                                      "/etc/keys/pass.txt", "/etc/ssl/private/upstream.key"});
+  CHECK(has_warning(nginx.warnings, "nginx.conf:19: ssl_certificate /etc/ssl/$ssl_server_name.pem holds a "
+                                    "variable"));
+  CHECK(has_warning(nginx.warnings, "ssl_certificate_key /k/$ssl_server_name.key holds a variable"));
 }

@@ -230,7 +230,7 @@ TEST_CASE("profile: wrong types and bad values name the file and line") {
   CHECK(load_one("[[binds]]\nsource = \"/x\"\naccess = \"wr\"\n") ==
         "line 3: bind access 'wr' must be 'ro' or 'rw'");
   CHECK(load_one("discover = \"apache\"\n") ==
-        "line 1: unknown discovery hook 'apache' (known: nginx, php-fpm)");
+        "line 1: unknown discovery hook 'apache' (known: nginx, php-fpm, php-runtime)");
   CHECK(load_one("[[files]]\npath = \"etc/x\"\n") == "line 2: path 'etc/x' must be absolute");
   CHECK(load_one("[[files]]\npath = \"/etc/*.conf\"\ndest = \"/x\"\n") ==
         "line 3: 'dest' cannot be used with a glob path");

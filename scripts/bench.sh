@@ -150,13 +150,13 @@ bench_create() {
   local work
   # jk_init refuses a jail below a world-writable directory, sticky bit or not: not /tmp.
   work=$(mktemp -d /srv/jb-bench-create.XXXXXX)
-  "$build/jailbuild" create "$work/ref" --with nginx,php-fpm --state-dir "$work/state" -q
+  "$build/jailbuild" create "$work/ref" --with nginx,php-fpm --state-dir "$work/state" --config-dir "$work/config" -q
   write_jailkit_ini "$work/jk_init.ini"
   printf '  jail: %s files, %s\n' "$(find "$work/ref" -type f | wc -l)" "$(du -sh "$work/ref" | cut -f1)"
   local create_runs=$((runs < 10 ? runs : 10)) json=$results/create.json
   hyperfine --style none --warmup 1 --runs "$create_runs" --export-json "$json" \
     --prepare "rm -rf $(q "$work/jb" "$work/cp" "$work/jk") && mkdir -m 0755 $(q "$work/jk")" \
-    --command-name "jailbuild create" "$(q "$build/jailbuild" create "$work/jb" --with nginx,php-fpm --state-dir "$work/state" -q)" \
+    --command-name "jailbuild create" "$(q "$build/jailbuild" create "$work/jb" --with nginx,php-fpm --state-dir "$work/state" --config-dir "$work/config" -q)" \
     --command-name "cp -a" "$(q cp -a "$work/ref" "$work/cp")" \
     --command-name "jk_init" "$(q jk_init -c "$work/jk_init.ini" -j "$work/jk" web) >/dev/null 2>&1" \
     >"$results/create-hyperfine.txt"
@@ -169,7 +169,7 @@ bench_create() {
   printf '  median wall time: jailbuild create %s ms, cp -a %s ms, jk_init %s ms\n' "$jb_ms" "$cp_ms" "$jk_ms"
   printf '  ratios: jailbuild/cp -a %s, jailbuild/jk_init %s\n' "$vs_cp" "$vs_jk"
   rm -rf "$work/jb"
-  rss=$(peak_rss_mb "$build/jailbuild" create "$work/jb" --with nginx,php-fpm --state-dir "$work/state" -q)
+  rss=$(peak_rss_mb "$build/jailbuild" create "$work/jb" --with nginx,php-fpm --state-dir "$work/state" --config-dir "$work/config" -q)
   printf '  peak RSS of jailbuild create: %s MB\n' "$rss"
   rm -rf "$work"
   bar "jailbuild create / cp -a" "$vs_cp" 1.5 "x"
@@ -190,22 +190,22 @@ bench_sync() {
   gcc -shared -fPIC -DVERSION=2 -o "$work/libbench.so.1.v2" -Wl,-soname,libbench.so.1 "$work/v.c"
   cp "$work/libbench.so.1.v1" /opt/jailbuild-bench/lib/libbench.so.1
   printf 'description = "benchmark library"\n[[elf]]\npaths = ["/opt/jailbuild-bench/lib/libbench.so.1"]\n' >"$work/profiles/bench.toml"
-  "$build/jailbuild" create "$work/jb" --with nginx,php-fpm,bench --profiles-dir "$work/profiles" --state-dir "$work/state" -q
+  "$build/jailbuild" create "$work/jb" --with nginx,php-fpm,bench --profiles-dir "$work/profiles" --state-dir "$work/state" --config-dir "$work/config" -q
   write_jailkit_ini "$work/jk_init.ini"
   mkdir -m 0755 "$work/jk"
   jk_init -c "$work/jk_init.ini" -j "$work/jk" web >"$results/sync-jk_init.log" 2>&1
-  "$build/jailbuild" sync "$work/jb" --state-dir "$work/state" -q # settle
+  "$build/jailbuild" sync "$work/jb" --state-dir "$work/state" --config-dir "$work/config" -q # settle
   local json=$results/sync.json swap
   local lib=/opt/jailbuild-bench/lib/libbench.so.1
   # Alternate the two builds: every timed sync meets a library whose content changed.
   swap="if cmp -s $(q "$work/libbench.so.1.v1") $lib; then cp $(q "$work/libbench.so.1.v2") $lib.tmp; else cp $(q "$work/libbench.so.1.v1") $lib.tmp; fi && mv $lib.tmp $lib"
   hyperfine --style none --warmup 3 --runs "$runs" --export-json "$json" \
-    --command-name "jailbuild sync (no-op)" "$(q "$build/jailbuild" sync "$work/jb" --state-dir "$work/state" -q)" \
+    --command-name "jailbuild sync (no-op)" "$(q "$build/jailbuild" sync "$work/jb" --state-dir "$work/state" --config-dir "$work/config" -q)" \
     --command-name "jk_update (no-op)" "$(q jk_update -j "$work/jk") >/dev/null 2>&1" \
     >"$results/sync-hyperfine.txt"
   hyperfine --style none --warmup 1 --runs "$runs" --export-json "$results/sync-changed.json" \
     --prepare "$swap" \
-    --command-name "jailbuild sync (one library changed)" "$(q "$build/jailbuild" sync "$work/jb" --state-dir "$work/state" -q)" \
+    --command-name "jailbuild sync (one library changed)" "$(q "$build/jailbuild" sync "$work/jb" --state-dir "$work/state" --config-dir "$work/config" -q)" \
     >"$results/sync-changed-hyperfine.txt"
   local noop_ms jk_ms changed_ms speedup
   noop_ms=$(median_ms "$json" 0)
@@ -252,7 +252,7 @@ bench_pack() {
   local work jail
   work=$(mktemp -d /tmp/jb-bench-pack.XXXXXX)
   jail=$work/jail
-  "$build/jailbuild" create "$jail" --with nginx,php-fpm --state-dir "$work/state" -q
+  "$build/jailbuild" create "$jail" --with nginx,php-fpm --state-dir "$work/state" --config-dir "$work/config" -q
   printf '  jail: %s files, %s; %s runs each, in turns\n' "$(find "$jail" -type f | wc -l)" \
     "$(du -sh "$jail" | cut -f1)" "$runs"
 
@@ -280,7 +280,7 @@ bench_pack() {
   fi
   json=$results/unpack.json
   alternating_runs "$json" "$runs" "rm -rf $(q "$into/u" "$into/t" "$work/ustate")" \
-    "jailbuild unpack" "$(q "$build/jailbuild" unpack "$work/jb.tar.zst" "$into/u" --state-dir "$work/ustate" -q)" \
+    "jailbuild unpack" "$(q "$build/jailbuild" unpack "$work/jb.tar.zst" "$into/u" --state-dir "$work/ustate" --config-dir "$work/config" -q)" \
     "tar -xf" "mkdir $(q "$into/t") && tar -xf $(q "$work/tar.tar.zst") -C $(q "$into/t")"
   jb_ms=$(median_ms "$json" 0)
   tar_ms=$(median_ms "$json" 1)
@@ -301,7 +301,7 @@ bench_audit() {
   local work jail
   work=$(mktemp -d /srv/jb-bench-audit.XXXXXX) # not /tmp: jk_init refuses it (see bench_create)
   jail=$work/jb
-  "$build/jailbuild" create "$jail" --with nginx,php-fpm --state-dir "$work/state" -q
+  "$build/jailbuild" create "$jail" --with nginx,php-fpm --state-dir "$work/state" --config-dir "$work/config" -q
   # The equivalent jailkit jail, and a jk_check configuration naming it (-c: /etc/jailkit is left alone).
   write_jailkit_ini "$work/jk_init.ini"
   mkdir -m 0755 "$work/jk"

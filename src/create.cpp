@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 #include "jailbuild/create.hpp"
 
+#include "jailbuild/definition.hpp"
+#include "jailbuild/jails.hpp"
+
 #include "jailbuild/error.hpp"
 #include "jailbuild/hostfs.hpp"
 #include "jailbuild/jail_lock.hpp"
@@ -8,6 +11,7 @@
 #include "jailbuild/plan_builder.hpp"
 #include "jailbuild/registry.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <ctime>
 #include <sys/stat.h>
@@ -18,10 +22,15 @@ namespace jailbuild {
 CreateResult create_jail(const CreateOptions& options) {
   CreateResult result;
   result.dir = check_jail_location(options.dir);
-  HostRoot host(options.spec.host_root);
+  JailSpec spec = options.spec;
+  if (spec.name.empty()) spec.name = default_jail_name(result.dir);
+  if (std::optional<std::string> why = invalid_jail_name(spec.name)) throw Error(result.dir, *why);
+  Definitions definitions(options.config_dir);
+  check_unique(definitions, spec.name, result.dir);
+  HostRoot host(spec.host_root);
   // Every look of the planner is recorded: a sync with nothing changed on the host need not plan again.
   Digests digests = options.dry_run == DryRun::yes ? Digests::now : Digests::while_copying;
-  RecordedPlan planned = build_recorded_plan(host, options.spec, digests);
+  RecordedPlan planned = build_recorded_plan(host, spec, digests);
   result.plan = std::move(planned.plan);
   // The runtime-only jail is where the pool's workers chroot: anywhere else it serves nothing.
   if (!result.plan.php_chroot.empty() && result.plan.php_chroot != result.dir)
@@ -70,6 +79,18 @@ CreateResult create_jail(const CreateOptions& options) {
     manifest.plan = result.plan;
     manifest.inputs = std::move(planned.inputs);
     write_manifest(jail, manifest);
+
+    // The admin's intent, outside the jail: what sync applies from now on. The built-in profile
+    // directory and CONFIG/profiles.d are found again on every run; only the admin's extras are kept.
+    Definition definition{result.dir, spec};
+    const std::vector<std::string>& dirs = spec.profile_dirs;
+    definition.spec.profile_dirs.assign(dirs.begin() + std::min<std::ptrdiff_t>(2, std::ssize(dirs)),
+                                        dirs.end());
+    result.definition_path = definitions.path_of(definition.spec.name);
+    const bool existed = ::access(result.definition_path.c_str(), F_OK) == 0;
+    result.definition = definitions.write(definition, Rewrite::yes)
+                            ? (existed ? DefinitionWrite::rewritten : DefinitionWrite::written)
+                            : DefinitionWrite::unchanged;
 
     // The rules only: every file was hashed as it was copied, and hardening is for `jailbuild audit`.
     // A finding is not an error: the jail stays for the user to see, but unregistered.

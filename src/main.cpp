@@ -4,11 +4,15 @@
 // exit codes. Nothing else lives here.
 #include "jailbuild/audit.hpp"
 #include "jailbuild/create.hpp"
+#include "jailbuild/definition.hpp"
 #include "jailbuild/deps_report.hpp"
+#include "jailbuild/destroy.hpp"
 #include "jailbuild/error.hpp"
 #include "jailbuild/fd.hpp"
 #include "jailbuild/hook.hpp"
 #include "jailbuild/hostfs.hpp"
+#include "jailbuild/jail_list.hpp"
+#include "jailbuild/jails.hpp"
 #include "jailbuild/mounts.hpp"
 #include "jailbuild/nginx_snippet.hpp"
 #include "jailbuild/pack.hpp"
@@ -46,6 +50,31 @@ std::string absolute_from_cwd(std::string& path) {
   return {};
 }
 const CLI::Validator absolute_path(absolute_from_cwd, "PATH");
+
+/// A jail argument: NAME, or DIR when it holds a '/' (then made absolute as any path).
+std::string jail_from_cwd(std::string& arg) {
+  return arg.find('/') == std::string::npos ? std::string() : absolute_from_cwd(arg);
+}
+const CLI::Validator jail_argument(jail_from_cwd, "NAME|DIR");
+
+/// --config-dir, which every command that names a jail takes: its definitions, CONFIG/profiles.d.
+void add_config_dir(CLI::App& cmd, std::string& config_dir) {
+  cmd.add_option("--config-dir", config_dir, "Jail definitions (jails/) and profiles (profiles.d/) live here")
+      ->capture_default_str()
+      ->transform(absolute_path);
+}
+
+/// --state-dir, which every command that names a jail takes: where jails are registered.
+void add_state_dir(CLI::App& cmd, std::string& state_dir) {
+  cmd.add_option("--state-dir", state_dir, "Where jails are registered for sync --all")
+      ->capture_default_str()
+      ->transform(absolute_path);
+}
+
+/// The directory of the jail an argument names (definition.hpp, jails.hpp: NAME or DIR).
+std::string jail_dir(const std::string& config_dir, const std::string& arg) {
+  return resolve_jail(Definitions(config_dir), arg).dir;
+}
 
 /// What a subcommand does once its arguments are parsed: its exit status.
 using Runner = std::function<int()>;
@@ -110,7 +139,8 @@ Runner setup_deps(CLI::App& cmd) {
 // --- create ------------------------------------------------------------------------------------
 
 struct CreateCli {
-  std::string dir;
+  std::string jail, name;
+  std::string config_dir = default_config_dir;
   std::string with;
   std::string php;
   std::string host_root = "/";
@@ -138,17 +168,32 @@ Progress kill_after(size_t actions, Progress inner) {
 
 int run_create(const CreateCli& c) {
   CreateOptions o;
-  o.dir = c.dir;
-  for (const std::string& s : split(c.with, ','))
-    if (!s.empty()) o.spec.services.push_back(s);
-  if (!c.php.empty()) o.spec.php_version = c.php;
-  for (const std::string& b : c.binds)
-    o.spec.binds.push_back(parse_bind(b));
-  for (const std::string& w : c.writable)
-    o.spec.writable.push_back(parse_writable(w));
-  o.spec.pools = c.pools;
-  o.spec.host_root = c.host_root;
-  o.spec.profile_dirs = host_profile_dirs(c.profile_dirs);
+  JailRef ref = resolve_jail(Definitions(c.config_dir), c.jail);
+  o.dir = ref.dir;
+  o.config_dir = c.config_dir;
+  if (c.with.empty()) {
+    // `create NAME`: the definition as it is, enforced (a sync keeps local edits; create does not).
+    if (!ref.definition)
+      throw Error(ref.dir, "no definition in " + c.config_dir + "/jails: name the services with --with");
+    if (!c.php.empty() || !c.pools.empty() || !c.binds.empty() || !c.writable.empty() ||
+        !c.profile_dirs.empty() || c.host_root != "/" ||
+        (!c.name.empty() && c.name != ref.definition->spec.name))
+      throw Error(ref.dir, "options of the jail replace its whole definition: give --with as well");
+    o.spec = spec_to_apply(*ref.definition, c.config_dir);
+  } else {
+    for (const std::string& s : split(c.with, ','))
+      if (!s.empty()) o.spec.services.push_back(s);
+    if (!c.php.empty()) o.spec.php_version = c.php;
+    for (const std::string& b : c.binds)
+      o.spec.binds.push_back(parse_bind(b));
+    for (const std::string& w : c.writable)
+      o.spec.writable.push_back(parse_writable(w));
+    o.spec.pools = c.pools;
+    o.spec.host_root = c.host_root;
+    o.spec.profile_dirs = host_profile_dirs(c.profile_dirs, c.config_dir);
+    // Empty: create_jail names it after its directory, once the place is checked.
+    o.spec.name = !c.name.empty() ? c.name : ref.definition ? ref.definition->spec.name : "";
+  }
   o.state_dir = c.state_dir;
   o.dry_run = c.dry_run ? DryRun::yes : DryRun::no;
   o.assemble.copy = c.reflink ? CopyMethod::reflink : CopyMethod::copy;
@@ -177,6 +222,12 @@ int run_create(const CreateCli& c) {
     std::cout << format_summary_json(r.dir, r.plan, r.report);
   else if (!c.quiet)
     std::cout << format_summary(r.dir, r.plan, r.report);
+  // The definition is the admin's file: a rewrite of one that said something else is always told.
+  if (r.definition == DefinitionWrite::rewritten)
+    std::cerr << "jailbuild: " << r.definition_path
+              << ": rewritten: the jail's definition now says what this create asked for\n";
+  else if (r.definition == DefinitionWrite::written && !c.quiet && !c.json)
+    std::cout << "wrote the jail's definition " << r.definition_path << '\n';
   if (r.audit && r.audit_failed) {
     std::cerr << format_audit_text(*r.audit, o.audit_fail_on) << "jailbuild: " << r.dir
               << ": the audit found problems at or above " << c.audit_fail_on
@@ -189,10 +240,17 @@ int run_create(const CreateCli& c) {
 
 Runner setup_create(CLI::App& cmd) {
   auto create = std::make_shared<CreateCli>();
-  cmd.add_option("DIR", create->dir, "The jail directory, e.g. /var/www/chroot")
+  cmd.add_option(
+         "JAIL", create->jail,
+         "The jail directory, e.g. /var/www/blog, or the NAME of a defined jail (applies its definition)")
       ->required()
-      ->transform(absolute_path);
-  cmd.add_option("--with", create->with, "Comma-separated profiles: nginx,php-fpm[,sh,...]")->required();
+      ->transform(jail_argument);
+  cmd.add_option("--name", create->name,
+                 "The jail's name ([a-z0-9][a-z0-9_-]*; default: the directory's base name)");
+  add_config_dir(cmd, create->config_dir);
+  cmd.add_option(
+      "--with", create->with,
+      "Comma-separated profiles: nginx,php-fpm[,sh,...] (required for a jail without a definition)");
   cmd.add_option("--php", create->php, "PHP version (X.Y) when several are installed");
   cmd.add_option("--pool", create->pools,
                  "php-fpm pool to take from the host's pool.d (repeatable; default: every pool without "
@@ -206,9 +264,7 @@ Runner setup_create(CLI::App& cmd) {
   cmd.add_option("--profiles-dir", create->profile_dirs,
                  "Extra profile directory (highest precedence; repeatable)")
       ->transform(absolute_path);
-  cmd.add_option("--state-dir", create->state_dir, "Where jails are registered for sync --all")
-      ->capture_default_str()
-      ->transform(absolute_path);
+  add_state_dir(cmd, create->state_dir);
   cmd.add_flag("--dry-run", create->dry_run, "Print the plan and touch nothing");
   cmd.add_flag("--json", create->json, "JSON output");
   cmd.add_flag("--quiet,-q", create->quiet, "Print nothing but errors");
@@ -229,12 +285,13 @@ Runner setup_create(CLI::App& cmd) {
 
 struct ProfilesCli {
   std::vector<std::string> extra_dirs;
+  std::string config_dir = default_config_dir;
   std::string show_name;
   const CLI::App* show = nullptr; ///< `profiles show NAME`, when parsed
 };
 
 int run_profiles(const ProfilesCli& c) {
-  ProfileSet set = ProfileSet::load(host_profile_dirs(c.extra_dirs));
+  ProfileSet set = ProfileSet::load(host_profile_dirs(c.extra_dirs, c.config_dir));
   if (c.show->parsed()) {
     std::cout << set.source_text(c.show_name);
     return 0;
@@ -251,6 +308,7 @@ Runner setup_profiles(CLI::App& cmd) {
   CLI::App* show = cmd.add_subcommand("show", "Print one profile");
   cmd.add_option("--profiles-dir", profiles->extra_dirs, "Extra profile directory (repeatable)")
       ->transform(absolute_path);
+  add_config_dir(cmd, profiles->config_dir);
   show->add_option("NAME", profiles->show_name, "Profile name")->required();
   profiles->show = show;
   return [profiles] { return run_profiles(*profiles); };
@@ -259,13 +317,14 @@ Runner setup_profiles(CLI::App& cmd) {
 // --- pack, unpack --------------------------------------------------------------------------------
 
 struct PackCli {
-  std::string dir, output;
+  std::string jail, output;
+  std::string config_dir = default_config_dir, state_dir = default_state_dir;
   bool include_state = false, quiet = false;
 };
 
 int run_pack(const PackCli& c) {
   PackOptions o;
-  o.dir = c.dir;
+  o.dir = jail_dir(c.config_dir, c.jail);
   o.output = c.output;
   o.state = c.include_state ? StateFiles::include : StateFiles::leave_out;
   PackResult r = pack_jail(o);
@@ -280,7 +339,9 @@ int run_pack(const PackCli& c) {
 
 Runner setup_pack(CLI::App& cmd) {
   auto pack = std::make_shared<PackCli>();
-  cmd.add_option("DIR", pack->dir, "The jail directory")->required()->transform(absolute_path);
+  cmd.add_option("JAIL", pack->jail, "The jail: NAME or DIR")->required()->transform(jail_argument);
+  add_config_dir(cmd, pack->config_dir);
+  add_state_dir(cmd, pack->state_dir);
   cmd.add_option("-o,--output", pack->output,
                  "The archive: .tar, .tar.gz, .tar.xz, .tar.zst (zstd otherwise)")
       ->required();
@@ -291,7 +352,8 @@ Runner setup_pack(CLI::App& cmd) {
 }
 
 struct UnpackCli {
-  std::string archive, dir;
+  std::string archive, dir, name;
+  std::string config_dir = default_config_dir;
   std::string state_dir = default_state_dir;
   UnpackLimits limits;
   std::vector<std::string> profile_dirs;
@@ -299,9 +361,19 @@ struct UnpackCli {
 };
 
 int run_unpack(const UnpackCli& c) {
-  UnpackResult r = unpack_jail({c.archive, c.dir, c.state_dir, c.limits, c.profile_dirs});
+  // The name is checked before anything is unpacked: a jail that cannot be defined is not made.
+  Definitions definitions(c.config_dir);
+  const std::string name = c.name.empty() ? default_jail_name(c.dir) : c.name;
+  if (std::optional<std::string> why = invalid_jail_name(name)) throw Error(name, *why);
+  check_unique(definitions, name, c.dir);
+  UnpackResult r = unpack_jail({c.archive, c.dir, c.state_dir, c.limits, c.profile_dirs, c.config_dir});
+  // Its definition from the spec unpack adopted (this host's, never the archive's own): from now on
+  // sync applies that. Should this fail, the jail is one made before definitions, which the next
+  // sync defines the same way.
+  Definition d = define_from_manifest(definitions, r.dir, name, r.warnings);
   for (const std::string& w : r.warnings)
     std::cerr << "jailbuild: warning: " << w << '\n';
+  if (!c.quiet) std::cout << "wrote the jail's definition " << definitions.path_of(d.spec.name) << '\n';
   if (!c.quiet)
     std::cout << "unpacked " << r.entries << " entries (" << r.bytes << " bytes of files) into " << r.dir
               << '\n';
@@ -314,9 +386,9 @@ Runner setup_unpack(CLI::App& cmd) {
   cmd.add_option("DIR", unpack->dir, "The new jail directory (absent or empty)")
       ->required()
       ->transform(absolute_path);
-  cmd.add_option("--state-dir", unpack->state_dir, "Where jails are registered for sync --all")
-      ->capture_default_str()
-      ->transform(absolute_path);
+  add_state_dir(cmd, unpack->state_dir);
+  add_config_dir(cmd, unpack->config_dir);
+  cmd.add_option("--name", unpack->name, "The new jail's name (default: the directory's base name)");
   cmd.add_option("--max-entries", unpack->limits.max_entries, "Refuse an archive with more entries")
       ->capture_default_str();
   cmd.add_option("--max-bytes", unpack->limits.max_bytes,
@@ -332,14 +404,17 @@ Runner setup_unpack(CLI::App& cmd) {
 // --- mount, umount -------------------------------------------------------------------------------
 
 struct MountCli {
-  std::string dir;
+  std::string jail;
+  std::string config_dir = default_config_dir, state_dir = default_state_dir;
   bool quiet = false;
 };
 
 /// The options mount and umount share.
 std::shared_ptr<MountCli> setup_mount_options(CLI::App& cmd) {
   auto mount = std::make_shared<MountCli>();
-  cmd.add_option("DIR", mount->dir, "The jail directory")->required()->transform(absolute_path);
+  cmd.add_option("JAIL", mount->jail, "The jail: NAME or DIR")->required()->transform(jail_argument);
+  add_config_dir(cmd, mount->config_dir);
+  add_state_dir(cmd, mount->state_dir);
   cmd.add_flag("--quiet,-q", mount->quiet, "Print nothing but errors");
   return mount;
 }
@@ -350,48 +425,91 @@ int print_bind_outcomes(const MountCli& c, const std::vector<BindOutcome>& done)
 }
 
 Runner setup_mount(CLI::App& cmd) {
-  return [mount = setup_mount_options(cmd)] { return print_bind_outcomes(*mount, mount_jail(mount->dir)); };
+  return [mount = setup_mount_options(cmd)] {
+    return print_bind_outcomes(*mount,
+                               mount_jail(jail_dir(mount->config_dir, mount->jail), mount->state_dir));
+  };
 }
 
 Runner setup_umount(CLI::App& cmd) {
-  return [mount = setup_mount_options(cmd)] { return print_bind_outcomes(*mount, umount_jail(mount->dir)); };
+  return [mount = setup_mount_options(cmd)] {
+    return print_bind_outcomes(*mount, umount_jail(jail_dir(mount->config_dir, mount->jail)));
+  };
 }
 
 // --- sync ----------------------------------------------------------------------------------------
 
 struct SyncCli {
-  std::vector<std::string> dirs;
+  std::vector<std::string> jails;
+  std::string name, config_dir = default_config_dir;
   bool all = false, dry_run = false, json = false, quiet = false, force = false;
   std::string state_dir = default_state_dir;
   size_t kill_after = 0; ///< test seam (JB_TEST_SEAMS builds only)
 };
 
 int run_sync(const SyncCli& c) {
-  std::vector<std::string> dirs = c.dirs;
+  if (c.all && !c.jails.empty())
+    throw Error("sync", "--all syncs every registered jail; name no jail with it");
+  if (!c.all && c.jails.empty()) throw Error("sync", "name a jail (NAME or DIR) or --all");
+  if (!c.name.empty() && c.jails.size() != 1)
+    throw Error("sync", "--name names one jail made before definitions: give exactly one");
+  Definitions definitions(c.config_dir);
+  std::vector<JailRef> jails;
+  int rc = 0;
   if (c.all) {
     Registry registry(c.state_dir);
-    RegisteredJails jails = registered_jails(registry, c.dry_run ? Unregister::none : Unregister::gone);
-    for (const std::string& jail : jails.gone)
+    AllJails all = jails_to_sync(definitions, registry, c.dry_run ? Unregister::none : Unregister::gone);
+    for (const std::string& jail : all.gone)
       std::cerr << "jailbuild: " << jail << ": registered jail no longer exists; removed from the registry\n";
-    dirs.insert(dirs.end(), jails.present.begin(), jails.present.end());
+    for (const Error& e : all.refused) {
+      std::cerr << "jailbuild: " << e.what() << '\n';
+      rc = 2;
+    }
+    if (!c.quiet)
+      for (const std::string& name : all.unregistered)
+        std::cerr << "jailbuild: " << definitions.path_of(name)
+                  << ": not registered (its last create failed its audit): left out; `jailbuild create "
+                  << name << "` after fixing it\n";
+    jails = std::move(all.jails);
+    if (jails.empty()) {
+      // Not an error: the apt hook runs this after every dpkg run, jails or not.
+      if (!c.quiet && rc == 0) std::cout << "sync: no jail registered in " << c.state_dir << "/jails\n";
+      return rc;
+    }
+  } else {
+    for (const std::string& arg : c.jails) {
+      try {
+        jails.push_back(resolve_jail(definitions, arg));
+      } catch (const Error& e) {
+        std::cerr << "jailbuild: " << e.what() << '\n';
+        rc = 2;
+      }
+    }
   }
-  if (dirs.empty() && c.all) {
-    // Not an error: the apt hook runs this after every dpkg run, jails or not.
-    if (!c.quiet) std::cout << "sync: no jail registered in " << c.state_dir << "/jails\n";
-    return 0;
-  }
-  if (dirs.empty()) throw Error("sync", "name a jail DIR or --all");
   SyncOptions o;
   o.mode = c.dry_run ? SyncMode::dry_run : SyncMode::apply;
   o.force = c.force ? Force::yes : Force::no;
+  o.config_dir = c.config_dir;
 #ifdef JB_TEST_SEAMS
   o.progress = kill_after(c.kill_after, nullptr);
 #endif
   std::vector<SyncReport> reports;
-  int rc = 0;
-  for (const std::string& d : dirs) {
+  for (JailRef& jail : jails) {
     try {
-      reports.push_back(sync_jail(d, o));
+      // A jail made before definitions gets one, once, from its manifest's spec (checked as sync
+      // checks it); from then on the definition is what sync applies. A dry run writes nothing.
+      if (!jail.definition && !c.dry_run) {
+        std::vector<std::string> warnings;
+        jail.definition = define_from_manifest(definitions, jail.dir, c.name, warnings);
+        for (const std::string& w : warnings)
+          std::cerr << "jailbuild: warning: " << w << '\n';
+        std::cerr << "jailbuild: " << jail.dir << ": made before jail definitions: wrote "
+                  << definitions.path_of(jail.definition->spec.name)
+                  << " from its manifest; sync applies that from now on\n";
+      }
+      o.definition.reset();
+      if (jail.definition) o.definition = spec_to_apply(*jail.definition, c.config_dir);
+      reports.push_back(sync_jail(jail.dir, o));
       if (!c.json && !c.quiet) std::cout << format_sync_text(reports.back());
       if (reports.back().needs_attention()) rc = std::max(rc, 1);
     } catch (const Error& e) {
@@ -406,15 +524,16 @@ int run_sync(const SyncCli& c) {
 
 Runner setup_sync(CLI::App& cmd) {
   auto sync = std::make_shared<SyncCli>();
-  cmd.add_option("DIR", sync->dirs, "Jail directories")->transform(absolute_path);
+  cmd.add_option("JAIL", sync->jails, "Jails: NAME or DIR (a DIR has a '/')")->transform(jail_argument);
   cmd.add_flag("--all", sync->all, "Every jail registered by create and unpack");
+  cmd.add_option("--name", sync->name,
+                 "The name of a jail made before definitions, whose definition this sync writes");
+  add_config_dir(cmd, sync->config_dir);
   cmd.add_flag("--dry-run", sync->dry_run, "Print the difference and write nothing");
   cmd.add_flag("--json", sync->json, "JSON output");
   cmd.add_flag("--quiet,-q", sync->quiet, "Print nothing but errors");
   cmd.add_flag("--force", sync->force, "Also replace executables and libraries that were tampered with");
-  cmd.add_option("--state-dir", sync->state_dir, "Where jails are registered")
-      ->capture_default_str()
-      ->transform(absolute_path);
+  add_state_dir(cmd, sync->state_dir);
 #ifdef JB_TEST_SEAMS
   cmd.add_option("--test-kill-after", sync->kill_after, "SIGKILL after N actions (tests only)");
 #endif
@@ -461,7 +580,8 @@ Runner setup_hook(CLI::App& cmd) {
 // --- audit ---------------------------------------------------------------------------------------
 
 struct AuditCli {
-  std::string dir;
+  std::string jail;
+  std::string config_dir = default_config_dir, state_dir = default_state_dir;
   std::string fail_on = "medium";
   bool json = false, no_integrity = false, no_hardening = false;
 };
@@ -470,7 +590,7 @@ int run_audit(const AuditCli& c) {
   AuditOptions o;
   o.integrity = c.no_integrity ? Integrity::skip : Integrity::check;
   o.hardening = c.no_hardening ? Hardening::skip : Hardening::check;
-  AuditReport r = audit_jail(c.dir, o);
+  AuditReport r = audit_jail(jail_dir(c.config_dir, c.jail), o);
   Severity threshold = *severity_from(c.fail_on); // checked by CLI11
   std::cout << (c.json ? format_audit_json(r, threshold) : format_audit_text(r, threshold));
   return audit_fails(r, threshold) ? 1 : 0;
@@ -478,9 +598,11 @@ int run_audit(const AuditCli& c) {
 
 Runner setup_audit(CLI::App& cmd) {
   auto audit = std::make_shared<AuditCli>();
-  cmd.add_option("DIR", audit->dir, "The jail directory (made by jailbuild or not)")
+  cmd.add_option("JAIL", audit->jail, "The jail: NAME, or DIR (made by jailbuild or not)")
       ->required()
-      ->transform(absolute_path);
+      ->transform(jail_argument);
+  add_config_dir(cmd, audit->config_dir);
+  add_state_dir(cmd, audit->state_dir);
   cmd.add_flag("--json", audit->json, "JSON output (schema in the README)");
   cmd.add_option("--fail-on", audit->fail_on, "Exit 1 when a finding is this severe or worse")
       ->check(CLI::IsMember(severities()))
@@ -494,13 +616,15 @@ Runner setup_audit(CLI::App& cmd) {
 // --- nginx-snippet -----------------------------------------------------------------------------
 
 struct SnippetCli {
-  std::string dir, docroot, nginx = "host", output;
+  std::string jail, docroot, nginx = "host", output;
+  std::string config_dir = default_config_dir;
   std::vector<std::string> pools;
 };
 
 Runner setup_nginx_snippet(CLI::App& cmd) {
   auto s = std::make_shared<SnippetCli>();
-  cmd.add_option("DIR", s->dir, "The jail directory")->required()->transform(absolute_path);
+  cmd.add_option("JAIL", s->jail, "The jail: NAME or DIR")->required()->transform(jail_argument);
+  add_config_dir(cmd, s->config_dir);
   cmd.add_option("--pool", s->pools, "Only this pool (repeatable; default: every pool of the jail)");
   cmd.add_option("--docroot", s->docroot,
                  "The site's document root as php-fpm sees it (default: the "
@@ -511,7 +635,8 @@ Runner setup_nginx_snippet(CLI::App& cmd) {
   cmd.add_option("-o,--output", s->output, "Write it to this file (whole or not at all) instead of stdout")
       ->transform(absolute_path);
   return [s] {
-    std::string text = jail_nginx_snippets(s->dir, s->pools, s->docroot,
+    const std::string dir = resolve_jail(Definitions(s->config_dir), s->jail).dir;
+    std::string text = jail_nginx_snippets(dir, s->pools, s->docroot,
                                            s->nginx == "jail" ? NginxSide::jail : NginxSide::host);
     if (s->output.empty()) {
       std::cout << text;
@@ -523,6 +648,75 @@ Runner setup_nginx_snippet(CLI::App& cmd) {
     file.commit();
     return 0;
   };
+}
+
+// --- list, destroy -------------------------------------------------------------------------------
+
+struct ListCli {
+  std::vector<std::string> jails; ///< a filter: NAME or DIR
+  std::string config_dir = default_config_dir, state_dir = default_state_dir;
+  bool json = false;
+};
+
+int run_list(const ListCli& c) {
+  Definitions definitions(c.config_dir);
+  Registry registry(c.state_dir);
+  std::vector<JailStatus> jails = list_jails(definitions, registry);
+  if (!c.jails.empty()) {
+    std::vector<std::string> dirs;
+    for (const std::string& arg : c.jails)
+      dirs.push_back(arg.find('/') == std::string::npos ? resolve_jail(definitions, arg).dir
+                                                        : normalize_path(arg));
+    std::erase_if(
+        jails, [&](const JailStatus& s) { return std::find(dirs.begin(), dirs.end(), s.dir) == dirs.end(); });
+  }
+  std::cout << (c.json ? format_jail_list_json(jails) : format_jail_list_text(jails));
+  // Something needs a human: as sync, exit 1.
+  bool attention = std::any_of(jails.begin(), jails.end(), [](const JailStatus& s) {
+    return s.state != JailState::ok && s.state != JailState::drift;
+  });
+  return attention ? 1 : 0;
+}
+
+Runner setup_list(CLI::App& cmd) {
+  auto list = std::make_shared<ListCli>();
+  cmd.add_option("JAIL", list->jails, "Only these jails: NAME or DIR")->transform(jail_argument);
+  cmd.add_flag("--json", list->json, "JSON output (\"format\": 1)");
+  add_config_dir(cmd, list->config_dir);
+  add_state_dir(cmd, list->state_dir);
+  return [list] { return run_list(*list); };
+}
+
+struct DestroyCli {
+  std::string jail;
+  std::string config_dir = default_config_dir, state_dir = default_state_dir;
+  bool force = false, keep_definition = false, quiet = false;
+};
+
+int run_destroy(const DestroyCli& c) {
+  DestroyOptions o{c.config_dir, c.state_dir, c.force ? WhileRunning::go_on : WhileRunning::refuse,
+                   c.keep_definition ? KeepDefinition::yes : KeepDefinition::no};
+  DestroyResult r = destroy_jail(resolve_jail(Definitions(c.config_dir), c.jail), o);
+  if (!r.running.empty())
+    std::cerr << "jailbuild: warning: " << r.dir
+              << ": removed under running processes (--force); they were not stopped\n";
+  if (c.quiet) return 0;
+  std::cout << format_bind_outcomes(r.unmounted);
+  std::cout << (r.dir_was_missing ? "already gone: " : "removed ") << r.dir
+            << (r.definition_removed ? " and its definition" : "") << '\n';
+  return 0;
+}
+
+Runner setup_destroy(CLI::App& cmd) {
+  auto destroy = std::make_shared<DestroyCli>();
+  cmd.add_option("JAIL", destroy->jail, "The jail: NAME or DIR")->required()->transform(jail_argument);
+  cmd.add_flag("--force", destroy->force,
+               "Remove the jail even while processes run in it (they are not stopped)");
+  cmd.add_flag("--keep-definition", destroy->keep_definition, "Keep CONFIG/jails/NAME.toml");
+  cmd.add_flag("--quiet,-q", destroy->quiet, "Print nothing but errors");
+  add_config_dir(cmd, destroy->config_dir);
+  add_state_dir(cmd, destroy->state_dir);
+  return [destroy] { return run_destroy(*destroy); };
 }
 
 // The subcommands, in the order `jailbuild --help` lists them.
@@ -539,6 +733,10 @@ const Command commands[] = {
     {"audit", "Find what makes a jail escapable or shows it was tampered with", setup_audit},
     {"nginx-snippet", "Print the nginx lines that serve a jail's PHP through its php-fpm socket",
      setup_nginx_snippet},
+    {"list", "List the jails of this host and their state (ok, drift, conflict, tampered, missing)",
+     setup_list},
+    {"destroy", "Remove a jail: its binds, its directory, its definition and its registration",
+     setup_destroy},
 };
 
 } // namespace

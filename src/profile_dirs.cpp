@@ -20,8 +20,6 @@ namespace jailbuild {
 
 namespace {
 
-/// The administrators' own profile directory.
-constexpr const char* etc_profile_dir = "/etc/jailbuild/profiles.d";
 /// The directory each jail holds from its first moment (manifest.hpp's manifest_dir; the profile
 /// module does not depend on the manifest's).
 constexpr const char* jail_marker = ".jailbuild";
@@ -95,8 +93,10 @@ std::optional<std::string> profile_dir_problem(const std::string& dir, uid_t als
   return std::nullopt;
 }
 
-std::vector<std::string> host_profile_dirs(const std::vector<std::string>& extra) {
-  std::vector<std::string> dirs = {builtin_profile_dir(), etc_profile_dir};
+std::vector<std::string> host_profile_dirs(const std::vector<std::string>& extra,
+                                           const std::string& config_dir) {
+  // The administrators' own profiles live beside the jails' definitions, in the same trusted place.
+  std::vector<std::string> dirs = {builtin_profile_dir(), config_dir + "/profiles.d"};
   dirs.insert(dirs.end(), extra.begin(), extra.end());
   const uid_t exe_owner = executable_owner();
   for (std::size_t i = 0; i < dirs.size(); ++i)
@@ -106,8 +106,9 @@ std::vector<std::string> host_profile_dirs(const std::vector<std::string>& extra
 }
 
 std::vector<std::string> recorded_profile_dirs(const std::vector<std::string>& recorded,
-                                               std::vector<std::string>& warnings) {
-  std::vector<std::string> dirs = host_profile_dirs({});
+                                               std::vector<std::string>& warnings,
+                                               const std::string& config_dir) {
+  std::vector<std::string> dirs = host_profile_dirs({}, config_dir);
   for (std::size_t i = 2; i < recorded.size(); ++i) {
     if (std::find(dirs.begin(), dirs.end(), recorded[i]) != dirs.end()) continue;
     if (std::optional<std::string> problem = profile_dir_problem(recorded[i]))

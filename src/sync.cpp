@@ -60,17 +60,23 @@ SyncReport sync_jail(const std::string& dir, const SyncOptions& options) {
   const bool dry_run = options.mode == SyncMode::dry_run;
   JailLock lock(report.dir, dry_run ? LockFor::look : LockFor::change);
   Manifest old = read_manifest(report.dir);
-  JailSpec spec = old.plan.spec;
+  // The definition is the admin's intent and what root trusts; the manifest's spec only for a jail
+  // that has none yet.
+  const bool defined = options.definition.has_value();
+  JailSpec spec = defined ? *options.definition : old.plan.spec;
   // The spec is checked as the command line's is, also when the plan is reused: a jail made by an
-  // older jailbuild may ask for a writable system directory or a bind that is refused now.
+  // older jailbuild may ask for a writable system directory or a bind that is refused now, and an
+  // admin's edit of a definition is checked as the command line would be.
   try {
     check_spec(spec);
   } catch (const Error& e) {
-    throw Error(report.dir, std::string("its manifest asks for what jailbuild refuses: ") + e.what() +
-                                "; re-create the jail with what it needs");
+    throw Error(report.dir, std::string(defined ? "its definition" : "its manifest") +
+                                " asks for what jailbuild refuses: " + e.what() +
+                                (defined ? "" : "; re-create the jail with what it needs"));
   }
   // The built-in profiles are wherever this jailbuild has them now; the user's, checked again.
-  spec.profile_dirs = recorded_profile_dirs(spec.profile_dirs, report.warnings);
+  if (!defined)
+    spec.profile_dirs = recorded_profile_dirs(spec.profile_dirs, report.warnings, options.config_dir);
   HostRoot host(spec.host_root);
   // An unpacked jail whose packages this host does not have in the same versions: refreshing some
   // files from here would mix two versions of one package. Say so instead.
@@ -86,7 +92,9 @@ SyncReport sync_jail(const std::string& dir, const SyncOptions& options) {
       std::async(std::launch::async, [&] { return inputs_unchanged(old.inputs, host.root()); });
   JailListing listing;
   list_jail(jail, old.plan, listing);
-  report.planned = spec.profile_dirs != old.plan.spec.profile_dirs || !unchanged.get();
+  // A definition edited since the last sync (a service removed, a writable dir added) is planned
+  // again whatever the host did.
+  report.planned = spec != old.plan.spec || !unchanged.get();
   // Reused, the recorded plan is the desired one: recorded and desired entries are then the same
   // objects, and only the jail stamps that a record action refreshes can differ from the manifest.
   Plan fresh;
@@ -116,7 +124,7 @@ SyncReport sync_jail(const std::string& dir, const SyncOptions& options) {
   // re-planned entry, new inputs); a no-op sync leaves it alone.
   bool changed = !decision.actions.empty() ||
                  (report.planned && (!same_entries(desired, old.plan) || !(inputs == old.inputs) ||
-                                     desired.spec.profile_dirs != old.plan.spec.profile_dirs));
+                                     desired.spec != old.plan.spec));
   if (changed) {
     Manifest next;
     next.tool = std::string("jailbuild ") + JB_VERSION;

@@ -24,7 +24,12 @@ struct CreateOptions {
   std::string state_dir; ///< where the jail is registered for `sync --all`
   AuditAfter audit = AuditAfter::yes;
   Severity audit_fail_on = Severity::high; ///< a finding this severe fails the create
+  /// Where the jail's definition is written (CONFIG/jails/NAME.toml, NAME = spec.name).
+  std::string config_dir = "/etc/jailbuild";
 };
+
+/// What create did with the jail's definition.
+enum class DefinitionWrite { none, written, rewritten, unchanged };
 
 /// Whether the jail is in the registry that `sync --all` (the apt hook) reads.
 enum class Registered { no, yes };
@@ -37,7 +42,9 @@ struct CreateResult {
   /// no after a dry run, and when the audit failed: root's apt hook must not keep syncing a jail
   /// that fails its audit (one whose root a service user owns could feed it a manifest).
   Registered registered = Registered::no;
-  bool audit_failed = false; ///< the audit found something at or above audit_fail_on
+  bool audit_failed = false;                          ///< the audit found something at or above audit_fail_on
+  DefinitionWrite definition = DefinitionWrite::none; ///< none after a dry run
+  std::string definition_path;
 };
 
 /// Creates (or brings up to date) the jail at options.dir: a sync against the previous manifest,
@@ -46,7 +53,10 @@ struct CreateResult {
 /// with the input is found before anything is written, and so is a symlink planted on the way; the
 /// jail's lock is held throughout (jail_lock.hpp). A failure leaves nothing half-written: a jail
 /// directory this call made is removed again, an existing jail keeps its previous manifest and
-/// stays a working jail the next run converges from, and no failed jail is registered.
+/// stays a working jail the next run converges from, and no failed jail is registered. The jail's
+/// definition (definition.hpp; spec.name names it, spec.profile_dirs are complete and only those
+/// after the first two are written) is written once the manifest is, also when the audit fails (for
+/// the admin to fix and `sync NAME`); a name or a dir another jail has is refused before anything.
 CreateResult create_jail(const CreateOptions& options);
 
 } // namespace jailbuild

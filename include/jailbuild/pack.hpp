@@ -80,6 +80,8 @@ struct UnpackOptions {
   /// Extra profile directories of this host (--profiles-dir), after the built-in ones and
   /// /etc/jailbuild/profiles.d: the jail's services must be profiles found there.
   std::vector<std::string> profile_dirs = {};
+  /// The configuration directory whose profiles.d is this host's (--config-dir).
+  std::string config_dir = "/etc/jailbuild";
 };
 
 struct UnpackResult {

@@ -176,16 +176,19 @@ std::string builtin_profile_dir();
 std::optional<std::string> profile_dir_problem(const std::string& dir, uid_t also_trusted = 0);
 
 /// Where profiles are read from, in increasing precedence: builtin_profile_dir(),
-/// /etc/jailbuild/profiles.d, then `extra` (--profiles-dir given on this host's command line).
-/// Throws Error(dir, ...) for the first that profile_dir_problem() refuses.
-std::vector<std::string> host_profile_dirs(const std::vector<std::string>& extra);
+/// CONFIG/profiles.d (--config-dir, /etc/jailbuild by default), then `extra` (--profiles-dir given on
+/// this host's command line or in a jail's definition). Throws Error(dir, ...) for the first that
+/// profile_dir_problem() refuses.
+std::vector<std::string> host_profile_dirs(const std::vector<std::string>& extra,
+                                           const std::string& config_dir = "/etc/jailbuild");
 
 /// For sync: host_profile_dirs(), then the extra directories a manifest recorded after its first
 /// two (given on the create command line of this host), each checked again: one that no longer
 /// passes (made writable, moved into a jail, or written into the manifest by an archive) is left
 /// out with a warning. They are trusted at all only because root named them on this host.
 std::vector<std::string> recorded_profile_dirs(const std::vector<std::string>& recorded,
-                                               std::vector<std::string>& warnings);
+                                               std::vector<std::string>& warnings,
+                                               const std::string& config_dir = "/etc/jailbuild");
 
 /// Every profile found in a list of directories. Checked as a whole when loaded (syntax, types,
 /// includes naming existing profiles, no include cycles), so later steps can trust it.

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// `jailbuild sync`: re-plans a jail from the spec in its manifest against the host as it is now,
+// `jailbuild sync`: re-plans a jail from its definition (or, for a jail made before definitions, the
+// spec in its manifest) against the host as it is now,
 // compares with the manifest and with what is really in the jail, and applies the difference
 // atomically (temporary file + rename, symlinks swapped, manifest last), keeping local changes to
 // configuration as dpkg does with conffiles.
@@ -7,6 +8,7 @@
 #include "jailbuild/assemble.hpp"
 #include "jailbuild/decide.hpp"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +24,12 @@ struct SyncOptions {
   /// Called after each action that changes the jail. The tests' build of the command line uses it to
   /// kill a sync part-way (tests/CMakeLists.txt); the shipped one has no such option.
   Progress progress;
+  /// The spec to apply: the jail's definition's (jails.hpp spec_to_apply(): what root trusts), or
+  /// nullopt for a jail without one (made before definitions, synced in a dry run before its
+  /// definition is written), whose manifest's spec is applied as it always was.
+  std::optional<JailSpec> definition;
+  /// Where CONFIG/profiles.d is, for a jail synced from its manifest's spec.
+  std::string config_dir = "/etc/jailbuild";
 };
 
 struct SyncReport {

@@ -419,7 +419,7 @@ UnpackResult unpack_with_libarchive(const UnpackOptions& options) {
   // from this host's profiles, with no bind and no host path of the archive's.
   if (std::optional<std::string> problem = provenance_problem(*manifest.provenance))
     throw Error(options.archive, *problem + " (was it made by jailbuild pack, on a host with dpkg?)");
-  const std::vector<std::string> profile_dirs = host_profile_dirs(options.profile_dirs);
+  const std::vector<std::string> profile_dirs = host_profile_dirs(options.profile_dirs, options.config_dir);
   AdoptedSpec adopted =
       adopt_archive_spec(manifest, ProfileSet::load(profile_dirs).names(), profile_dirs, result.dir);
   if (!adopted.errors.empty())

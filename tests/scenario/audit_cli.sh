@@ -23,7 +23,7 @@ findings() { python3 -c 'import json, sys
 for f in json.load(open(sys.argv[1]))["findings"]: print(f["severity"], f["rule"], f["path"])' "$1"; }
 
 # A fresh jail: create audits it itself, and it passes the default threshold of `audit` too.
-"$JB" create "$jail" --with nginx,php-fpm --state-dir "$tmp/state" -q || { flunk "create"; finish; }
+"$JB" create "$jail" --with nginx,php-fpm --state-dir "$tmp/state" --config-dir "$tmp/state.config" -q || { flunk "create"; finish; }
 "$JB" audit "$jail" >"$tmp/clean.txt"
 rc=$?
 cat "$tmp/clean.txt"
@@ -70,15 +70,15 @@ major = 4
 minor = 0
 mode = "0600"
 TOML
-"$JB" create "$tmp/bad" --with nginx,php-fpm,console --profiles-dir "$tmp/profiles" --state-dir "$tmp/state" -q 2>"$tmp/bad.err"
+"$JB" create "$tmp/bad" --with nginx,php-fpm,console --profiles-dir "$tmp/profiles" --state-dir "$tmp/state" --config-dir "$tmp/state.config" -q 2>"$tmp/bad.err"
 rc=$?
 cat "$tmp/bad.err"
 check "create fails (exit 1) when its audit finds something high" '[ $rc -eq 1 ]'
 check "create says the jail is left in place, and the jail is there" 'grep -q "left in place" "$tmp/bad.err" && [ -c "$tmp/bad/dev/tty0" ]'
 check "create shows the finding" 'grep -q "device-node  /dev/tty0" "$tmp/bad.err"'
-"$JB" create "$tmp/bad" --with nginx,php-fpm,console --profiles-dir "$tmp/profiles" --state-dir "$tmp/state" -q --audit-fail-on critical
+"$JB" create "$tmp/bad" --with nginx,php-fpm,console --profiles-dir "$tmp/profiles" --state-dir "$tmp/state" --config-dir "$tmp/state.config" -q --audit-fail-on critical
 check "--audit-fail-on critical lets it pass" '[ $? -eq 0 ]'
-"$JB" create "$tmp/bad" --with nginx,php-fpm,console --profiles-dir "$tmp/profiles" --state-dir "$tmp/state" -q --no-audit
+"$JB" create "$tmp/bad" --with nginx,php-fpm,console --profiles-dir "$tmp/profiles" --state-dir "$tmp/state" --config-dir "$tmp/state.config" -q --no-audit
 check "--no-audit lets it pass" '[ $? -eq 0 ]'
 
 # A jailkit jail. jk_init refuses a jail below a world-writable directory such as /tmp, so this one

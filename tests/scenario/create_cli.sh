@@ -44,13 +44,13 @@ have_passwd=0
 
 # --- the dry run ---------------------------------------------------------------------------
 if [ $have_passwd = 1 ]; then
-  run "$JB" create "$dry" --with suidtest --profiles-dir "$tmp/profiles" --dry-run --state-dir "$tmp/state"
+  run "$JB" create "$dry" --with suidtest --profiles-dir "$tmp/profiles" --dry-run --state-dir "$tmp/state" --config-dir "$tmp/state.config"
   check "dry run succeeds" '[ $rc -eq 0 ]'
   check "dry run prints the plan" 'grep -q "^device 0666 0:0 /dev/null char 1,3$" <<<"$out" && grep -q "^file .* /usr/bin/passwd <- /usr/bin/passwd sha256:[0-9a-f]\{64\}$" <<<"$out"'
   check "dry run plans passwd without its setuid bit" 'grep -q "^file 0755 0:0 /usr/bin/passwd " <<<"$out"'
   check "dry run writes nothing" '[ ! -e "$dry" ] && [ ! -e "$tmp/state" ]'
 
-  run "$JB" create "$dry" --with suidtest --profiles-dir "$tmp/profiles" --dry-run --json --state-dir "$tmp/state"
+  run "$JB" create "$dry" --with suidtest --profiles-dir "$tmp/profiles" --dry-run --json --state-dir "$tmp/state" --config-dir "$tmp/state.config"
   check "dry run --json succeeds" '[ $rc -eq 0 ]'
   check "dry run --json is JSON with entries" 'python3 -c "
 import json, sys
@@ -65,7 +65,7 @@ else
 fi
 
 # --- errors found before anything is written ----------------------------------------------
-run "$JB" create "$dry" --with nginx,foo --dry-run --state-dir "$tmp/state"
+run "$JB" create "$dry" --with nginx,foo --dry-run --state-dir "$tmp/state" --config-dir "$tmp/state.config"
 check "unknown --with: exit 2" '[ $rc -eq 2 ]'
 check "unknown --with: names it and lists the profiles" 'grep -q "unknown profile .foo." <<<"$err" && grep -q "available: .*nginx" <<<"$err" && grep -q "php-fpm" <<<"$err"'
 
@@ -73,7 +73,7 @@ check "unknown --with: names it and lists the profiles" 'grep -q "unknown profil
 fake=$tmp/fakehost
 mkdir -p "$fake/usr/share/zoneinfo" "$fake/etc" "$fake/usr/sbin"
 for args in "--dry-run" ""; do
-  run "$JB" create "$dry" --with nginx --host-root "$fake" --state-dir "$tmp/state" $args
+  run "$JB" create "$dry" --with nginx --host-root "$fake" --state-dir "$tmp/state" --config-dir "$tmp/state.config" $args
   check "missing service${args:+ ($args)}: exit 2" '[ $rc -eq 2 ]'
   check "missing service${args:+ ($args)}: names the path and the Debian package" 'grep -q "/usr/sbin/nginx is missing" <<<"$err" && grep -q "install the Debian package nginx" <<<"$err"'
   check "missing service${args:+ ($args)}: nothing written" '[ ! -e "$dry" ] && [ ! -e "$tmp/state" ]'
@@ -81,15 +81,15 @@ done
 
 mkdir -p "$tmp/badprofiles"
 printf 'description = "broken"\ninclude = ["base"]\nfiles = [\n' >"$tmp/badprofiles/broken.toml"
-run "$JB" create "$dry" --with nginx --profiles-dir "$tmp/badprofiles" --dry-run --state-dir "$tmp/state"
+run "$JB" create "$dry" --with nginx --profiles-dir "$tmp/badprofiles" --dry-run --state-dir "$tmp/state" --config-dir "$tmp/state.config"
 check "broken profile: exit 2" '[ $rc -eq 2 ]'
 check "broken profile: names the file and the line" 'grep -q "$tmp/badprofiles/broken.toml: line [0-9]" <<<"$err"'
 printf 'description = "typo"\n\nusers = ["www-data"]\nfilez = []\n' >"$tmp/badprofiles/broken.toml"
-run "$JB" create "$dry" --with nginx --profiles-dir "$tmp/badprofiles" --dry-run --state-dir "$tmp/state"
+run "$JB" create "$dry" --with nginx --profiles-dir "$tmp/badprofiles" --dry-run --state-dir "$tmp/state" --config-dir "$tmp/state.config"
 check "unknown profile key: names the file and line 4" 'grep -q "$tmp/badprofiles/broken.toml: line 4: unknown key .filez." <<<"$err"'
 
 for refused in /usr / /etc/jail /var relative/jail; do
-  run "$JB" create "$refused" --with nginx --dry-run --state-dir "$tmp/state"
+  run "$JB" create "$refused" --with nginx --dry-run --state-dir "$tmp/state" --config-dir "$tmp/state.config"
   check "jail path $refused refused with exit 2" '[ $rc -eq 2 ] && [ -n "$err" ]'
 done
 check "a system directory is named as such" '"$JB" create /usr --with nginx --dry-run 2>&1 | grep -q "^jailbuild: /usr: refusing to build a jail in a system directory"'
@@ -107,7 +107,7 @@ if [ $have_passwd = 0 ]; then
 fi
 
 jail=$tmp/jail
-run "$JB" create "$jail" --with suidtest --profiles-dir "$tmp/profiles" --state-dir "$tmp/state" --json
+run "$JB" create "$jail" --with suidtest --profiles-dir "$tmp/profiles" --state-dir "$tmp/state" --config-dir "$tmp/state.config" --json
 check "create succeeds" '[ $rc -eq 0 ]'
 [ $rc -eq 0 ] || echo "$err"
 check "create --json reports bytes written" 'python3 -c "import json,sys; d=json.loads(sys.argv[1]); sys.exit(0 if d[\"bytes_written\"] > 0 else 1)" "$out"'
@@ -139,18 +139,18 @@ check "no uid 0 entry in passwd" '! awk -F: "\$3 == 0" "$jail/etc/passwd" | grep
 check "manifest root-only" '[ "$(stat -c %a:%u "$jail/.jailbuild")" = 700:0 ] && [ "$(stat -c %a "$jail/.jailbuild/manifest.json")" = 600 ]'
 check "jail registered" 'grep -qx "$jail" "$tmp/state/jails"'
 
-run "$JB" create "$jail" --with suidtest --profiles-dir "$tmp/profiles" --state-dir "$tmp/state" --json
+run "$JB" create "$jail" --with suidtest --profiles-dir "$tmp/profiles" --state-dir "$tmp/state" --config-dir "$tmp/state.config" --json
 check "re-run succeeds" '[ $rc -eq 0 ]'
 check "re-run writes 0 bytes" 'python3 -c "import json,sys; d=json.loads(sys.argv[1]); sys.exit(0 if d[\"bytes_written\"] == 0 else 1)" "$out"'
 
 # A jail file changed behind jailbuild's back is restored by the next run.
 printf 'tampered' >"$jail/etc/passwd"
-run "$JB" create "$jail" --with suidtest --profiles-dir "$tmp/profiles" --state-dir "$tmp/state" -q
+run "$JB" create "$jail" --with suidtest --profiles-dir "$tmp/profiles" --state-dir "$tmp/state" --config-dir "$tmp/state.config" -q
 check "re-run restores a tampered file" '[ $rc -eq 0 ] && ! grep -q tampered "$jail/etc/passwd"'
 
 # A non-empty directory jailbuild did not make is refused.
 mkdir "$tmp/foreign" && echo site >"$tmp/foreign/index.html"
-run "$JB" create "$tmp/foreign" --with suidtest --profiles-dir "$tmp/profiles" --state-dir "$tmp/state"
+run "$JB" create "$tmp/foreign" --with suidtest --profiles-dir "$tmp/profiles" --state-dir "$tmp/state" --config-dir "$tmp/state.config"
 check "foreign non-empty directory refused, left as it was" '[ $rc -eq 2 ] && grep -q "not empty" <<<"$err" && [ "$(ls -A "$tmp/foreign")" = index.html ]'
 
 # A failure while assembling: /proc/sys/vm/drop_caches is a regular file that even root cannot
@@ -164,12 +164,12 @@ include = ["suidtest"]
 path = "/proc/sys/vm/drop_caches"
 dest = "/etc/unreadable"
 EOF
-  run "$JB" create "$tmp/failed" --with unreadable --profiles-dir "$tmp/profiles" --state-dir "$tmp/state2"
+  run "$JB" create "$tmp/failed" --with unreadable --profiles-dir "$tmp/profiles" --state-dir "$tmp/state2" --config-dir "$tmp/state2.config"
   check "failing assembly: exit 2, naming the file" '[ $rc -eq 2 ] && grep -q "drop_caches" <<<"$err"'
   check "failing assembly: the new directory is removed" '[ ! -e "$tmp/failed" ]'
   check "failing assembly: not registered" '! grep -qs "$tmp/failed" "$tmp/state2/jails"'
   # Into an existing jailbuild jail: the jail stays (it is not ours to remove), nothing is lost.
-  run "$JB" create "$jail" --with unreadable --profiles-dir "$tmp/profiles" --state-dir "$tmp/state"
+  run "$JB" create "$jail" --with unreadable --profiles-dir "$tmp/profiles" --state-dir "$tmp/state" --config-dir "$tmp/state.config"
   check "failing assembly into an existing jail keeps it" '[ $rc -eq 2 ] && [ -f "$jail/usr/bin/passwd" ] && [ -d "$jail/.jailbuild" ]'
 else
   skip 4 "the failing-assembly checks: /proc/sys/vm/drop_caches is missing or readable here"
@@ -182,7 +182,7 @@ rjail=$tmp/refused-jail
 refused() {
   local name=$1 shown=$2
   shift 2
-  run "$JB" create "$rjail" --with suidtest --profiles-dir "$tmp/profiles" --state-dir "$tmp/state3" "$@"
+  run "$JB" create "$rjail" --with suidtest --profiles-dir "$tmp/profiles" --state-dir "$tmp/state3" --config-dir "$tmp/state3.config" "$@"
   check "$name: exit 2 (got $rc)" '[ $rc -eq 2 ]'
   check "$name: jailbuild: $shown: <why> (got: $err)" 'grep -qF "jailbuild: $shown: " <<<"$err"'
   check "$name: no jail directory, nothing registered" '[ ! -e "$rjail" ] && ! grep -qs refused-jail "$tmp/state3/jails"'
@@ -211,7 +211,7 @@ refused "--bind with a newline" $'/mnt/a\n/b' --bind "$bsrc:"$'/mnt/a\n/b'
 
 # A newline in the jail's own path would split its line in the registry.
 njail=$tmp/new$'\n'line
-run "$JB" create "$njail" --with suidtest --profiles-dir "$tmp/profiles" --state-dir "$tmp/state3"
+run "$JB" create "$njail" --with suidtest --profiles-dir "$tmp/profiles" --state-dir "$tmp/state3" --config-dir "$tmp/state3.config"
 check "a newline in the jail path: exit 2 (got $rc)" '[ $rc -eq 2 ] && grep -q "control character" <<<"$err"'
 check "a newline in the jail path: no jail, nothing registered" '[ ! -e "$njail" ] && ! grep -qs line "$tmp/state3/jails"'
 rm -rf --one-file-system "$njail" "$tmp/state3"
@@ -226,7 +226,7 @@ include = ["suidtest"]
 path = "/.jailbuild/manifest.json"
 content = "{}"
 EOF
-run "$JB" create "$rjail" --with forge --profiles-dir "$tmp/profiles" --profiles-dir "$tmp/dotprofiles" --state-dir "$tmp/state3"
+run "$JB" create "$rjail" --with forge --profiles-dir "$tmp/profiles" --profiles-dir "$tmp/dotprofiles" --state-dir "$tmp/state3" --config-dir "$tmp/state3.config"
 check "a profile entry under /.jailbuild: exit 2, naming the file and line (got: $err)" '[ $rc -eq 2 ] && grep -q "^jailbuild: $tmp/dotprofiles/forge.toml: line 5: .*/.jailbuild" <<<"$err"'
 check "a profile entry under /.jailbuild: nothing written" '[ ! -e "$rjail" ]'
 

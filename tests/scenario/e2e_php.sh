@@ -17,7 +17,7 @@ cleanup() { jail_stop "$jail"; rm -rf "$tmp"; }
 trap cleanup EXIT
 . "$(dirname "$0")/lib/checks.sh"
 
-"$JB" create "$jail" --with nginx,php-fpm --writable /var/www/data:www-data --state-dir "$tmp/state" -q || { flunk "create"; finish; }
+"$JB" create "$jail" --with nginx,php-fpm --writable /var/www/data:www-data --state-dir "$tmp/state" --config-dir "$tmp/state.config" -q || { flunk "create"; finish; }
 jail_write_site "$jail" "$port" || exit 1
 jail_start "$jail" "$port" || { cat "$jail"/var/log/nginx/*.log "$jail"/var/log/php*-fpm.log 2>/dev/null; exit 1; }
 page=$(curl -fsS "http://127.0.0.1:$port/index.php") || { flunk "fetching the page"; finish; }
@@ -34,5 +34,5 @@ check "nsswitch has no systemd" '! grep -q systemd "$jail/etc/nsswitch.conf"'
 check "sessions dir 1733 root" '[ "$(stat -c %a:%u "$jail/var/lib/php/sessions")" = "1733:0" ]'
 check "jail registered" 'grep -qx "$jail" "$tmp/state/jails"'
 check "manifest root-only" '[ "$(stat -c %a:%u "$jail/.jailbuild")" = "700:0" ]'
-check "re-run of create is idempotent" '"$JB" create "$jail" --with nginx,php-fpm --writable /var/www/data:www-data --state-dir "$tmp/state" --json | python3 -c "import json,sys; d=json.load(sys.stdin); sys.exit(0 if d[\"bytes_written\"] == 0 else 1)"'
+check "re-run of create is idempotent" '"$JB" create "$jail" --with nginx,php-fpm --writable /var/www/data:www-data --state-dir "$tmp/state" --config-dir "$tmp/state.config" --json | python3 -c "import json,sys; d=json.load(sys.stdin); sys.exit(0 if d[\"bytes_written\"] == 0 else 1)"'
 finish

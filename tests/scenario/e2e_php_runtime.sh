@@ -104,7 +104,7 @@ jb() {
 
 # --- the jail ------------------------------------------------------------------------------------
 out=$(jb create "$jail" --with php-runtime --writable /var/www/site/uploads:www-data --writable /var/www/data:www-data \
-  --profiles-dir "$tmp/profiles" --state-dir "$tmp/state" -q 2>&1)
+  --profiles-dir "$tmp/profiles" --state-dir "$tmp/state" --config-dir "$tmp/state.config" -q 2>&1)
 check "create --with php-runtime" '[ $? -eq 0 ] || { echo "$out"; false; }'
 check "no php-fpm in the jail" '[ -z "$(find "$jail" -name "php-fpm*" -print -quit)" ]'
 check "no PHP configuration in the jail" '[ ! -e "$jail/etc/php" ]'
@@ -114,8 +114,8 @@ check "sessions dir the pool user's alone" '[ "$(stat -c %a:%U "$jail/var/lib/ph
 check "upload tmp dir the pool user's" '[ "$(stat -c %U "$jail/var/tmp/uploads")" = www-data ]'
 check "zoneinfo, gconv and the CA bundle" '[ -e "$jail/usr/share/zoneinfo/Europe/Paris" ] && [ -n "$(ls "$jail"/usr/lib/*/gconv/CP1252.so)" ] && grep -q "$(sed -n 2p "$tmp/tls/ca.pem")" "$jail/etc/ssl/certs/ca-certificates.crt"'
 check "passwd holds the pool user only" '[ "$(cut -d: -f1 "$jail/etc/passwd")" = www-data ]'
-check "a second create changes nothing" '[ "$(jb create "$jail" --with php-runtime --writable /var/www/site/uploads:www-data --writable /var/www/data:www-data --profiles-dir "$tmp/profiles" --state-dir "$tmp/state" --json | python3 -c "import json,sys; print(json.load(sys.stdin)[\"bytes_written\"])")" = 0 ]'
-out=$(jb create "$tmp/elsewhere" --with php-runtime --profiles-dir "$tmp/profiles" --state-dir "$tmp/state" 2>&1)
+check "a second create changes nothing" '[ "$(jb create "$jail" --with php-runtime --writable /var/www/site/uploads:www-data --writable /var/www/data:www-data --profiles-dir "$tmp/profiles" --state-dir "$tmp/state" --config-dir "$tmp/state.config" --json | python3 -c "import json,sys; print(json.load(sys.stdin)[\"bytes_written\"])")" = 0 ]'
+out=$(jb create "$tmp/elsewhere" --with php-runtime --profiles-dir "$tmp/profiles" --state-dir "$tmp/state" --config-dir "$tmp/state.config" 2>&1)
 check "a jail elsewhere than the pool's chroot is refused" '[ $? -eq 2 ] && grep -q "chroot into $jail" <<<"$out"'
 
 # --- the site, php-fpm's master on the host, nginx on the host with the snippet ------------------
@@ -127,7 +127,7 @@ cat > "$jail/var/www/site/plant.php" <<'PHP'
 <?php @unlink('/var/www/site/uploads/leak.txt');
 echo symlink($_GET['to'], '/var/www/site/uploads/leak.txt') ? "planted\n" : "refused\n";
 PHP
-jb nginx-snippet "$jail" --docroot /var/www/site > "$tmp/site.conf"
+jb nginx-snippet "$jail" --config-dir "$tmp/state.config" --docroot /var/www/site > "$tmp/site.conf"
 check "nginx-snippet" '[ $? -eq 0 ] && grep -q "fastcgi_pass unix:$tmp/sock/site.sock;" "$tmp/site.conf"'
 cat "$tmp/site.conf"
 cat > "$tmp/nginx.conf" <<EOF2

@@ -28,7 +28,7 @@ cleanup() {
 trap cleanup EXIT
 . "$(dirname "$0")/lib/checks.sh"
 
-"$JB" create "$jail" --with nginx,php-fpm --state-dir "$tmp/state" -q || { flunk "create"; finish; }
+"$JB" create "$jail" --with nginx,php-fpm --state-dir "$tmp/state" --config-dir "$tmp/state.config" -q || { flunk "create"; finish; }
 jail_write_site "$jail" "$port"
 echo '<?php echo extension_loaded("bcmath") ? "bcmath yes\n" : "bcmath no\n";' > "$jail/var/www/site/ext.php"
 jail_start "$jail" "$port" || exit 1
@@ -47,7 +47,7 @@ load() {
 load &
 loader=$!
 apt-get install -y -qq "$pkg" >/dev/null || { flunk "apt-get install $pkg"; }
-"$JB" sync "$jail" --state-dir "$tmp/state" > "$tmp/sync.txt"; rc=$?
+"$JB" sync "$jail" --state-dir "$tmp/state" --config-dir "$tmp/state.config" > "$tmp/sync.txt"; rc=$?
 cat "$tmp/sync.txt"
 sleep 1
 touch "$tmp/stop"; wait "$loader"
@@ -61,7 +61,7 @@ sleep 2
 check "after a php-fpm reload: bcmath loaded in the jail" '[ "$(curl -fsS "http://127.0.0.1:$port/ext.php")" = "bcmath yes" ]'
 
 apt-get purge -y -qq "$pkg" >/dev/null || { flunk "apt-get purge $pkg"; }
-"$JB" sync "$jail" --state-dir "$tmp/state" > "$tmp/sync.txt"; rc=$?
+"$JB" sync "$jail" --state-dir "$tmp/state" --config-dir "$tmp/state.config" > "$tmp/sync.txt"; rc=$?
 cat "$tmp/sync.txt"
 check "after purge: sync removed bcmath.so" 'grep -q "removed .*bcmath.so" "$tmp/sync.txt" && [ -z "$(find "$jail" -name bcmath.so)" ]'
 kill -USR2 "$(cat "$jail/run/php/php$php-fpm.pid")"

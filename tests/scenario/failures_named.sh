@@ -20,13 +20,13 @@ trap cleanup EXIT
 . "$(dirname "$0")/lib/checks.sh"
 
 jail=$tmp/jail
-"$JB" create "$jail" --with sh --state-dir "$tmp/state" -q || { flunk "create"; finish; }
+"$JB" create "$jail" --with sh --state-dir "$tmp/state" --config-dir "$tmp/state.config" -q || { flunk "create"; finish; }
 # Root that cannot override file permissions: what an unreadable directory is to it.
 no_dac() { setpriv --bounding-set -dac_override,-dac_read_search "$@"; }
 
 echo "== a jail directory root cannot read"
 chmod 000 "$jail/etc"
-no_dac "$JB" sync "$jail" --dry-run >"$tmp/out" 2>"$tmp/err"
+no_dac "$JB" sync "$jail" --config-dir "$tmp/config" --dry-run >"$tmp/out" 2>"$tmp/err"
 rc=$?
 chmod 755 "$jail/etc"
 check "sync --dry-run: exit 2, naming the directory and the reason (got $rc: $(cat "$tmp/err"))" \
@@ -36,7 +36,7 @@ check "... and nothing in it is called tampered (got: $(head -c 300 "$tmp/out"))
 echo "== a file where a directory of the jail was"
 mv "$jail/etc" "$tmp/etc.away"
 echo planted >"$jail/etc"
-"$JB" sync "$jail" --dry-run >"$tmp/out" 2>"$tmp/err"
+"$JB" sync "$jail" --config-dir "$tmp/config" --dry-run >"$tmp/out" 2>"$tmp/err"
 rc=$?
 rm "$jail/etc"
 mv "$tmp/etc.away" "$jail/etc"
@@ -46,7 +46,7 @@ check "... and what lay below it as behind a file, not a symlink (got: $(grep /e
 echo "== a symlink where a directory of the jail was"
 mv "$jail/etc" "$tmp/etc.away"
 ln -s /etc "$jail/etc"
-"$JB" sync "$jail" --dry-run >"$tmp/out" 2>"$tmp/err"
+"$JB" sync "$jail" --config-dir "$tmp/config" --dry-run >"$tmp/out" 2>"$tmp/err"
 rc=$?
 rm "$jail/etc"
 mv "$tmp/etc.away" "$jail/etc"
@@ -74,10 +74,10 @@ else
   umount "$probe/b"
   mkdir -p "$tmp/src"
   bound=$tmp/bound
-  "$JB" create "$bound" --with sh --bind "$tmp/src:/mnt/data" --state-dir "$tmp/state" -q || flunk "create with a bind"
+  "$JB" create "$bound" --with sh --bind "$tmp/src:/mnt/data" --state-dir "$tmp/state" --config-dir "$tmp/state.config" -q || flunk "create with a bind"
   "$JB" mount "$bound" -q || flunk "mount"
   # The bind is no longer asked for; its mount point stays mounted (umount knows the manifest's binds).
-  "$JB" create "$bound" --with sh --state-dir "$tmp/state" >"$tmp/out" 2>&1
+  "$JB" create "$bound" --with sh --state-dir "$tmp/state" --config-dir "$tmp/state.config" >"$tmp/out" 2>&1
   rc=$?
   check "create goes on (exit 0)" '[ $rc -eq 0 ]'
   check "and says the directory has something mounted on it (got: $(grep /mnt/data "$tmp/out"))" \

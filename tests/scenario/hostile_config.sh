@@ -36,7 +36,7 @@ printf 'description = "nginx as discovered"\ndiscover = "nginx"\n' >"$tmp/profil
 # plan WITH: create --dry-run on the fake host, within 30 s and 1 GiB; exit code in $rc.
 plan() {
   timeout 30 prlimit --as=$((1 << 30)) "$JB" create "$tmp/jail" --with "$1" --profiles-dir "$tmp/profiles" \
-    --host-root "$host" --state-dir "$tmp/state" --dry-run >"$tmp/out" 2>"$tmp/err"
+    --host-root "$host" --state-dir "$tmp/state" --config-dir "$tmp/state.config" --dry-run >"$tmp/out" 2>"$tmp/err"
   rc=$?
 }
 stderr_is() { [ "$(cat "$tmp/err")" = "$1" ] || { echo "    stderr: $(head -c 300 "$tmp/err")"; false; }; }
@@ -77,10 +77,10 @@ if [ "$(id -u)" -ne 0 ]; then
   skip 2 "sync after a FIFO: it needs a real jail, which needs root (create sets owners)"
 else
   "$JB" create "$tmp/jail" --with fpm --profiles-dir "$tmp/profiles" --host-root "$host" \
-    --state-dir "$tmp/state" --no-audit -q >"$tmp/out" 2>"$tmp/err"
+    --state-dir "$tmp/state" --config-dir "$tmp/state.config" --no-audit -q >"$tmp/out" 2>"$tmp/err"
   check "a jail of the fake host is made" '[ $? -eq 0 ] || { cat "$tmp/err"; false; }'
   mkfifo "$fpm/conf.d/99-x.ini"
-  timeout 30 "$JB" sync "$tmp/jail" --state-dir "$tmp/state" --json >"$tmp/out" 2>"$tmp/err"
+  timeout 30 "$JB" sync "$tmp/jail" --state-dir "$tmp/state" --config-dir "$tmp/state.config" --json >"$tmp/out" 2>"$tmp/err"
   rc=$?
   check "sync plans again and skips it (exit 0, not 124)" \
     '[ $rc -eq 0 ] && grep -q "\"planned\": *true" "$tmp/out" || { echo "    rc $rc: $(head -c 300 "$tmp/err")"; false; }'

@@ -29,7 +29,7 @@ as_www() { setpriv --reuid=33 --regid=33 --clear-groups "$@"; }
 state=$tmp/state
 
 # A real jail, whose manifest the attacker takes as a template.
-"$JB" create "$tmp/real" --with sh --state-dir "$tmp/real-state" -q || { echo "FAIL create"; exit 1; }
+"$JB" create "$tmp/real" --with sh --state-dir "$tmp/real-state" --config-dir "$tmp/real-state.config" -q || { echo "FAIL create"; exit 1; }
 # evil_manifest OUT: one entry, /loot <- /etc/shadow, owned by www-data; a plan that claims to be
 # unchanged (an input record without paths).
 evil_manifest() {
@@ -50,14 +50,14 @@ stolen() { [ -e "$1/loot" ]; }
 
 # --- 1. Directly below a sticky world-writable directory ------------------------------------------
 mkdir -m 1777 "$tmp/sticky" # stands for /tmp or /var/tmp
-run "$JB" create "$tmp/sticky/jail" --with sh --state-dir "$state" -q
+run "$JB" create "$tmp/sticky/jail" --with sh --state-dir "$state" --config-dir "$state.config" -q
 check "create refuses a jail directly below a directory anyone can write (sticky or not)" \
   '[ $rc -eq 2 ] && grep -q "sticky: parent of the jail is writable by group or others (sticky" <<<"$err" && [ ! -e "$tmp/sticky/jail" ]'
 # Registered there by an older jailbuild, removed by the admin, made again by www-data.
 rm -rf --one-file-system "$tmp/sticky/jail"
 mkdir -p "$state" && echo "$tmp/sticky/jail" >"$state/jails"
 as_www sh -c "mkdir -p $tmp/sticky/jail/.jailbuild && cp $tmp/evil.json $tmp/sticky/jail/.jailbuild/manifest.json"
-run "$JB" sync --all --state-dir "$state"
+run "$JB" sync --all --state-dir "$state" --config-dir "$state.config"
 check "sync --all refuses the re-occupied jail, saying why" '[ $rc -eq 2 ] && grep -q "sticky" <<<"$err"'
 check "sync --all copied nothing for www-data" '! stolen "$tmp/sticky/jail"'
 rm -rf --one-file-system "$tmp/sticky/jail"
@@ -72,7 +72,7 @@ attack_in() { # DIR: www-data's .jailbuild and manifest in a root-owned DIR
   echo "$1" >>"$state/jails"
 }
 attack_in "$tmp/safe/j1"
-run "$JB" sync --all --state-dir "$state"
+run "$JB" sync --all --state-dir "$state" --config-dir "$state.config"
 check "sync refuses a .jailbuild/ that www-data owns" '[ $rc -eq 2 ] && grep -q "j1.*not root" <<<"$err"'
 check "sync copied nothing for www-data (j1)" '! stolen "$tmp/safe/j1"'
 for cmd in mount umount; do
@@ -94,36 +94,36 @@ cp "$tmp/evil.json" "$tmp/safe/j3/.jailbuild/manifest.json" && chmod 666 "$tmp/s
 mkdir -m 777 "$tmp/safe/j4" && mkdir -m 700 "$tmp/safe/j4/.jailbuild"
 cp "$tmp/evil.json" "$tmp/safe/j4/.jailbuild/manifest.json"
 for j in j2 j3 j4; do
-  run "$JB" sync "$tmp/safe/$j"
+  run "$JB" sync "$tmp/safe/$j" --config-dir "$tmp/config"
   check "sync refuses $j" '[ $rc -eq 2 ] && grep -q "$j" <<<"$err"'
   check "sync copied nothing for www-data ($j)" '! stolen "$tmp/safe/$j"'
 done
 
 # --- 3. An input record without paths is no proof that nothing changed ----------------------------
 # Root's own jail, whose record someone emptied: sync plans again instead of trusting the entries.
-"$JB" create "$tmp/safe/j5" --with sh --state-dir "$state" -q
+"$JB" create "$tmp/safe/j5" --with sh --state-dir "$state" --config-dir "$state.config" -q
 python3 - "$tmp/safe/j5/.jailbuild/manifest.json" <<'PY'
 import json, sys
 m = json.load(open(sys.argv[1]))
 m["inputs"] = {"planned_at_ns": 1, "host": [], "tool": []}
 json.dump(m, open(sys.argv[1], "w"))
 PY
-run "$JB" sync "$tmp/safe/j5" --json
+run "$JB" sync "$tmp/safe/j5" --config-dir "$tmp/config" --json
 check "an empty input record makes sync plan" '[ $rc -eq 0 ] && grep -q "\"planned\": true" <<<"$out"'
 
 # --- 4. create and unpack into an existing directory that is not root's ---------------------------
 for owner in 33:33; do
   install -d -o 33 -g 33 -m 755 "$tmp/safe/theirs"
-  run "$JB" create "$tmp/safe/theirs" --with sh --state-dir "$state" -q
+  run "$JB" create "$tmp/safe/theirs" --with sh --state-dir "$state" --config-dir "$state.config" -q
   check "create refuses an existing directory www-data owns, touching nothing" \
     '[ $rc -eq 2 ] && grep -q "theirs.*uid 33" <<<"$err" && [ "$(stat -c %u:%g "$tmp/safe/theirs")" = "$owner" ] && [ -z "$(ls -A "$tmp/safe/theirs")" ]'
   "$JB" pack "$tmp/real" -o "$tmp/real.tar.zst" -q >/dev/null
-  run "$JB" unpack "$tmp/real.tar.zst" "$tmp/safe/theirs" --state-dir "$state"
+  run "$JB" unpack "$tmp/real.tar.zst" "$tmp/safe/theirs" --state-dir "$state" --config-dir "$state.config"
   check "unpack refuses it too" \
     '[ $rc -eq 2 ] && grep -q "theirs.*uid 33" <<<"$err" && [ "$(stat -c %u:%g "$tmp/safe/theirs")" = "$owner" ] && [ -z "$(ls -A "$tmp/safe/theirs")" ]'
 done
 install -d -m 777 "$tmp/safe/open"
-run "$JB" create "$tmp/safe/open" --with sh --state-dir "$state" -q
+run "$JB" create "$tmp/safe/open" --with sh --state-dir "$state" --config-dir "$state.config" -q
 check "create refuses an existing directory anyone can write" '[ $rc -eq 2 ] && grep -q "open.*writable" <<<"$err"'
 
 exit $fail

@@ -28,7 +28,7 @@ for f in json.load(open(sys.argv[1]))["hardening"]["files"]: print(f["path"], f[
 check "build tree: audit reads hardening" 'hardening "$tmp/audit.json" | grep -q "^/bin/true True None$"'
 check "a truncated ELF file is reported, saying why" 'hardening "$tmp/audit.json" | grep -q "^/bin/cut .*truncated"'
 printf 'not an archive' >"$tmp/junk.tar.zst"
-"$JB" unpack "$tmp/junk.tar.zst" "$tmp/unpacked" -q 2>"$tmp/unpack.err"; rc=$?
+"$JB" unpack "$tmp/junk.tar.zst" "$tmp/unpacked" --config-dir "$tmp/config" -q 2>"$tmp/unpack.err"; rc=$?
 check "build tree: the libarchive module's Error names the archive" \
   '[ $rc -eq 2 ] && grep -q "^jailbuild: $tmp/junk.tar.zst: " "$tmp/unpack.err" && ! grep -q "cannot load" "$tmp/unpack.err"'
 

@@ -46,7 +46,7 @@ cleanup() {
 trap cleanup EXIT
 . "$(dirname "$0")/lib/checks.sh"
 
-"$JB" create "$jail" --with nginx,php-fpm --bind "$src:/mnt/data:ro" --state-dir "$tmp/state" -q ||
+"$JB" create "$jail" --with nginx,php-fpm --bind "$src:/mnt/data:ro" --state-dir "$tmp/state" --config-dir "$tmp/state.config" -q ||
   { flunk "create"; finish; }
 check "mount point made by create" '[ -d "$jail/mnt/data" ] && [ -z "$(ls -A "$jail/mnt/data")" ]'
 check "nothing mounted by create" '[ "$(count_at "$jail/mnt/data")" = 0 ]'
@@ -61,7 +61,7 @@ check "bind shows the source" '[ "$(cat "$jail/mnt/data/hello.txt")" = hello ]'
 check "bind is read-only, even for root" '! touch "$jail/mnt/data/new" 2>/dev/null && [ ! -e "$src/new" ]'
 
 # Re-running create while the binds are mounted must not chown or chmod the sources through them.
-check "create re-run while mounted" '"$JB" create "$jail" --with nginx,php-fpm --bind "$src:/mnt/data:ro" --state-dir "$tmp/state" -q'
+check "create re-run while mounted" '"$JB" create "$jail" --with nginx,php-fpm --bind "$src:/mnt/data:ro" --state-dir "$tmp/state" --config-dir "$tmp/state.config" -q'
 check "the bind source keeps its mode" '[ "$(stat -c %a "$src")" = 750 ]'
 
 # Flags changed by hand are put back by the next mount.
@@ -131,7 +131,7 @@ chown -R www-data:www-data "$x/shared"
 ln -s real "$tmp/t/link"
 jail3=$tmp/jail3
 run "$JB" create "$jail3" --with nginx,php-fpm --bind "$x/shared:/shared:rw" --bind "$x/shared/sub:/sub" \
-  --bind "$tmp/t/link:/linked" --state-dir "$tmp/state" -q
+  --bind "$tmp/t/link:/linked" --state-dir "$tmp/state" --config-dir "$tmp/state.config" -q
 check "create with a bind below a service-owned directory" '[ $rc -eq 0 ]'
 [ $rc -eq 0 ] || echo "$err"
 run "$JB" mount "$jail3"
@@ -147,7 +147,7 @@ check "mount refuses the swapped source (exit $rc)" '[ $rc -eq 2 ] && grep -q "^
 check "the host's /etc is not mounted at /sub" '[ "$(count_at "$jail3/sub")" = 0 ] && [ ! -e "$jail3/sub/passwd" ]'
 check "nothing in the jail shows the host's /etc" '! jail_mounts "$jail3" | while read -r m; do [ -e "$m/passwd" ] && echo "$m"; done | grep -q .'
 "$JB" umount "$jail3" -q
-run "$JB" create "$tmp/jail3b" --with nginx,php-fpm --bind "$x/shared/sub:/sub" --state-dir "$tmp/state" -q
+run "$JB" create "$tmp/jail3b" --with nginx,php-fpm --bind "$x/shared/sub:/sub" --state-dir "$tmp/state" --config-dir "$tmp/state.config" -q
 check "create refuses the same source, before making the jail (exit $rc)" '[ $rc -eq 2 ] && grep -q "symlink" <<<"$err" && [ ! -e "$tmp/jail3b" ]'
 
 # --- issue #10 item 2: binds that mount refuses whatever the manifest says ------------------
@@ -195,7 +195,7 @@ done
 # process chrooted as nobody reads and writes host files through /proc/PID/root of a host process
 # that runs as nobody too. Then jailbuild must refuse to make such a jail, and audit rate it high.
 jail5=$tmp/jail5
-"$JB" create "$jail5" --with nginx,php-fpm,sh --state-dir "$tmp/state" -q || echo "FAIL create with sh"
+"$JB" create "$jail5" --with nginx,php-fpm,sh --state-dir "$tmp/state" --config-dir "$tmp/state.config" -q || echo "FAIL create with sh"
 echo host-secret >"$tmp/marker"
 mkdir "$tmp/nobody-dir" && chown nobody "$tmp/nobody-dir"
 setpriv --reuid=nobody --regid=nogroup --clear-groups sleep 600 &
@@ -213,7 +213,7 @@ check "audit rates the host's /proc in the jail high" 'findings "$tmp/audit.json
 umount "$jail5/proc"
 kill "$sleeper" 2>/dev/null
 sleeper=""
-run "$JB" create "$tmp/jail5p" --with nginx,php-fpm,proc --state-dir "$tmp/state" -q
+run "$JB" create "$tmp/jail5p" --with nginx,php-fpm,proc --state-dir "$tmp/state" --config-dir "$tmp/state.config" -q
 check "create --with proc is refused with the reason (exit $rc: $err)" '[ $rc -eq 2 ] && grep -q "^jailbuild: /proc: .*PID namespace" <<<"$err" && [ ! -e "$tmp/jail5p" ]'
 
 finish

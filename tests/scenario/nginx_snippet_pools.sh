@@ -66,9 +66,9 @@ jb() {
     sh "$tmp/pool.d" "$php" "$JB" "$@"
 }
 
-out=$(jb create "$jail" --with php-fpm --pool nope --state-dir "$tmp/state" 2>&1)
+out=$(jb create "$jail" --with php-fpm --pool nope --state-dir "$tmp/state" --config-dir "$tmp/state.config" 2>&1)
 check "an unknown pool lists the host's" '[ $? -eq 2 ] && grep -q "the host.s pools: blog, shop" <<<"$out"'
-out=$(jb create "$jail" --with php-fpm --pool blog --state-dir "$tmp/state" -q 2>&1)
+out=$(jb create "$jail" --with php-fpm --pool blog --state-dir "$tmp/state" --config-dir "$tmp/state.config" -q 2>&1)
 check "create --pool blog" '[ $? -eq 0 ] || { echo "$out"; false; }'
 check "blog's pool file is there" '[ -f "$jail/etc/php/$php/fpm/pool.d/blog.conf" ]'
 check "no file of shop's pool" '[ -z "$(ls "$jail/etc/php/$php/fpm/pool.d" | grep -v "^blog.conf$")" ] && [ ! -e "$jail/run/php-shop" ] && [ ! -e "$jail/var/lib/php/sessions-shop" ]'
@@ -80,12 +80,12 @@ cat > "$tmp/pool.d/later.conf" <<EOF2
 user = nobody
 listen = /run/php/later.sock
 EOF2
-out=$(jb create "$jail" --with php-fpm --pool blog --state-dir "$tmp/state" -q 2>&1)
+out=$(jb create "$jail" --with php-fpm --pool blog --state-dir "$tmp/state" --config-dir "$tmp/state.config" -q 2>&1)
 check "a pool added on the host does not enter" '[ ! -e "$jail/etc/php/$php/fpm/pool.d/later.conf" ]'
 
 mkdir -p "$jail/var/www/blog"
 printf '<?php echo "blog ", $_SERVER["SCRIPT_FILENAME"], " ", $_SERVER["DOCUMENT_ROOT"], "\\n";\n' > "$jail/var/www/blog/index.php"
-jb nginx-snippet "$jail" -o "$tmp/blog.conf"
+jb nginx-snippet "$jail" --config-dir "$tmp/state.config" -o "$tmp/blog.conf"
 check "nginx-snippet" '[ $? -eq 0 ] && grep -q "fastcgi_pass unix:$jail/run/php/blog.sock;" "$tmp/blog.conf"'
 cat > "$tmp/nginx.conf" <<EOF2
 user www-data;

@@ -20,7 +20,7 @@ cleanup() { jail_stop "$jail"; jail_stop "$copy"; rm -rf "$tmp"; }
 trap cleanup EXIT
 . "$(dirname "$0")/lib/checks.sh"
 
-"$JB" create "$jail" --with nginx,php-fpm --writable /var/www/data:www-data --state-dir "$tmp/state" -q || { flunk "create"; finish; }
+"$JB" create "$jail" --with nginx,php-fpm --writable /var/www/data:www-data --state-dir "$tmp/state" --config-dir "$tmp/state.config" -q || { flunk "create"; finish; }
 jail_write_site "$jail" "$port" || exit 1
 
 # Reproducible: the same jail packs to the same bytes, also after every file was touched.
@@ -54,7 +54,7 @@ else
 fi
 
 # Unpack elsewhere: registered, origin recorded, every file verified again here, independently.
-check "unpack" '"$JB" unpack "$tmp/a.tar.zst" "$copy" --state-dir "$tmp/state2" -q'
+check "unpack" '"$JB" unpack "$tmp/a.tar.zst" "$copy" --state-dir "$tmp/state2" --config-dir "$tmp/state2.config" -q'
 check "unpacked jail registered" 'grep -qx "$copy" "$tmp/state2/jails"'
 check "manifest marks the unpack" 'python3 -c "import json,sys; o=json.load(open(sys.argv[1]))[\"origin\"]; sys.exit(0 if o[\"unpacked\"] > 0 and o[\"packages\"] and o[\"archive_sha256\"] else 1)" "$copy/.jailbuild/manifest.json"'
 check "every manifest digest matches the unpacked files" 'python3 - "$copy" <<"PY"
@@ -95,9 +95,9 @@ fi
 
 # Errors: exit 2 and "jailbuild: FILE: ..." naming the archive; nothing left behind.
 head -c 100000 "$tmp/a.tar.zst" >"$tmp/cut.tar.zst"
-"$JB" unpack "$tmp/cut.tar.zst" "$tmp/cut" --state-dir "$tmp/state2" 2>"$tmp/cut.err"; rc=$?
+"$JB" unpack "$tmp/cut.tar.zst" "$tmp/cut" --state-dir "$tmp/state2" --config-dir "$tmp/state2.config" 2>"$tmp/cut.err"; rc=$?
 check "truncated archive: exit 2, message names the file" '[ $rc -eq 2 ] && grep -q "^jailbuild: $tmp/cut.tar.zst: .*truncated" "$tmp/cut.err" && [ ! -e "$tmp/cut" ]'
-"$JB" unpack "$tmp/a.tar.zst" "$copy" --state-dir "$tmp/state2" 2>"$tmp/again.err"; rc=$?
+"$JB" unpack "$tmp/a.tar.zst" "$copy" --state-dir "$tmp/state2" --config-dir "$tmp/state2.config" 2>"$tmp/again.err"; rc=$?
 check "unpack into a non-empty directory: exit 2" '[ $rc -eq 2 ] && grep -q "not empty" "$tmp/again.err"'
 mkdir "$tmp/evil"
 python3 - "$tmp/a.tar.zst" "$tmp/evil.tar" <<'PY'
@@ -113,6 +113,6 @@ with tarfile.open(sys.argv[2], "w", format=tarfile.PAX_FORMAT) as out:
     evil.size = 5
     out.addfile(evil, io.BytesIO(b"owned"))
 PY
-"$JB" unpack "$tmp/evil.tar" "$tmp/victim" --state-dir "$tmp/state2" 2>"$tmp/evil.err"; rc=$?
+"$JB" unpack "$tmp/evil.tar" "$tmp/victim" --state-dir "$tmp/state2" --config-dir "$tmp/state2.config" 2>"$tmp/evil.err"; rc=$?
 check "hostile '..' archive refused, nothing written outside" '[ $rc -eq 2 ] && grep -q "^jailbuild: $tmp/evil.tar: ../evil/escaped: " "$tmp/evil.err" && [ -z "$(ls -A "$tmp/evil")" ] && [ ! -e "$tmp/victim" ]'
 finish

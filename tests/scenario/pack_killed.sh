@@ -14,7 +14,7 @@ trap 'rm -rf --one-file-system "$tmp"' EXIT
 
 # A small real jail with 400 MB of site content, so that pack and unpack take a while.
 jail=$tmp/jail
-"$JB" create "$jail" --with sh --state-dir "$tmp/state" -q || { flunk "create"; finish; }
+"$JB" create "$jail" --with sh --state-dir "$tmp/state" --config-dir "$tmp/state.config" -q || { flunk "create"; finish; }
 mkdir -p "$jail/var/www"
 head -c 400M /dev/urandom >"$jail/var/www/big.bin"
 mkdir "$tmp/out"
@@ -58,9 +58,9 @@ fi
 
 # --- unpack --------------------------------------------------------------------------------------
 copy=$tmp/copy
-if kill_when '[ -e "$copy/var/www" ]' "$JB" unpack "$tmp/out/web.tar.zst" "$copy" --state-dir "$tmp/ustate"; then
+if kill_when '[ -e "$copy/var/www" ]' "$JB" unpack "$tmp/out/web.tar.zst" "$copy" --state-dir "$tmp/ustate" --config-dir "$tmp/ustate.config"; then
   check "a killed unpack leaves a half-made jail, not registered" '[ -d "$copy/usr" ] && [ ! -e "$copy/.jailbuild/manifest.json" ] && ! grep -qs "$copy" "$tmp/ustate/jails"'
-  "$JB" unpack "$tmp/out/web.tar.zst" "$copy" --state-dir "$tmp/ustate" -q 2>"$tmp/unpack.err"
+  "$JB" unpack "$tmp/out/web.tar.zst" "$copy" --state-dir "$tmp/ustate" --config-dir "$tmp/ustate.config" -q 2>"$tmp/unpack.err"
   rc=$?
   check "the next unpack removes it, says so and unpacks" \
     '[ $rc -eq 0 ] && grep -q "^jailbuild: warning: $copy: removed what an interrupted unpack left" "$tmp/unpack.err" && cmp -s "$jail/var/www/big.bin" "$copy/var/www/big.bin" && grep -qx "$copy" "$tmp/ustate/jails"'
@@ -68,12 +68,12 @@ if kill_when '[ -e "$copy/var/www" ]' "$JB" unpack "$tmp/out/web.tar.zst" "$copy
 else
   flunk "unpack ended before it could be killed"
 fi
-"$JB" unpack "$tmp/out/web.tar.zst" "$copy" --state-dir "$tmp/ustate" -q 2>"$tmp/again.err"
+"$JB" unpack "$tmp/out/web.tar.zst" "$copy" --state-dir "$tmp/ustate" --config-dir "$tmp/ustate.config" -q 2>"$tmp/again.err"
 rc=$?
 check "a complete unpacked jail is never removed: unpack into it is refused" '[ $rc -eq 2 ] && grep -q "not empty" "$tmp/again.err" && [ -e "$copy/var/www/big.bin" ]'
 mkdir "$tmp/admins"
 echo "mine" >"$tmp/admins/file"
-"$JB" unpack "$tmp/out/web.tar.zst" "$tmp/admins" --state-dir "$tmp/ustate" -q 2>"$tmp/admins.err"
+"$JB" unpack "$tmp/out/web.tar.zst" "$tmp/admins" --state-dir "$tmp/ustate" --config-dir "$tmp/ustate.config" -q 2>"$tmp/admins.err"
 rc=$?
 check "nor is a directory of the admin's" '[ $rc -eq 2 ] && grep -q "not empty" "$tmp/admins.err" && [ "$(cat "$tmp/admins/file")" = mine ]'
 finish

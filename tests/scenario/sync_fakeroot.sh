@@ -19,7 +19,7 @@ trap cleanup EXIT
 host=$tmp/host jail=$tmp/jail pdir=$tmp/profiles state=$tmp/state src=$tmp/src
 triplet=$(gcc -print-multiarch)
 . "$(dirname "$0")/lib/checks.sh"
-jb_sync() { "$JB" sync "$jail" --state-dir "$state" "$@"; }
+jb_sync() { "$JB" sync "$jail" --state-dir "$state" --config-dir "$state.config" "$@"; }
 
 # --- a fake host: merged /usr, the real libc and dynamic linker, an app with a library and a plugin
 mkdir -p "$host"/usr/{lib/"$triplet",lib64,bin} "$host"/etc/app "$host"/opt/app/{bin,lib,plugins} "$src" "$pdir"
@@ -88,7 +88,7 @@ path = "/var/lib/app/cache/README"
 content = "planned\n"
 TOML
 
-"$JB" create "$jail" --with app --host-root "$host" --profiles-dir "$pdir" --state-dir "$state" -q ||
+"$JB" create "$jail" --with app --host-root "$host" --profiles-dir "$pdir" --state-dir "$state" --config-dir "$state.config" -q ||
   { flunk "create"; finish; }
 check "the jailed app runs" '[ "$(chroot "$jail" /opt/app/bin/app)" = "foo 1.0.0" ]'
 # The fake host was written a moment ago: a record of it made within two seconds of those writes is
@@ -172,12 +172,12 @@ ln -sfn libfoo.so.1.0.2 "$lib/libfoo.so.1"
 rm "$lib/libfoo.so.1.0.1"
 for n in 1 2; do
   cp -a "$jail" "$tmp/jail-copy"
-  "$JB_SEAMS" sync "$jail" --state-dir "$state" -q --test-kill-after "$n"; rc=$?
+  "$JB_SEAMS" sync "$jail" --state-dir "$state" --config-dir "$state.config" -q --test-kill-after "$n"; rc=$?
   check "killed after $n actions (SIGKILL)" '[ $rc -eq 137 ]'
   check "the jail still works after the kill" 'chroot "$jail" /opt/app/bin/app | grep -q "^foo 1.0."'
   rm -rf "$jail"; mv "$tmp/jail-copy" "$jail"
 done
-"$JB_SEAMS" sync "$jail" --state-dir "$state" -q --test-kill-after 2
+"$JB_SEAMS" sync "$jail" --state-dir "$state" --config-dir "$state.config" -q --test-kill-after 2
 jb_sync -q
 check "rerun converged: the app has 1.0.2" '[ "$(chroot "$jail" /opt/app/bin/app)" = "foo 1.0.2" ]'
 check "rerun converged: libbar, no longer needed, is gone" '[ ! -e "$jail/opt/app/lib/libbar.so.1" ]'
@@ -187,18 +187,18 @@ check "nothing dangles after the kill" '[ -z "$(find "$jail" -xtype l)" ]'
 # --- the lock, and a directory that is not a jail
 flock "$jail/.jailbuild/lock" sleep 3 &
 sleep 0.3
-timeout 1 "$JB" sync "$jail" --state-dir "$state" -q; rc=$?
+timeout 1 "$JB" sync "$jail" --state-dir "$state" --config-dir "$state.config" -q; rc=$?
 check "a second sync waits for the lock" '[ $rc -eq 124 ]'
 wait
 mkdir "$tmp/notajail"
-out=$("$JB" sync "$tmp/notajail" 2>&1); rc=$?
+out=$("$JB" sync "$tmp/notajail" --config-dir "$tmp/config" 2>&1); rc=$?
 check "a directory without a manifest is refused" '[ $rc -eq 2 ] && grep -q "not a jailbuild jail" <<<"$out"'
-check "sync --all finds the registered jail" '"$JB" sync --all --state-dir "$state" | grep -q "sync $jail:"'
+check "sync --all finds the registered jail" '"$JB" sync --all --state-dir "$state" --config-dir "$state.config" | grep -q "sync $jail:"'
 echo "$tmp/deleted-jail" >> "$state/jails"
-out=$("$JB" sync --all --state-dir "$state" -q 2>&1); rc=$?
+out=$("$JB" sync --all --state-dir "$state" --config-dir "$state.config" -q 2>&1); rc=$?
 check "sync --all drops a deleted jail from the registry, with a warning" '[ $rc -eq 0 ] && grep -q "no longer exists" <<<"$out" && ! grep -q deleted-jail "$state/jails"'
 # --- the kill seam is the tests' build's alone: the shipped jailbuild refuses it
-out=$("$JB" sync "$jail" --state-dir "$state" -q --test-kill-after 1 2>&1); rc=$?
+out=$("$JB" sync "$jail" --state-dir "$state" --config-dir "$state.config" -q --test-kill-after 1 2>&1); rc=$?
 check "the shipped binary has no --test-kill-after" '[ $rc -eq 2 ] && grep -q "test-kill-after" <<<"$out"'
 check "nor the code that raises SIGKILL" '! grep -q -a -- "--test-kill-after" "$JB"'
 
@@ -207,19 +207,19 @@ flock "$jail/.jailbuild/lock" sleep 4 &
 holder=$!
 sleep 0.3
 cp "$jail/.jailbuild/manifest.json" "$tmp/manifest.before"
-for cmd in "create $jail --with app --host-root $host --profiles-dir $pdir --state-dir $state -q" \
+for cmd in "create $jail --with app --host-root $host --profiles-dir $pdir --state-dir $state --config-dir $state.config -q" \
   "mount $jail -q" "umount $jail -q"; do
   timeout 1 "$JB" $cmd >/dev/null 2>&1; rc=$?
   check "${cmd%% *} waits while another jailbuild holds the jail's lock" '[ $rc -eq 124 ]'
 done
 check "the waiting create changed nothing" 'cmp -s "$jail/.jailbuild/manifest.json" "$tmp/manifest.before"'
 wait "$holder"
-check "with the lock free, create goes on" '"$JB" create "$jail" --with app --host-root "$host" --profiles-dir "$pdir" --state-dir "$state" -q'
+check "with the lock free, create goes on" '"$JB" create "$jail" --with app --host-root "$host" --profiles-dir "$pdir" --state-dir "$state" --config-dir "$state.config" -q'
 
 # --- a dry run writes nothing: not even the lock, so a read-only jail can be looked at
 ro_dry_run() { # ro_dry_run WHAT: sync --dry-run with the jail mounted read-only
   mount --bind "$jail" "$jail" && ro_mount=$jail && mount -o remount,bind,ro "$jail"
-  out=$("$JB" sync "$jail" --state-dir "$state" --dry-run 2>&1); rc=$?
+  out=$("$JB" sync "$jail" --state-dir "$state" --config-dir "$state.config" --dry-run 2>&1); rc=$?
   umount "$jail" && ro_mount=""
   check "sync --dry-run of a read-only jail works ($1)" '[ $rc -eq 0 ] && grep -q "sync $jail:" <<<"$out"' || echo "$out"
 }
@@ -227,11 +227,11 @@ ro_dry_run "with a lock file"
 rm -f "$jail/.jailbuild/lock"
 ro_dry_run "without one"
 check "and made no lock file" '[ ! -e "$jail/.jailbuild/lock" ]'
-"$JB" sync "$jail" --state-dir "$state" -q
+"$JB" sync "$jail" --state-dir "$state" --config-dir "$state.config" -q
 flock "$jail/.jailbuild/lock" sleep 3 &
 holder=$!
 sleep 0.3
-timeout 1 "$JB" sync "$jail" --state-dir "$state" --dry-run -q; rc=$?
+timeout 1 "$JB" sync "$jail" --state-dir "$state" --config-dir "$state.config" --dry-run -q; rc=$?
 check "a dry run waits for a sync holding the lock" '[ $rc -eq 124 ]'
 wait "$holder"
 
@@ -247,7 +247,7 @@ path = "/aaa/blob.bin"
 path = "/usr/share/bulk/readme"
 TOML
 jail2=$tmp/jail2
-jb_create2() { "$JB" create "$jail2" --host-root "$host" --profiles-dir "$pdir" --state-dir "$state" -q "$@"; }
+jb_create2() { "$JB" create "$jail2" --host-root "$host" --profiles-dir "$pdir" --state-dir "$state" --config-dir "$state.config" -q "$@"; }
 jb_create2 --with app,bulk
 check "create with bulk has its files" '[ -f "$jail2/aaa/blob.bin" ] && [ -f "$jail2/usr/share/bulk/readme" ]'
 jb_create2 --with app --json > "$tmp/create.json"; rc=$?
@@ -271,7 +271,7 @@ leftovers() { find "$1" -name '.*.jbtmp.*' -type f; }
 dirs=$("$JB" create "$tmp/dry" --with app,bulk --host-root "$host" --profiles-dir "$pdir" --dry-run --json |
   python3 -c "import json,sys; print(sum(1 for e in json.load(sys.stdin)['entries'] if e['kind'] == 'directory' and e['path'] != '/'))")
 rm -rf "$jail2"
-"$JB_SEAMS" create "$jail2" --with app,bulk --host-root "$host" --profiles-dir "$pdir" --state-dir "$state" -q \
+"$JB_SEAMS" create "$jail2" --with app,bulk --host-root "$host" --profiles-dir "$pdir" --state-dir "$state" --config-dir "$state.config" -q \
   --test-kill-after $((dirs + 2)); rc=$?
 check "create killed part-way (SIGKILL)" '[ $rc -eq 137 ]'
 check "the killed create left a temporary file (the copy in flight)" '[ -n "$(leftovers "$jail2")" ]'
@@ -280,7 +280,7 @@ check "the next create removed it" '[ -z "$(leftovers "$jail2")" ]'
 check "and the jail audits clean" '"$JB" audit "$jail2" --no-hardening --fail-on low >/dev/null'
 head -c 64M /dev/zero | tr '\0' 'y' > "$host/aaa/blob.bin"
 echo "bulk data 2" > "$host/usr/share/bulk/readme"
-"$JB_SEAMS" sync "$jail2" --state-dir "$state" -q --test-kill-after 1; rc=$?
+"$JB_SEAMS" sync "$jail2" --state-dir "$state" --config-dir "$state.config" -q --test-kill-after 1; rc=$?
 check "sync killed part-way (SIGKILL)" '[ $rc -eq 137 ]'
 check "the killed sync left a temporary file" '[ -n "$(leftovers "$jail2")" ]'
 "$JB" audit "$jail2" --no-hardening --json > "$tmp/audit.json"; rc=$?
@@ -291,7 +291,7 @@ left = [f for f in d[\"findings\"] if \".jbtmp.\" in f[\"path\"]]
 assert left and all(f[\"severity\"] == \"low\" and \"interrupted jailbuild run\" in f[\"message\"] for f in left), left
 assert not [f for f in d[\"findings\"] if f[\"severity\"] in (\"high\", \"critical\")], d[\"findings\"]
 " "$tmp/audit.json"'
-jb_sync2() { "$JB" sync "$jail2" --state-dir "$state" "$@"; }
+jb_sync2() { "$JB" sync "$jail2" --state-dir "$state" --config-dir "$state.config" "$@"; }
 check "sync --dry-run lists the leftover as to be removed" 'jb_sync2 --dry-run | grep -q "removed /aaa/.blob.bin.jbtmp.[0-9a-f]*: left by an interrupted jailbuild run"'
 jb_sync2 -q
 check "the next sync removed it" '[ -z "$(leftovers "$jail2")" ]'
@@ -315,23 +315,23 @@ description = "test: a directory anyone can write, without the sticky bit (audit
 path = "/var/lib/loose"
 mode = "0777"
 TOML
-out=$("$JB" create "$tmp/jail3" --with app,loose --host-root "$host" --profiles-dir "$pdir" --state-dir "$state" -q 2>&1); rc=$?
+out=$("$JB" create "$tmp/jail3" --with app,loose --host-root "$host" --profiles-dir "$pdir" --state-dir "$state" --config-dir "$state.config" -q 2>&1); rc=$?
 check "a create whose audit fails: exit 1, jail left in place" '[ $rc -eq 1 ] && [ -d "$tmp/jail3/var/lib/loose" ]'
 check "a create whose audit fails: not registered" '! grep -qx "$tmp/jail3" "$state/jails"'
-"$JB" create "$tmp/jail3" --with app --host-root "$host" --profiles-dir "$pdir" --state-dir "$state" -q
+"$JB" create "$tmp/jail3" --with app --host-root "$host" --profiles-dir "$pdir" --state-dir "$state" --config-dir "$state.config" -q
 check "fixed, it is registered" 'grep -qx "$tmp/jail3" "$state/jails"'
-"$JB" create "$tmp/jail3" --with app,loose --host-root "$host" --profiles-dir "$pdir" --state-dir "$state" -q 2>/dev/null
+"$JB" create "$tmp/jail3" --with app,loose --host-root "$host" --profiles-dir "$pdir" --state-dir "$state" --config-dir "$state.config" -q 2>/dev/null
 check "a re-run whose audit fails unregisters it" '! grep -qx "$tmp/jail3" "$state/jails"'
 
 # --- relative paths on the command line mean the current directory, recorded as absolute paths
-(cd "$tmp" && "$JB" create rel-jail --with app --host-root ./host --profiles-dir profiles/ --state-dir ./state -q)
+(cd "$tmp" && "$JB" create ./rel-jail --with app --host-root ./host --profiles-dir profiles/ --state-dir ./state --config-dir ./state.config -q)
 check "create with relative paths records absolute ones" 'python3 -c "
 import json, sys
 spec = json.load(open(sys.argv[1]))[\"spec\"]
 assert spec[\"host_root\"] == sys.argv[2], spec
 assert sys.argv[3] in spec[\"profile_dirs\"], spec
 " "$tmp/rel-jail/.jailbuild/manifest.json" "$host" "$pdir" && grep -qx "$tmp/rel-jail" "$state/jails"'
-check "sync of a jail made with relative paths works from another directory" '(cd / && "$JB" sync "$tmp/rel-jail" --state-dir "$state" -q)'
-check "sync takes a relative jail path" '(cd "$tmp" && "$JB" sync ./rel-jail --state-dir ./state --json | grep -q "\"dir\": \"$tmp/rel-jail\"")'
+check "sync of a jail made with relative paths works from another directory" '(cd / && "$JB" sync "$tmp/rel-jail" --state-dir "$state" --config-dir "$state.config" -q)'
+check "sync takes a relative jail path" '(cd "$tmp" && "$JB" sync ./rel-jail --state-dir ./state --config-dir ./state.config --json | grep -q "\"dir\": \"$tmp/rel-jail\"")'
 [ -n "${KEEP:-}" ] && { trap - EXIT; echo "kept $tmp"; }
 finish

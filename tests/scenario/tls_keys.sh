@@ -36,7 +36,7 @@ server {
 }
 EOF2
 out=$(unshare -m --propagation private sh -c 'mount --bind "$1" /etc/nginx && shift && exec "$@"' \
-  sh "$tmp/etc-nginx" "$JB" create "$jail" --with nginx --state-dir "$tmp/state" -q 2>&1)
+  sh "$tmp/etc-nginx" "$JB" create "$jail" --with nginx --state-dir "$tmp/state" --config-dir "$tmp/state.config" -q 2>&1)
 check "create --with nginx" '[ $? -eq 0 ] || { echo "$out"; false; }'
 check "the certificate is in the jail" '[ -f "$jail/etc/nginx/ssl/blog.pem" ]'
 check "the key is in the jail, 0600 root" '[ "$(stat -c %a:%u:%g "$jail/etc/nginx/ssl/blog.key" 2>&1)" = 600:0:0 ]'

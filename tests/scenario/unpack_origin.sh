@@ -57,7 +57,7 @@ for f in json.load(sys.stdin)["findings"]:
 
 # A real jail (dash and its libraries, from this host), packed.
 jail=$tmp/jail
-"$JB" create "$jail" --with sh --state-dir "$tmp/state" -q || { echo "FAIL create"; exit 1; }
+"$JB" create "$jail" --with sh --state-dir "$tmp/state" --config-dir "$tmp/state.config" -q || { echo "FAIL create"; exit 1; }
 "$JB" pack "$jail" -o "$tmp/jail.tar.zst" -q >/dev/null || { echo "FAIL pack"; exit 1; }
 libdir=$(cd "$jail" && dirname "$(find usr/lib -name 'libc.so.6' | head -1)")
 
@@ -79,13 +79,13 @@ origin['unverified_digests']['/$libdir/libyy.so.1'] = sha(elf)
 for e in manifest['entries']:
     if e['path'] == '/$libdir': e['role'] = 'state'
 "
-run "$JB" unpack "$tmp/launder.tar.zst" "$tmp/launder" --state-dir "$tmp/state-launder"
+run "$JB" unpack "$tmp/launder.tar.zst" "$tmp/launder" --state-dir "$tmp/state-launder" --config-dir "$tmp/state-launder.config"
 check "01: unpack keeps the planted files unverified, saying so" \
   '[ $rc -eq 0 ] && grep -q "^jailbuild: warning: .*outside the directories the jail.s services write.*/usr/bin/backdoor" <<<"$err"'
 planted="zz.ini|backdoor|libzz|libyy"
 check "01: audit right after unpack rates every planted file high" \
   '[ "$(findings "$tmp/launder" "$planted" | grep -c "^high ")" = 4 ]'
-run "$JB" sync "$tmp/launder"
+run "$JB" sync "$tmp/launder" --config-dir "$tmp/config"
 check "01: sync keeps the origin" '[ $rc -le 1 ] && grep -q "\"unverified_digests\"" "$tmp/launder/.jailbuild/manifest.json"'
 check "01: audit after sync still rates every planted file high" \
   '[ "$(findings "$tmp/launder" "$planted" | grep -c "^high ")" = 4 ]'
@@ -106,14 +106,14 @@ check "01: audit honours no extra digest outside the services' directories, what
 # --- 03. origin.json without a size or depth limit --------------------------------------------------
 # 20 MB of '[' (a few KB of zstd) cost 1.5 GB of memory and 8 s to parse.
 rewrite "$tmp/jail.tar.zst" "$tmp/nested.tar.zst" "origin_text = b'[' * 20000000 + b']' * 20000000"
-run /usr/bin/time -f "%e s %M KB" "$JB" unpack "$tmp/nested.tar.zst" "$tmp/nested" --state-dir "$tmp/state-bad"
+run /usr/bin/time -f "%e s %M KB" "$JB" unpack "$tmp/nested.tar.zst" "$tmp/nested" --state-dir "$tmp/state-bad" --config-dir "$tmp/state-bad.config"
 used=$(tail -1 "$tmp/err")
 check "03: 20 MB of nesting: a clear error naming origin.json, at once, in little memory ($used)" \
   '[ $rc -eq 2 ] && grep -q "^jailbuild: $tmp/nested.tar.zst: .jailbuild/origin.json: too large" <<<"$err" &&
    [ "${used%% KB}" != "$used" ] && [ "$(awk "{print (\$1 < 2 && \$3 < 200000)}" <<<"$used")" = 1 ] && [ ! -e "$tmp/nested" ]'
 # Small enough, but nested far deeper than an origin ever is.
 rewrite "$tmp/jail.tar.zst" "$tmp/deep.tar.zst" "origin_text = b'{\"host\": ' + b'[' * 100000 + b']' * 100000 + b'}'"
-run "$JB" unpack "$tmp/deep.tar.zst" "$tmp/deep" --state-dir "$tmp/state-bad"
+run "$JB" unpack "$tmp/deep.tar.zst" "$tmp/deep" --state-dir "$tmp/state-bad" --config-dir "$tmp/state-bad.config"
 check "03: 100,000 levels in 200 KB: refused for its nesting" \
   '[ $rc -eq 2 ] && grep -q "^jailbuild: $tmp/deep.tar.zst: .jailbuild/origin.json: corrupt origin: nested deeper than" <<<"$err" && [ ! -e "$tmp/deep" ]'
 
@@ -121,12 +121,12 @@ check "03: 100,000 levels in 200 KB: refused for its nesting" \
 # An empty key failed after extracting everything, with "basic_string::substr" and no file named.
 for key in "" "etc/passwd" "/etc/../etc/x" "/etc/x/" "/.jailbuild/lock" "/"; do
   rewrite "$tmp/jail.tar.zst" "$tmp/key.tar.zst" "origin['extra_digests']['$key'] = '0' * 64"
-  run "$JB" unpack "$tmp/key.tar.zst" "$tmp/key" --state-dir "$tmp/state-bad"
+  run "$JB" unpack "$tmp/key.tar.zst" "$tmp/key" --state-dir "$tmp/state-bad" --config-dir "$tmp/state-bad.config"
   check "09: extra_digests key '$key': refused naming origin.json, before anything is written" \
     '[ $rc -eq 2 ] && grep -q "^jailbuild: $tmp/key.tar.zst: .jailbuild/origin.json: corrupt origin: .*path" <<<"$err" && [ ! -e "$tmp/key" ]'
 done
 rewrite "$tmp/jail.tar.zst" "$tmp/digest.tar.zst" "origin['unverified_digests']['/etc/x'] = 'zz'"
-run "$JB" unpack "$tmp/digest.tar.zst" "$tmp/digest" --state-dir "$tmp/state-bad"
+run "$JB" unpack "$tmp/digest.tar.zst" "$tmp/digest" --state-dir "$tmp/state-bad" --config-dir "$tmp/state-bad.config"
 check "09: a digest that is not 64 hex digits: refused naming origin.json" \
   '[ $rc -eq 2 ] && grep -q "^jailbuild: $tmp/digest.tar.zst: .jailbuild/origin.json: corrupt origin: .*/etc/x.*sha256" <<<"$err" && [ ! -e "$tmp/digest" ]'
 
@@ -138,7 +138,7 @@ src = '/srv/x\$(id>$tmp/pwned)'
 manifest['spec']['binds'] = [{'source': src, 'dest': '/mnt', 'read_only': True, 'noexec': False}]
 b = dict(manifest['entries'][1]); b.update(kind='bind', path='/mnt', source=src, read_only=True, noexec=False, origin='--bind')
 manifest['entries'].append(b); manifest['entries'].sort(key=lambda e: e['path'])"
-run "$JB" unpack "$tmp/paste.tar.zst" "$tmp/paste" --state-dir "$tmp/state-bad"
+run "$JB" unpack "$tmp/paste.tar.zst" "$tmp/paste" --state-dir "$tmp/state-bad" --config-dir "$tmp/state-bad.config"
 suggested=$(grep -o 'To declare them: .*' <<<"$err" | sed 's/^To declare them: //')
 pasted=$(bash -c 'jailbuild() { printf "%s\n" "$@"; }; '"$suggested" 2>&1)
 check "07: the suggested command, pasted, runs nothing of the archive's and passes its bind as one word" \
@@ -149,12 +149,12 @@ rewrite "$tmp/jail.tar.zst" "$tmp/escape.tar.zst" "
 b = dict(manifest['entries'][1]); b.update(kind='bind', path='/srv', source='/srv/y', read_only=True, noexec=False)
 b['origin'] = '--bind\x1b[2K\r\x1b[1A\x1b[2Kjailbuild: all binds verified safe'
 manifest['entries'].append(b); manifest['entries'].sort(key=lambda e: e['path'])"
-run "$JB" unpack "$tmp/escape.tar.zst" "$tmp/escape" --state-dir "$tmp/state-bad"
+run "$JB" unpack "$tmp/escape.tar.zst" "$tmp/escape" --state-dir "$tmp/state-bad" --config-dir "$tmp/state-bad.config"
 check "07: a control character in a manifest string: refused naming manifest.json, none echoed, nothing written" \
   '[ $rc -eq 2 ] && grep -q "^jailbuild: $tmp/escape.tar.zst: .jailbuild/manifest.json: corrupt manifest: .*control character" <<<"$err" &&
    ! LC_ALL=C grep -q "[[:cntrl:]]" "$tmp/err" "$tmp/out" && [ ! -e "$tmp/escape" ]'
 rewrite "$tmp/jail.tar.zst" "$tmp/host.tar.zst" "origin['host'] = 'web1\x1b]0;pwned\x07'"
-run "$JB" unpack "$tmp/host.tar.zst" "$tmp/host" --state-dir "$tmp/state-bad"
+run "$JB" unpack "$tmp/host.tar.zst" "$tmp/host" --state-dir "$tmp/state-bad" --config-dir "$tmp/state-bad.config"
 check "07: a control character in origin.json's host: refused naming origin.json, none echoed" \
   '[ $rc -eq 2 ] && grep -q "^jailbuild: $tmp/host.tar.zst: .jailbuild/origin.json: corrupt origin: .*control character" <<<"$err" &&
    ! LC_ALL=C grep -q "[[:cntrl:]]" "$tmp/err" "$tmp/out" && [ ! -e "$tmp/host" ]'

@@ -80,7 +80,7 @@ PY
 
 # A real jail (dash and its libraries, from this host), packed.
 jail=$tmp/jail
-"$JB" create "$jail" --with sh --state-dir "$tmp/state" -q || { flunk "create"; finish; }
+"$JB" create "$jail" --with sh --state-dir "$tmp/state" --config-dir "$tmp/state.config" -q || { flunk "create"; finish; }
 "$JB" pack "$jail" -o "$tmp/jail.tar.zst" -q >/dev/null || { flunk "pack"; finish; }
 mkdir -m 0755 "$tmp/host-data"
 echo "host secret" >"$tmp/host-data/secret"
@@ -119,20 +119,20 @@ stolen() { [ -e "$1/etc/stolen" ] || [ -e "$1/dev/sdz" ]; }
 # --- 1. The origin's package list emptied: the package check must not switch off -------------------
 rewrite "$tmp/jail.tar.zst" "$tmp/nopkg.tar.zst" "$(attack "$tmp/nopkg")
 o['packages'] = []"
-run "$JB" unpack "$tmp/nopkg.tar.zst" "$tmp/nopkg" --state-dir "$tmp/state-nopkg" -q
+run "$JB" unpack "$tmp/nopkg.tar.zst" "$tmp/nopkg" --state-dir "$tmp/state-nopkg" --config-dir "$tmp/state-nopkg.config" -q
 check "no packages in the origin: unpack refuses (exit 2), DIR removed" \
   '[ $rc -eq 2 ] && grep -q "^jailbuild: $tmp/nopkg.tar.zst: .*lists no packages" "$tmp/err" && [ ! -e "$tmp/nopkg" ]'
-run "$JB" sync --all --state-dir "$tmp/state-nopkg"
+run "$JB" sync --all --state-dir "$tmp/state-nopkg" --config-dir "$tmp/state-nopkg.config"
 check "... and sync --all then has nothing to sync: no shadow, no device" '[ $rc -eq 0 ] && ! stolen "$tmp/nopkg"'
 rewrite "$tmp/jail.tar.zst" "$tmp/baddigest.tar.zst" "o['packages_digest'] = '0' * 64"
-run "$JB" unpack "$tmp/baddigest.tar.zst" "$tmp/baddigest" --state-dir "$tmp/state-nopkg" -q
+run "$JB" unpack "$tmp/baddigest.tar.zst" "$tmp/baddigest" --state-dir "$tmp/state-nopkg" --config-dir "$tmp/state-nopkg.config" -q
 check "a package digest that does not match the list: unpack refuses" \
   '[ $rc -eq 2 ] && grep -q "^jailbuild: $tmp/baddigest.tar.zst: .*packages_digest" "$tmp/err" && [ ! -e "$tmp/baddigest" ]'
 
 # --- 2. A spec that points at the archive's own profiles, a host directory, another host root ---------
 copy=$tmp/copy
 rewrite "$tmp/jail.tar.zst" "$tmp/spec.tar.zst" "$(attack "$copy")"
-run "$JB" unpack "$tmp/spec.tar.zst" "$copy" --state-dir "$tmp/state-copy" -q
+run "$JB" unpack "$tmp/spec.tar.zst" "$copy" --state-dir "$tmp/state-copy" --config-dir "$tmp/state-copy.config" -q
 check "a hostile spec: unpack goes on (exit 0)" '[ $rc -eq 0 ] || { echo "$err"; false; }'
 check "... and warns that the archive's profile directory is dropped" \
   'grep -q "^jailbuild: warning: .*profile director.*$copy/opt/evil" <<<"$err"'
@@ -142,9 +142,9 @@ check "... and that the writable /etc is dropped" 'grep -q "^jailbuild: warning:
 spec() { python3 -c 'import json, sys; m = json.load(open(sys.argv[1] + "/.jailbuild/manifest.json"))
 s = m["spec"]; print(s["host_root"], s["binds"], s["writable"], [e["path"] for e in m["entries"] if e["kind"] == "bind"], "inputs" in m)' "$1"; }
 check "the manifest: host root /, no binds, no writable /etc, no recorded inputs" '[ "$(spec "$copy")" = "/ [] [] [] False" ]'
-check "... and this host's profile directories only" \
-  '! grep -q "$copy/opt/evil" "$copy/.jailbuild/manifest.json" && grep -q "\"profile_dirs\":\[\"$JB_SOURCE_DIR/profiles\",\"/etc/jailbuild/profiles.d\"\]" "$copy/.jailbuild/manifest.json"'
-run "$JB" sync --all --state-dir "$tmp/state-copy"
+check "... and this host's profile directories only (CONFIG/profiles.d of --config-dir)" \
+  '! grep -q "$copy/opt/evil" "$copy/.jailbuild/manifest.json" && grep -q "\"profile_dirs\":\[\"$JB_SOURCE_DIR/profiles\",\"$tmp/state-copy.config/profiles.d\"\]" "$copy/.jailbuild/manifest.json"'
+run "$JB" sync --all --state-dir "$tmp/state-copy" --config-dir "$tmp/state-copy.config"
 check "sync --all plans from this host's profiles: no shadow, no block device in the jail" \
   '[ $rc -le 1 ] && ! stolen "$copy" || { echo "$out$err"; false; }'
 run "$JB" mount "$copy"
@@ -153,7 +153,7 @@ check "mount mounts nothing the archive asked for" '[ $rc -eq 0 ] && ! mountpoin
 # --- 3. A service this host has no profile for ----------------------------------------------------
 rewrite "$tmp/jail.tar.zst" "$tmp/unknown.tar.zst" "$(attack "$tmp/unknown")
 m['spec']['services'].append('evil')"
-run "$JB" unpack "$tmp/unknown.tar.zst" "$tmp/unknown" --state-dir "$tmp/state-unknown" -q
+run "$JB" unpack "$tmp/unknown.tar.zst" "$tmp/unknown" --state-dir "$tmp/state-unknown" --config-dir "$tmp/state-unknown.config" -q
 check "an unknown service: unpack refuses naming it, DIR removed" \
   '[ $rc -eq 2 ] && grep -q "^jailbuild: $tmp/unknown.tar.zst: refusing the jail" "$tmp/err" &&
    grep -q "profile .evil., which this host does not have" "$tmp/err" && [ ! -e "$tmp/unknown" ]'
@@ -165,7 +165,7 @@ m = json.load(open(sys.argv[1]))
 m["origin"]["packages"] = []
 json.dump(m, open(sys.argv[1], "w"))
 PY
-run "$JB" sync "$copy"
+run "$JB" sync "$copy" --config-dir "$tmp/config"
 check "sync of an unpacked jail whose origin lists no packages: exit 2, a refusal" \
   '[ $rc -eq 2 ] && grep -q "^jailbuild: $copy: .*lists no packages" <<<"$err"'
 
@@ -192,11 +192,11 @@ check "a --profiles-dir inside a jail is refused" '[ $rc -eq 2 ] && grep -q "^ja
 
 # --- 6. Bad input: exit 2, "jailbuild: <path>: <what>", nothing written -----------------------------------
 rewrite "$tmp/jail.tar.zst" "$tmp/emptypath.tar.zst" "m['entries'][0]['path'] = ''"
-run "$JB" unpack "$tmp/emptypath.tar.zst" "$tmp/emptypath" --state-dir "$tmp/state-bad" -q
+run "$JB" unpack "$tmp/emptypath.tar.zst" "$tmp/emptypath" --state-dir "$tmp/state-bad" --config-dir "$tmp/state-bad.config" -q
 check "a manifest entry with an empty path" \
   '[ $rc -eq 2 ] && grep -q "^jailbuild: $tmp/emptypath.tar.zst: .jailbuild/manifest.json: corrupt manifest: an entry.s path .. is not" <<<"$err" && [ ! -e "$tmp/emptypath" ]'
 rewrite "$tmp/jail.tar.zst" "$tmp/tty.tar.zst" "add('etc/tty', mode=0o666, kind=tarfile.CHRTYPE, devmajor=5, devminor=0)"
-run "$JB" unpack "$tmp/tty.tar.zst" "$tmp/tty" --state-dir "$tmp/state-bad" -q
+run "$JB" unpack "$tmp/tty.tar.zst" "$tmp/tty" --state-dir "$tmp/state-bad" --config-dir "$tmp/state-bad.config" -q
 check "a /dev/tty node at /etc/tty" \
   '[ $rc -eq 2 ] && grep -q "^jailbuild: $tmp/tty.tar.zst: etc/tty: character device 5,0 may only be /dev/tty" <<<"$err" && [ ! -e "$tmp/tty" ]'
 cp -a "$jail" "$tmp/biguid"
@@ -207,7 +207,7 @@ m["entries"][0]["uid"] = 4294967296
 json.dump(m, open(sys.argv[1], "w"))
 PY
 before=$(sha256sum "$tmp/biguid/.jailbuild/manifest.json")
-run "$JB" sync "$tmp/biguid"
+run "$JB" sync "$tmp/biguid" --config-dir "$tmp/config"
 check "sync of a jail whose manifest has uid 4294967296" \
   '[ $rc -eq 2 ] && grep -q "^jailbuild: $tmp/biguid/.jailbuild/manifest.json: corrupt manifest: entry /.*: uid 4294967296 is out of range" <<<"$err" &&
    [ "$(sha256sum "$tmp/biguid/.jailbuild/manifest.json")" = "$before" ]'
@@ -216,7 +216,7 @@ head -c 1048576 /dev/zero | zstd -q -c >"$tmp/zeros.zst"
 cp "$tmp/jail.tar.zst" "$tmp/bomb.tar.zst"
 python3 -c 'import sys; z = open(sys.argv[1], "rb").read(); open(sys.argv[2], "ab").write(z * 4096)' "$tmp/zeros.zst" "$tmp/bomb.tar.zst"
 limit=$(( $(zstd -dc "$tmp/jail.tar.zst" | wc -c) + 1048576 ))
-run timeout 120 "$JB" unpack "$tmp/bomb.tar.zst" "$tmp/bomb" --state-dir "$tmp/state-bad" --max-bytes "$limit" -q
+run timeout 120 "$JB" unpack "$tmp/bomb.tar.zst" "$tmp/bomb" --state-dir "$tmp/state-bad" --config-dir "$tmp/state-bad.config" --max-bytes "$limit" -q
 check "4 GiB of zeros after the end-of-archive marker stop at --max-bytes" \
   '[ $rc -eq 2 ] && grep -q "^jailbuild: $tmp/bomb.tar.zst: decompresses to more than $limit bytes" <<<"$err" && [ ! -e "$tmp/bomb" ]'
 # A service's state 60,000 directories deep.

@@ -26,6 +26,8 @@ struct FakeHost {
   std::string root = dir / "root";
   std::string profiles = dir / "profiles";
   std::string state = dir / "state";
+  /// --config-dir: the jails' definitions (the profiles stay the default's, as the sync tests expect)
+  std::string config = dir / "config";
   std::string jail = dir / "jails/jail"; ///< its parent is root's and 0755 (when the test runs as root)
   std::string lib_dir = root + "/usr/lib/" + fixture_info("triplet");
 
@@ -69,6 +71,7 @@ path = "/etc/app/extra.conf"
     o.spec.host_root = root;
     o.spec.profile_dirs = host_profile_dirs({profiles});
     o.state_dir = state;
+    o.config_dir = config;
     return o;
   }
 

@@ -387,7 +387,11 @@ int run_sync(const SyncCli& c) {
     try {
       reports.push_back(sync_jail(d, o));
       if (!c.json && !c.quiet) std::cout << format_sync_text(reports.back());
-      if (reports.back().needs_attention()) rc = std::max(rc, 1);
+      if (reports.back().needs_attention()) {
+        rc = std::max(rc, 1);
+        // --quiet silences success, never what needs a human (the apt hook runs sync --all --quiet).
+        if (c.quiet) std::cerr << format_sync_attention(reports.back());
+      }
     } catch (const Error& e) {
       // One broken jail must not keep the others from their upgrade.
       std::cerr << "jailbuild: " << e.what() << '\n';
@@ -404,7 +408,7 @@ Runner setup_sync(CLI::App& cmd) {
   cmd.add_flag("--all", sync->all, "Every jail registered by create and unpack");
   cmd.add_flag("--dry-run", sync->dry_run, "Print the difference and write nothing");
   cmd.add_flag("--json", sync->json, "JSON output");
-  cmd.add_flag("--quiet,-q", sync->quiet, "Print nothing but errors");
+  cmd.add_flag("--quiet,-q", sync->quiet, "Print only conflicts, tampering and errors (on stderr)");
   cmd.add_flag("--force", sync->force, "Also replace executables and libraries that were tampered with");
   cmd.add_option("--state-dir", sync->state_dir, "Where jails are registered")
       ->capture_default_str()

@@ -114,7 +114,7 @@ struct CreateCli {
   std::string php;
   std::string host_root = "/";
   std::string state_dir = default_state_dir;
-  std::vector<std::string> binds, writable, profile_dirs;
+  std::vector<std::string> binds, writable, profile_dirs, excludes, files;
   bool dry_run = false, json = false, quiet = false, reflink = false;
   std::string audit_fail_on = "high";
   bool no_audit = false;
@@ -144,6 +144,9 @@ int run_create(const CreateCli& c) {
     o.spec.binds.push_back(parse_bind(b));
   for (const std::string& w : c.writable)
     o.spec.writable.push_back(parse_writable(w));
+  o.spec.excludes = c.excludes; // checked with the rest of the spec (check_spec)
+  for (const std::string& f : c.files)
+    o.spec.files.push_back(parse_own_file(f));
   o.spec.host_root = c.host_root;
   o.spec.profile_dirs = host_profile_dirs(c.profile_dirs);
   o.state_dir = c.state_dir;
@@ -194,6 +197,13 @@ Runner setup_create(CLI::App& cmd) {
   cmd.add_option("--bind", create->binds, "SRC:DEST[:ro|rw][,noexec] bind mount (repeatable; ro by default)");
   cmd.add_option("--writable", create->writable,
                  "PATH[:USER[:GROUP]] a directory the site may write (default user www-data)");
+  cmd.add_option(
+      "--file", create->files,
+      "SRC:DEST[:secret] a host file of the admin's (a vhost, a certificate, a key) kept in the jail "
+      "(repeatable; a secret is installed 0600 and left out of archives)");
+  cmd.add_option("--exclude", create->excludes,
+                 "PATH|GLOB never installed in the jail (repeatable; * stops at /; a directory excludes what "
+                 "is below it)");
   cmd.add_option("--host-root", create->host_root, "Read the host below this directory")
       ->check(CLI::ExistingDirectory)
       ->transform(absolute_path);

@@ -105,5 +105,62 @@ check "taken by a copy: resolved, the stale FILE.jailbuild-new removed" '[ $rc -
 out=$(jb_sync --quiet 2>&1); rc=$?
 check "--quiet: nothing to say, nothing printed" '[ -z "$out" ] && [ $rc -eq 0 ]'
 
+# --- --exclude: never installed; refused where it would break the jail; removed by a re-run
+jail2=$tmp/jail2
+jb_create2() { "$JB" create "$jail2" --with app --host-root "$host" --profiles-dir "$pdir" --state-dir "$state" "$@"; }
+out=$(jb_create2 -q --exclude /etc/app/sites/default --exclude '/etc/app/*.conf' 2>&1); rc=$?
+check "create --exclude: accepted" '[ $rc -eq 0 ]'
+check "an excluded path is never installed" '[ ! -e "$jail2/etc/app/sites/default" ] && [ ! -e "$jail2/etc/app/app.conf" ] && [ -f "$jail2/etc/app/sites/blog" ]'
+check "the manifest keeps the excludes" 'grep -q "\"excludes\"" "$jail2/.jailbuild/manifest.json"'
+echo "listen 82" > "$host/etc/app/sites/default"; touch "$host/etc/app/new.conf"
+"$JB" sync "$jail2" --state-dir "$state" -q
+check "sync after host changes: still never installed (globs too)" '[ ! -e "$jail2/etc/app/sites/default" ] && [ ! -e "$jail2/etc/app/new.conf" ]'
+rm -f "$host/etc/app/new.conf"
+out=$(jb_create2 -q --exclude "/usr/lib/$triplet/libc.so.6" 2>&1); rc=$?
+check "excluding a library the program needs is refused, with the reason" '[ $rc -eq 2 ] && grep -q "library" <<<"$out" && [ -f "$jail2/usr/lib/$triplet/libc.so.6" ]'
+out=$(jb_create2 -q --exclude /etc/passwd 2>&1); rc=$?
+check "excluding the jail's accounts is refused" '[ $rc -eq 2 ] && grep -q "accounts" <<<"$out"'
+out=$(jb_create2 -q --exclude ../etc 2>&1); rc=$?
+check "a relative or unclean exclude is refused" '[ $rc -eq 2 ]'
+jb_create2 -q
+check "a re-run without the excludes installs them" '[ -f "$jail2/etc/app/sites/blog" ] && [ -f "$jail2/etc/app/app.conf" ]'
+echo "mine" >> "$jail2/etc/app/sites/blog"
+out=$(jb_create2 --exclude /etc/app/sites 2>&1); rc=$?
+check "a directory excluded later: its untouched files go" '[ ! -e "$jail2/etc/app/sites/default" ]'
+check "a file the admin changed there is left, and reported" '[ -f "$jail2/etc/app/sites/blog" ] && grep -q "/etc/app/sites/blog" <<<"$out"'
+out=$(jb_create2 --exclude /etc/app/nothing-here 2>&1); rc=$?
+check "an exclude matching nothing is a warning" 'grep -q "matches nothing" <<<"$out" || { echo "$out"; false; }'
+
+# --- the admin's own files: --file SRC:DEST[:secret]
+jail3=$tmp/jail3 own=$host/srv/own # SRC is read below the host root, as every host path of a plan
+mkdir -p -m 0700 "$own"
+echo "server { listen 8443; }" > "$own/blog.conf"
+printf -- '-----BEGIN PRIVATE KEY-----\nMIIfake\n-----END PRIVATE KEY-----\n' > "$own/blog.key"; chmod 0640 "$own/blog.key"
+echo "not a key, but the admin says secret" > "$own/token"
+jb_create3() { "$JB" create "$jail3" --with app --host-root "$host" --profiles-dir "$pdir" --state-dir "$state" "$@"; }
+out=$(jb_create3 -q --file "/srv/own/blog.conf:/etc/app/sites/blog.conf" --file "/srv/own/blog.key:/etc/app/ssl/blog.key" \
+  --file "/srv/own/token:/etc/app/token:secret" 2>&1); rc=$?
+check "create --file: accepted, audit passes (the files are known)" '[ $rc -eq 0 ] || { echo "$out"; false; }'
+check "an own file is copied" 'cmp -s "$own/blog.conf" "$jail3/etc/app/sites/blog.conf"'
+check "a PEM private key is a secret: root only, 0600" '[ "$(stat -c %a:%u "$jail3/etc/app/ssl/blog.key")" = 600:0 ]'
+check "a file declared secret: 0600" '[ "$(stat -c %a "$jail3/etc/app/token")" = 600 ]'
+check "the manifest marks the secrets" '[ "$(grep -o "\"secret\": *true" "$jail3/.jailbuild/manifest.json" | wc -l)" -ge 2 ]'
+out=$("$JB" audit "$jail3" 2>&1)
+check "audit: no integrity-unexpected for own files" '! grep -q "integrity-unexpected.*/etc/app/\(sites/blog.conf\|ssl\|token\)" <<<"$out"'
+sleep 2.1
+echo "server { listen 9443; }" > "$own/blog.conf"
+"$JB" sync "$jail3" --state-dir "$state" -q
+check "sync follows the host copy" 'cmp -s "$own/blog.conf" "$jail3/etc/app/sites/blog.conf"'
+echo "# mine" >> "$jail3/etc/app/sites/blog.conf"
+out=$("$JB" sync "$jail3" --state-dir "$state" 2>&1)
+check "an edit in the jail is kept as for any conffile" 'grep -q "kept-local /etc/app/sites/blog.conf" <<<"$out" && grep -q "# mine" "$jail3/etc/app/sites/blog.conf"'
+mkfifo "$own/fifo"
+out=$(timeout 10 "$JB" create "$tmp/jail4" --with app --host-root "$host" --profiles-dir "$pdir" --state-dir "$state" -q --file "/srv/own/fifo:/etc/app/fifo" 2>&1); rc=$?
+check "a FIFO as SRC is refused, never opened" '[ $rc -eq 2 ] && grep -q "not a regular file" <<<"$out"'
+out=$(jb_create3 -q --file "/srv/own/blog.conf:/.jailbuild/manifest.json" 2>&1); rc=$?
+check "a DEST in /.jailbuild is refused" '[ $rc -eq 2 ] && grep -q ".jailbuild" <<<"$out"'
+out=$(jb_create3 -q --file "/srv/own/blog.conf:/etc/../x" 2>&1); rc=$?
+check "a DEST with .. is refused" '[ $rc -eq 2 ]'
+
 
 finish

@@ -264,7 +264,7 @@ Runner setup_profiles(CLI::App& cmd) {
 
 struct PackCli {
   std::string dir, output;
-  bool include_state = false, quiet = false;
+  bool include_state = false, include_secrets = false, quiet = false;
 };
 
 int run_pack(const PackCli& c) {
@@ -272,6 +272,7 @@ int run_pack(const PackCli& c) {
   o.dir = c.dir;
   o.output = c.output;
   o.state = c.include_state ? StateFiles::include : StateFiles::leave_out;
+  o.secrets = c.include_secrets ? Secrets::include : Secrets::leave_out;
   PackResult r = pack_jail(o);
   for (const std::string& w : r.warnings)
     std::cerr << "jailbuild: warning: " << w << '\n';
@@ -288,6 +289,8 @@ Runner setup_pack(CLI::App& cmd) {
   cmd.add_option("-o,--output", pack->output,
                  "The archive: .tar, .tar.gz, .tar.xz, .tar.zst (zstd otherwise)")
       ->required();
+  cmd.add_flag("--include-secrets", pack->include_secrets,
+               "Also pack private keys and the files declared secret (left out by default)");
   cmd.add_flag("--include-state", pack->include_state,
                "Keep runtime state (/run, /tmp, /var/tmp, logs, sessions)");
   cmd.add_flag("--quiet,-q", pack->quiet, "Print only the archive's sha256");

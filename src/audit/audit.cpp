@@ -218,6 +218,15 @@ void check_integrity(Context& ctx, const std::unordered_map<std::size_t, const F
     if (!node) {
       if (e.kind == EntryKind::bind) continue; // its mount point may be made when the jail starts
       ++stats.missing;
+      if (e.secret && e.kind == EntryKind::file) {
+        // pack leaves secrets out of archives: an unpacked jail lacks them until this host has them.
+        ctx.add("integrity-missing", Severity::medium, e.path,
+                "a secret (a private key) recorded in the manifest is not in the jail: pack leaves secrets "
+                "out of archives unless --include-secrets",
+                "declare it on this host (create --file SRC:DEST) or copy it there, then `jailbuild sync " +
+                    ctx.jail.root() + "`");
+        continue;
+      }
       Severity missing = e.kind == EntryKind::directory || e.kind == EntryKind::device ? Severity::low
                          : e.kind == EntryKind::symlink                                ? Severity::medium
                                                                                        : severity;

@@ -162,5 +162,23 @@ check "a DEST in /.jailbuild is refused" '[ $rc -eq 2 ] && grep -q ".jailbuild" 
 out=$(jb_create3 -q --file "/srv/own/blog.conf:/etc/../x" 2>&1); rc=$?
 check "a DEST with .. is refused" '[ $rc -eq 2 ]'
 
+# --- secrets in archives: pack leaves them out and says so; unpack warns; audit explains
+if command -v zstd >/dev/null; then
+  real=$tmp/real unpacked=$tmp/unpacked
+  "$JB" create "$real" --with sh --state-dir "$state" -q --file "$own/blog.key:/etc/ssl/private/blog.key" \
+    --file "$own/token:/etc/token:secret" --file "$own/blog.conf:/etc/blog.conf" || flunk "create a jail of this host"
+  out=$("$JB" pack "$real" -o "$tmp/real.tar.zst" -q 2>&1 >/dev/null); rc=$?
+  check "pack leaves the secrets out and lists them" '[ $rc -eq 0 ] && grep -q "/etc/ssl/private/blog.key: a secret" <<<"$out" && grep -q "/etc/token: a secret" <<<"$out"'
+  check "the archive holds no private key and no declared secret" '! zstd -dc "$tmp/real.tar.zst" | grep -aq "MIIfake\|the admin says secret"'
+  check "the archive holds the other own files" 'zstd -dc "$tmp/real.tar.zst" | tar -t | grep -q "^etc/blog.conf$"'
+  "$JB" pack "$real" -o "$tmp/real-all.tar.zst" -q --include-secrets >/dev/null 2>&1
+  check "pack --include-secrets packs them" 'zstd -dc "$tmp/real-all.tar.zst" | grep -aq MIIfake'
+  out=$("$JB" unpack "$tmp/real.tar.zst" "$unpacked" --state-dir "$state" -q 2>&1); rc=$?
+  check "unpack accepts it and warns that the jail needs its secrets" '[ $rc -eq 0 ] && grep -q "left out 2 secret" <<<"$out" || { echo "$out"; false; }'
+  out=$("$JB" audit "$unpacked" 2>&1)
+  check "audit explains the missing secret" 'grep -q "integrity-missing.*/etc/ssl/private/blog.key" <<<"$out" && grep -q "include-secrets" <<<"$out"'
+else
+  skip 7 "zstd is not installed (needed to read the archive)"
+fi
 
 finish

@@ -175,6 +175,18 @@ shadow_line=$(head -1 /etc/shadow)
 check "sync copies nothing of /etc/shadow into the jail" \
   '[ $rc -le 1 ] && ! grep -rqsF -- "$shadow_line" "$own/etc" && [ ! -e "$own/etc/x" ] || { echo "$out$err"; false; }'
 
+# --- 2c. The marks that let an entry be missing (kept_absent: a conffile the admin deleted; secret: a
+# key pack left out) cannot take a program or a library out of a jail: an archive without its libc,
+# whose manifest marks it both, is refused as incomplete.
+rewrite "$tmp/jail.tar.zst" "$tmp/nolibc.tar.zst" '
+libc = next(e for e in m["entries"] if e["kind"] == "file" and e["path"].split("/")[-1].startswith("libc.so"))
+libc["kept_absent"] = True
+libc["secret"] = True
+members[:] = [x for x in members if "/" + x.name != libc["path"]]'
+run "$JB" unpack "$tmp/nolibc.tar.zst" "$tmp/nolibc" --state-dir "$tmp/state-nolibc" -q
+check "an archive leaving out libc, marked kept absent and secret: refused as incomplete, DIR removed" \
+  '[ $rc -eq 2 ] && grep -q "incomplete archive" <<<"$err" && [ ! -e "$tmp/nolibc" ] || { echo "$err"; false; }'
+
 # --- 3. A service this host has no profile for ----------------------------------------------------
 rewrite "$tmp/jail.tar.zst" "$tmp/unknown.tar.zst" "$(attack "$tmp/unknown")
 m['spec']['services'].append('evil')"

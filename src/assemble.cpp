@@ -223,7 +223,7 @@ public:
   AssembleReport run(const Decision& decision) {
     const std::vector<Action>& actions = decision.actions;
     for (const Action& a : actions)
-      if (a.op != Action::Op::record) ++total_;
+      if (a.op != Action::Op::record && a.op != Action::Op::keep_absent) ++total_;
     for (std::size_t begin = 0; begin < actions.size();) {
       std::size_t end = begin;
       while (end < actions.size() && actions[end].phase == actions[begin].phase)
@@ -310,12 +310,14 @@ private:
       break;
     }
     case Action::Op::install:
+      e->kept_absent = false;
       install(*e, a.path);
       ++installed_;
       ++written_;
       break;
     case Action::Op::install_beside: {
       // The jail's edited file stays; the manifest keeps its recorded stamp, and the host's digest.
+      e->kept_absent = false;
       PlanEntry beside = *e;
       install(beside, a.path + ".jailbuild-new");
       e->digest = beside.digest;
@@ -362,7 +364,14 @@ private:
       break;
     case Action::Op::record:
       e->jail_stamp = a.stamp;
+      e->kept_absent = false;
       return; // the jail is untouched: no progress to report
+    case Action::Op::keep_absent:
+      // The manifest keeps the entry (with the host's digest, filled in below) so that no later run
+      // takes the deletion for a file gone missing; it vouches for no jail file.
+      e->kept_absent = true;
+      e->jail_stamp = {};
+      return;
     }
     std::lock_guard lock(progress_lock_);
     ++done_;

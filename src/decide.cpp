@@ -138,6 +138,7 @@ private:
     case Action::Op::remove_dir:
       return Phase::removals;
     case Action::Op::record:
+    case Action::Op::keep_absent:
       return Phase::records;
     }
     return Phase::records;
@@ -194,6 +195,10 @@ private:
     Seen s = seen(jail_, e.path);
     if (!unless_blocked(s, e.path)) return;
     if (s.state == Seen::State::absent) {
+      if (rec && is_conffile(e) && is_conffile(*rec)) {
+        keep_deleted(i, *rec);
+        return;
+      }
       add(Action::Op::install, i, rec);
       change(rec ? ChangeKind::restored : ChangeKind::added, e.path, rec ? "was missing from the jail" : "");
       return;
@@ -205,8 +210,16 @@ private:
     }
     if (S_ISREG(st.st_mode)) {
       std::string_view actual = jail_digest(e.path, rec, st);
+      if (rec && kept_absent(*rec) && actual != e.digest && differences_ != Differences::enforce) {
+        // The admin put a file of their own where they had deleted ours: a local edit from now on
+        // (the manifest vouches for no stamp of it), no longer kept absent.
+        add(Action::Op::record, i, nullptr, FileStamp{});
+        change(ChangeKind::kept_local, e.path, "put back in the jail with content of its own");
+        return;
+      }
       if (!actual.empty() && actual == e.digest) {
         // Already what the host wants (also after a run that was killed before its manifest).
+        drop_stale_beside(e);
         if ((st.st_mode & 07777) != e.mode || st.st_uid != e.uid || st.st_gid != e.gid) {
           add(Action::Op::install, i, rec);
           change(ChangeKind::updated, e.path, "mode or owner");
@@ -216,6 +229,7 @@ private:
         return;
       }
       if (rec && actual == rec->digest) { // untouched since installed: the host changed it
+        drop_stale_beside(e);
         add(Action::Op::install, i, rec);
         change(ChangeKind::updated, e.path);
         return;
@@ -224,7 +238,14 @@ private:
       if (e.role == EntryRole::config && differences_ != Differences::enforce) {
         if (rec && rec->digest == e.digest) {
           record(i, rec->jail_stamp);
-          change(ChangeKind::kept_local, e.path, "edited in the jail, unchanged on the host");
+          // The host's version, written beside it by an earlier run, still waits: the conflict is
+          // not resolved until the admin takes it or removes it, and every run says so (exit 1).
+          if (regular_beside(e))
+            change(ChangeKind::conflict, e.path,
+                   "unresolved: the host's version waits in " + e.path + ".jailbuild-new; take it (mv " +
+                       e.path + ".jailbuild-new " + e.path + ") or remove it");
+          else
+            change(ChangeKind::kept_local, e.path, "edited in the jail, unchanged on the host");
         } else {
           add(Action::Op::install_beside, i, rec, rec ? rec->jail_stamp : FileStamp{});
           change(ChangeKind::conflict, e.path,
@@ -235,6 +256,7 @@ private:
       }
     }
     if (differences_ != Differences::report) {
+      if (e.role == EntryRole::config) drop_stale_beside(e);
       add(Action::Op::install, i, rec);
       change(ChangeKind::restored, e.path,
              differences_ == Differences::replace ? "differed from what was installed; replaced (--force)"
@@ -245,6 +267,47 @@ private:
     change(ChangeKind::tampered, e.path,
            S_ISREG(st.st_mode) ? "differs from what was installed" + left_in_place()
                                : "is " + type_name(st.st_mode) + ", not a regular file" + left_in_place());
+  }
+
+  /// The FILE.jailbuild-new an earlier conflict wrote beside a configuration entry, when it is
+  /// still there as a regular file (the listing of the entry's directory holds it: no extra read).
+  const JailFs::Listed* regular_beside(const PlanEntry& e) const {
+    if (e.role != EntryRole::config) return nullptr;
+    Seen s = seen(jail_, e.path + ".jailbuild-new");
+    return s.state == Seen::State::present && S_ISREG(s.entry->st.st_mode) ? s.entry : nullptr;
+  }
+
+  /// The jail's file becomes (or already is) the host's version: a FILE.jailbuild-new beside it is
+  /// stale, the conflict resolved (the admin took it with cp, or create re-installed FILE). Removed
+  /// when it is root's single-link file, as jailbuild wrote it: it only ever held a host file's
+  /// copy, nothing of the admin's is lost. Anything else there is left alone (and audit names it).
+  void drop_stale_beside(const PlanEntry& e) {
+    const JailFs::Listed* beside = regular_beside(e);
+    if (!beside || beside->st.st_uid != 0 || beside->st.st_nlink != 1) return;
+    std::string path = e.path + ".jailbuild-new";
+    out_.actions.push_back({Action::Op::remove, Phase::removals, path, Action::none, nullptr, {}});
+    change(ChangeKind::removed, path, "stale: " + e.path + " holds the host's version now");
+  }
+
+  /// A file copied from the host's configuration: dpkg's conffile. Generated files (passwd, group)
+  /// are jailbuild's own and the jail needs them: restored like programs and libraries.
+  static bool is_conffile(const PlanEntry& e) {
+    return e.kind == EntryKind::file && e.role == EntryRole::config && !e.secret;
+  }
+
+  /// A conffile recorded as installed is gone from the jail: the admin deleted it. dpkg keeps a
+  /// removed conffile removed through every upgrade (only --force-confmiss brings it back), and
+  /// admins rely on it (rm sites-enabled/default); so do we, under --force and create too. Said when
+  /// first seen and when the host's version changes, then silent: a no-op sync stays a no-op.
+  void keep_deleted(std::size_t i, const PlanEntry& rec) {
+    const PlanEntry& e = entry(i);
+    if (!rec.kept_absent)
+      change(ChangeKind::removed_local, e.path,
+             "deleted in the jail; kept deleted, as dpkg keeps a removed conffile (copy the host's " +
+                 e.source + " there to have it back)");
+    else if (!(rec.source_stamp == e.source_stamp))
+      change(ChangeKind::removed_local, e.path, "changed on the host; still kept deleted in the jail");
+    if (!e.kept_absent) add(Action::Op::keep_absent, i, &rec);
   }
 
   void decide_dir(std::size_t i, const PlanEntry* rec) {
@@ -369,6 +432,8 @@ std::string_view to_string(ChangeKind kind) {
     return "conflict";
   case ChangeKind::tampered:
     return "tampered";
+  case ChangeKind::removed_local:
+    return "removed-local";
   }
   return "?";
 }

@@ -58,7 +58,8 @@ std::vector<std::string> install_hook(const std::string& root, const std::string
       "// Installed by `jailbuild hook install`: keep jailbuild jails in step with the host's packages.\n"
       "DPkg::Post-Invoke { \"if [ -x " +
           quoted(program) + " ]; then " + command +
-          " || echo 'jailbuild: sync after dpkg failed (see above)' >&2; fi\"; };\n");
+          " || echo 'jailbuild: sync after dpkg found conflicts, tampering or errors (see above)' >&2; "
+          "fi\"; };\n");
   write_atomically(f.systemd_service, "# Installed by `jailbuild hook install`.\n"
                                       "[Unit]\nDescription=Sync jailbuild jails with the host's packages\n"
                                       "ConditionPathExists=" +

@@ -145,7 +145,7 @@ struct CreateCli {
   std::string php;
   std::string host_root = "/";
   std::string state_dir = default_state_dir;
-  std::vector<std::string> binds, writable, profile_dirs;
+  std::vector<std::string> binds, writable, profile_dirs, excludes, files;
   std::vector<std::string> pools;
   bool dry_run = false, json = false, quiet = false, reflink = false;
   std::string audit_fail_on = "high";
@@ -176,7 +176,7 @@ int run_create(const CreateCli& c) {
     if (!ref.definition)
       throw Error(ref.dir, "no definition in " + c.config_dir + "/jails: name the services with --with");
     if (!c.php.empty() || !c.pools.empty() || !c.binds.empty() || !c.writable.empty() ||
-        !c.profile_dirs.empty() || c.host_root != "/" ||
+        !c.excludes.empty() || !c.files.empty() || !c.profile_dirs.empty() || c.host_root != "/" ||
         (!c.name.empty() && c.name != ref.definition->spec.name))
       throw Error(ref.dir, "options of the jail replace its whole definition: give --with as well");
     o.spec = spec_to_apply(*ref.definition, c.config_dir);
@@ -189,6 +189,9 @@ int run_create(const CreateCli& c) {
     for (const std::string& w : c.writable)
       o.spec.writable.push_back(parse_writable(w));
     o.spec.pools = c.pools;
+    o.spec.excludes = c.excludes; // checked with the rest of the spec (check_spec)
+    for (const std::string& f : c.files)
+      o.spec.files.push_back(parse_own_file(f));
     o.spec.host_root = c.host_root;
     o.spec.profile_dirs = host_profile_dirs(c.profile_dirs, c.config_dir);
     // Empty: create_jail names it after its directory, once the place is checked.
@@ -258,6 +261,13 @@ Runner setup_create(CLI::App& cmd) {
   cmd.add_option("--bind", create->binds, "SRC:DEST[:ro|rw][,noexec] bind mount (repeatable; ro by default)");
   cmd.add_option("--writable", create->writable,
                  "PATH[:USER[:GROUP]] a directory the site may write (default user www-data)");
+  cmd.add_option(
+      "--file", create->files,
+      "SRC:DEST[:secret] a host file of the admin's (a vhost, a certificate, a key) kept in the jail "
+      "(repeatable; a secret is installed 0600 and left out of archives)");
+  cmd.add_option("--exclude", create->excludes,
+                 "PATH|GLOB never installed in the jail (repeatable; * stops at /; a directory excludes what "
+                 "is below it)");
   cmd.add_option("--host-root", create->host_root, "Read the host below this directory")
       ->check(CLI::ExistingDirectory)
       ->transform(absolute_path);
@@ -319,7 +329,7 @@ Runner setup_profiles(CLI::App& cmd) {
 struct PackCli {
   std::string jail, output;
   std::string config_dir = default_config_dir, state_dir = default_state_dir;
-  bool include_state = false, quiet = false;
+  bool include_state = false, include_secrets = false, quiet = false;
 };
 
 int run_pack(const PackCli& c) {
@@ -327,6 +337,7 @@ int run_pack(const PackCli& c) {
   o.dir = jail_dir(c.config_dir, c.jail);
   o.output = c.output;
   o.state = c.include_state ? StateFiles::include : StateFiles::leave_out;
+  o.secrets = c.include_secrets ? Secrets::include : Secrets::leave_out;
   PackResult r = pack_jail(o);
   for (const std::string& w : r.warnings)
     std::cerr << "jailbuild: warning: " << w << '\n';
@@ -345,6 +356,8 @@ Runner setup_pack(CLI::App& cmd) {
   cmd.add_option("-o,--output", pack->output,
                  "The archive: .tar, .tar.gz, .tar.xz, .tar.zst (zstd otherwise)")
       ->required();
+  cmd.add_flag("--include-secrets", pack->include_secrets,
+               "Also pack private keys and the files declared secret (left out by default)");
   cmd.add_flag("--include-state", pack->include_state,
                "Keep runtime state (/run, /tmp, /var/tmp, logs, sessions)");
   cmd.add_flag("--quiet,-q", pack->quiet, "Print only the archive's sha256");
@@ -511,7 +524,11 @@ int run_sync(const SyncCli& c) {
       if (jail.definition) o.definition = spec_to_apply(*jail.definition, c.config_dir);
       reports.push_back(sync_jail(jail.dir, o));
       if (!c.json && !c.quiet) std::cout << format_sync_text(reports.back());
-      if (reports.back().needs_attention()) rc = std::max(rc, 1);
+      if (reports.back().needs_attention()) {
+        rc = std::max(rc, 1);
+        // --quiet silences success, never what needs a human (the apt hook runs sync --all --quiet).
+        if (c.quiet) std::cerr << format_sync_attention(reports.back());
+      }
     } catch (const Error& e) {
       // One broken jail must not keep the others from their upgrade.
       std::cerr << "jailbuild: " << e.what() << '\n';
@@ -531,7 +548,7 @@ Runner setup_sync(CLI::App& cmd) {
   add_config_dir(cmd, sync->config_dir);
   cmd.add_flag("--dry-run", sync->dry_run, "Print the difference and write nothing");
   cmd.add_flag("--json", sync->json, "JSON output");
-  cmd.add_flag("--quiet,-q", sync->quiet, "Print nothing but errors");
+  cmd.add_flag("--quiet,-q", sync->quiet, "Print only conflicts, tampering and errors (on stderr)");
   cmd.add_flag("--force", sync->force, "Also replace executables and libraries that were tampered with");
   add_state_dir(cmd, sync->state_dir);
 #ifdef JB_TEST_SEAMS

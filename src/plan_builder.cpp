@@ -8,8 +8,11 @@
 #include "jailbuild/error.hpp"
 #include "jailbuild/hostfs.hpp"
 #include "jailbuild/inputs.hpp"
+#include "jailbuild/jailfs.hpp"
 #include "jailbuild/profile.hpp"
+#include "jailbuild/text.hpp"
 
+#include <fnmatch.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -60,9 +63,11 @@ public:
       for (const auto& [point, requested_by] : bind_points_)
         check_writable_beside_bind(w, point, requested_by);
     add_accounts();
+    add_own_files();
 
     plan_.spec = spec_;
     plan_.entries = std::move(entries_).finish();
+    plan_.entries = without_excluded(std::move(plan_.entries), spec_.excludes, plan_.warnings);
     mark_secrets(plan_.entries);
     check_entries_apart();
     if (digests_ == Digests::now)
@@ -407,6 +412,43 @@ private:
     entries_.add(std::move(e));
   }
 
+  // ---- the admin's own files (--file SRC:DEST) -------------------------------------------------
+
+  /// Each a conffile (local edits in the jail kept, synced when the host copy changes), read from
+  /// the host through the resolver, so that the input record has it and a no-op sync notices a change.
+  /// SRC is root's own choice (the command line, the definition; never an archive: unpack drops an
+  /// archive's files), but still only a regular file is read: a FIFO would hang the apt hook's sync.
+  void add_own_files() {
+    for (const OwnFileSpec& f : spec_.files) {
+      auto resolved = resolver_.resolve(f.source);
+      if (!resolved) throw Error(f.source, "--file: no such file on the host");
+      std::optional<struct stat> st = host_.lstat(resolved->path, Scrutiny::whole);
+      if (!st) throw Error(f.source, "--file: no such file on the host");
+      if (!S_ISREG(st->st_mode))
+        throw Error(f.source, "--file: is " + type_name(st->st_mode) + ", not a regular file; never read");
+      bool secret = f.secret || holds_private_key(resolved->path, *st);
+      PlanEntry e;
+      e.kind = EntryKind::file;
+      e.role = EntryRole::config;
+      e.path = f.dest;
+      // Never writable by the jail's services; a secret readable by root only (nginx's master reads
+      // its keys as root), or the host's mode when that is stricter still.
+      e.mode = secret ? st->st_mode & 0600 : st->st_mode & 0755;
+      e.source = resolved->path;
+      e.source_stamp = stamp_of(*st);
+      e.secret = secret;
+      e.requested_by = "--file";
+      entries_.add(std::move(e));
+    }
+  }
+
+  /// A PEM private key ("-----BEGIN ... PRIVATE KEY-----"), which must never leave the host in an
+  /// archive by accident. Only files small enough to be one are read.
+  bool holds_private_key(const std::string& host_path, const struct stat& st) {
+    if (st.st_size > (1 << 20)) return false;
+    return is_private_key_text(host_.read_file(host_path));
+  }
+
   // ---- discovery -----------------------------------------------------------------------------
 
   void apply_discovery() {
@@ -710,6 +752,123 @@ RecordedPlan build_recorded_plan(HostRoot& host, const JailSpec& spec, Digests d
   ProfileSet profiles = ProfileSet::load(spec.profile_dirs);
   Plan plan = build_plan(host, profiles, spec, digests, reader);
   return {std::move(plan), std::move(looks).finish()};
+}
+
+// ---- the admin's own files (--file) -------------------------------------------------------------
+
+OwnFileSpec parse_own_file(std::string_view arg) {
+  std::vector<std::string> parts = split(arg, ':');
+  if (parts.size() < 2 || parts.size() > 3 || parts[0].empty() || parts[0][0] != '/' || parts[1].empty() ||
+      parts[1][0] != '/' || (parts.size() == 3 && parts[2] != "secret"))
+    throw Error(std::string(arg), "--file wants SRC:DEST[:secret] with absolute paths");
+  return {parts[0], parts[1], parts.size() == 3};
+}
+
+void check_own_file(const OwnFileSpec& f) {
+  if (f.source.empty() || f.source.front() != '/')
+    throw Error(f.source, "--file: the source must be an absolute path");
+  if (std::any_of(f.source.begin(), f.source.end(),
+                  [](char c) { return std::iscntrl(static_cast<unsigned char>(c)); }))
+    throw Error(f.source, "--file: the source holds a control character");
+  // The checks every jail path of a spec gets (absolute, clean, not the root, not /.jailbuild); a
+  // destination in a writable directory is refused with the plan (check_entries_apart), as any entry.
+  if (std::optional<std::string> why = refused_jail_path(f.dest, JailPathUse::bind_point))
+    throw Error(f.dest, "--file: " + *why);
+}
+
+bool is_private_key_text(std::string_view text) {
+  for (std::size_t at = text.find("-----BEGIN "); at != std::string_view::npos;
+       at = text.find("-----BEGIN ", at + 1)) {
+    std::size_t end = text.find("-----", at + 11);
+    if (end == std::string_view::npos) return false;
+    std::string_view label = text.substr(at + 11, end - at - 11);
+    if (label.size() >= 11 && label.substr(label.size() - 11) == "PRIVATE KEY") return true;
+  }
+  return false;
+}
+
+// ---- the admin's excludes (--exclude) ---------------------------------------------------------
+
+void check_exclude(std::string_view pattern) {
+  std::string p(pattern);
+  auto refuse = [&](const std::string& why) { throw Error(p, "--exclude: " + why); };
+  if (p.empty() || p.front() != '/')
+    refuse("must be an absolute jail path or glob, e.g. /etc/nginx/sites-enabled/*");
+  if (p == "/" || p == "/*") refuse("would leave out the whole jail");
+  if (p.back() == '/') refuse("no trailing slash: a directory excludes what is below it");
+  for (char c : p)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) refuse("holds a control character");
+  for (std::string_view part : split_view(std::string_view(p).substr(1), '/'))
+    if (part.empty() || part == "." || part == "..")
+      refuse("must be written cleanly (no empty, . or .. part)");
+}
+
+bool excluded_by(std::string_view path, std::string_view pattern) {
+  // FNM_PATHNAME: "*" never crosses a "/", as in a shell; a match of a directory covers what is
+  // below it, so "/etc/nginx/sites-enabled" leaves out the directory and its files.
+  std::string pat(pattern);
+  std::string p(path);
+  for (;;) {
+    if (::fnmatch(pat.c_str(), p.c_str(), FNM_PATHNAME) == 0) return true;
+    std::size_t slash = p.rfind('/');
+    if (slash == 0 || slash == std::string::npos) return false;
+    p.resize(slash);
+  }
+}
+
+namespace {
+
+/// Why leaving out `e` would break the jail, or "" when the admin may. The jail's programs,
+/// libraries and device nodes are what the services run with (an excluded libc or /dev/null is an
+/// outage at the next restart, after an apt upgrade nobody watches); the accounts jailbuild writes
+/// are how they find their users; a bind is the admin's own request. Refused when asked, with the
+/// reason, rather than allowed with a warning the apt hook's --quiet run would not show.
+std::string needed_by_the_jail(const PlanEntry& e) {
+  switch (e.kind) {
+  case EntryKind::device:
+    return "a device node the services use";
+  case EntryKind::bind:
+    return "a bind mount point asked for with --bind or by a profile";
+  case EntryKind::generated:
+    if (e.path == "/etc/passwd" || e.path == "/etc/group" || e.path == "/etc/shadow" ||
+        e.path == "/etc/gshadow")
+      return "the jail's accounts, which its services need";
+    break;
+  case EntryKind::file:
+  case EntryKind::symlink:
+  case EntryKind::directory:
+    break;
+  }
+  if (e.role == EntryRole::executable) return "a program of the jail";
+  if (e.role == EntryRole::library) return "a library the jail's programs load";
+  return "";
+}
+
+} // namespace
+
+std::vector<PlanEntry> without_excluded(std::vector<PlanEntry> entries,
+                                        const std::vector<std::string>& excludes,
+                                        std::vector<std::string>& warnings) {
+  if (excludes.empty()) return entries;
+  std::vector<bool> used(excludes.size(), false);
+  std::vector<PlanEntry> kept;
+  kept.reserve(entries.size());
+  for (PlanEntry& e : entries) {
+    std::size_t hit = excludes.size();
+    for (std::size_t i = 0; i < excludes.size() && hit == excludes.size(); ++i)
+      if (e.path != "/" && excluded_by(e.path, excludes[i])) hit = i;
+    if (hit == excludes.size()) {
+      kept.push_back(std::move(e));
+      continue;
+    }
+    if (std::string why = needed_by_the_jail(e); !why.empty())
+      throw Error(excludes[hit], "--exclude: would leave out " + e.path + ", " + why + " (asked for by " +
+                                     e.requested_by + "); exclude something narrower");
+    used[hit] = true;
+  }
+  for (std::size_t i = 0; i < excludes.size(); ++i)
+    if (!used[i]) warnings.push_back("--exclude " + excludes[i] + " matches nothing the jail would hold");
+  return kept;
 }
 
 } // namespace jailbuild

@@ -123,6 +123,10 @@ std::optional<std::string> refused_jail_path(std::string_view path, JailPathUse 
 }
 
 void check_spec(const JailSpec& spec) {
+  for (const std::string& x : spec.excludes)
+    check_exclude(x);
+  for (const OwnFileSpec& f : spec.files)
+    check_own_file(f);
   for (const WritableSpec& w : spec.writable)
     if (std::optional<std::string> why = refused_jail_path(w.path, JailPathUse::writable))
       throw Error(w.path, error_label(JailPathUse::writable) + *why);

@@ -19,6 +19,17 @@ bool SyncReport::needs_attention() const {
   return count(ChangeKind::conflict) + count(ChangeKind::tampered) > 0;
 }
 
+std::string format_sync_attention(const SyncReport& r) {
+  std::ostringstream out;
+  for (const Change& c : r.changes)
+    if (c.kind == ChangeKind::conflict || c.kind == ChangeKind::tampered) {
+      out << "jailbuild: " << r.dir << ": " << to_string(c.kind) << ' ' << c.path;
+      if (!c.detail.empty()) out << ": " << c.detail;
+      out << '\n';
+    }
+  return out.str();
+}
+
 std::string format_sync_text(const SyncReport& r) {
   std::ostringstream out;
   for (const Change& c : r.changes) {
@@ -28,6 +39,7 @@ std::string format_sync_text(const SyncReport& r) {
       sign = '+';
       break;
     case ChangeKind::removed:
+    case ChangeKind::removed_local:
       sign = '-';
       break;
     case ChangeKind::restored:
@@ -53,7 +65,10 @@ std::string format_sync_text(const SyncReport& r) {
   out << "sync " << r.dir << ": " << r.count(ChangeKind::added) << " added, " << r.count(ChangeKind::updated)
       << " updated, " << r.count(ChangeKind::removed) << " removed, " << r.count(ChangeKind::restored)
       << " restored, " << r.count(ChangeKind::conflict) << " conflicts, " << r.count(ChangeKind::tampered)
-      << " tampered, " << r.count(ChangeKind::kept_local) << " local changes kept\n";
+      << " tampered, " << r.count(ChangeKind::kept_local) << " local changes kept";
+  // Said only when there is something to say: scripts read the summary line as it always was.
+  if (size_t deleted = r.count(ChangeKind::removed_local)) out << ", " << deleted << " kept deleted";
+  out << '\n';
   return out.str();
 }
 

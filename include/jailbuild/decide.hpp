@@ -28,6 +28,9 @@ enum class ChangeKind {
   kept_local, ///< configuration edited in the jail and unchanged on the host: the jail's stays
   conflict,   ///< edited on both sides: the jail's stays, the host's is written as FILE.jailbuild-new
   tampered,   ///< an installed executable, library or data file differs from what was installed
+  /// a conffile the admin deleted in the jail: it stays deleted, as dpkg keeps a removed conffile
+  /// removed (reported when first seen and when the host's version changes, never restored)
+  removed_local,
 };
 std::string_view to_string(ChangeKind kind);
 
@@ -82,6 +85,17 @@ Seen seen(const JailListing& jail, std::string_view path);
 /// one link, a known digest. Its digest is then the recorded one, without reading 100 MB again.
 bool unchanged_since_recorded(const PlanEntry& recorded, const struct stat& st);
 
+/// Whether a manifest entry is a conffile the admin deleted, which no run restores: a file copied
+/// from the host's configuration (dpkg's conffiles) marked kept_absent. What jailbuild writes itself
+/// (passwd, group: generated) and executables, libraries and data are restored whatever a manifest
+/// says, so an archive's manifest cannot use the mark to leave a jail without its libraries. A secret
+/// (a key pack leaves out of archives) missing from the jail is restored too: its absence after an
+/// unpack is not the admin's intent, and the admin drops a secret from the definition, not the jail.
+inline bool kept_absent(const PlanEntry& recorded) {
+  return recorded.kept_absent && recorded.kind == EntryKind::file && recorded.role == EntryRole::config &&
+         !recorded.secret;
+}
+
 /// Whose side decide() takes where the jail holds something jailbuild did not put there.
 enum class Differences : uint8_t {
   report,  ///< sync: configuration edits are kept by dpkg's conffile rules; tampering is reported
@@ -111,7 +125,9 @@ struct Action {
     remove,          ///< a recorded file, symlink or device node no longer planned
     remove_dir,      ///< a recorded directory no longer planned, if it is empty
     remove_leftover, ///< a temporary file of a killed jailbuild run
-    record,          ///< nothing to write: the manifest records the jail's stamp for the entry
+    record,          ///< nothing to write: the manifest records the jail's stamp for the entry (and
+                     ///< that it is no longer kept absent)
+    keep_absent,     ///< nothing to write: the manifest records the entry as a conffile the admin deleted
   };
   static constexpr std::size_t none = std::numeric_limits<std::size_t>::max();
 

@@ -34,20 +34,26 @@ Compression compression_for(const std::string& file);
 /// Whether runtime state goes into the archive: by default it is left out (sockets always are).
 enum class StateFiles { leave_out, include };
 
+/// Whether secrets (PlanEntry::secret, files holding a PEM private key) go into the archive: by
+/// default they are left out, listed, and marked secret in the archive's manifest.
+enum class Secrets { leave_out, include };
+
 struct PackOptions {
   std::string dir;    ///< the jail
   std::string output; ///< the archive; FILE.sha256 is written beside it
   StateFiles state = StateFiles::leave_out;
   /// The archive's timestamp; nullopt reads SOURCE_DATE_EPOCH, else uses the manifest's `updated`.
   std::optional<int64_t> source_date_epoch;
+  Secrets secrets = Secrets::leave_out; ///< last: the tests initialise the others in order
 };
 
 struct PackResult {
   std::string archive;
-  std::string sha256;       ///< of the archive file
-  std::size_t entries = 0;  ///< archive entries written
-  uint64_t bytes = 0;       ///< file content packed
-  std::size_t left_out = 0; ///< runtime state and sockets not packed
+  std::string sha256;               ///< of the archive file
+  std::size_t entries = 0;          ///< archive entries written
+  uint64_t bytes = 0;               ///< file content packed
+  std::size_t left_out = 0;         ///< runtime state and sockets not packed
+  std::vector<std::string> secrets; ///< jail paths of the secrets left out
   std::vector<std::string> warnings;
 };
 

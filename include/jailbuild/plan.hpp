@@ -52,7 +52,8 @@ struct PlanEntry {
   /// readable by root only unless asked otherwise, left out of archives unless pack --include-secrets.
   bool secret = false;
   /// A conffile the admin deleted in the jail: kept in the manifest so that no later run restores it
-  /// (dpkg keeps a removed conffile removed). Never set in a desired plan, only in a recorded one.
+  /// (dpkg keeps a removed conffile removed). Set by the applier in what it records (decide.hpp:
+  /// kept_absent()); a fresh plan never has it, a sync that reuses its recorded plan does.
   bool kept_absent = false;
 
   bool operator==(const PlanEntry&) const = default;

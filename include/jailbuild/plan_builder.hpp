@@ -54,6 +54,34 @@ void check_bind_spec(const BindSpec& bind, const std::string& requested_by);
 void check_writable_beside_bind(const WritableSpec& writable, const std::string& point,
                                 const std::string& requested_by);
 
+/// An own file as `--file SRC:DEST[:secret]` writes it: both paths absolute. Throws Error naming the
+/// argument for anything else; check_spec() judges the paths.
+OwnFileSpec parse_own_file(std::string_view arg);
+
+/// Refuses an own file whose source is not an absolute path free of control characters, or whose
+/// destination refused_jail_path() refuses (not absolute or clean, the jail root, in /.jailbuild).
+void check_own_file(const OwnFileSpec& file);
+
+/// Whether a text holds a PEM private key ("-----BEGIN ... PRIVATE KEY-----": RSA, EC, encrypted...).
+bool is_private_key_text(std::string_view text);
+
+/// Refuses an --exclude pattern that is not an absolute, cleanly written jail path or glob (no
+/// empty, "." or ".." part, no trailing slash, no control character), or that names the whole jail.
+/// Throws Error naming the pattern.
+void check_exclude(std::string_view pattern);
+
+/// Whether a jail path is left out by an --exclude pattern: fnmatch() with FNM_PATHNAME ("*" never
+/// crosses a "/") against the path or any of its parent directories (a directory excludes what is
+/// below it).
+bool excluded_by(std::string_view path, std::string_view pattern);
+
+/// The entries no exclude matches. Throws Error naming the exclude when it matches what the jail needs
+/// to run (a program, a library, a device node, a bind mount point, the accounts jailbuild writes);
+/// an exclude matching nothing adds a warning (a typo leaves out nothing).
+std::vector<PlanEntry> without_excluded(std::vector<PlanEntry> entries,
+                                        const std::vector<std::string>& excludes,
+                                        std::vector<std::string>& warnings);
+
 /// The plan for a spec. Throws Error, before anything is written, for what check_spec() refuses, an
 /// unknown profile, a service missing on the host (naming the Debian package), a bad profile entry
 /// (file and line), a bind source open_bind_source() refuses, a writable directory holding an entry

@@ -55,5 +55,8 @@ SyncReport sync_jail(const std::string& dir, const SyncOptions& options);
 /// The report as text (one line per change, then a summary line) or JSON.
 std::string format_sync_text(const SyncReport& report);
 std::string format_sync_json(const std::vector<SyncReport>& reports);
+/// Only what needs a human (conflicts, tampering), one line each naming the jail: what --quiet
+/// still says, on stderr, so that the apt hook's "see above" points at something.
+std::string format_sync_attention(const SyncReport& report);
 
 } // namespace jailbuild

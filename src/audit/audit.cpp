@@ -3,6 +3,7 @@
 // (audit_rules.cpp), then check every file against the manifest and the hardening of every ELF file.
 // Files are read only through JailFs::open_read, which never follows a symlink inside the jail.
 #include "jailbuild/audit.hpp"
+#include "jailbuild/decide.hpp"
 
 #include "audit_internal.hpp"
 #include "jailbuild/digest.hpp"
@@ -211,6 +212,9 @@ void check_integrity(Context& ctx, const std::unordered_map<std::size_t, const F
         may_be_writable(e.path))
       writable_dirs.push_back(e.path);
     const Node* node = ctx.find(e.path);
+    // A conffile the admin deleted (decide.hpp): its absence is the admin's intent, not damage; a
+    // file put back there is the admin's too until the next sync records it.
+    if (kept_absent(e)) continue;
     if ((node && node->mount) || (!node && under_mount(ctx, e.path))) continue; // the host's, not the jail's
     Severity severity = role_severity(e.role);
     auto modified = [&](const std::string& what) {
@@ -220,6 +224,15 @@ void check_integrity(Context& ctx, const std::unordered_map<std::size_t, const F
     if (!node) {
       if (e.kind == EntryKind::bind) continue; // its mount point may be made when the jail starts
       ++stats.missing;
+      if (e.secret && e.kind == EntryKind::file) {
+        // pack leaves secrets out of archives: an unpacked jail lacks them until this host has them.
+        ctx.add("integrity-missing", Severity::medium, e.path,
+                "a secret (a private key) recorded in the manifest is not in the jail: pack leaves secrets "
+                "out of archives unless --include-secrets",
+                "declare it on this host (create --file SRC:DEST) or copy it there, then `jailbuild sync " +
+                    ctx.jail.root() + "`");
+        continue;
+      }
       Severity missing = e.kind == EntryKind::directory || e.kind == EntryKind::device ? Severity::low
                          : e.kind == EntryKind::symlink                                ? Severity::medium
                                                                                        : severity;
@@ -285,6 +298,24 @@ void check_integrity(Context& ctx, const std::unordered_map<std::size_t, const F
               "a temporary file left by an interrupted jailbuild run; the next sync removes it",
               "nothing: `jailbuild sync " + ctx.jail.root() + "` removes it");
       continue;
+    }
+    // The host's version of a conffile that sync wrote beside the admin's edit: an unresolved
+    // conflict, which stays visible (medium: the default threshold fails) until the admin takes it
+    // or removes it. jailbuild's own regular file, beside a configuration entry; anything else by
+    // that name is judged as any unexpected file.
+    if (S_ISREG(n.st.st_mode) && n.st.st_uid == 0 && name.ends_with(".jailbuild-new")) {
+      std::string conf = n.path.substr(0, n.path.size() - std::string_view(".jailbuild-new").size());
+      auto entry = std::find_if(plan.entries.begin(), plan.entries.end(), [&](const PlanEntry& e) {
+        return e.path == conf && e.role == EntryRole::config;
+      });
+      if (entry != plan.entries.end()) {
+        ctx.add("conffile-conflict", Severity::medium, n.path,
+                "the host's version of " + conf +
+                    ", written beside the jail's edited one: an unresolved conflict",
+                "compare the two; take it (mv " + n.path + " " + conf +
+                    ") or remove it, then `jailbuild sync " + ctx.jail.root() + "`");
+        continue;
+      }
     }
     // What the file is, from where it lies and what it holds: a noun for the messages.
     std::string what = executable ? "an executable" : type_name(n.st.st_mode);

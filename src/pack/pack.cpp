@@ -458,8 +458,8 @@ PackResult pack_with_libarchive(const PackOptions& options) {
   result.archive = options.output;
   JailFs jail(options.dir);
   // The manifest's bytes go into the archive as they are; the parsed copy drives the pack.
-  const std::string manifest_text = read_manifest_text(jail);
-  const Manifest manifest = manifest_from_json(manifest_text, jail.path(manifest_file));
+  std::string manifest_text = read_manifest_text(jail);
+  Manifest manifest = manifest_from_json(manifest_text, jail.path(manifest_file));
   const int64_t mtime = archive_time(options, manifest);
   refuse_output_inside(options);
   remove_leftovers(options.output, result.warnings);
@@ -476,6 +476,16 @@ PackResult pack_with_libarchive(const PackOptions& options) {
   result.warnings.insert(result.warnings.end(), scan.warnings.begin(), scan.warnings.end());
   if (std::vector<std::string> problems = check_against_plan(scan.items, manifest.plan); !problems.empty())
     throw Error(options.dir, "cannot pack this jail:" + joined(problems));
+  // Private keys never leave the host by accident: left out, listed, and marked secret in the
+  // archive's manifest (which is then written anew, else byte for byte) so that unpack says the
+  // jail needs them instead of refusing an incomplete archive.
+  if (options.secrets == Secrets::leave_out) {
+    result.secrets = take_out_secrets(jail, scan.items, manifest.plan);
+    for (const std::string& s : result.secrets)
+      result.warnings.push_back(
+          s + ": a secret (a private key), left out of the archive (--include-secrets packs it)");
+    if (!result.secrets.empty()) manifest_text = manifest_to_json(manifest);
+  }
   mark_hardlinks(scan.items);
 
   // Record where the files came from, and the digest of every file the plan does not list.

@@ -77,6 +77,12 @@ JailScan scan_jail(const std::string& root, const Plan& plan, StateFiles state);
 /// the manifest describes (missing or different entries, setuid files, devices, non-UTF-8 names).
 std::vector<std::string> check_against_plan(const std::vector<PackItem>& items, const Plan& plan);
 
+/// Takes the secrets out of `items`: files the plan marks secret, and files of at most 64 KiB that
+/// hold a PEM private key (a site's TLS key the admin put in the jail, one a profile copied), except
+/// programs and libraries. Returns their jail paths; marks those the plan lists secret in `plan`, so
+/// that the archive's manifest says they were left out (unpack then warns instead of refusing).
+std::vector<std::string> take_out_secrets(const JailFs& jail, std::vector<PackItem>& items, Plan& plan);
+
 /// The newest ELF ABI tag of the jail's libc, as "3.2.0"; "" when there is none.
 std::string min_kernel_of(const JailFs& jail, const Plan& plan, std::vector<std::string>& warnings);
 

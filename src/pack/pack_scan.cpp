@@ -3,6 +3,7 @@
 // out) and the checks that the jail is what its manifest says. No archive code here (pack.cpp).
 #include "pack_internal.hpp"
 
+#include "jailbuild/decide.hpp"
 #include "jailbuild/elf.hpp"
 #include "jailbuild/error.hpp"
 #include "jailbuild/fd.hpp"
@@ -10,6 +11,7 @@
 #include "jailbuild/jailfs.hpp"
 #include "jailbuild/manifest.hpp"
 #include "jailbuild/mounts.hpp"
+#include "jailbuild/plan_builder.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -314,6 +316,7 @@ std::vector<std::string> check_against_plan(const std::vector<PackItem>& items, 
     if (e.path == "/") continue;
     auto it = found.find(e.path);
     if (it == found.end()) {
+      if (kept_absent(e)) continue; // a conffile the admin deleted: the archive has none either
       problems.push_back(e.path + " is in the manifest but missing from the jail");
       continue;
     }
@@ -324,6 +327,35 @@ std::vector<std::string> check_against_plan(const std::vector<PackItem>& items, 
       problems.push_back(e.path + " points to " + item.link_target + ", the manifest says " + e.source);
   }
   return problems;
+}
+
+std::vector<std::string> take_out_secrets(const JailFs& jail, std::vector<PackItem>& items, Plan& plan) {
+  std::unordered_map<std::string_view, PlanEntry*> planned;
+  for (PlanEntry& e : plan.entries)
+    planned.emplace(e.path, &e);
+  constexpr off_t most = 64 << 10; // far above a PEM key; larger files are not read for this
+  std::vector<std::string> secrets;
+  std::string head;
+  std::erase_if(items, [&](const PackItem& item) {
+    if (!S_ISREG(item.st.st_mode)) return false;
+    auto it = planned.find(item.path);
+    PlanEntry* entry = it == planned.end() ? nullptr : it->second;
+    bool secret = entry && entry->secret;
+    if (!secret && item.st.st_size <= most &&
+        !(entry && (entry->role == EntryRole::executable || entry->role == EntryRole::library))) {
+      UniqueFd fd(jail.open_read(item.path));
+      head.resize(static_cast<std::size_t>(item.st.st_size));
+      ssize_t n = ::pread(fd.get(), head.data(), head.size(), 0);
+      if (n < 0) throw system_error(jail.path(item.path), "cannot read", errno);
+      head.resize(static_cast<std::size_t>(n));
+      secret = is_private_key_text(head);
+    }
+    if (!secret) return false;
+    if (entry) entry->secret = true;
+    secrets.push_back(item.path);
+    return true;
+  });
+  return secrets;
 }
 
 /// The newest ABI tag of the jail's libc, as "3.2.0"; "" when none can be read.

@@ -9,6 +9,7 @@
 #include "jailbuild/pack.hpp"
 
 #include "jailbuild/assemble.hpp"
+#include "jailbuild/decide.hpp"
 #include "jailbuild/error.hpp"
 #include "jailbuild/fd.hpp"
 #include "jailbuild/jailfs.hpp"
@@ -145,7 +146,17 @@ public:
       extract(e);
     std::vector<std::string> missing;
     for (const PlanEntry& e : manifest_.plan.entries)
-      if (e.path != "/" && !seen_.count(e.path.substr(1))) missing.push_back(e.path);
+      // A conffile the packing host's admin deleted is not in the archive; only a conffile may be
+      // marked so (kept_absent()), never a program or library the jail needs.
+      if (e.path != "/" && !kept_absent(e) && !seen_.count(e.path.substr(1))) {
+        // A secret pack left out (a private key): the jail needs it, but from this host, not the
+        // archive. Only a file may be; its absence takes nothing the jail runs with from it.
+        if (e.secret && e.kind == EntryKind::file && e.role != EntryRole::executable &&
+            e.role != EntryRole::library)
+          secrets_.push_back(e.path);
+        else
+          missing.push_back(e.path);
+      }
     for (const auto* digests :
          {&manifest_.provenance->extra_digests, &manifest_.provenance->unverified_digests})
       for (const auto& [path, digest] : *digests)
@@ -156,6 +167,8 @@ public:
   }
 
   uint64_t entries() const { return entries_; }
+  /// The secrets the archive left out (pack without --include-secrets).
+  const std::vector<std::string>& secrets() const { return secrets_; }
   uint64_t bytes() const { return bytes_; }
 
 private:
@@ -309,6 +322,7 @@ private:
   const UnpackLimits& limits_;
   uint64_t entries_ = 0;
   uint64_t bytes_ = 0;
+  std::vector<std::string> secrets_;
   std::unordered_map<std::string, PlanEntry*> plan_;
   std::unordered_set<std::string> seen_; ///< relative paths extracted
   std::unordered_set<std::string> dirs_; ///< relative paths of directories extracted ("" the root)
@@ -435,6 +449,16 @@ UnpackResult unpack_with_libarchive(const UnpackOptions& options) {
   target.mark(jail);
   Extractor extractor(reader, jail, manifest, options.limits, entries);
   extractor.run();
+  if (!extractor.secrets().empty()) {
+    std::string paths;
+    for (const std::string& p : extractor.secrets())
+      paths += (paths.empty() ? "" : ", ") + p;
+    result.warnings.push_back("the archive left out " + std::to_string(extractor.secrets().size()) +
+                              " secret(s) the jail needs (" + paths +
+                              "): declare them on this host (create --file SRC:DEST) or copy them, then run "
+                              "`jailbuild sync " +
+                              result.dir + "`");
+  }
   const std::string sha256 = reader.finish();
   if (published && *published != sha256)
     throw Error(options.archive,

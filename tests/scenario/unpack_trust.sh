@@ -150,6 +150,43 @@ check "sync --all plans from this host's profiles: no shadow, no block device in
 run "$JB" mount "$copy"
 check "mount mounts nothing the archive asked for" '[ $rc -eq 0 ] && ! mountpoint -q "$copy/mnt"'
 
+# --- 2b. The admin's own files (--file) of an archive: host paths an archive never chooses ------------
+# The spec names /etc/shadow as the source of /etc/x, and a manifest entry says the same (with a
+# harmless copy archived, so that unpack accepts it): the next sync must copy nothing of /etc/shadow.
+own=$tmp/own
+rewrite "$tmp/jail.tar.zst" "$tmp/own.tar.zst" '
+m["spec"]["files"] = [{"source": "/etc/shadow", "dest": "/etc/x", "secret": False}]
+base = next(e for e in m["entries"] if e["kind"] == "file")
+x = dict(base)
+x.update(path="/etc/x", role="config", origin="--file", source="/etc/shadow",
+         digest=hashlib.sha256(b"decoy\n").hexdigest())
+m["entries"].append(x)
+info = tarfile.TarInfo("etc/x")
+info.mode = 0o644
+info.size = 6
+added.append((info, b"decoy\n"))'
+run "$JB" unpack "$tmp/own.tar.zst" "$own" --state-dir "$tmp/state-own" --config-dir "$tmp/state-own.config" -q
+check "an archive naming /etc/shadow as an own file: unpack goes on and warns" \
+  '[ $rc -eq 0 ] && grep -q "^jailbuild: warning: .*file(s) of the admin.s own" <<<"$err" || { echo "$err"; false; }'
+check "... and drops it from the spec" '! grep -q "/etc/shadow" <<<"$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[\"spec\"])" "$own/.jailbuild/manifest.json")"'
+rm -f "$own/etc/x" # as if a jailed process could remove it: sync must not "restore" it from /etc/shadow
+run "$JB" sync --all --state-dir "$tmp/state-own" --config-dir "$tmp/state-own.config"
+shadow_line=$(head -1 /etc/shadow)
+check "sync copies nothing of /etc/shadow into the jail" \
+  '[ $rc -le 1 ] && ! grep -rqsF -- "$shadow_line" "$own/etc" && [ ! -e "$own/etc/x" ] || { echo "$out$err"; false; }'
+
+# --- 2c. The marks that let an entry be missing (kept_absent: a conffile the admin deleted; secret: a
+# key pack left out) cannot take a program or a library out of a jail: an archive without its libc,
+# whose manifest marks it both, is refused as incomplete.
+rewrite "$tmp/jail.tar.zst" "$tmp/nolibc.tar.zst" '
+libc = next(e for e in m["entries"] if e["kind"] == "file" and e["path"].split("/")[-1].startswith("libc.so"))
+libc["kept_absent"] = True
+libc["secret"] = True
+members[:] = [x for x in members if "/" + x.name != libc["path"]]'
+run "$JB" unpack "$tmp/nolibc.tar.zst" "$tmp/nolibc" --state-dir "$tmp/state-nolibc" --config-dir "$tmp/state-nolibc.config" -q
+check "an archive leaving out libc, marked kept absent and secret: refused as incomplete, DIR removed" \
+  '[ $rc -eq 2 ] && grep -q "incomplete archive" <<<"$err" && [ ! -e "$tmp/nolibc" ] || { echo "$err"; false; }'
+
 # --- 3. A service this host has no profile for ----------------------------------------------------
 rewrite "$tmp/jail.tar.zst" "$tmp/unknown.tar.zst" "$(attack "$tmp/unknown")
 m['spec']['services'].append('evil')"

@@ -260,12 +260,12 @@ TEST_CASE("decide: configuration follows dpkg's conffile rules") {
     CHECK(only_records(d));
     CHECK(d.changes.empty());
   }
-  SUBCASE("missing from the jail: restored") {
+  SUBCASE("deleted in the jail: kept deleted, as dpkg keeps a removed conffile") {
     w.jail.dirs["/etc"].entries.clear();
     w.desired.entries = {now};
     Decision d = w.decide();
-    CHECK(ops_at(d, conf) == std::vector<Op>{Op::install});
-    CHECK(change_at(d, conf)->kind == ChangeKind::restored);
+    CHECK(ops_at(d, conf) == std::vector<Op>{Op::keep_absent});
+    CHECK(change_at(d, conf)->kind == ChangeKind::removed_local);
   }
   SUBCASE("new on the host, a file of the jail's own already there: conflict") {
     w.recorded.entries.clear();
@@ -424,13 +424,16 @@ TEST_CASE("decide: a symlink planted where a directory was is never followed") {
 TEST_CASE("decide: what went missing is restored") {
   World w;
   w.kept(dir_entry("/etc", 0755));
-  w.kept(file_entry("/etc/passwd", "p", EntryRole::config));
+  PlanEntry passwd = file_entry("/etc/passwd", "p", EntryRole::config);
+  passwd.kind = EntryKind::generated; // jailbuild's own: restored, never kept deleted like a conffile
+  w.kept(passwd);
+  w.kept(file_entry("/usr/lib/libc.so.6", "c", EntryRole::library));
   w.kept(link_entry("/bin", "usr/bin"));
   w.kept(device_entry("/dev/null", 1, 3));
   w.jail.dirs.clear();
   w.jail.dirs["/"].state = JailListing::Dir::State::present; // the jail root is empty
   Decision d = w.decide();
-  for (const char* path : {"/etc", "/etc/passwd", "/bin", "/dev/null"}) {
+  for (const char* path : {"/etc", "/etc/passwd", "/usr/lib/libc.so.6", "/bin", "/dev/null"}) {
     CAPTURE(path);
     REQUIRE(change_at(d, path));
     CHECK(change_at(d, path)->kind == ChangeKind::restored);
@@ -507,4 +510,141 @@ TEST_CASE("decide: a file planted where a directory was: what lay below it is be
   CHECK(change_at(d, "/var/cache/README")->kind == ChangeKind::tampered);
   CHECK(change_at(d, "/var/cache/README")->detail == "a parent is not a directory; left in place");
   CHECK(d.actions.empty());
+}
+
+TEST_CASE("decide: a conffile the admin deleted stays deleted, as dpkg keeps a removed conffile") {
+  World w;
+  const std::string conf = "/etc/nginx/sites-enabled/default";
+  w.kept(dir_entry("/etc"));
+  PlanEntry& rec = w.installed(file_entry(conf, "host", EntryRole::config));
+  PlanEntry now = file_entry(conf, "host", EntryRole::config);
+  w.jail.dirs["/etc/nginx/sites-enabled"].entries.clear(); // rm sites-enabled/default
+
+  SUBCASE("first seen: reported once as removed-local, recorded as kept absent, never restored") {
+    w.desired.entries = {now};
+    for (Differences differences : {Differences::report, Differences::replace, Differences::enforce}) {
+      CAPTURE(static_cast<int>(differences));
+      Decision d = w.decide(differences); // sync, sync --force and a create re-run alike
+      CHECK(ops_at(d, conf) == std::vector<Op>{Op::keep_absent});
+      REQUIRE(change_at(d, conf));
+      CHECK(change_at(d, conf)->kind == ChangeKind::removed_local);
+      CHECK(to_string(change_at(d, conf)->kind) == "removed-local");
+    }
+  }
+  SUBCASE("already kept absent, the plan reused: nothing to do, nothing to say") {
+    rec.kept_absent = true;
+    rec.jail_stamp = {};
+    Decision d = jailbuild::decide(w.recorded, w.recorded, w.jail, Differences::report);
+    CHECK(d.actions.empty());
+    CHECK(d.changes.empty());
+  }
+  SUBCASE("already kept absent, planned again with the host unchanged: recorded again, silently") {
+    rec.kept_absent = true;
+    w.desired.entries = {now};
+    Decision d = w.decide();
+    CHECK(ops_at(d, conf) == std::vector<Op>{Op::keep_absent});
+    CHECK(!change_at(d, conf));
+  }
+  SUBCASE("already kept absent, changed on the host: still not restored, said once") {
+    rec.kept_absent = true;
+    now.digest = "newer";
+    now.source_stamp.mtime_ns += 60;
+    w.desired.entries = {now};
+    Decision d = w.decide(Differences::enforce);
+    CHECK(ops_at(d, conf) == std::vector<Op>{Op::keep_absent});
+    REQUIRE(change_at(d, conf));
+    CHECK(change_at(d, conf)->kind == ChangeKind::removed_local);
+    CHECK(contains(change_at(d, conf)->detail, "changed on the host"));
+  }
+  SUBCASE("put back by the admin as the host has it: tracked again") {
+    rec.kept_absent = true;
+    rec.jail_stamp = {};
+    w.edit_in_jail(conf, "host");
+    Decision d = jailbuild::decide(w.recorded, w.recorded, w.jail, Differences::report);
+    CHECK(ops_at(d, conf) == std::vector<Op>{Op::record});
+    CHECK(d.changes.empty());
+  }
+  SUBCASE("put back by the admin with content of their own: a local edit from now on") {
+    rec.kept_absent = true;
+    rec.jail_stamp = {};
+    w.edit_in_jail(conf, "mine");
+    Decision d = jailbuild::decide(w.recorded, w.recorded, w.jail, Differences::report);
+    REQUIRE(ops_at(d, conf) == std::vector<Op>{Op::record});
+    CHECK(d.actions[0].stamp == FileStamp{});
+    CHECK(change_at(d, conf)->kind == ChangeKind::kept_local);
+  }
+  SUBCASE("no longer planned: nothing to remove") {
+    rec.kept_absent = true;
+    Decision d = w.decide();
+    CHECK(ops_at(d, conf).empty());
+    CHECK(!change_at(d, conf));
+  }
+}
+
+TEST_CASE("decide: only conffiles are kept deleted; a manifest's mark on anything else is ignored") {
+  World w;
+  PlanEntry lib = file_entry("/usr/lib/libc.so.6", "c", EntryRole::library);
+  lib.kept_absent = true; // an archive's manifest may say so: the jail needs its libc all the same
+  PlanEntry passwd = file_entry("/etc/passwd", "p", EntryRole::config);
+  passwd.kind = EntryKind::generated;
+  passwd.kept_absent = true;
+  w.recorded.entries = {lib, passwd};
+  w.desired.entries = {file_entry("/usr/lib/libc.so.6", "c", EntryRole::library), passwd};
+  w.desired.entries[1].kept_absent = false;
+  CHECK(!kept_absent(lib));
+  CHECK(!kept_absent(passwd));
+  Decision d = w.decide();
+  for (const char* path : {"/usr/lib/libc.so.6", "/etc/passwd"}) {
+    CAPTURE(path);
+    CHECK(ops_at(d, path) == std::vector<Op>{Op::install});
+    CHECK(change_at(d, path)->kind == ChangeKind::restored);
+  }
+}
+
+TEST_CASE("decide: a conflict stays reported until FILE.jailbuild-new is taken or removed") {
+  World w;
+  const std::string conf = "/etc/app.conf";
+  const std::string beside = conf + ".jailbuild-new";
+  // After the conflict: the manifest records the host's digest and the stamp of the jail's edit.
+  PlanEntry& rec = w.installed(file_entry(conf, "host", EntryRole::config));
+  rec.jail_stamp = {};
+  w.edit_in_jail(conf, "local");
+  w.desired.entries = {file_entry(conf, "host", EntryRole::config)};
+
+  SUBCASE("still there: a conflict every run, nothing written") {
+    w.jail.add(beside, file_stat(900));
+    Decision d = w.decide();
+    REQUIRE(change_at(d, conf));
+    CHECK(change_at(d, conf)->kind == ChangeKind::conflict);
+    CHECK(contains(change_at(d, conf)->detail, "unresolved"));
+    CHECK(ops_at(d, beside).empty());
+    CHECK(only_records(d));
+  }
+  SUBCASE("removed by the admin: the jail's edit is kept, no conflict") {
+    Decision d = w.decide();
+    CHECK(change_at(d, conf)->kind == ChangeKind::kept_local);
+  }
+  SUBCASE("taken by a copy: resolved, and the stale FILE.jailbuild-new of root's removed") {
+    w.jail.add(beside, file_stat(900));
+    w.edit_in_jail(conf, "host");
+    Decision d = w.decide();
+    CHECK(!change_at(d, conf));
+    CHECK(ops_at(d, beside) == std::vector<Op>{Op::remove});
+    CHECK(change_at(d, beside)->kind == ChangeKind::removed);
+  }
+  SUBCASE("a FILE.jailbuild-new that is not jailbuild's is never removed") {
+    struct stat st = file_stat(900);
+    st.st_uid = 33; // a service's
+    w.jail.add(beside, st);
+    w.edit_in_jail(conf, "host");
+    Decision d = w.decide();
+    CHECK(ops_at(d, beside).empty());
+  }
+  SUBCASE("changed on the host again: the host's new version is written beside it") {
+    w.jail.add(beside, file_stat(900));
+    w.desired.entries[0].digest = "newer";
+    Decision d = w.decide();
+    CHECK(ops_at(d, conf) == std::vector<Op>{Op::install_beside});
+    CHECK(change_at(d, conf)->kind == ChangeKind::conflict);
+  }
 }

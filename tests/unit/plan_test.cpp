@@ -292,3 +292,58 @@ TEST_CASE("parse_writable: PATH[:USER[:GROUP]], www-data unless a user is given"
   // What the path may be is check_spec()'s to judge, after parsing.
   CHECK(parse_writable("/etc:www-data").path == "/etc");
 }
+
+TEST_CASE("excluded_by: a glob over jail paths, * stops at /, a directory covers what is below it") {
+  CHECK(excluded_by("/etc/nginx/sites-enabled/default", "/etc/nginx/sites-enabled/default"));
+  CHECK(excluded_by("/etc/nginx/sites-enabled/default", "/etc/nginx/sites-enabled/*"));
+  CHECK(excluded_by("/etc/nginx/sites-enabled/default", "/etc/nginx/sites-enabled"));
+  CHECK(excluded_by("/etc/php/8.2/fpm/pool.d/www.conf", "/etc/php/*/fpm/pool.d/www.conf"));
+  CHECK_FALSE(excluded_by("/etc/nginx/sites-enabled/default", "/etc/*/default")); // * is one component
+  CHECK_FALSE(excluded_by("/etc/nginx/sites-enabled-old", "/etc/nginx/sites-enabled"));
+  CHECK_FALSE(excluded_by("/etc", "/etc/nginx"));
+}
+
+TEST_CASE("check_exclude: absolute, clean, not the whole jail") {
+  check_exclude("/etc/nginx/sites-enabled/*");
+  for (const char* bad :
+       {"", "etc/x", "/", "/*", "/etc/", "/etc/../usr", "/etc//x", "/etc/./x", "/etc/\nx"}) {
+    CAPTURE(bad);
+    CHECK_THROWS_AS(check_exclude(bad), Error);
+  }
+}
+
+TEST_CASE("without_excluded: leaves out what the admin excludes, refuses what the jail needs") {
+  auto entry = [](const std::string& path, EntryKind kind, EntryRole role) {
+    PlanEntry e;
+    e.path = path;
+    e.kind = kind;
+    e.role = role;
+    e.requested_by = "test";
+    return e;
+  };
+  std::vector<PlanEntry> entries = {entry("/", EntryKind::directory, EntryRole::system),
+                                    entry("/etc", EntryKind::directory, EntryRole::config),
+                                    entry("/etc/app", EntryKind::directory, EntryRole::config),
+                                    entry("/etc/app/a.conf", EntryKind::file, EntryRole::config),
+                                    entry("/etc/app/b.conf", EntryKind::file, EntryRole::config),
+                                    entry("/etc/passwd", EntryKind::generated, EntryRole::config),
+                                    entry("/usr/lib/libc.so.6", EntryKind::file, EntryRole::library),
+                                    entry("/usr/bin/app", EntryKind::file, EntryRole::executable),
+                                    entry("/dev/null", EntryKind::device, EntryRole::system)};
+  std::vector<std::string> warnings;
+  std::vector<PlanEntry> kept = without_excluded(entries, {"/etc/app/a.conf"}, warnings);
+  CHECK(kept.size() == entries.size() - 1);
+  CHECK(
+      std::none_of(kept.begin(), kept.end(), [](const PlanEntry& e) { return e.path == "/etc/app/a.conf"; }));
+  CHECK(warnings.empty());
+  kept = without_excluded(entries, {"/etc/app"}, warnings);
+  CHECK(kept.size() == entries.size() - 3);
+  without_excluded(entries, {"/etc/nothing"}, warnings);
+  REQUIRE(warnings.size() == 1);
+  CHECK(contains(warnings[0], "matches nothing"));
+  for (const char* needed :
+       {"/usr/lib/libc.so.6", "/usr/lib/*", "/usr", "/usr/bin/app", "/dev/null", "/etc/passwd"}) {
+    CAPTURE(needed);
+    CHECK_THROWS_AS(without_excluded(entries, {needed}, warnings), Error);
+  }
+}

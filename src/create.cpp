@@ -83,6 +83,8 @@ CreateResult create_jail(const CreateOptions& options) {
     // The admin's intent, outside the jail: what sync applies from now on. The built-in profile
     // directory and CONFIG/profiles.d are found again on every run; only the admin's extras are kept.
     Definition definition{result.dir, spec};
+    // The pools the planner took when none were named: the definition says which, as the manifest does.
+    definition.spec.pools = result.plan.spec.pools;
     const std::vector<std::string>& dirs = spec.profile_dirs;
     definition.spec.profile_dirs.assign(dirs.begin() + std::min<std::ptrdiff_t>(2, std::ssize(dirs)),
                                         dirs.end());

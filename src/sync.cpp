@@ -64,6 +64,10 @@ SyncReport sync_jail(const std::string& dir, const SyncOptions& options) {
   // that has none yet.
   const bool defined = options.definition.has_value();
   JailSpec spec = defined ? *options.definition : old.plan.spec;
+  // A definition that names no pools means the pools recorded when the jail was first planned (the
+  // planner records every pool it took): a pool added on the host later enters no jail that did not
+  // ask for it, and a no-op sync of such a definition does not plan again.
+  if (defined && spec.pools.empty()) spec.pools = old.plan.spec.pools;
   // The spec is checked as the command line's is, also when the plan is reused: a jail made by an
   // older jailbuild may ask for a writable system directory or a bind that is refused now, and an
   // admin's edit of a definition is checked as the command line would be.

@@ -35,4 +35,10 @@ check "sessions dir 1733 root" '[ "$(stat -c %a:%u "$jail/var/lib/php/sessions")
 check "jail registered" 'grep -qx "$jail" "$tmp/state/jails"'
 check "manifest root-only" '[ "$(stat -c %a:%u "$jail/.jailbuild")" = "700:0" ]'
 check "re-run of create is idempotent" '"$JB" create "$jail" --with nginx,php-fpm --writable /var/www/data:www-data --state-dir "$tmp/state" --config-dir "$tmp/state.config" --json | python3 -c "import json,sys; d=json.load(sys.stdin); sys.exit(0 if d[\"bytes_written\"] == 0 else 1)"'
+# The definition create wrote names the pools it took (none were given), so a no-op sync by name
+# reuses its plan (it planned on every run when the definition and the manifest disagreed on them).
+name=$(basename "$jail")
+check "the definition names the pools create took" 'grep -q "^pools = \[" "$tmp/state.config/jails/$name.toml"'
+sleep 2.1 # the plan's inputs are older than the 2 s that would make them racy
+check "a no-op sync by name does not plan again" '"$JB" sync "$name" --state-dir "$tmp/state" --config-dir "$tmp/state.config" --json | grep -q "\"planned\": false"'
 finish

@@ -332,6 +332,7 @@ private:
       ++written_;
       break;
     case Action::Op::symlink:
+      e->kept_absent = false;
       jail_.make_symlink(a.path, e->source);
       ++written_;
       break;

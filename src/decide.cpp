@@ -289,23 +289,20 @@ private:
     change(ChangeKind::removed, path, "stale: " + e.path + " holds the host's version now");
   }
 
-  /// A file copied from the host's configuration: dpkg's conffile. Generated files (passwd, group)
-  /// are jailbuild's own and the jail needs them: restored like programs and libraries.
-  static bool is_conffile(const PlanEntry& e) {
-    return e.kind == EntryKind::file && e.role == EntryRole::config && !e.secret;
-  }
-
   /// A conffile recorded as installed is gone from the jail: the admin deleted it. dpkg keeps a
   /// removed conffile removed through every upgrade (only --force-confmiss brings it back), and
   /// admins rely on it (rm sites-enabled/default); so do we, under --force and create too. Said when
   /// first seen and when the host's version changes, then silent: a no-op sync stays a no-op.
   void keep_deleted(std::size_t i, const PlanEntry& rec) {
     const PlanEntry& e = entry(i);
+    const bool link = e.kind == EntryKind::symlink;
+    const bool host_changed = link ? rec.source != e.source : !(rec.source_stamp == e.source_stamp);
     if (!rec.kept_absent)
       change(ChangeKind::removed_local, e.path,
-             "deleted in the jail; kept deleted, as dpkg keeps a removed conffile (copy the host's " +
-                 e.source + " there to have it back)");
-    else if (!(rec.source_stamp == e.source_stamp))
+             "deleted in the jail; kept deleted, as dpkg keeps a removed conffile (" +
+                 (link ? "ln -s " + e.source + " " + e.path : "copy the host's " + e.source + " there") +
+                 " to have it back)");
+    else if (host_changed)
       change(ChangeKind::removed_local, e.path, "changed on the host; still kept deleted in the jail");
     if (!e.kept_absent) add(Action::Op::keep_absent, i, &rec);
   }
@@ -339,9 +336,16 @@ private:
     const PlanEntry& e = entry(i);
     Seen s = seen(jail_, e.path);
     if (!unless_blocked(s, e.path)) return;
+    if (s.state == Seen::State::absent && rec && is_conffile(e) && is_conffile(*rec)) {
+      keep_deleted(i, *rec); // a2dissite's work: sites-enabled/default stays gone
+      return;
+    }
     if (s.state == Seen::State::present) {
       const JailFs::Listed& l = *s.entry;
-      if (S_ISLNK(l.st.st_mode) && l.link == e.source) return;
+      if (S_ISLNK(l.st.st_mode) && l.link == e.source) {
+        if (e.kept_absent) add(Action::Op::record, i, nullptr); // put back by the admin: ours again
+        return;
+      }
       if (S_ISDIR(l.st.st_mode)) {
         change(ChangeKind::tampered, e.path, "a directory stands where a symlink should be; left in place");
         return;
@@ -415,6 +419,17 @@ private:
 };
 
 } // namespace
+
+bool is_conffile(const PlanEntry& e) {
+  if (e.secret) return false;
+  if (e.kind == EntryKind::file) return e.role == EntryRole::config;
+  if (e.kind != EntryKind::symlink || !e.path.starts_with("/etc/")) return false;
+  // Where the link leads, lexically (the jail's own tree is never looked at here).
+  const std::string target = e.source.starts_with("/")
+                                 ? normalize_path(e.source)
+                                 : normalize_path(e.path.substr(0, e.path.rfind('/') + 1) + e.source);
+  return target.starts_with("/etc/");
+}
 
 std::string_view to_string(ChangeKind kind) {
   switch (kind) {

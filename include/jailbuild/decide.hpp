@@ -85,15 +85,20 @@ Seen seen(const JailListing& jail, std::string_view path);
 /// one link, a known digest. Its digest is then the recorded one, without reading 100 MB again.
 bool unchanged_since_recorded(const PlanEntry& recorded, const struct stat& st);
 
-/// Whether a manifest entry is a conffile the admin deleted, which no run restores: a file copied
-/// from the host's configuration (dpkg's conffiles) marked kept_absent. What jailbuild writes itself
-/// (passwd, group: generated) and executables, libraries and data are restored whatever a manifest
-/// says, so an archive's manifest cannot use the mark to leave a jail without its libraries. A secret
-/// (a key pack leaves out of archives) missing from the jail is restored too: its absence after an
-/// unpack is not the admin's intent, and the admin drops a secret from the definition, not the jail.
+/// Whether the admin may delete an entry in the jail for good, as dpkg keeps a removed conffile
+/// removed: a file copied from the host's configuration, or a configuration symlink, one in /etc that
+/// leads into /etc (`sites-enabled/default`, php's `conf.d/20-x.ini`: what a2dissite or phpdismod
+/// removes, and no upgrade brings back). Not what jailbuild writes itself (passwd, group: generated),
+/// not executables, libraries and data, not a link that leads out of /etc (`/etc/alternatives/*`,
+/// `/etc/localtime`: programs need those), not a secret (a key pack leaves out of archives: its
+/// absence after an unpack is not the admin's intent; the admin drops it from the definition).
+bool is_conffile(const PlanEntry& entry);
+
+/// Whether a manifest entry is such an entry the admin deleted (marked kept_absent), which no run
+/// restores. Anything else is restored whatever a manifest says, so an archive's manifest cannot use
+/// the mark to leave a jail without its libraries.
 inline bool kept_absent(const PlanEntry& recorded) {
-  return recorded.kept_absent && recorded.kind == EntryKind::file && recorded.role == EntryRole::config &&
-         !recorded.secret;
+  return recorded.kept_absent && is_conffile(recorded);
 }
 
 /// Whose side decide() takes where the jail holds something jailbuild did not put there.

@@ -41,4 +41,18 @@ name=$(basename "$jail")
 check "the definition names the pools create took" 'grep -q "^pools = \[" "$tmp/state.config/jails/$name.toml"'
 sleep 2.1 # the plan's inputs are older than the 2 s that would make them racy
 check "a no-op sync by name does not plan again" '"$JB" sync "$name" --state-dir "$tmp/state" --config-dir "$tmp/state.config" --json | grep -q "\"planned\": false"'
+# Debian's sites-enabled/default is a symlink: deleted in the jail (the issue's case: it came back
+# twice and the jailed nginx listened on 0.0.0.0:80), it stays deleted through sync and create.
+opts=(--state-dir "$tmp/state" --config-dir "$tmp/state.config")
+if [ -L "$jail/etc/nginx/sites-enabled/default" ]; then
+  rm "$jail/etc/nginx/sites-enabled/default"
+  out=$("$JB" sync "$name" "${opts[@]}" 2>&1)
+  check "sites-enabled/default deleted in the jail: sync says removed-local and keeps it deleted" \
+    'grep -q "sites-enabled/default" <<<"$out" && grep -qi "kept deleted" <<<"$out" && [ ! -L "$jail/etc/nginx/sites-enabled/default" ]'
+  "$JB" sync "$name" "${opts[@]}" -q
+  "$JB" create "$jail" --with nginx,php-fpm --writable /var/www/data:www-data "${opts[@]}" -q
+  check "... and so do the next sync and a create re-run" '[ ! -e "$jail/etc/nginx/sites-enabled/default" ] && [ ! -L "$jail/etc/nginx/sites-enabled/default" ]'
+else
+  skip 2 "sites-enabled/default: this host's nginx has none"
+fi
 finish

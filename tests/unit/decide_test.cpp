@@ -648,3 +648,70 @@ TEST_CASE("decide: a conflict stays reported until FILE.jailbuild-new is taken o
     CHECK(change_at(d, conf)->kind == ChangeKind::conflict);
   }
 }
+
+TEST_CASE("decide: a configuration symlink the admin deleted stays deleted; a link out of /etc is restored") {
+  // sites-enabled/default on Debian is a symlink: rm (or a2dissite) must survive sync and create,
+  // as for a conffile. A link that leads out of /etc (alternatives, localtime) is what programs use.
+  World w;
+  const std::string site = "/etc/nginx/sites-enabled/default", module = "/etc/php/8.2/fpm/conf.d/20-x.ini";
+  const std::string alt = "/etc/alternatives/php", available = "/etc/nginx/sites-available/default";
+  w.kept(dir_entry("/etc"));
+  w.installed(link_entry(site, available));
+  w.installed(link_entry(module, "../../mods-available/x.ini"));
+  w.installed(link_entry(alt, "/usr/bin/php8.2"));
+  auto recorded = [&](const std::string& path) -> PlanEntry& {
+    return *std::find_if(w.recorded.entries.begin(), w.recorded.entries.end(),
+                         [&](const PlanEntry& e) { return e.path == path; });
+  };
+  CHECK(is_conffile(recorded(site)));
+  CHECK(is_conffile(recorded(module)));
+  CHECK(!is_conffile(recorded(alt)));
+  CHECK(!is_conffile(link_entry("/etc/x", "../usr/lib/x"))); // leads out of /etc
+  CHECK(!is_conffile(link_entry("/usr/lib/libx.so", "libx.so.1")));
+  w.jail.dirs["/etc/nginx/sites-enabled"].entries.clear(); // rm sites-enabled/default
+  w.jail.dirs["/etc/php/8.2/fpm/conf.d"].entries.clear();
+  w.jail.dirs["/etc/alternatives"].entries.clear();
+
+  SUBCASE("kept deleted under sync, --force and create; the link out of /etc restored") {
+    w.desired.entries = w.recorded.entries;
+    for (Differences differences : {Differences::report, Differences::replace, Differences::enforce}) {
+      CAPTURE(static_cast<int>(differences));
+      Decision d = w.decide(differences);
+      for (const std::string& path : {site, module}) {
+        CAPTURE(path);
+        CHECK(ops_at(d, path) == std::vector<Op>{Op::keep_absent});
+        REQUIRE(change_at(d, path));
+        CHECK(change_at(d, path)->kind == ChangeKind::removed_local);
+      }
+      CHECK(contains(change_at(d, site)->detail, "ln -s " + available + " " + site));
+      CHECK(ops_at(d, alt) == std::vector<Op>{Op::symlink});
+      REQUIRE(change_at(d, alt));
+      CHECK(change_at(d, alt)->kind == ChangeKind::restored);
+    }
+  }
+  SUBCASE("already kept absent: nothing to do; the host's link changed: said, still not made") {
+    recorded(site).kept_absent = true;
+    recorded(site).jail_stamp = {};
+    Plan kept;
+    kept.entries = {recorded(site)};
+    Decision same = jailbuild::decide(kept, kept, w.jail, Differences::report);
+    CHECK(same.actions.empty());
+    CHECK(same.changes.empty());
+    Plan moved_plan = kept;
+    moved_plan.entries[0].source = available + "-new";
+    moved_plan.entries[0].kept_absent = false;
+    Decision moved = jailbuild::decide(kept, moved_plan, w.jail, Differences::enforce);
+    CHECK(ops_at(moved, site) == std::vector<Op>{Op::keep_absent});
+    REQUIRE(change_at(moved, site));
+    CHECK(contains(change_at(moved, site)->detail, "changed on the host"));
+  }
+  SUBCASE("put back by the admin: tracked again") {
+    recorded(site).kept_absent = true;
+    w.jail.add(site, typed_stat(S_IFLNK, 0777), available);
+    Plan kept;
+    kept.entries = {recorded(site)};
+    Decision d = jailbuild::decide(kept, kept, w.jail, Differences::report);
+    CHECK(ops_at(d, site) == std::vector<Op>{Op::record});
+    CHECK(d.changes.empty());
+  }
+}

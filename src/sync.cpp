@@ -136,6 +136,15 @@ SyncReport sync_jail(const std::string& dir, const SyncOptions& options) {
     write_manifest(jail, next);
     report.manifest_written = true;
   }
+  // The snippets follow the host's pools (a socket or a docroot changed) and the definition. Only a
+  // definition's spec names files outside the jail: a manifest's name is the jail's to choose.
+  if (defined) {
+    try {
+      report.snippets = keep_nginx_snippets(options.config_dir, spec, report.dir);
+    } catch (const Error& e) {
+      report.warnings.push_back(std::string("nginx snippet not kept: ") + e.what());
+    }
+  }
   return report;
 }
 

@@ -187,8 +187,9 @@ std::string jail_nginx_snippets(const std::string& jail_dir, const std::vector<s
 }
 
 std::vector<SnippetFile> keep_nginx_snippets(const std::string& config_dir, const JailSpec& spec,
-                                             const std::string& jail_dir) {
+                                             const std::string& jail_dir, SnippetCheck check) {
   if (std::optional<std::string> why = invalid_jail_name(spec.name)) throw Error(spec.name, *why);
+  if (check == SnippetCheck::if_missing && !files_of(config_dir + "/nginx", spec.name).empty()) return {};
   std::map<std::string, std::string> wanted; // file name -> text
   const bool php = std::any_of(spec.services.begin(), spec.services.end(),
                                [](const std::string& s) { return s == "php-fpm" || s == "php-runtime"; });

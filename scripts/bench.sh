@@ -14,7 +14,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=$here/build-release
 results=$build/bench
-sections=(deps create sync pack audit)
+sections=(deps create sync pack audit sites)
 only=""
 runs=20
 python=/usr/bin/python3
@@ -345,6 +345,61 @@ bench_audit() {
   rm -rf "$work"
   bar "audit without integrity / find -perm walk" "$(ratio "$rules_ms" "$find_ms")" 2 "x"
   bar "audit with integrity / sha256sum" "$(ratio "$integrity_ms" "$sha_ms")" 1.5 "x"
+}
+
+# --- sites: one jail per site (issue #12): a per-site php-fpm jail and the runtime-only jail -------------
+# jail_size DIR: "N files, B bytes" (du -sb: the bytes of the files, not the blocks).
+jail_size() {
+  printf '%s files, %s bytes' "$(find "$1" -type f | wc -l)" "$(du -sb "$1" | cut -f1)"
+}
+
+bench_sites() {
+  echo "== sites: create of the full nginx + php-fpm jail vs a php-fpm --pool jail vs the php-runtime jail"
+  can_build_jails || return 0
+  local work fpm php pool
+  work=$(mktemp -d /srv/jb-bench-sites.XXXXXX) # not /tmp: see bench_create
+  chmod 755 "$work"
+  fpm=$(ls /usr/sbin/php-fpm* | head -n1)
+  php=${fpm#/usr/sbin/php-fpm}
+  # The host's first pool without chroot: what a per-site jail takes.
+  pool=$( (grep -L '^[[:space:]]*chroot[[:space:]]*=' /etc/php/"$php"/fpm/pool.d/*.conf 2>/dev/null || true) | head -n1)
+  [ -z "$pool" ] || pool=$(sed -n 's/^[[:space:]]*\[\([^]]*\)\].*/\1/p' "$pool" | head -n1)
+  if [ -z "$pool" ]; then
+    echo "  skipped: the host's php-fpm $php has no pool without chroot"
+    rm -rf "$work"
+    return 0
+  fi
+  # The runtime-only jail needs a host pool whose workers chroot into it. The host's configuration never
+  # changes: jailbuild runs in a mount namespace of its own with a private pool.d (the host's pools and
+  # one with chroot) over the real one. unshare and the bind mount are inside the timed command (~2 ms).
+  mkdir -p "$work/pool.d"
+  cp /etc/php/"$php"/fpm/pool.d/*.conf "$work/pool.d/"
+  printf '[rt]\nuser = www-data\ngroup = www-data\nlisten = /run/php/jb-bench-rt.sock\npm = static\npm.max_children = 1\nchroot = %s\n' \
+    "$work/rt" >"$work/pool.d/zz-jb-bench-rt.conf"
+  local ns
+  ns="unshare -m --propagation private sh -c $(q 'mount --bind "$1" "/etc/php/$2/fpm/pool.d" && shift 2 && exec "$@"') sh $(q "$work/pool.d" "$php")"
+  local common=(--state-dir "$work/state" --config-dir "$work/config" -q)
+  local json=$results/sites.json create_runs=$((runs < 10 ? runs : 10))
+  hyperfine --style none --warmup 1 --runs "$create_runs" --export-json "$json" \
+    --prepare "rm -rf $(q "$work/full" "$work/pool" "$work/rt")" \
+    --command-name "create --with nginx,php-fpm" "$(q "$build/jailbuild" create "$work/full" --with nginx,php-fpm "${common[@]}")" \
+    --command-name "create --with php-fpm --pool $pool" "$(q "$build/jailbuild" create "$work/pool" --with php-fpm --pool "$pool" "${common[@]}")" \
+    --command-name "create --with php-runtime --pool rt" "$ns $(q "$build/jailbuild" create "$work/rt" --with php-runtime --pool rt "${common[@]}")" \
+    >"$results/sites-hyperfine.txt"
+  # --prepare removed the last timed run's jails: made once more to measure them.
+  "$build/jailbuild" create "$work/full" --with nginx,php-fpm "${common[@]}"
+  "$build/jailbuild" create "$work/pool" --with php-fpm --pool "$pool" "${common[@]}"
+  sh -c "$ns $(q "$build/jailbuild" create "$work/rt" --with php-runtime --pool rt "${common[@]}")"
+  local full_ms pool_ms rt_ms
+  full_ms=$(median_ms "$json" 0)
+  pool_ms=$(median_ms "$json" 1)
+  rt_ms=$(median_ms "$json" 2)
+  printf '  %-34s create %8s ms, %s\n' "full nginx + php-fpm jail:" "$full_ms" "$(jail_size "$work/full")"
+  printf '  %-34s create %8s ms, %s (%sx the full jail'"'"'s time)\n' "php-fpm --pool $pool:" "$pool_ms" \
+    "$(jail_size "$work/pool")" "$(ratio "$pool_ms" "$full_ms")"
+  printf '  %-34s create %8s ms, %s (%sx the full jail'"'"'s time)\n' "php-runtime (pool rt, chroot):" "$rt_ms" \
+    "$(jail_size "$work/rt")" "$(ratio "$rt_ms" "$full_ms")"
+  rm -rf --one-file-system "$work"
 }
 
 # --- Setup: the tools, and a Release build -----------------------------------------------------------

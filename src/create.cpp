@@ -8,6 +8,7 @@
 #include "jailbuild/hostfs.hpp"
 #include "jailbuild/jail_lock.hpp"
 #include "jailbuild/jailfs.hpp"
+#include "jailbuild/nginx_snippet.hpp"
 #include "jailbuild/plan_builder.hpp"
 #include "jailbuild/registry.hpp"
 
@@ -93,6 +94,13 @@ CreateResult create_jail(const CreateOptions& options) {
     result.definition = definitions.write(definition, Rewrite::yes)
                             ? (existed ? DefinitionWrite::rewritten : DefinitionWrite::written)
                             : DefinitionWrite::unchanged;
+    // What a host nginx includes to serve the jail's pools, from the definition and the host's
+    // php-fpm configuration. The jail is made: a snippet that cannot be kept does not undo it.
+    try {
+      result.snippets = keep_nginx_snippets(options.config_dir, definition.spec, result.dir);
+    } catch (const Error& e) {
+      result.report.warnings.push_back(std::string("nginx snippet not kept: ") + e.what());
+    }
 
     // The rules only: every file was hashed as it was copied, and hardening is for `jailbuild audit`.
     // A finding is not an error: the jail stays for the user to see, but unregistered.

@@ -78,6 +78,10 @@ DestroyResult destroy_jail(const JailRef& jail, const DestroyOptions& options) {
       definitions.remove(jail.definition->spec.name);
       result.definition_removed = true;
     }
+    // A snippet would point a host nginx at a socket and a docroot that are gone; the definition,
+    // if kept, makes them again at the next create.
+    if (jail.definition)
+      result.snippets_removed = remove_nginx_snippets(options.config_dir, jail.definition->spec.name);
   };
   struct stat st {};
   if (::lstat(result.dir.c_str(), &st) != 0 && errno == ENOENT) {

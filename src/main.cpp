@@ -87,6 +87,13 @@ struct Command {
   Runner (*setup)(CLI::App& cmd);
 };
 
+/// The nginx snippets a command changed. A host nginx serves the old socket or docroot until it is
+/// reloaded: that is said even under --quiet (the apt hook's sync) and --json, then on stderr.
+void print_snippet_changes(const std::vector<SnippetFile>& files, bool to_stderr) {
+  if (files.empty()) return;
+  (to_stderr ? std::cerr : std::cout) << format_snippet_changes(files);
+}
+
 /// The values of --fail-on and --audit-fail-on.
 std::vector<std::string> severities() {
   return {"info", "low", "medium", "high", "critical"};
@@ -231,6 +238,7 @@ int run_create(const CreateCli& c) {
               << ": rewritten: the jail's definition now says what this create asked for\n";
   else if (r.definition == DefinitionWrite::written && !c.quiet && !c.json)
     std::cout << "wrote the jail's definition " << r.definition_path << '\n';
+  print_snippet_changes(r.snippets, c.quiet || c.json);
   if (r.audit && r.audit_failed) {
     std::cerr << format_audit_text(*r.audit, o.audit_fail_on) << "jailbuild: " << r.dir
               << ": the audit found problems at or above " << c.audit_fail_on
@@ -524,6 +532,7 @@ int run_sync(const SyncCli& c) {
       if (jail.definition) o.definition = spec_to_apply(*jail.definition, c.config_dir);
       reports.push_back(sync_jail(jail.dir, o));
       if (!c.json && !c.quiet) std::cout << format_sync_text(reports.back());
+      print_snippet_changes(reports.back().snippets, c.quiet || c.json);
       if (reports.back().needs_attention()) {
         rc = std::max(rc, 1);
         // --quiet silences success, never what needs a human (the apt hook runs sync --all --quiet).
@@ -717,10 +726,14 @@ int run_destroy(const DestroyCli& c) {
   if (!r.running.empty())
     std::cerr << "jailbuild: warning: " << r.dir
               << ": removed under running processes (--force); they were not stopped\n";
-  if (c.quiet) return 0;
+  if (c.quiet) {
+    print_snippet_changes(r.snippets_removed, true);
+    return 0;
+  }
   std::cout << format_bind_outcomes(r.unmounted);
   std::cout << (r.dir_was_missing ? "already gone: " : "removed ") << r.dir
             << (r.definition_removed ? " and its definition" : "") << '\n';
+  print_snippet_changes(r.snippets_removed, false);
   return 0;
 }
 

@@ -1,18 +1,29 @@
 // SPDX-License-Identifier: MIT
 #include "jailbuild/nginx_snippet.hpp"
 
+#include "jailbuild/definition.hpp"
 #include "jailbuild/discover.hpp"
 #include "jailbuild/error.hpp"
+#include "jailbuild/fd.hpp"
 #include "jailbuild/hostfs.hpp"
 #include "jailbuild/jailfs.hpp"
 #include "jailbuild/manifest.hpp"
 #include "jailbuild/plan.hpp"
+#include "jailbuild/profile.hpp"
 
 #include <algorithm>
+#include <cerrno>
+#include <dirent.h>
+#include <fcntl.h>
+#include <map>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace jailbuild {
 
 namespace {
+
+enum class MakeDir { no, yes };
 
 // nginx reads a configuration as root (its master); a path written into it must stay one word.
 // Anything that could close the directive (';'), open or close a block, quote, escape, start a
@@ -30,6 +41,62 @@ void check_word(const std::string& path, const std::string& what) {
 
 std::string on_host(const std::string& jail_dir, const std::string& path) {
   return path == "/" ? jail_dir : jail_dir + path;
+}
+
+/// CONFIG/nginx, made root's 0755 if missing, and refused when someone else could change what the
+/// host's nginx (root) includes from it.
+std::string snippet_dir(const std::string& config_dir, MakeDir make) {
+  const std::string dir = config_dir + "/nginx";
+  if (make == MakeDir::yes)
+    for (const std::string& d : {config_dir, dir}) {
+      if (::mkdir(d.c_str(), 0755) == 0) {
+        if (::chown(d.c_str(), 0, 0) != 0 && ::geteuid() == 0)
+          throw system_error(d, "cannot give it to root", errno);
+      } else if (errno != EEXIST) {
+        throw system_error(d, "cannot create", errno);
+      }
+    }
+  if (std::optional<std::string> why = profile_dir_problem(dir))
+    throw Error(dir, "refusing to keep nginx snippets here: " + *why);
+  return dir;
+}
+
+/// A pool's name as part of a file name: php-fpm takes any section name, a file name must not hold
+/// a '/' or start with a dot (nginx's `include *.conf` would not see it).
+bool file_name_part(const std::string& pool) {
+  if (pool.empty() || pool.front() == '.') return false;
+  return std::all_of(pool.begin(), pool.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
+  });
+}
+
+/// The files of CONFIG/nginx that are the jail `name`'s: NAME.conf and NAME.*.conf. A jail's name holds
+/// no '.', so no other jail's file matches.
+std::vector<std::string> files_of(const std::string& dir, std::string_view name) {
+  std::vector<std::string> found;
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) {
+    if (errno == ENOENT) return found;
+    throw system_error(dir, "cannot list", errno);
+  }
+  const std::string prefix = std::string(name) + ".";
+  while (const dirent* e = ::readdir(d)) {
+    std::string_view n = e->d_name;
+    if (n.size() >= prefix.size() + 4 && n.starts_with(prefix) && n.ends_with(".conf")) found.emplace_back(n);
+  }
+  ::closedir(d);
+  return found;
+}
+
+/// Whether `path` is root's 0644 regular file holding exactly `text` (never following a link).
+bool holds(const std::string& path, const std::string& text) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  struct stat st {};
+  if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
+      (st.st_mode & 07777) != 0644 || static_cast<std::size_t>(st.st_size) != text.size())
+    return false;
+  return read_all(fd.get(), path, text.size()) == text;
 }
 
 } // namespace
@@ -116,6 +183,74 @@ std::string jail_nginx_snippets(const std::string& jail_dir, const std::vector<s
   for (const SnippetSite& site : snippet_sites(host, spec, jail_dir, docroot))
     out += (out.empty() ? "" : "\n") + nginx_snippet(site, side);
   if (out.empty()) throw Error(jail_dir, "no pool of this jail listens on a unix socket");
+  return out;
+}
+
+std::vector<SnippetFile> keep_nginx_snippets(const std::string& config_dir, const JailSpec& spec,
+                                             const std::string& jail_dir, SnippetCheck check) {
+  if (std::optional<std::string> why = invalid_jail_name(spec.name)) throw Error(spec.name, *why);
+  if (check == SnippetCheck::if_missing && !files_of(config_dir + "/nginx", spec.name).empty()) return {};
+  std::map<std::string, std::string> wanted; // file name -> text
+  const bool php = std::any_of(spec.services.begin(), spec.services.end(),
+                               [](const std::string& s) { return s == "php-fpm" || s == "php-runtime"; });
+  if (php) {
+    // From the host's php-fpm configuration (root's) and the definition, never from the jail.
+    std::vector<SnippetSite> sites = snippet_sites(HostRoot(spec.host_root), spec, jail_dir, "");
+    for (const SnippetSite& site : sites) {
+      if (sites.size() > 1 && !file_name_part(site.pool))
+        throw Error(jail_dir, "pool '" + site.pool + "' cannot name a file: no nginx snippet kept for it");
+      std::string file = sites.size() == 1 ? spec.name + ".conf" : spec.name + "." + site.pool + ".conf";
+      wanted[file] = "# Kept by `jailbuild create` and `jailbuild sync`: an edit here is overwritten.\n" +
+                     nginx_snippet(site, NginxSide::host);
+    }
+  }
+  std::vector<SnippetFile> done;
+  const std::string dir = snippet_dir(config_dir, wanted.empty() ? MakeDir::no : MakeDir::yes);
+  for (const auto& [file, text] : wanted) {
+    const std::string path = dir + "/" + file;
+    if (holds(path, text)) continue; // nginx needs no reload
+    const bool existed = ::access(path.c_str(), F_OK) == 0;
+    // nginx may reload at any moment: it reads the old snippet or the new one, never half.
+    AtomicFile out(path, 0644);
+    out.write(text);
+    out.commit();
+    done.push_back({path, existed ? SnippetChange::changed : SnippetChange::written});
+  }
+  for (const std::string& file : files_of(dir, spec.name))
+    if (!wanted.contains(file)) {
+      const std::string path = dir + "/" + file;
+      if (::unlink(path.c_str()) != 0) throw system_error(path, "cannot remove", errno);
+      done.push_back({path, SnippetChange::removed});
+    }
+  return done;
+}
+
+std::vector<SnippetFile> remove_nginx_snippets(const std::string& config_dir, std::string_view name) {
+  if (std::optional<std::string> why = invalid_jail_name(name)) throw Error(std::string(name), *why);
+  std::vector<SnippetFile> done;
+  const std::string dir = config_dir + "/nginx";
+  for (const std::string& file : files_of(dir, name)) {
+    const std::string path = dir + "/" + file;
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) throw system_error(path, "cannot remove", errno);
+    done.push_back({path, SnippetChange::removed});
+  }
+  return done;
+}
+
+std::string format_snippet_changes(const std::vector<SnippetFile>& files) {
+  std::string out;
+  for (const SnippetFile& f : files)
+    switch (f.change) {
+    case SnippetChange::written:
+      out += "nginx snippet " + f.path + " written: include it in the site's server {} and reload nginx\n";
+      break;
+    case SnippetChange::changed:
+      out += "nginx snippet " + f.path + " changed: reload nginx\n";
+      break;
+    case SnippetChange::removed:
+      out += "nginx snippet " + f.path + " removed: take its include out of nginx's configuration\n";
+      break;
+    }
   return out;
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 #include "jailbuild/assemble.hpp"
 #include "jailbuild/audit.hpp"
+#include "jailbuild/nginx_snippet.hpp"
 #include "jailbuild/plan.hpp"
 
 #include <optional>
@@ -45,6 +46,8 @@ struct CreateResult {
   bool audit_failed = false;                          ///< the audit found something at or above audit_fail_on
   DefinitionWrite definition = DefinitionWrite::none; ///< none after a dry run
   std::string definition_path;
+  /// The nginx snippets of CONFIG/nginx this create wrote, changed or removed (keep_nginx_snippets()).
+  std::vector<SnippetFile> snippets;
 };
 
 /// Creates (or brings up to date) the jail at options.dir: a sync against the previous manifest,
@@ -57,6 +60,7 @@ struct CreateResult {
 /// definition (definition.hpp; spec.name names it, spec.profile_dirs are complete and only those
 /// after the first two are written) is written once the manifest is, also when the audit fails (for
 /// the admin to fix and `sync NAME`); a name or a dir another jail has is refused before anything.
+/// Then its nginx snippets (keep_nginx_snippets(); one that cannot be kept is a warning: the jail stands).
 CreateResult create_jail(const CreateOptions& options);
 
 } // namespace jailbuild

@@ -4,6 +4,7 @@
 #pragma once
 #include "jailbuild/jails.hpp"
 #include "jailbuild/mounts.hpp"
+#include "jailbuild/nginx_snippet.hpp"
 
 #include <string>
 #include <sys/types.h>
@@ -30,6 +31,7 @@ struct DestroyResult {
   std::vector<pid_t> running; ///< processes found in the jail (only with WhileRunning::go_on)
   bool dir_was_missing = false;
   bool definition_removed = false;
+  std::vector<SnippetFile> snippets_removed; ///< its nginx snippets (with --keep-definition too)
 };
 
 /// The processes whose root directory (/proc/PID/root), working directory (cwd) or executable

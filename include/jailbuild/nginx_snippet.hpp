@@ -4,6 +4,7 @@
 // serves the site without "Primary script unknown" and without a `../..` link in the jail.
 #pragma once
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace jailbuild {
@@ -47,5 +48,34 @@ std::vector<SnippetSite> snippet_sites(const HostRoot& host, const JailSpec& spe
 /// its own when empty; a name it has not is an Error).
 std::string jail_nginx_snippets(const std::string& jail_dir, const std::vector<std::string>& pools,
                                 const std::string& docroot, NginxSide side);
+
+/// What keeping a jail's snippets did to one file of CONFIG/nginx (a file left as it was is not listed).
+enum class SnippetChange { written, changed, removed };
+
+struct SnippetFile {
+  std::string path;
+  SnippetChange change;
+};
+
+/// Whether keep_nginx_snippets() looks at the host's php-fpm again when the jail has snippets already:
+/// `if_missing` for a sync that changed nothing in the jail (a pool file changed on the host would have
+/// changed its copy there), whose ~20 ms must not grow by a php-fpm discovery.
+enum class SnippetCheck { always, if_missing };
+
+/// The snippets create and sync keep for a host nginx to `include`: CONFIG/nginx/NAME.conf for a jail
+/// with one pool on a unix socket, NAME.POOL.conf each when it has several (one `root` per server {}),
+/// none without php-fpm. Root's, 0644, in root's 0755 directory, written whole (AtomicFile) and only
+/// when the text differs, so that nginx needs a reload only then; this jail's files that are no longer
+/// wanted are removed. `spec` must be a definition's (what root trusts: spec.name names the files,
+/// and a manifest's could be "../x"). Throws Error; the files are then as they were before or new.
+std::vector<SnippetFile> keep_nginx_snippets(const std::string& config_dir, const JailSpec& spec,
+                                             const std::string& jail_dir,
+                                             SnippetCheck check = SnippetCheck::always);
+
+/// Removes the snippets keep_nginx_snippets() wrote for the jail called `name` (destroy).
+std::vector<SnippetFile> remove_nginx_snippets(const std::string& config_dir, std::string_view name);
+
+/// One line per file for the admin: what changed and what nginx needs now ("reload nginx").
+std::string format_snippet_changes(const std::vector<SnippetFile>& files);
 
 } // namespace jailbuild

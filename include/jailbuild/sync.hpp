@@ -7,6 +7,7 @@
 #pragma once
 #include "jailbuild/assemble.hpp"
 #include "jailbuild/decide.hpp"
+#include "jailbuild/nginx_snippet.hpp"
 
 #include <optional>
 #include <string>
@@ -40,6 +41,9 @@ struct SyncReport {
   /// False when nothing the last plan was made from had changed on the host, so the plan was reused
   /// (inputs.hpp) and only the jail was compared with it.
   bool planned = true;
+  /// The nginx snippets this sync wrote, changed or removed (keep_nginx_snippets()): a host nginx
+  /// needs a reload only when this is not empty. Kept only for a jail with a definition.
+  std::vector<SnippetFile> snippets;
   size_t count(ChangeKind kind) const;
   /// True when something needs a human: a conflict, or tampering left in place.
   bool needs_attention() const;
@@ -47,7 +51,8 @@ struct SyncReport {
 
 /// Syncs one jail: a three-way decide() (decide.hpp) between the manifest, a plan of the host as it
 /// is now (or the recorded one, when nothing it was made from changed) and the jail, then the
-/// assembler's apply(), then the manifest. Removes the temporary files of killed runs it meets. Throws
+/// assembler's apply(), then the manifest, then (with a definition) the nginx snippets, a snippet
+/// that cannot be kept being a warning. Removes the temporary files of killed runs it meets. Throws
 /// Error for a directory without a manifest, a jail another jailbuild holds the lock of (after a
 /// minute), or anything that stops the plan from being built (the jail is then left as it is).
 SyncReport sync_jail(const std::string& dir, const SyncOptions& options);

@@ -4,6 +4,9 @@
 # with blog's pool file and user only; its php-fpm runs inside (chroot), and the host's nginx serves it
 # through the snippet `jailbuild nginx-snippet` prints, without "Primary script unknown". A pool added
 # on the host later does not enter the jail at the next create; an unknown pool lists the host's.
+# create keeps the snippet in CONFIG/nginx/blog.conf (the host's nginx here includes that one), a no-op
+# sync leaves it alone, a pool whose socket moved makes sync rewrite it and say "reload nginx", and
+# destroy removes it.
 #
 # The pools live in a temporary pool.d mounted over the host's in a mount namespace of jailbuild's
 # own: the host's configuration never changes. blog runs as www-data, shop as nobody (no user is
@@ -73,6 +76,8 @@ check "create --pool blog" '[ $? -eq 0 ] || { echo "$out"; false; }'
 check "blog's pool file is there" '[ -f "$jail/etc/php/$php/fpm/pool.d/blog.conf" ]'
 check "no file of shop's pool" '[ -z "$(ls "$jail/etc/php/$php/fpm/pool.d" | grep -v "^blog.conf$")" ] && [ ! -e "$jail/run/php-shop" ] && [ ! -e "$jail/var/lib/php/sessions-shop" ]'
 check "shop's user is not in the jail" '! grep -q "^nobody:" "$jail/etc/passwd" && ! grep -q "^nogroup:" "$jail/etc/group"'
+snippet=$tmp/state.config/nginx/blog.conf
+check "create keeps the nginx snippet" '[ "$(stat -c %a:%U "$snippet")" = 644:root ] && [ "$(stat -c %a:%U "${snippet%/*}")" = 755:root ] && grep -q "fastcgi_pass unix:$jail/run/php/blog.sock;" "$snippet"'
 check "the manifest records the pool" 'python3 -c "import json,sys; sys.exit(0 if json.load(open(\"$jail/.jailbuild/manifest.json\"))[\"spec\"][\"pools\"] == [\"blog\"] else 1)"'
 
 cat > "$tmp/pool.d/later.conf" <<EOF2
@@ -87,6 +92,9 @@ mkdir -p "$jail/var/www/blog"
 printf '<?php echo "blog ", $_SERVER["SCRIPT_FILENAME"], " ", $_SERVER["DOCUMENT_ROOT"], "\\n";\n' > "$jail/var/www/blog/index.php"
 jb nginx-snippet "$jail" --config-dir "$tmp/state.config" -o "$tmp/blog.conf"
 check "nginx-snippet" '[ $? -eq 0 ] && grep -q "fastcgi_pass unix:$jail/run/php/blog.sock;" "$tmp/blog.conf"'
+before=$(stat -c %y "$snippet")
+out=$(jb sync blog --state-dir "$tmp/state" --config-dir "$tmp/state.config" 2>&1)
+check "a no-op sync leaves the snippet alone" '[ -f "$snippet" ] && [ "$(stat -c %y "$snippet")" = "$before" ] && ! grep -q "nginx snippet" <<<"$out" || { echo "$out"; false; }'
 cat > "$tmp/nginx.conf" <<EOF2
 user www-data;
 pid $tmp/nginx.pid;
@@ -97,7 +105,7 @@ http {
   access_log off;
   client_body_temp_path $tmp/nginx-body;
   fastcgi_temp_path $tmp/nginx-fastcgi;
-  server { listen 127.0.0.1:$port; include $tmp/blog.conf; }
+  server { listen 127.0.0.1:$port; include $snippet; }
 }
 EOF2
 check "nginx -t with the snippet" '/usr/sbin/nginx -t -c "$tmp/nginx.conf" 2>/dev/null'
@@ -112,4 +120,13 @@ echo "$page"
 check "the host's nginx serves the jailed pool's PHP" '[ "$page" = "blog /var/www/blog/index.php /var/www/blog" ]'
 check "no 'Primary script unknown'" '! grep -q "Primary script unknown" "$tmp/nginx-error.log" "$jail/var/log/php$php-fpm.log" 2>/dev/null'
 [ "$fail" -eq 0 ] || cat "$tmp/nginx-error.log" "$jail/var/log/php$php-fpm.log" 2>/dev/null
+
+# The host's pool moves its socket: sync rewrites the snippet and says nginx needs a reload.
+stop_pid "$tmp/nginx.pid"
+stop_pid "$jail/run/php/php$php-fpm.pid"
+sed -i 's|^listen = /run/php/blog.sock$|listen = /run/php/blog-2.sock|' "$tmp/pool.d/blog.conf"
+out=$(jb sync blog --state-dir "$tmp/state" --config-dir "$tmp/state.config" 2>&1)
+check "a moved socket: sync rewrites the snippet and says so" 'grep -q "nginx snippet $snippet changed: reload nginx" <<<"$out" && grep -q "fastcgi_pass unix:$jail/run/php/blog-2.sock;" "$snippet" || { echo "$out"; false; }'
+out=$(jb destroy blog --state-dir "$tmp/state" --config-dir "$tmp/state.config" 2>&1)
+check "destroy removes the snippet" '[ ! -e "$snippet" ] && grep -q "nginx snippet $snippet removed" <<<"$out" || { echo "$out"; false; }'
 finish

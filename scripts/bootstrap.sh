@@ -11,6 +11,8 @@ packages=(
   libtomlplusplus-dev nlohmann-json3-dev libsimdjson-dev libssl-dev
   # end-to-end tests: the real services a jail must run
   nginx php-fpm php-intl php-gd php-curl php-mbstring php-sqlite3 php-xml curl
+  # the TLS scenarios (a local CA and server certificate): without it they would only be skipped
+  openssl
   # test oracles and benchmark peers
   pax-utils python3-pyelftools jailkit hyperfine zstd xz-utils time
   # the fuzzers (scripts/fuzz.sh): clang, its libFuzzer and sanitizer runtimes

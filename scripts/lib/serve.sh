@@ -113,18 +113,23 @@ jail_start() {
   return 1
 }
 
+# stop_pid PIDFILE: TERM to the process the file names, KILL after 5 s; nothing when there is none.
+stop_pid() {
+  local pid i
+  [ -f "$1" ] || return 0
+  pid=$(cat "$1")
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for i in $(seq 1 50); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
 # jail_stop JAIL: stops both services by the PIDs in their pid files.
 jail_stop() {
-  local jail=$1 php pidfile pid i
+  local jail=$1 php
   php=$(jail_php_version "$jail") || return 0
-  for pidfile in "$jail/run/nginx-site.pid" "$jail/run/php/php$php-fpm.pid"; do
-    [ -f "$pidfile" ] || continue
-    pid=$(cat "$pidfile")
-    kill -TERM "$pid" 2>/dev/null || continue
-    for i in $(seq 1 50); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-  done
+  stop_pid "$jail/run/nginx-site.pid"
+  stop_pid "$jail/run/php/php$php-fpm.pid"
 }

@@ -29,17 +29,6 @@ chmod 755 "$tmp" # nginx's workers (www-data) reach the site and the socket belo
 jail=$tmp/jail
 port=$((20000 + RANDOM % 20000))
 tls_port=$((port + 1))
-stop_pid() { # PIDFILE: TERM, then KILL after 5 s
-  local pid i
-  [ -f "$1" ] || return 0
-  pid=$(cat "$1")
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for i in $(seq 1 50); do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-}
 cleanup() {
   stop_pid "$tmp/nginx.pid"
   stop_pid "$tmp/fpm.pid"

@@ -13,6 +13,7 @@
 # added to the host).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../../scripts/lib/serve.sh" # stop_pid
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root (chroot, chown, mknod, mount namespace); CI runs as root"; exit 77; }
 fpm=$(ls /usr/sbin/php-fpm* 2>/dev/null | head -n1)
 [ -x /usr/sbin/nginx ] && [ -n "$fpm" ] ||
@@ -24,17 +25,6 @@ tmp=$(mktemp -d /tmp/jb-pools.XXXXXX)
 chmod 755 "$tmp"
 jail=$tmp/blog
 port=$((20000 + RANDOM % 20000))
-stop_pid() {
-  local pid i
-  [ -f "$1" ] || return 0
-  pid=$(cat "$1")
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for i in $(seq 1 50); do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-}
 cleanup() {
   stop_pid "$tmp/nginx.pid"
   stop_pid "$jail/run/php/php$php-fpm.pid"

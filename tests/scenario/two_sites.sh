@@ -15,6 +15,7 @@
 # with the namespace); the jails, nginx's configuration, state and definitions live in a temp dir.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../../scripts/lib/serve.sh" # stop_pid
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root (chroot, chown, mknod, mount namespace); CI runs as root"; exit 77; }
 fpm=$(ls /usr/sbin/php-fpm* 2>/dev/null | head -n1)
 [ -x /usr/sbin/nginx ] && [ -n "$fpm" ] ||
@@ -33,17 +34,6 @@ blog=$tmp/blog shop=$tmp/shop own=$tmp/own
 port_blog=$((20000 + RANDOM % 20000))
 port_shop=$((port_blog + 1))
 fpm_pid=/run/php/php$php-fpm.pid # php-fpm.conf's pid, inside each jail
-stop_pid() { # PIDFILE: TERM, then KILL after 5 s
-  local pid i
-  [ -f "$1" ] || return 0
-  pid=$(cat "$1")
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for i in $(seq 1 50); do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-}
 cleanup() {
   stop_pid "$tmp/nginx.pid"
   stop_pid "$blog$fpm_pid"

@@ -58,10 +58,12 @@ void look_at(JailStatus& s, const std::optional<JailSpec>& definition) {
   } else if (definition && *definition != manifest.plan.spec) {
     s.state = JailState::drift;
     s.detail = "its definition changed since the last sync";
-  } else if (report.planned || !report.changes.empty()) {
+  } else if (!report.changes.empty()) {
+    // Only what sync would change in the jail is drift. A host file's times alone (a restore, a
+    // hardlink, a chmod to the same mode) make sync plan again, and the new plan may well be the
+    // jail as it is: that jail is in step.
     s.state = JailState::drift;
-    s.detail = report.changes.empty() ? "the host changed since the last sync"
-                                      : std::to_string(report.changes.size()) + " changes to sync";
+    s.detail = std::to_string(report.changes.size()) + " changes to sync";
   }
 }
 

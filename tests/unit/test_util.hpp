@@ -264,7 +264,7 @@ private:
 };
 
 /// The fake host root the build compiles from tiny C sources (tests/fixtures/make-fakeroot.sh).
-inline const std::string fixture_root = JB_FIXTURE_ROOT;
+extern const std::string fixture_root; // tests/unit/test_paths.cpp
 
 /// A key of the FIXTURE-INFO file make-fakeroot.sh writes ("triplet", "interpreter").
 inline std::string fixture_info(const std::string& key) {

@@ -427,8 +427,9 @@ AdoptedSpec adopt_archive_spec(Manifest& manifest, const std::vector<std::string
 
   // The admin's own files: their sources are host paths, which an archive never chooses (a spec
   // naming /etc/shadow would have root copy it into the jail at the next sync).
-  if (!spec.files.empty()) {
-    out.warnings.push_back("the archive names " + std::to_string(spec.files.size()) +
+  const std::size_t own_files = spec.files.size();
+  if (own_files != 0) {
+    out.warnings.push_back("the archive names " + std::to_string(own_files) +
                            " file(s) of the admin's own (--file), which are not copied from this host until "
                            "its admin declares them");
     spec.files.clear();
@@ -464,11 +465,22 @@ AdoptedSpec adopt_archive_spec(Manifest& manifest, const std::vector<std::string
     if (!declare.empty()) {
       std::vector<std::string> command = {"jailbuild create " + shell_word(jail_dir) + " --with " +
                                           shell_word(join(spec.services, ","))};
+      if (!spec.name.empty()) command.push_back("--name " + shell_word(spec.name));
+      // This host's own profile directories beyond the usual two: the unpack command line gave them,
+      // and create must read the same profiles.
+      for (std::size_t i = 2; i < host_dirs.size(); ++i)
+        command.push_back("--profiles-dir " + shell_word(host_dirs[i]));
       if (spec.php_version) command.push_back("--php " + shell_word(*spec.php_version));
+      for (const std::string& pool : spec.pools)
+        command.push_back("--pool " + shell_word(pool));
       for (const WritableSpec& w : writable)
         command.push_back(writable_option(w));
+      for (const std::string& x : spec.excludes)
+        command.push_back("--exclude " + shell_word(x));
       command.insert(command.end(), declare.begin(), declare.end());
       text += ". To declare them: " + join(command, " ");
+      // Never suggested: an archive's --file names a host file for root to copy.
+      if (own_files != 0) text += " (and the admin's own files, each with --file SRC:DEST)";
     }
     out.warnings.push_back(text);
   }

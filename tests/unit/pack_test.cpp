@@ -1200,6 +1200,9 @@ TEST_CASE("adopt_archive_spec: an archive's spec rebuilt from what this host all
                    {"/var/www/data/sub", "www-data", ""},
                    {"/var/www/up", "root", ""}};
   spec.files = {{"/etc/shadow", "/etc/nginx/shadow", false}};
+  spec.name = "blog";
+  spec.pools = {"blog"};
+  spec.excludes = {"/etc/nginx/sites-enabled/default"};
   PlanEntry bind;
   bind.kind = EntryKind::bind, bind.path = "/mnt", bind.source = "/", bind.read_only = false;
   bind.requested_by = "--bind";
@@ -1214,7 +1217,8 @@ TEST_CASE("adopt_archive_spec: an archive's spec rebuilt from what this host all
   m.plan.objects = {object};
   m.inputs.host.push_back({});
 
-  const std::vector<std::string> here = {"/opt/jb/share/jailbuild/profiles", "/etc/jailbuild/profiles.d"};
+  const std::vector<std::string> here = {"/opt/jb/share/jailbuild/profiles", "/etc/jailbuild/profiles.d",
+                                         "/srv/site-profiles"};
   AdoptedSpec adopted = adopt_archive_spec(m, {"base", "nginx"}, here, "/srv/copy");
   REQUIRE(adopted.errors.size() == 1);
   CHECK(contains(adopted.errors[0], "profile 'evil', which this host does not have"));
@@ -1236,8 +1240,13 @@ TEST_CASE("adopt_archive_spec: an archive's spec rebuilt from what this host all
   CHECK(contains(warnings, "/mnt <- / (rw)"));
   CHECK(
       contains(warnings, "/run/mysqld <- /run/mysqld (rw) from profile mysql-socket, which brings it back"));
-  CHECK(contains(warnings, "To declare them: jailbuild create /srv/copy --with nginx,evil --writable "
-                           "/var/www/data:www-data --bind /:/mnt:rw"));
+  // The whole spec this host keeps, with this host's own extra profile directory (create must read the
+  // same profiles), but never the archive's --file sources: those name host files for root to copy.
+  CHECK(contains(warnings, "To declare them: jailbuild create /srv/copy --with nginx,evil --name blog "
+                           "--profiles-dir /srv/site-profiles --pool blog --writable /var/www/data:www-data "
+                           "--exclude /etc/nginx/sites-enabled/default --bind /:/mnt:rw (and the admin's own "
+                           "files, each with --file SRC:DEST)"));
+  CHECK(!contains(warnings, "/etc/shadow"));
 
   CHECK(contains(warnings, "the archive names 1 file(s) of the admin's own (--file), which are not copied"));
   CHECK(spec.files.empty());

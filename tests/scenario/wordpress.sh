@@ -258,7 +258,7 @@ secrets=("etc/wordpress/config-$host.php" etc/phpmyadmin/config-db.php var/lib/p
 (umask 077 && tar -C "$jail" -cf "$tmp/secrets.tar" "${secrets[@]}")
 out=$(jbs pack "$jail" -o "$tmp/wp.tar.zst" 2>&1)
 check "pack the jail" '[ $? -eq 0 ] || { echo "$out"; false; }'
-echo "$out" | grep -i secret
+cut -c1-300 <<<"$out" # what pack left out, and why
 listing=$(tar --zstd -tf "$tmp/wp.tar.zst")
 for s in "${secrets[@]}"; do
   check "the archive leaves out the secret /$s" '! grep -qx "\(\./\)\?$s" <<<"$listing"'

@@ -163,6 +163,7 @@ runtime=$(curl -sS "$wp/jb-probe/runtime.php")
 echo "$runtime"
 check "php-fpm in the jail loads WordPress's extensions" \
   'for e in mysqli imagick gd intl mbstring xml curl; do grep -qx "ext $e 1" <<<"$runtime" || exit 1; done'
+check "the site (www-data) writes its uploads, not its code" 'grep -qx "uploads-writable 1" <<<"$runtime" && grep -qx "code-writable 0" <<<"$runtime"'
 check "ImageMagick reads PNG in the jail (Imagick::queryFormats('PNG'))" \
   'grep -Eq "^imagick-png [1-9]" <<<"$runtime"'
 check "WordPress chose ImageMagick for the resizing (WP_Image_Editor_Imagick)" \
@@ -200,6 +201,7 @@ phase "phpmyadmin"
 check "phpMyAdmin's config-db.php is readable by www-data in the jail (0640 root:www-data)" \
   'grep -qx "config-db-readable 1" <<<"$runtime" || { stat -c "%a %U:%G %n" "$jail/etc/phpmyadmin/config-db.php"; false; }'
 check "phpMyAdmin's blowfish secret is readable by www-data in the jail" 'grep -qx "blowfish-readable 1" <<<"$runtime"'
+check "phpMyAdmin's temp directory is writable by www-data" 'grep -qx "pma-tmp-writable 1" <<<"$runtime"'
 pjar=$tmp/pma.cookies
 login=$(curl -sS -c "$pjar" -b "$pjar" "$pma/index.php")
 token=$(grep -o 'name="token" value="[^"]*"' <<<"$login" | head -n1 | sed 's/.*value="//; s/"$//')

@@ -204,11 +204,12 @@ config_group_workaround() {
 install_site_code() {
   local jail=$1
   mkdir -p "$jail/var/www/wordpress" "$jail/var/lib/wordpress/wp-content"
-  # --no-overwrite-dir: the directories jailbuild made keep their owner (Debian's wp-content is
-  # www-data's on the host; in the jail only uploads is the site's).
-  tar -C /usr/share/wordpress -chf - . | tar -C "$jail/var/www/wordpress" --no-overwrite-dir -xf - || return 1
+  # --no-overwrite-dir, --no-same-owner: the directories jailbuild made keep their owner and the code is
+  # root's (Debian's wp-content, themes and plugins are www-data's on the host, so that WordPress can
+  # install code; in the jail only uploads is the site's).
+  tar -C /usr/share/wordpress -chf - . | tar -C "$jail/var/www/wordpress" --no-overwrite-dir --no-same-owner -xf - || return 1
   tar -C /var/lib/wordpress/wp-content -chf - --exclude=./uploads . |
-    tar -C "$jail/var/lib/wordpress/wp-content" --no-overwrite-dir -xf - || return 1
+    tar -C "$jail/var/lib/wordpress/wp-content" --no-overwrite-dir --no-same-owner -xf - || return 1
   echo pong >"$jail/var/www/wordpress/ping.txt" # serve.sh's jail_start waits for it
 }
 
@@ -239,6 +240,9 @@ $r = wp_remote_get(home_url('/ping.txt'), ['timeout' => 5]);
 echo 'loopback ', is_wp_error($r) ? $r->get_error_message() : wp_remote_retrieve_response_code($r) . ' ' . trim(wp_remote_retrieve_body($r)), "\n";
 echo 'config-db-readable ', is_readable('/etc/phpmyadmin/config-db.php') ? 1 : 0, "\n";
 echo 'blowfish-readable ', is_readable('/var/lib/phpmyadmin/blowfish_secret.inc.php') ? 1 : 0, "\n";
+echo 'pma-tmp-writable ', is_writable('/var/lib/phpmyadmin/tmp') ? 1 : 0, "\n";
+echo 'uploads-writable ', is_writable(WP_CONTENT_DIR . '/uploads') ? 1 : 0, "\n";
+echo 'code-writable ', (is_writable(ABSPATH) || is_writable(ABSPATH . 'wp-login.php') || is_writable(WP_CONTENT_DIR . '/themes')) ? 1 : 0, "\n";
 PHP
   cat >"$1$probe_dir/health.php" <<'PHP'
 <?php

@@ -13,6 +13,10 @@ packages=(
   nginx php-fpm php-intl php-gd php-curl php-mbstring php-sqlite3 php-xml curl
   # the TLS scenarios (a local CA and server certificate): without it they would only be skipped
   openssl
+  # the real-application scenario (tests/scenario/wordpress.sh): Debian's WordPress with a theme (without
+  # one it shows nothing), phpMyAdmin, a MariaDB server the test starts itself, the extensions they load
+  # (php-imagick brings ImageMagick's libraries, coders and imagemagick-6-common), a sendmail for mail()
+  wordpress wordpress-theme-twentytwentythree phpmyadmin mariadb-server php-mysql php-imagick msmtp-mta
   # test oracles and benchmark peers
   pax-utils python3-pyelftools jailkit hyperfine zstd xz-utils time
   # the fuzzers (scripts/fuzz.sh): clang, its libFuzzer and sanitizer runtimes
@@ -32,6 +36,20 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "bootstrap: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
+# phpMyAdmin asks whether to make its database (dbconfig-common) and which web server to configure:
+# neither, so that it installs without a prompt and without a database server running.
+debconf-set-selections <<'EOF'
+phpmyadmin phpmyadmin/dbconfig-install boolean false
+phpmyadmin phpmyadmin/reconfigure-webserver multiselect
+EOF
+# Services installed here must not start on the host behind our back (nginx on port 80, MariaDB on
+# /run/mysqld) where we can help it: invoke-rc.d asks policy-rc.d, and 101 means "not allowed". A
+# policy the machine already has is left alone. The tests start their own servers.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\n# bootstrap.sh: no service starts while it installs packages\nexit 101\n' >"$policy"
+  chmod 0755 "$policy"
+  trap 'rm -f "$policy"' EXIT
+fi
 apt-get update -qq
-# Services installed here must not start on the host's port 80 behind our back where we can help it.
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

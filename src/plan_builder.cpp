@@ -341,8 +341,16 @@ private:
         add_host_path(h, dest, f.recursive == Recursive::yes, &f, requested_by);
       }
     }
-    for (const GeneratedSpec& g : p.generate)
-      add_generated(substitute(g.path, g.written_at), g.content, g.mode, requested_by);
+    for (const GeneratedSpec& g : p.generate) {
+      std::string path = substitute(g.path, g.written_at);
+      // The admin's own file (--file) in its place replaces what a profile writes: the mail profile's
+      // msmtprc with another relay, sender or a password is the case. Never the accounts' files,
+      // which no profile generates (add_accounts).
+      if (std::any_of(spec_.files.begin(), spec_.files.end(),
+                      [&](const OwnFileSpec& f) { return normalize_path(f.dest) == normalize_path(path); }))
+        continue;
+      add_generated(path, g.content, g.mode, requested_by);
+    }
     for (const BindMountSpec& b : p.binds)
       add_bind({substitute(b.source, b.written_at),
                 substitute(b.dest.empty() ? b.source : b.dest, b.written_at),

@@ -2,7 +2,7 @@
 // A profile's host files and the admin's own in the plan (issue #18): who owns them in the jail (the
 // host's owner and group mapped by name to the jail's accounts, an account the jail lacks refused
 // when the mode gives it access, the [[files]] keys overriding; scenario/file_owners.sh drives the
-// same through the CLI).
+// same through the CLI), and an own file in the place of a file a profile generates.
 #include "jailbuild/error.hpp"
 #include "jailbuild/hostfs.hpp"
 #include "jailbuild/plan_builder.hpp"
@@ -99,4 +99,29 @@ TEST_CASE("build_plan: a profile's file of an account the jail lacks is refused,
   // A number must name root or an account of the jail: it brings none in.
   CHECK(error_of([&] { h.plan("number"); }).find("group = \"8\" is not a group of the jail") !=
         std::string::npos);
+}
+
+TEST_CASE("build_plan: an admin's own file takes the place of a file a profile generates" *
+          doctest::skip(!is_root())) {
+  OwnersHost h;
+  h.file("/srv/msmtprc", 0, 33, 0640);
+  h.profile("mailer",
+            "users = [\"www-data\"]\n[[generate]]\npath = \"/etc/msmtprc\"\ncontent = \"port 25\\n\"\n");
+  JailSpec spec = h.create_options({"mailer"}).spec;
+  spec.files.push_back({"/srv/msmtprc", "/etc/msmtprc", false});
+  Plan plan = build_plan(HostRoot(h.root), ProfileSet::load(spec.profile_dirs), spec, Digests::while_copying);
+  const PlanEntry& e = get(plan, "/etc/msmtprc");
+  CHECK(e.kind == EntryKind::file);
+  CHECK(e.source == "/srv/msmtprc");
+  CHECK(e.requested_by == "--file");
+  CHECK(e.uid == 0u); // root's, in the host's group, which the jail has
+  CHECK(e.gid == 33u);
+  CHECK(e.mode == 0640u);
+
+  // Never the accounts' files: those are no profile's to give away.
+  spec.files = {{"/srv/msmtprc", "/etc/passwd", false}};
+  CHECK_FALSE(error_of([&] {
+                build_plan(HostRoot(h.root), ProfileSet::load(spec.profile_dirs), spec,
+                           Digests::while_copying);
+              }).empty());
 }

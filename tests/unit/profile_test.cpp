@@ -339,8 +339,9 @@ TEST_CASE("profile: the built-in directory must exist, user directories need not
 TEST_CASE("profile: every built-in profile loads and expands") {
   ProfileSet set = ProfileSet::load({JB_SOURCE_DIR "/profiles"});
   std::vector<std::string> names = set.names();
-  for (const char* expected : {"base", "nss", "dns", "tzdata", "gconv", "locale", "ca-certificates",
-                               "libgcc_s", "nginx", "php-fpm", "sh", "mysql-socket", "devlog", "proc"}) {
+  for (const char* expected :
+       {"base", "nss", "dns", "tzdata", "gconv", "locale", "ca-certificates", "libgcc_s", "nginx", "php-fpm",
+        "sh", "mail", "mysql-socket", "devlog", "proc"}) {
     CAPTURE(expected);
     CHECK(set.find(expected) != nullptr);
   }
@@ -356,6 +357,9 @@ TEST_CASE("profile: every built-in profile loads and expands") {
                                                                       "php-fpm"});
   CHECK(set.find("nginx")->discover == Discovery::nginx);
   CHECK(set.find("php-fpm")->discover == Discovery::php_fpm);
+  // PHP's mail() runs sendmail through /bin/sh -c: the mail profile brings the shell, and nothing
+  // else that a shell script would use.
+  CHECK(names_of(set.expand({"mail"})) == std::vector<std::string>{"sh", "mail"});
   // nss-systemd would hand the jail a root user that its /etc/passwd does not have.
   const Profile* nss = set.find("nss");
   REQUIRE(nss->generate.size() == 1);

@@ -406,6 +406,10 @@ private:
     }
     if (S_ISDIR(st.st_mode)) {
       add_dir(dest, st.st_mode & 01777, 0, 0, role_for_host_file(dest), requested_by);
+      if (from)
+        file_owners_.try_emplace(dest,
+                                 HostOwnership{st.st_uid, st.st_gid, from->owner, from->group, canonical,
+                                               from->written_at, requested_by, st.st_mode & 01777});
       if (!recursive) return;
       for (const std::string& c : host_.list_dir(canonical))
         add_canonical_path(join_path(canonical, c), join_path(dest, c), true, from, requested_by);
@@ -424,8 +428,8 @@ private:
     // A profile's file keeps its host owner and group (phpMyAdmin's config-db.php is 0640
     // root:www-data), settled once the jail's accounts are known (settle_file_owners).
     if (from)
-      file_owners_.try_emplace(
-          dest, HostOwnership{st.st_uid, st.st_gid, from->owner, from->group, canonical, from->written_at});
+      file_owners_.try_emplace(dest, HostOwnership{st.st_uid, st.st_gid, from->owner, from->group, canonical,
+                                                   from->written_at, requested_by, 0});
     e.source_stamp = stamp_of(st);
     e.requested_by = requested_by;
     entries_.add(std::move(e));
@@ -433,13 +437,16 @@ private:
 
   // ---- owners of host files ------------------------------------------------------------------
 
-  /// How a profile's host file is owned on the host, and what its [[files]] entry says instead.
+  /// How a profile's host file or directory is owned on the host, and what its [[files]] entry says
+  /// instead.
   struct HostOwnership {
     uint32_t host_uid = 0;
     uint32_t host_gid = 0;
     std::optional<std::string> owner, group; ///< the entry's keys
     std::string source;                      ///< host path, for errors
     SourceLine written_at;
+    std::string requested_by; ///< to tell a directory's entry from a [[dirs]] or discovery one
+    uint32_t dir_mode = 0;    ///< directory: the mode add_dir() gave it
   };
 
   /// Whether an account's three permission bits (owner's or group's) give it something that every
@@ -448,19 +455,24 @@ private:
     return (((mode >> shift) & 7) & ~(mode & 7)) != 0;
   }
 
-  /// Gives each profile file its host owner and group as the jail's accounts, matched by name (ids
-  /// may differ between host and jail one day; names are what the jail's passwd and group hold), or
-  /// the accounts its entry names. Never an account the jail lacks: a file may not belong to an id
-  /// that nothing in the jail is, which a later account of that id would inherit. An account the
-  /// mode gives nothing beyond what everyone gets becomes root (no one in the jail loses anything);
-  /// any other is refused, naming the file and the account, since the service meant to read the file
-  /// would fail at run time, far from the cause.
+  /// Gives each profile file and directory its host owner and group as the jail's accounts, matched by name
+  /// (ids may differ between host and jail one day; names are what the jail's passwd and group hold), or the
+  /// accounts its entry names. Never an account the jail lacks: a file may not belong to an id that nothing
+  /// in the jail is, which a later account of that id would inherit. An account the mode gives nothing beyond
+  /// what everyone gets becomes root (no one in the jail loses anything); any other is refused, naming the
+  /// file and the account, since the service meant to read the file would fail at run time, far from the
+  /// cause.
   void settle_file_owners(std::vector<PlanEntry>& entries) {
     for (PlanEntry& e : entries) {
-      if (e.kind != EntryKind::file) continue;
+      if (e.kind != EntryKind::file && e.kind != EntryKind::directory) continue;
       auto it = file_owners_.find(e.path);
-      if (it == file_owners_.end() || it->second.source != e.source) continue;
+      if (it == file_owners_.end()) continue;
       const HostOwnership& o = it->second;
+      if (e.kind == EntryKind::file && o.source != e.source) continue;
+      // A directory whose owner or mode a [[dirs]] entry or discovery (a state directory) set keeps it.
+      if (e.kind == EntryKind::directory &&
+          (e.requested_by != o.requested_by || e.uid != 0 || e.gid != 0 || e.mode != o.dir_mode))
+        continue;
       e.uid = o.owner ? named_jail_uid(*o.owner, o) : host_uid_in_jail(o, e.mode);
       e.gid = o.group ? named_jail_gid(*o.group, o) : host_gid_in_jail(o.host_gid, e.mode, o.source, &o);
     }

@@ -15,7 +15,7 @@ host=$tmp/host pdir=$tmp/profiles state=$tmp/state config=$tmp/config
 jb() { "$JB" "$@" --state-dir "$state" --config-dir "$config"; }
 
 # --- a fake host: its accounts, and files owned as Debian's packages own them
-mkdir -p "$host"/etc/{app,other} "$host/srv" "$pdir"
+mkdir -p "$host"/etc/{app/private,other} "$host/srv" "$pdir"
 # The planner tells the architecture from the host's C library, which is all of the host's ELF here.
 libc=$(ls /usr/lib/*/libc.so.6 | head -n 1)
 mkdir -p "$host/usr/lib/$(basename "$(dirname "$libc")")"
@@ -42,6 +42,8 @@ put /etc/app/pool.conf 0640 0:33        # root:www-data, the pool user's primary
 put /etc/app/public.conf 0644 0:8       # root:mail, whose group bits give nothing beyond others'
 put /etc/app/tool 2755 0:1234           # setgid web
 put /etc/app/helper 4755 0:0            # setuid root
+put /etc/app/private/key.php 0640 0:1234
+chown 0:1234 "$host/etc/app/private" && chmod 0750 "$host/etc/app/private" # a directory only web may enter
 put /etc/other/mail.conf 0640 0:8       # root:mail, readable by a group the jail lacks
 put /etc/other/alice.conf 0600 1000:1000
 put /srv/site.conf 0640 0:33
@@ -91,6 +93,9 @@ check "a group the jail lacks, which the mode gives nothing more, becomes root (
   '[ "$(owner_of "$jail/etc/app/public.conf")" = "0:0 644" ]'
 check "setgid is not kept ($(owner_of "$jail/etc/app/tool"))" '[ "$(owner_of "$jail/etc/app/tool")" = "0:$web 755" ]'
 check "setuid is not kept ($(owner_of "$jail/etc/app/helper"))" '[ "$(owner_of "$jail/etc/app/helper")" = "0:0 755" ]'
+check "a 0750 root:web directory stays root:web ($(owner_of "$jail/etc/app/private"))" \
+  '[ "$(owner_of "$jail/etc/app/private")" = "0:$web 750" ]'
+check "... and its directory copied whole, root's ($(owner_of "$jail/etc/app"))" '[ "$(owner_of "$jail/etc/app")" = "0:0 755" ]'
 jb audit "$jail" --json > "$tmp/audit.json"
 check "audit finds nothing about the kept owners" '! grep -q "/etc/app/" "$tmp/audit.json"'
 

@@ -55,6 +55,9 @@ TEST_CASE("build_plan: a profile's file keeps its host owner and group as the ja
   h.file("/etc/pma/public.conf", 0, 8, 0644);
   h.file("/etc/pma/readonly.conf", 1000, 1000, 0444);
   h.file("/etc/pma/tool", 0, 1234, 02755);
+  h.file("/etc/pma/private/blowfish.php", 0, 1234, 0640);
+  REQUIRE(::chown((h.root + "/etc/pma/private").c_str(), 0, 1234) == 0);
+  REQUIRE(::chmod((h.root + "/etc/pma/private").c_str(), 0750) == 0);
   h.profile("pma",
             "users = [\"www-data\"]\ngroups = [\"web\"]\n[[files]]\npath = \"/etc/pma\"\nrecursive = true\n");
   Plan plan = h.plan("pma");
@@ -68,7 +71,11 @@ TEST_CASE("build_plan: a profile's file keeps its host owner and group as the ja
   CHECK(get(plan, "/etc/pma/readonly.conf").gid == 0u);
   const PlanEntry& tool = get(plan, "/etc/pma/tool");
   CHECK(tool.gid == 1234u);
-  CHECK(tool.mode == 0755u); // never setgid
+  CHECK(tool.mode == 0755u);                            // never setgid
+  const PlanEntry& dir = get(plan, "/etc/pma/private"); // a directory the entry copies: the same
+  CHECK(dir.kind == EntryKind::directory);
+  CHECK(dir.gid == 1234u);
+  CHECK(dir.mode == 0750u);
 }
 
 TEST_CASE("build_plan: a profile's file of an account the jail lacks is refused, unless the entry says" *

@@ -115,12 +115,12 @@ err=$(jb create "$tmp/bad1" --with badgroup --host-root "$host" --profiles-dir "
 rc=$?
 check "a group the jail lacks is refused, naming file and group (exit $rc: $err)" \
   '[ $rc -eq 2 ] && grep -q "/etc/other/mail.conf" <<<"$err" && grep -q "group mail" <<<"$err"'
-check "nothing written" '[ ! -e "$tmp/bad1/etc" ]'
+check "nothing written" '[ ! -e "$tmp/bad1" ] && [ ! -e "$config/jails/bad1.toml" ]'
 err=$(jb create "$tmp/bad2" --with badowner --host-root "$host" --profiles-dir "$pdir" -q 2>&1)
 rc=$?
 check "an owner the jail lacks is refused, naming file and user (exit $rc: $err)" \
   '[ $rc -eq 2 ] && grep -q "/etc/other/alice.conf" <<<"$err" && grep -q "user alice" <<<"$err"'
-check "nothing written" '[ ! -e "$tmp/bad2/etc" ]'
+check "nothing written" '[ ! -e "$tmp/bad2" ] && [ ! -e "$config/jails/bad2.toml" ]'
 
 # --- the profile says otherwise
 jb create "$tmp/over" --with override --host-root "$host" --profiles-dir "$pdir" -q 2> "$tmp/err" ||
@@ -139,6 +139,6 @@ check "--file keeps root:www-data 0640 ($(owner_of "$tmp/own/etc/site.conf"))" \
 err=$(jb create "$tmp/own2" --with app --host-root "$host" --profiles-dir "$pdir" --file /srv/mail.conf:/etc/mail.conf -q 2>&1)
 rc=$?
 check "--file with a group the jail lacks is refused (exit $rc: $err)" \
-  '[ $rc -eq 2 ] && grep -q "/srv/mail.conf" <<<"$err" && grep -q "group mail" <<<"$err" && [ ! -e "$tmp/own2/etc" ]'
+  '[ $rc -eq 2 ] && grep -q "/srv/mail.conf" <<<"$err" && grep -q "group mail" <<<"$err" && [ ! -e "$tmp/own2" ]'
 
 finish

@@ -644,6 +644,7 @@ Runner setup_audit(CLI::App& cmd) {
 struct SnippetCli {
   std::string jail, docroot, nginx = "host", output;
   std::string config_dir = default_config_dir;
+  std::string state_dir = default_state_dir; // no registry is read: taken as by every command naming a jail
   std::vector<std::string> pools;
 };
 
@@ -651,6 +652,8 @@ Runner setup_nginx_snippet(CLI::App& cmd) {
   auto s = std::make_shared<SnippetCli>();
   cmd.add_option("JAIL", s->jail, "The jail: NAME or DIR")->required()->transform(jail_argument);
   add_config_dir(cmd, s->config_dir);
+  // Accepted so that a script can give every command naming a jail the same --state-dir.
+  add_state_dir(cmd, s->state_dir);
   cmd.add_option("--pool", s->pools, "Only this pool (repeatable; default: every pool of the jail)");
   cmd.add_option("--docroot", s->docroot,
                  "The site's document root as php-fpm sees it (default: the "

@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdio>
 #include <map>
 #include <set>
 
@@ -68,6 +69,7 @@ public:
     plan_.spec = spec_;
     plan_.entries = std::move(entries_).finish();
     plan_.entries = without_excluded(std::move(plan_.entries), spec_.excludes, plan_.warnings);
+    settle_file_owners(plan_.entries); // after the excludes: a file left out needs no account
     mark_secrets(plan_.entries);
     check_entries_apart();
     if (digests_ == Digests::now)
@@ -325,6 +327,9 @@ private:
       entries_.add(std::move(e));
     }
     for (const FileSpec& f : p.files) {
+      // An owner or group the profile names is an account it asks for, as [[dirs]] owners are.
+      if (f.owner && !number(*f.owner)) want_user(*f.owner);
+      if (f.group && !number(*f.group)) want_group(*f.group);
       std::string pattern = substitute(f.path, f.written_at);
       std::vector<std::string> hits = host_.glob(pattern);
       if (hits.empty() && f.presence == Presence::required)
@@ -333,11 +338,19 @@ private:
                                 (p.package.empty() ? std::string() : " (Debian package " + p.package + "?)"));
       for (const std::string& h : hits) {
         std::string dest = (f.dest.empty() || f.dest == f.path) ? h : substitute(f.dest, f.written_at);
-        add_host_path(h, dest, f.recursive == Recursive::yes, f.mode, requested_by);
+        add_host_path(h, dest, f.recursive == Recursive::yes, &f, requested_by);
       }
     }
-    for (const GeneratedSpec& g : p.generate)
-      add_generated(substitute(g.path, g.written_at), g.content, g.mode, requested_by);
+    for (const GeneratedSpec& g : p.generate) {
+      std::string path = substitute(g.path, g.written_at);
+      // The admin's own file (--file) in its place replaces what a profile writes: the mail profile's
+      // msmtprc with another relay, sender or a password is the case. Never the accounts' files,
+      // which no profile generates (add_accounts).
+      if (std::any_of(spec_.files.begin(), spec_.files.end(),
+                      [&](const OwnFileSpec& f) { return normalize_path(f.dest) == normalize_path(path); }))
+        continue;
+      add_generated(path, g.content, g.mode, requested_by);
+    }
     for (const BindMountSpec& b : p.binds)
       add_bind({substitute(b.source, b.written_at),
                 substitute(b.dest.empty() ? b.source : b.dest, b.written_at),
@@ -346,9 +359,10 @@ private:
   }
 
   /// A host file, directory or symlink at its place in the jail. Symlinks are reproduced with their
-  /// own text and what they point to is brought in too, so that nothing dangles.
+  /// own text and what they point to is brought in too, so that nothing dangles. `from` is the
+  /// profile's [[files]] entry (its mode, owner and group), nullptr for what discovery copies.
   void add_host_path(const std::string& host_path, const std::string& jail_path, bool recursive,
-                     std::optional<uint32_t> mode_override, const std::string& requested_by) {
+                     const FileSpec* from, const std::string& requested_by) {
     // The parent may itself be reached through host symlinks: reproduce them, use the real place.
     std::string parent = dirname_of(host_path);
     auto rparent = resolver_.resolve(parent);
@@ -356,14 +370,14 @@ private:
     for (const SymlinkHop& hop : rparent->hops)
       add_symlink(hop.path, hop.target, requested_by);
     std::string canonical = join_path(rparent->path, host_path.substr(host_path.rfind('/') + 1));
-    add_canonical_path(canonical, jail_path == host_path ? canonical : jail_path, recursive, mode_override,
+    add_canonical_path(canonical, jail_path == host_path ? canonical : jail_path, recursive, from,
                        requested_by);
   }
 
   /// add_host_path() for a path whose parent is known to be free of symlinks (a child met while
   /// descending a directory already resolved): no need to resolve it again.
   void add_canonical_path(const std::string& canonical, const std::string& dest, bool recursive,
-                          std::optional<uint32_t> mode_override, const std::string& requested_by) {
+                          const FileSpec* from, const std::string& requested_by) {
     if (left_out_.count(canonical) || left_out_.count(dest)) return; // another site's pool file
     if (!visited_.insert(canonical + "\n" + dest).second) return;
 
@@ -383,7 +397,7 @@ private:
       if (auto r = resolver_.resolve(next)) {
         for (const SymlinkHop& hop : r->hops)
           add_symlink(hop.path, hop.target, requested_by);
-        add_host_path(r->path, r->path, recursive, mode_override, requested_by);
+        add_host_path(r->path, r->path, recursive, from, requested_by);
       } else {
         plan_.warnings.push_back(canonical + ": symlink to " + target +
                                  " dangles on the host; reproduced as it is");
@@ -392,9 +406,13 @@ private:
     }
     if (S_ISDIR(st.st_mode)) {
       add_dir(dest, st.st_mode & 01777, 0, 0, role_for_host_file(dest), requested_by);
+      if (from)
+        file_owners_.try_emplace(dest,
+                                 HostOwnership{st.st_uid, st.st_gid, from->owner, from->group, canonical,
+                                               from->written_at, requested_by, st.st_mode & 01777});
       if (!recursive) return;
       for (const std::string& c : host_.list_dir(canonical))
-        add_canonical_path(join_path(canonical, c), join_path(dest, c), true, mode_override, requested_by);
+        add_canonical_path(join_path(canonical, c), join_path(dest, c), true, from, requested_by);
       return;
     }
     if (!S_ISREG(st.st_mode)) {
@@ -405,11 +423,129 @@ private:
     e.kind = EntryKind::file;
     e.role = role_for_host_file(dest);
     e.path = dest;
-    e.mode = mode_override ? *mode_override & 0777 : st.st_mode & 0777; // never setuid/setgid
+    e.mode = from && from->mode ? *from->mode & 0777 : st.st_mode & 0777; // never setuid/setgid
     e.source = canonical;
+    // A profile's file keeps its host owner and group (phpMyAdmin's config-db.php is 0640
+    // root:www-data), settled once the jail's accounts are known (settle_file_owners).
+    if (from)
+      file_owners_.try_emplace(dest, HostOwnership{st.st_uid, st.st_gid, from->owner, from->group, canonical,
+                                                   from->written_at, requested_by, 0});
     e.source_stamp = stamp_of(st);
     e.requested_by = requested_by;
     entries_.add(std::move(e));
+  }
+
+  // ---- owners of host files ------------------------------------------------------------------
+
+  /// How a profile's host file or directory is owned on the host, and what its [[files]] entry says
+  /// instead.
+  struct HostOwnership {
+    uint32_t host_uid = 0;
+    uint32_t host_gid = 0;
+    std::optional<std::string> owner, group; ///< the entry's keys
+    std::string source;                      ///< host path, for errors
+    SourceLine written_at;
+    std::string requested_by; ///< to tell a directory's entry from a [[dirs]] or discovery one
+    uint32_t dir_mode = 0;    ///< directory: the mode add_dir() gave it
+  };
+
+  /// Whether an account's three permission bits (owner's or group's) give it something that every
+  /// other account of the jail lacks: only then does losing it to root take anything away.
+  static bool grants_beyond_others(uint32_t mode, unsigned shift) {
+    return (((mode >> shift) & 7) & ~(mode & 7)) != 0;
+  }
+
+  /// Gives each profile file and directory its host owner and group as the jail's accounts, matched by name
+  /// (ids may differ between host and jail one day; names are what the jail's passwd and group hold), or the
+  /// accounts its entry names. Never an account the jail lacks: a file may not belong to an id that nothing
+  /// in the jail is, which a later account of that id would inherit. An account the mode gives nothing beyond
+  /// what everyone gets becomes root (no one in the jail loses anything); any other is refused, naming the
+  /// file and the account, since the service meant to read the file would fail at run time, far from the
+  /// cause.
+  void settle_file_owners(std::vector<PlanEntry>& entries) {
+    for (PlanEntry& e : entries) {
+      if (e.kind != EntryKind::file && e.kind != EntryKind::directory) continue;
+      auto it = file_owners_.find(e.path);
+      if (it == file_owners_.end()) continue;
+      const HostOwnership& o = it->second;
+      if (e.kind == EntryKind::file && o.source != e.source) continue;
+      // A directory whose owner or mode a [[dirs]] entry or discovery (a state directory) set keeps it.
+      if (e.kind == EntryKind::directory &&
+          (e.requested_by != o.requested_by || e.uid != 0 || e.gid != 0 || e.mode != o.dir_mode))
+        continue;
+      e.uid = o.owner ? named_jail_uid(*o.owner, o) : host_uid_in_jail(o, e.mode);
+      e.gid = o.group ? named_jail_gid(*o.group, o) : host_gid_in_jail(o.host_gid, e.mode, o.source, &o);
+    }
+  }
+
+  uint32_t host_uid_in_jail(const HostOwnership& o, uint32_t mode) {
+    if (o.host_uid == 0) return 0;
+    std::string name;
+    for (const PasswdEntry& u : host_users())
+      if (u.uid == o.host_uid) {
+        name = u.name;
+        break;
+      }
+    for (const PasswdEntry& u : jail_accounts_.users)
+      if (!name.empty() && u.name == name) return u.uid;
+    if (!grants_beyond_others(mode, 6)) return 0;
+    std::string who = name.empty() ? "uid " + std::to_string(o.host_uid) + " (no user of the host)"
+                                   : "user " + name + " (uid " + std::to_string(o.host_uid) + ")";
+    throw profile_error(
+        o.written_at, o.source + ": owned by " + who + " on the host, who is not in the jail, and its mode " +
+                          octal_mode(mode) + " gives the owner access others lack: " +
+                          (name.empty() ? "" : "add users = [\"" + name + "\"] to the profile, or ") +
+                          "set owner = \"root\" on this [[files]] entry");
+  }
+
+  /// The jail's gid for a host file's group (`o`: a profile's entry, for its source line; nullptr:
+  /// an admin's --file).
+  uint32_t host_gid_in_jail(uint32_t host_gid, uint32_t mode, const std::string& source,
+                            const HostOwnership* o) {
+    if (host_gid == 0) return 0;
+    std::string name;
+    for (const GroupEntry& g : host_groups())
+      if (g.gid == host_gid) {
+        name = g.name;
+        break;
+      }
+    for (const GroupEntry& g : jail_accounts_.groups)
+      if (!name.empty() && g.name == name) return g.gid;
+    if (!grants_beyond_others(mode, 3)) return 0;
+    std::string which = name.empty() ? "gid " + std::to_string(host_gid) + " (no group of the host)"
+                                     : "group " + name + " (gid " + std::to_string(host_gid) + ")";
+    std::string what = "its group on the host is " + which + ", which is not in the jail, and its mode " +
+                       octal_mode(mode) + " gives the group access others lack: ";
+    if (!o)
+      throw Error(source, "--file: " + what + "chgrp the host file to root or to a group of the jail" +
+                              (name.empty() ? "" : ", or bring " + name + " in through a profile's groups"));
+    throw profile_error(o->written_at,
+                        source + ": " + what +
+                            (name.empty() ? "" : "add groups = [\"" + name + "\"] to the profile, or ") +
+                            "set group = \"root\" on this [[files]] entry");
+  }
+
+  /// An owner or group a [[files]] entry names: a name the profile brought into the jail (apply_profile),
+  /// or a number that is root's or one of the jail's accounts.
+  uint32_t named_jail_uid(const std::string& owner, const HostOwnership& o) {
+    std::optional<uint32_t> n = number(owner);
+    if (owner == "root" || n == 0u) return 0;
+    for (const PasswdEntry& u : jail_accounts_.users)
+      if (n ? u.uid == *n : u.name == owner) return u.uid;
+    throw profile_error(o.written_at, o.source + ": owner = \"" + owner + "\" is not a user of the jail");
+  }
+  uint32_t named_jail_gid(const std::string& group, const HostOwnership& o) {
+    std::optional<uint32_t> n = number(group);
+    if (group == "root" || n == 0u) return 0;
+    for (const GroupEntry& g : jail_accounts_.groups)
+      if (n ? g.gid == *n : g.name == group) return g.gid;
+    throw profile_error(o.written_at, o.source + ": group = \"" + group + "\" is not a group of the jail");
+  }
+
+  static std::string octal_mode(uint32_t mode) {
+    char text[8];
+    std::snprintf(text, sizeof text, "%04o", mode & 07777);
+    return text;
   }
 
   // ---- the admin's own files (--file SRC:DEST) -------------------------------------------------
@@ -434,6 +570,9 @@ private:
       // Never writable by the jail's services; a secret readable by root only (nginx's master reads
       // its keys as root), or the host's mode when that is stricter still.
       e.mode = secret ? st->st_mode & 0600 : st->st_mode & 0755;
+      // Root's (a service must never rewrite what the admin placed), in the host file's group when the
+      // jail has it: a 0640 root:www-data config stays readable by the pool it is for.
+      e.gid = host_gid_in_jail(st->st_gid, e.mode, f.source, nullptr);
       e.source = resolved->path;
       e.source_stamp = stamp_of(*st);
       e.secret = secret;
@@ -464,7 +603,7 @@ private:
       }
       // php-fpm.conf's include= reaches the chosen pools' files only; those outside /etc/php too.
       for (const std::string& f : php_->fpm_conf_files)
-        add_host_path(f, f, false, std::nullopt, requested_by);
+        add_host_path(f, f, false, nullptr, requested_by);
       // The master runs as root and creates sockets, the pid file and logs: root-owned directories.
       for (const std::string& d : php_->socket_dirs)
         add_dir(d, 0755, 0, 0, EntryRole::state, requested_by);
@@ -508,7 +647,7 @@ private:
                                       "nginx would not start");
       return;
     }
-    add_host_path(path, path, false, std::nullopt, "discovery nginx (TLS)");
+    add_host_path(path, path, false, nullptr, "discovery nginx (TLS)");
     if (secret == Secret::yes) {
       secret_paths_.insert(normalize_path(path));
       secret_paths_.insert(resolved->path);
@@ -650,6 +789,7 @@ private:
     add_generated("/etc/gshadow", render_gshadow(accounts), 0600, requested_by);
     for (const PasswdEntry& u : accounts.users)
       plan_.users.push_back(u.name);
+    jail_accounts_ = std::move(accounts);
   }
 
   // ---- entries -------------------------------------------------------------------------------
@@ -725,6 +865,8 @@ private:
   std::vector<std::string> users_, groups_;
   std::optional<std::vector<PasswdEntry>> host_users_;
   std::optional<std::vector<GroupEntry>> host_groups_;
+  JailAccounts jail_accounts_; ///< the jail's passwd and group, as add_accounts() writes them
+  std::map<std::string, HostOwnership> file_owners_; ///< profile files by jail path (settle_file_owners)
   std::set<std::string> visited_;
   std::set<std::string> left_out_;     ///< host paths never copied: other pools' files
   std::set<std::string> secret_paths_; ///< jail paths of private keys (mark_secrets)

@@ -275,7 +275,7 @@ void parse_dirs(const FileReader& in, const toml::table& top, Profile& p) {
 
 void parse_files(const FileReader& in, const toml::table& top, Profile& p) {
   for (const toml::table* t : in.tables(top, "files")) {
-    in.check_keys(*t, {"path", "recursive", "optional", "dest", "mode"}, "[[files]]");
+    in.check_keys(*t, {"path", "recursive", "optional", "dest", "mode", "owner", "group"}, "[[files]]");
     FileSpec f;
     f.path = in.required_string(*t, "path", "[[files]]");
     in.check_path(in.line_of(*t->get("path")), f.path, Side::host);
@@ -288,6 +288,8 @@ void parse_files(const FileReader& in, const toml::table& top, Profile& p) {
     f.recursive = in.boolean(*t, "recursive").value_or(false) ? Recursive::yes : Recursive::no;
     f.presence = in.boolean(*t, "optional").value_or(false) ? Presence::optional : Presence::required;
     f.mode = in.mode(*t, "mode");
+    if (t->get("owner")) f.owner = in.id(*t, "owner");
+    if (t->get("group")) f.group = in.id(*t, "group");
     f.written_at = in.line_of(*t);
     p.files.push_back(std::move(f));
   }

@@ -22,6 +22,10 @@
 //                   # dest: jail path, default path (not allowed with a glob: each match keeps its
 //                   # own path); mode: overrides the host's mode; optional: a missing path (or a
 //                   # glob matching nothing) is not an error
+//   owner = "root"   group = "www-data"
+//                   # default: the host file's owner and group, mapped by name to the jail's
+//                   # accounts (refused when the jail lacks one the mode gives access); a name or
+//                   # number here replaces that and brings the account into the jail as [[dirs]] do
 //   [[symlinks]]  # a symlink created in the jail, target stored verbatim
 //   path = "/lib"   target = "usr/lib"
 //   [[devices]]   # a device node created in the jail
@@ -95,6 +99,8 @@ struct FileSpec {
   Recursive recursive = Recursive::no;
   Presence presence = Presence::required;
   std::optional<std::uint32_t> mode; ///< replaces the host's permission bits when set
+  std::optional<std::string> owner;  ///< replaces the host's owner when set (a name, or decimal digits)
+  std::optional<std::string> group;  ///< replaces the host's group when set (a name, or decimal digits)
   SourceLine written_at;
 };
 

@@ -178,6 +178,13 @@ const char* tool_kind(std::string_view name) {
   return nullptr;
 }
 
+/// Whether the jail was made --with mail, which brings a shell on purpose (profiles/mail.toml).
+bool asks_for_mail(const Context& ctx) {
+  if (!ctx.manifest) return false;
+  const std::vector<std::string>& services = ctx.manifest->plan.spec.services;
+  return std::find(services.begin(), services.end(), "mail") != services.end();
+}
+
 /// The host path a symlink's target names, lexically (no symlink is followed), from the host.
 std::string host_target(const Context& ctx, const Node& n) {
   if (!n.link.empty() && n.link.front() == '/') return normalize_path(n.link);
@@ -202,10 +209,17 @@ void check_node(Context& ctx, const Node& n) {
               "has file capabilities (security.capability): exec grants privileges as setuid would",
               "setcap -r " + host);
     if (mode & S_IXUSR || mode & S_IXGRP || mode & S_IXOTH)
-      if (const char* kind = tool_kind(base_name(n.path)))
-        ctx.add("exec-tool", Severity::info, n.path,
-                std::string("a ") + kind + ": code injected into a service can exec() it to do anything",
-                "leave it out of the jail unless the application runs it");
+      if (const char* kind = tool_kind(base_name(n.path))) {
+        if (std::string_view(kind) == "shell" && asks_for_mail(ctx))
+          ctx.add("exec-tool", Severity::info, n.path,
+                  "a shell, there for the mail profile: PHP's mail() runs sendmail_path through /bin/sh -c; "
+                  "code injected into a service can exec() it too",
+                  "leave out the mail profile unless the application sends mail with mail()");
+        else
+          ctx.add("exec-tool", Severity::info, n.path,
+                  std::string("a ") + kind + ": code injected into a service can exec() it to do anything",
+                  "leave it out of the jail unless the application runs it");
+      }
   }
   if ((S_ISREG(mode) || S_ISFIFO(mode)) && (mode & S_IWOTH))
     ctx.add("world-writable-file", Severity::high, n.path,

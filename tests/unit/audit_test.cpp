@@ -616,6 +616,27 @@ struct ManifestJail : FakeJail {
 
 } // namespace
 
+TEST_CASE("audit: the shell of a jail made --with mail is info, said to be there for mail()") {
+  ManifestJail jail;
+  jail.add_file("/usr/bin/dash", "a shell", EntryRole::executable, 0755);
+  jail.save();
+  AuditReport plain = jail.audit();
+  const Finding* shell = find(plain, "exec-tool", "/usr/bin/dash");
+  REQUIRE(shell);
+  CHECK(shell->severity == Severity::info);
+  CHECK_FALSE(contains(shell->message, "mail"));
+
+  // PHP's mail() runs sendmail through /bin/sh -c: the mail profile brings the shell on purpose.
+  jail.manifest.plan.spec.services = {"php-fpm", "mail"};
+  jail.save();
+  AuditReport report = jail.audit();
+  INFO(describe(report));
+  shell = find(report, "exec-tool", "/usr/bin/dash");
+  REQUIRE(shell);
+  CHECK(shell->severity == Severity::info);
+  CHECK(contains(shell->message, "there for the mail profile"));
+}
+
 TEST_CASE("audit: integrity of a jail with a manifest") {
   ManifestJail jail;
   AuditReport clean = jail.audit();

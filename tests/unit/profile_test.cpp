@@ -48,6 +48,8 @@ recursive = true
 optional = true
 dest = "/etc/web"
 mode = "0640"
+owner = "root"
+group = "www-data"
 
 [[files]]
 path = "/usr/lib/$TRIPLET/gconv/*.so"
@@ -122,11 +124,15 @@ dest = "/hostproc"
   CHECK(p->files[0].recursive == Recursive::yes);
   CHECK(p->files[0].presence == Presence::optional);
   CHECK(p->files[0].mode == 0640u);
+  CHECK(p->files[0].owner == "root");
+  CHECK(p->files[0].group == "www-data");
   CHECK(p->files[1].path == "/usr/lib/$TRIPLET/gconv/*.so");
   CHECK(p->files[1].dest == p->files[1].path);
   CHECK(p->files[1].recursive == Recursive::no);
   CHECK(p->files[1].presence == Presence::required);
   CHECK_FALSE(p->files[1].mode.has_value());
+  CHECK_FALSE(p->files[1].owner.has_value()); // the host file's owner and group, mapped to the jail's
+  CHECK_FALSE(p->files[1].group.has_value());
 
   REQUIRE(p->symlinks.size() == 1);
   CHECK(p->symlinks[0].path == "/lib");
@@ -229,6 +235,10 @@ TEST_CASE("profile: wrong types and bad values name the file and line") {
         "line 4: 'major' is out of range: -1");
   CHECK(load_one("[[binds]]\nsource = \"/x\"\naccess = \"wr\"\n") ==
         "line 3: bind access 'wr' must be 'ro' or 'rw'");
+  CHECK(load_one("[[files]]\npath = \"/x\"\ngroup = \"www data\"\n") ==
+        "line 3: 'group' is not a valid name: 'www data'");
+  CHECK(load_one("[[files]]\npath = \"/x\"\nowner = true\n") ==
+        "line 3: 'owner' must be a name or a number, not a boolean");
   CHECK(load_one("discover = \"apache\"\n") ==
         "line 1: unknown discovery hook 'apache' (known: nginx, php-fpm, php-runtime)");
   CHECK(load_one("[[files]]\npath = \"etc/x\"\n") == "line 2: path 'etc/x' must be absolute");
@@ -329,8 +339,9 @@ TEST_CASE("profile: the built-in directory must exist, user directories need not
 TEST_CASE("profile: every built-in profile loads and expands") {
   ProfileSet set = ProfileSet::load({JB_SOURCE_DIR "/profiles"});
   std::vector<std::string> names = set.names();
-  for (const char* expected : {"base", "nss", "dns", "tzdata", "gconv", "locale", "ca-certificates",
-                               "libgcc_s", "nginx", "php-fpm", "sh", "mysql-socket", "devlog", "proc"}) {
+  for (const char* expected :
+       {"base", "nss", "dns", "tzdata", "gconv", "locale", "ca-certificates", "libgcc_s", "nginx", "php-fpm",
+        "sh", "mail", "mysql-socket", "devlog", "proc"}) {
     CAPTURE(expected);
     CHECK(set.find(expected) != nullptr);
   }
@@ -346,6 +357,9 @@ TEST_CASE("profile: every built-in profile loads and expands") {
                                                                       "php-fpm"});
   CHECK(set.find("nginx")->discover == Discovery::nginx);
   CHECK(set.find("php-fpm")->discover == Discovery::php_fpm);
+  // PHP's mail() runs sendmail through /bin/sh -c: the mail profile brings the shell, and nothing
+  // else that a shell script would use.
+  CHECK(names_of(set.expand({"mail"})) == std::vector<std::string>{"sh", "mail"});
   // nss-systemd would hand the jail a root user that its /etc/passwd does not have.
   const Profile* nss = set.find("nss");
   REQUIRE(nss->generate.size() == 1);

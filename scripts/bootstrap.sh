@@ -19,6 +19,8 @@ packages=(
   wordpress wordpress-theme-twentytwentythree phpmyadmin mariadb-server php-mysql php-imagick msmtp-mta
   # test oracles and benchmark peers
   pax-utils python3-pyelftools jailkit hyperfine zstd xz-utils time
+  # scenario_state_dirs traces every command for the paths it opens (without strace it skips those checks)
+  strace
   # the fuzzers (scripts/fuzz.sh): clang, its libFuzzer and sanitizer runtimes
   clang libclang-rt-14-dev
 )

@@ -60,7 +60,9 @@ std::string format_tree(const WalkResult& r) {
   };
   for (size_t i = 0; i < r.objects.size(); ++i) {
     if (r.objects[i].role != ObjectRole::root) continue;
-    out << r.objects[i].path << '\n';
+    out << r.objects[i].path;
+    if (!r.objects[i].found_by.empty()) out << " (" << r.objects[i].found_by << ")";
+    out << '\n';
     expanded.insert(i);
     show(i, 1);
   }
@@ -87,19 +89,21 @@ std::string format_json(const WalkResult& r) {
            {"found_in", e.found_in ? nlohmann::ordered_json(std::string(to_string(*e.found_in)))
                                    : nlohmann::ordered_json()}});
     }
-    objects.push_back({{"path", o.path},
-                       {"role", role_name(o.role)},
-                       {"opened_as", o.names},
-                       {"symlinks", links},
-                       {"class", o.elf.elf_class == ElfClass::elf64 ? 64 : 32},
-                       {"machine", o.elf.machine},
-                       {"soname", optional_json(o.elf.soname)},
-                       {"needed", o.elf.needed},
-                       {"rpath", optional_json(o.elf.rpath)},
-                       {"runpath", optional_json(o.elf.runpath)},
-                       {"nodeflib", o.elf.nodeflib},
-                       {"interpreter", optional_json(o.elf.interpreter)},
-                       {"dependencies", deps}});
+    objects.push_back(
+        {{"path", o.path},
+         {"role", role_name(o.role)},
+         {"opened_as", o.names},
+         {"symlinks", links},
+         {"class", o.elf.elf_class == ElfClass::elf64 ? 64 : 32},
+         {"machine", o.elf.machine},
+         {"soname", optional_json(o.elf.soname)},
+         {"needed", o.elf.needed},
+         {"rpath", optional_json(o.elf.rpath)},
+         {"runpath", optional_json(o.elf.runpath)},
+         {"nodeflib", o.elf.nodeflib},
+         {"interpreter", optional_json(o.elf.interpreter)},
+         {"found_by", o.found_by.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(o.found_by)},
+         {"dependencies", deps}});
   }
   nlohmann::ordered_json unresolved = nlohmann::ordered_json::array();
   for (const Unresolved& u : r.unresolved)

@@ -16,6 +16,7 @@
 #include "jailbuild/mounts.hpp"
 #include "jailbuild/nginx_snippet.hpp"
 #include "jailbuild/pack.hpp"
+#include "jailbuild/package_db.hpp"
 #include "jailbuild/plan_builder.hpp"
 #include "jailbuild/plan_report.hpp"
 #include "jailbuild/profile.hpp"
@@ -105,6 +106,7 @@ struct DepsCli {
   std::string host_root = "/";
   std::vector<std::string> files;
   bool tree = false, json = false, dot = false;
+  bool no_modules = false;
 };
 
 int run_deps(const DepsCli& o) {
@@ -120,7 +122,17 @@ int run_deps(const DepsCli& o) {
     }
     roots.push_back({path, {}});
   }
-  WalkResult result = walk(host, roots);
+  // Modules the closure's libraries load at run time (from the host's packages) are part of it,
+  // as in a jail; --no-modules: only what ld.so loads at start (the oracle test compares with ldd).
+  const ElfReader reader = read_elf_for_walk;
+  ModuleWalk walked;
+  if (o.no_modules)
+    walked.result = walk(host, roots, reader);
+  else
+    walked = walk_with_modules(host, roots, reader);
+  for (const std::string& w : walked.warnings)
+    std::cerr << "jailbuild: warning: " << w << '\n';
+  const WalkResult& result = walked.result;
   DepsFormat format = o.tree   ? DepsFormat::tree
                       : o.json ? DepsFormat::json
                       : o.dot  ? DepsFormat::dot
@@ -137,6 +149,8 @@ Runner setup_deps(CLI::App& cmd) {
   auto* tree = cmd.add_flag("--tree", deps->tree, "Show who needs what");
   auto* json = cmd.add_flag("--json", deps->json, "Every object with its dynamic facts, as JSON");
   auto* dot = cmd.add_flag("--dot", deps->dot, "A Graphviz graph");
+  cmd.add_flag("--no-modules", deps->no_modules,
+               "Leave out the modules libraries load at run time from their packages' module directories");
   tree->excludes(json, dot);
   json->excludes(dot);
   cmd.add_option("FILE", deps->files, "ELF executables or libraries")->required();

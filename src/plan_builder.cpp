@@ -9,6 +9,7 @@
 #include "jailbuild/hostfs.hpp"
 #include "jailbuild/inputs.hpp"
 #include "jailbuild/jailfs.hpp"
+#include "jailbuild/package_db.hpp"
 #include "jailbuild/profile.hpp"
 #include "jailbuild/text.hpp"
 
@@ -260,7 +261,12 @@ private:
         }
       }
     }
-    WalkResult result = walk(host_, roots, reader_);
+    // Libraries' modules (ImageMagick's coders, OpenSSL's providers, ...) from the host's packages:
+    // walked as roots dlopen()ed where the library is loaded, their configuration copied.
+    ModuleWalk walked = walk_with_modules(host_, roots, reader_);
+    WalkResult& result = walked.result;
+    for (std::string& w : walked.warnings)
+      plan_.warnings.push_back(std::move(w));
     if (!result.unresolved.empty()) {
       std::string list_text;
       for (const Unresolved& u : result.unresolved) {
@@ -285,9 +291,14 @@ private:
       e.mode = st->st_mode & 0777;
       e.source = obj.path;
       e.source_stamp = obj.stamp;
-      e.requested_by = "walk";
+      e.requested_by = obj.found_by.empty() ? "walk" : obj.found_by;
       entries_.add(std::move(e));
     }
+    // Module configuration is the host's like any /etc file: an admin's edit in the jail is kept.
+    for (const RuntimeFile& c : walked.config)
+      add_host_path(c.path, c.path, false, std::nullopt, "module config of " + c.package + " (dpkg)");
+    for (const RuntimeFile& la : walked.libtool)
+      add_host_path(la.path, la.path, false, std::nullopt, "module dir of " + la.package + " (dpkg)");
     plan_.objects = std::move(result.objects);
   }
 

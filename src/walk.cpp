@@ -39,21 +39,37 @@ struct Namespace {
   std::map<size_t, LinkerObject> linker;
 };
 
+} // namespace
+
 class Walker {
 public:
   Walker(const HostRoot& host, const ElfReader& reader)
       : host_(host), reader_(reader), conf_dirs_(read_ld_so_conf(host)) {}
 
-  WalkResult run(const std::vector<WalkRoot>& roots) {
+  void add(const std::vector<WalkRoot>& roots) {
     for (const WalkRoot& root : roots) {
       std::string path = clean_path(root.path);
+      size_t obj = 0;
       if (root.loaded_by.empty()) {
-        namespace_for(path);
+        obj = namespace_for(path).executable;
       } else {
         Namespace& ns = namespace_for(clean_path(root.loaded_by));
-        dlopen(ns, path);
+        obj = dlopen(ns, path);
       }
+      if (result_.objects[obj].found_by.empty()) result_.objects[obj].found_by = root.found_by;
     }
+  }
+
+  const WalkResult& so_far() const { return result_; }
+
+  std::vector<std::string> namespaces_holding(size_t index) const {
+    std::vector<std::string> out;
+    for (const auto& [program, ns] : namespaces_)
+      if (ns.linker.count(index)) out.push_back(program);
+    return out;
+  }
+
+  WalkResult finish() && {
     for (auto& [name, users] : unresolved_)
       result_.unresolved.push_back({name, users});
     return std::move(result_);
@@ -87,13 +103,14 @@ private:
     return ns;
   }
 
-  void dlopen(Namespace& ns, const std::string& path) {
-    if (ns.by_name.count(path)) return;
+  size_t dlopen(Namespace& ns, const std::string& path) {
+    if (auto it = ns.by_name.find(path); it != ns.by_name.end()) return it->second;
     Located loc = locate_root(path);
     size_t obj = intern(loc, ObjectRole::root);
-    if (ns.linker.count(obj)) return;
+    if (ns.linker.count(obj)) return obj;
     admit(ns, obj, loc, ns.executable, OriginOf::library);
     load_closure(ns, obj);
+    return obj;
   }
 
   Located locate_root(const std::string& path) {
@@ -316,8 +333,6 @@ private:
   std::map<std::string, std::vector<std::string>> unresolved_;
 };
 
-} // namespace
-
 FileStamp stamp_of(const struct stat& st) {
   return {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
           static_cast<int64_t>(st.st_size),
@@ -329,8 +344,25 @@ ElfInfo read_elf_for_walk(const std::string& real_path, const FileStamp&) {
   return read_elf_dynamic(real_path);
 }
 
+Walk::Walk(const HostRoot& host, const ElfReader& reader) : walker_(std::make_unique<Walker>(host, reader)) {}
+Walk::~Walk() = default;
+void Walk::add(const std::vector<WalkRoot>& roots) {
+  walker_->add(roots);
+}
+const WalkResult& Walk::so_far() const {
+  return walker_->so_far();
+}
+std::vector<std::string> Walk::namespaces_holding(size_t index) const {
+  return walker_->namespaces_holding(index);
+}
+WalkResult Walk::finish() && {
+  return std::move(*walker_).finish();
+}
+
 WalkResult walk(const HostRoot& host, const std::vector<WalkRoot>& roots, const ElfReader& reader) {
-  return Walker(host, reader).run(roots);
+  Walker walker(host, reader);
+  walker.add(roots);
+  return std::move(walker).finish();
 }
 
 } // namespace jailbuild

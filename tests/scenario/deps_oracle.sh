@@ -95,8 +95,9 @@ EOF
 }
 
 # jb_json FILE [ARGS...]: `jailbuild deps --json` into $tmp/jb.json; 0 or 1 are both answers.
+# --no-modules: the oracle loads what a start loads, not the modules a library dlopen()s later.
 jb_json() {
-  "$JB" deps --json "$@" >"$tmp/jb.json" 2>"$tmp/jb.err"
+  "$JB" deps --json --no-modules "$@" >"$tmp/jb.json" 2>"$tmp/jb.err"
   local status=$?
   if [ "$status" -gt 1 ]; then
     flunk "jailbuild deps $* exited $status: $(cat "$tmp/jb.err")"

@@ -296,9 +296,9 @@ private:
     }
     // Module configuration is the host's like any /etc file: an admin's edit in the jail is kept.
     for (const RuntimeFile& c : walked.config)
-      add_host_path(c.path, c.path, false, std::nullopt, "module config of " + c.package + " (dpkg)");
+      add_host_path(c.path, c.path, false, nullptr, "module config of " + c.package + " (dpkg)");
     for (const RuntimeFile& la : walked.libtool)
-      add_host_path(la.path, la.path, false, std::nullopt, "module dir of " + la.package + " (dpkg)");
+      add_host_path(la.path, la.path, false, nullptr, "module dir of " + la.package + " (dpkg)");
     plan_.objects = std::move(result.objects);
   }
 

@@ -243,10 +243,15 @@ int run_create(const CreateCli& c) {
     std::cout << "wrote the jail's definition " << r.definition_path << '\n';
   print_snippet_changes(r.snippets, c.quiet || c.json);
   if (!c.quiet && !c.json)
-    for (const SiteInstalled& site : r.sites)
-      std::cout << "site " << site.docroot << ": copied " << site.copied.files << " files, "
-                << site.copied.symlinks << " symlinks from " << site.source
-                << " and accepted them as its baseline\n";
+    for (const SiteInstalled& site : r.sites) {
+      if (site.copied)
+        std::cout << "site " << site.docroot << ": copied " << site.copied->files << " files, "
+                  << site.copied->symlinks << " symlinks from " << site.source
+                  << " and accepted them as its baseline\n";
+      else
+        std::cout << "site " << site.docroot << ": not copied from " << site.source
+                  << ": its docroot holds files already (`jailbuild site accept` records them)\n";
+    }
   if (r.audit && r.audit_failed) {
     std::cerr << format_audit_text(*r.audit, o.audit_fail_on) << "jailbuild: " << r.dir
               << ": the audit found problems at or above " << c.audit_fail_on

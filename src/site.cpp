@@ -430,9 +430,11 @@ std::vector<SiteInstalled> install_site_sources(JailFs& jail, const Plan& plan) 
     if (docroot == plan.entries.end()) throw Error(site.docroot, "site: its docroot is not in the plan");
     std::optional<SiteCopy> copied =
         copy_site_source(jail, site, plan.spec.host_root, docroot->uid, docroot->gid, planned);
-    if (!copied) continue;
-    write_site_baseline(jail, scan_site(jail, site.docroot, site_writable_dirs(plan.spec, site)));
-    out.push_back({site.docroot, site.source, *copied});
+    if (copied)
+      write_site_baseline(jail, scan_site(jail, site.docroot, site_writable_dirs(plan.spec, site)));
+    else if (jail.lstat(site_baseline_path(site.docroot)))
+      continue; // copied (or accepted) before: nothing to say
+    out.push_back({site.docroot, site.source, copied});
   }
   return out;
 }

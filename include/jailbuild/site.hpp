@@ -105,15 +105,16 @@ struct SiteCopy {
 std::optional<SiteCopy> copy_site_source(JailFs& jail, const SiteSpec& site, const std::string& host_root,
                                          uint32_t uid, uint32_t gid, const std::set<std::string>& planned);
 
-/// A site whose source create copied in.
+/// A site with a source, as create found it.
 struct SiteInstalled {
   std::string docroot, source;
-  SiteCopy copied;
+  std::optional<SiteCopy> copied; ///< nullopt: left alone, the docroot already held the admin's files
 };
 
 /// For each site of the plan's spec with a source: copies it (copy_site_source()) into its docroot,
 /// owned as the plan's docroot entry, when the docroot holds nothing but the plan's entries, and
-/// accepts what was copied as the site's baseline. Sites already there are left alone.
+/// accepts what was copied as the site's baseline. A docroot that holds files and has no baseline (the
+/// admin's code) is left alone, and returned without a copy; one copied or accepted before is not.
 std::vector<SiteInstalled> install_site_sources(JailFs& jail, const Plan& plan);
 
 /// What comparing a site with its baseline found.

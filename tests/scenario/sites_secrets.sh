@@ -68,6 +68,8 @@ check "only --verbose names it in the text" '"$JB" audit "$jail" --no-hardening 
 # sync leaves site content alone, and never accepts what changed.
 check "sync" '"$JB" sync jail "${opts[@]}" -q'
 check "sync left the changed file and the shell as they were" 'grep -q "changed" "$blog/wp-includes/version.php" && [ -f "$blog/wp-content/uploads/shell.php" ]'
+check "create NAME again copies nothing again, touches nothing of the site" '"$JB" create jail "${opts[@]}" >"$tmp/re.out" 2>&1;
+  ! grep -q "^site /var/www/blog" "$tmp/re.out" && grep -q changed "$blog/wp-includes/version.php" && [ -f "$blog/wp-content/uploads/shell.php" ]'
 check "after sync the audit still reports both" '"$JB" audit "$jail" --no-hardening --json >"$tmp/c.json"; [ "$(json_get "$tmp/c.json" "(len(d[\"sites\"][0][\"changed\"]), d[\"sites\"][0][\"code_in_writable\"])")" = "(1, ['\''/var/www/blog/wp-content/uploads/shell.php'\''])" ]'
 check "site accept takes the change" '"$JB" site accept jail --config-dir "$tmp/config" | grep -q "1 changed, 0 added, 0 removed"'
 check "accept never vouches for code in uploads" '"$JB" audit "$jail" --no-hardening --json >"$tmp/d.json"; [ "$(json_get "$tmp/d.json" "[f[\"rule\"] for f in d[\"findings\"] if f[\"severity\"] in (\"high\", \"medium\") and f[\"path\"].startswith(\"/var/www/blog\")]")" = "['\''site-code-in-writable'\'']" ]'

@@ -11,6 +11,7 @@
 #include "jailbuild/nginx_snippet.hpp"
 #include "jailbuild/plan_builder.hpp"
 #include "jailbuild/registry.hpp"
+#include "jailbuild/site.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -73,6 +74,9 @@ CreateResult create_jail(const CreateOptions& options) {
     if (jail.lstat(manifest_file)) previous = read_manifest(result.dir);
     // A sync against the previous manifest (or none) that makes the jail what the plan says.
     result.report = assemble(jail, host, result.plan, previous ? &*previous : nullptr, options.assemble);
+    // Each site's code, copied once from its source into its empty docroot and accepted there and
+    // then as what audit compares the site with; sync never copies it again (site.hpp).
+    result.sites = install_site_sources(jail, result.plan);
     Manifest manifest;
     manifest.tool = std::string("jailbuild ") + JB_VERSION;
     manifest.updated = static_cast<int64_t>(std::time(nullptr));

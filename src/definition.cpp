@@ -191,6 +191,7 @@ std::string definition_to_toml(const Definition& d) {
   if (s.host_root != "/") out += "host_root = " + quoted(s.host_root) + "\n";
   if (!s.profile_dirs.empty()) out += "profile_dirs = " + string_list(s.profile_dirs) + "\n";
   if (!s.excludes.empty()) out += "excludes = " + string_list(s.excludes) + "\n";
+  if (!s.secrets.empty()) out += "secrets = " + string_list(s.secrets) + "\n";
   for (const WritableSpec& w : s.writable)
     out += "\n[[writable]]\npath = " + quoted(w.path) + "\nuser = " + quoted(w.owner) +
            "\ngroup = " + quoted(w.group) + "\n";
@@ -202,6 +203,13 @@ std::string definition_to_toml(const Definition& d) {
   for (const OwnFileSpec& f : s.files) {
     out += "\n[[files]]\nsource = " + quoted(f.source) + "\ndest = " + quoted(f.dest) + "\n";
     if (f.secret) out += "secret = true\n";
+  }
+  for (const SiteSpec& site : s.sites) {
+    out += "\n[[sites]]\ndocroot = " + quoted(site.docroot) + "\n";
+    if (site.owner != "root") out += "owner = " + quoted(site.owner) + "\n";
+    if (!site.writable.empty()) out += "writable = " + string_list(site.writable) + "\n";
+    if (site.writer != "www-data") out += "writer = " + quoted(site.writer) + "\n";
+    if (!site.source.empty()) out += "source = " + quoted(site.source) + "\n";
   }
   return out;
 }
@@ -217,7 +225,7 @@ Definition definition_from_toml(std::string_view text, const std::string& file,
   Reader in(file);
   in.check_keys(top,
                 {"name", "dir", "services", "php", "pools", "host_root", "profile_dirs", "excludes",
-                 "writable", "binds", "files"},
+                 "secrets", "writable", "binds", "files", "sites"},
                 "");
   Definition d;
   JailSpec& s = d.spec;
@@ -235,6 +243,7 @@ Definition definition_from_toml(std::string_view text, const std::string& file,
   if (top.get("host_root")) s.host_root = in.path(top, "host_root", "a definition");
   s.profile_dirs = in.strings(top, "profile_dirs");
   s.excludes = in.strings(top, "excludes");
+  s.secrets = in.strings(top, "secrets");
   for (const toml::table* t : in.tables(top, "writable")) {
     in.check_keys(*t, {"path", "user", "group"}, "[[writable]]");
     WritableSpec w;
@@ -262,6 +271,23 @@ Definition definition_from_toml(std::string_view text, const std::string& file,
     f.dest = in.string(*t, "dest").value_or(f.source);
     f.secret = in.boolean(*t, "secret");
     s.files.push_back(std::move(f));
+  }
+  for (const toml::table* t : in.tables(top, "sites")) {
+    in.check_keys(*t, {"docroot", "owner", "writable", "writer", "source", "secrets"}, "[[sites]]");
+    SiteSpec site;
+    site.docroot = in.path(*t, "docroot", "[[sites]]");
+    site.owner = in.string(*t, "owner").value_or("root");
+    site.writable = in.strings(*t, "writable");
+    site.writer = in.string(*t, "writer").value_or("www-data");
+    if (t->get("source")) site.source = in.path(*t, "source", "[[sites]]");
+    // A site's secrets are relative to its docroot ("wp-config.php"): kept with the spec's secrets.
+    for (const std::string& secret : in.strings(*t, "secrets")) {
+      if (secret.empty() || secret.front() == '/' || normalize_path("/" + secret) != "/" + secret)
+        throw in.error(*t->get("secrets"),
+                       "a site's secrets are clean paths below its docroot: " + quoted(secret));
+      s.secrets.push_back(site.docroot + "/" + secret);
+    }
+    s.sites.push_back(std::move(site));
   }
   return d;
 }

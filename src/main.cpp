@@ -21,6 +21,7 @@
 #include "jailbuild/plan_report.hpp"
 #include "jailbuild/profile.hpp"
 #include "jailbuild/registry.hpp"
+#include "jailbuild/site.hpp"
 #include "jailbuild/sync.hpp"
 #include "jailbuild/text.hpp"
 #include "jailbuild/walk.hpp"
@@ -166,7 +167,7 @@ struct CreateCli {
   std::string php;
   std::string host_root = "/";
   std::string state_dir = default_state_dir;
-  std::vector<std::string> binds, writable, profile_dirs, excludes, files;
+  std::vector<std::string> binds, writable, profile_dirs, excludes, files, sites;
   std::vector<std::string> pools;
   bool dry_run = false, json = false, quiet = false, reflink = false;
   std::string audit_fail_on = "high";
@@ -197,8 +198,8 @@ int run_create(const CreateCli& c) {
     if (!ref.definition)
       throw Error(ref.dir, "no definition in " + c.config_dir + "/jails: name the services with --with");
     if (!c.php.empty() || !c.pools.empty() || !c.binds.empty() || !c.writable.empty() ||
-        !c.excludes.empty() || !c.files.empty() || !c.profile_dirs.empty() || c.host_root != "/" ||
-        (!c.name.empty() && c.name != ref.definition->spec.name))
+        !c.excludes.empty() || !c.files.empty() || !c.sites.empty() || !c.profile_dirs.empty() ||
+        c.host_root != "/" || (!c.name.empty() && c.name != ref.definition->spec.name))
       throw Error(ref.dir, "options of the jail replace its whole definition: give --with as well");
     o.spec = spec_to_apply(*ref.definition, c.config_dir);
   } else {
@@ -213,6 +214,8 @@ int run_create(const CreateCli& c) {
     o.spec.excludes = c.excludes; // checked with the rest of the spec (check_spec)
     for (const std::string& f : c.files)
       o.spec.files.push_back(parse_own_file(f));
+    for (const std::string& site : c.sites)
+      o.spec.sites.push_back(parse_site(site));
     o.spec.host_root = c.host_root;
     o.spec.profile_dirs = host_profile_dirs(c.profile_dirs, c.config_dir);
     // Empty: create_jail names it after its directory, once the place is checked.
@@ -253,6 +256,16 @@ int run_create(const CreateCli& c) {
   else if (r.definition == DefinitionWrite::written && !c.quiet && !c.json)
     std::cout << "wrote the jail's definition " << r.definition_path << '\n';
   print_snippet_changes(r.snippets, c.quiet || c.json);
+  if (!c.quiet && !c.json)
+    for (const SiteInstalled& site : r.sites) {
+      if (site.copied)
+        std::cout << "site " << site.docroot << ": copied " << site.copied->files << " files, "
+                  << site.copied->symlinks << " symlinks from " << site.source
+                  << " and accepted them as its baseline\n";
+      else
+        std::cout << "site " << site.docroot << ": not copied from " << site.source
+                  << ": its docroot holds files already (`jailbuild site accept` records them)\n";
+    }
   if (r.audit && r.audit_failed) {
     std::cerr << format_audit_text(*r.audit, o.audit_fail_on) << "jailbuild: " << r.dir
               << ": the audit found problems at or above " << c.audit_fail_on
@@ -287,6 +300,11 @@ Runner setup_create(CLI::App& cmd) {
       "--file", create->files,
       "SRC:DEST[:secret] a host file of the admin's (a vhost, a certificate, a key) kept in the jail "
       "(repeatable; a secret is installed 0600 and left out of archives)");
+  cmd.add_option(
+      "--site", create->sites,
+      "DIR[:OWNER[:SOURCE]] a site's docroot in the jail, its code owned by OWNER (root: read-only "
+      "to the services), copied once from the host directory SOURCE; audited as one group "
+      "(repeatable; writable dirs and secrets in the definition's [[sites]])");
   cmd.add_option("--exclude", create->excludes,
                  "PATH|GLOB never installed in the jail (repeatable; * stops at /; a directory excludes what "
                  "is below it)");
@@ -349,7 +367,7 @@ Runner setup_profiles(CLI::App& cmd) {
 // --- pack, unpack --------------------------------------------------------------------------------
 
 struct PackCli {
-  std::string jail, output;
+  std::string jail, output, secrets_to;
   std::string config_dir = default_config_dir, state_dir = default_state_dir;
   bool include_state = false, include_secrets = false, quiet = false;
 };
@@ -360,6 +378,7 @@ int run_pack(const PackCli& c) {
   o.output = c.output;
   o.state = c.include_state ? StateFiles::include : StateFiles::leave_out;
   o.secrets = c.include_secrets ? Secrets::include : Secrets::leave_out;
+  o.secrets_to = c.secrets_to;
   PackResult r = pack_jail(o);
   for (const std::string& w : r.warnings)
     std::cerr << "jailbuild: warning: " << w << '\n';
@@ -380,6 +399,9 @@ Runner setup_pack(CLI::App& cmd) {
       ->required();
   cmd.add_flag("--include-secrets", pack->include_secrets,
                "Also pack private keys and the files declared secret (left out by default)");
+  cmd.add_option("--secrets-to", pack->secrets_to,
+                 "Write the secrets left out into this separate archive (root's, 0600) for unpack --secrets")
+      ->excludes("--include-secrets");
   cmd.add_flag("--include-state", pack->include_state,
                "Keep runtime state (/run, /tmp, /var/tmp, logs, sessions)");
   cmd.add_flag("--quiet,-q", pack->quiet, "Print only the archive's sha256");
@@ -392,6 +414,7 @@ struct UnpackCli {
   std::string state_dir = default_state_dir;
   UnpackLimits limits;
   std::vector<std::string> profile_dirs;
+  std::string secrets;
   bool quiet = false;
 };
 
@@ -401,7 +424,8 @@ int run_unpack(const UnpackCli& c) {
   const std::string name = c.name.empty() ? default_jail_name(c.dir) : c.name;
   if (std::optional<std::string> why = invalid_jail_name(name)) throw Error(name, *why);
   check_unique(definitions, name, c.dir);
-  UnpackResult r = unpack_jail({c.archive, c.dir, c.state_dir, c.limits, c.profile_dirs, c.config_dir});
+  UnpackResult r =
+      unpack_jail({c.archive, c.dir, c.state_dir, c.limits, c.profile_dirs, c.config_dir, c.secrets});
   // Its definition from the spec unpack adopted (this host's, never the archive's own): from now on
   // sync applies that. Should this fail, the jail is one made before definitions, which the next
   // sync defines the same way.
@@ -432,6 +456,8 @@ Runner setup_unpack(CLI::App& cmd) {
   cmd.add_option("--profiles-dir", unpack->profile_dirs,
                  "Extra profile directory of this host (repeatable): where the jail's services are found")
       ->transform(absolute_path);
+  cmd.add_option("--secrets", unpack->secrets,
+                 "The secrets archive of pack --secrets-to: puts back the secrets the archive left out");
   cmd.add_flag("--quiet,-q", unpack->quiet, "Print nothing but warnings and errors");
   return [unpack] { return run_unpack(*unpack); };
 }
@@ -623,7 +649,7 @@ struct AuditCli {
   std::string jail;
   std::string config_dir = default_config_dir, state_dir = default_state_dir;
   std::string fail_on = "medium";
-  bool json = false, no_integrity = false, no_hardening = false;
+  bool json = false, no_integrity = false, no_hardening = false, verbose = false;
 };
 
 int run_audit(const AuditCli& c) {
@@ -632,7 +658,9 @@ int run_audit(const AuditCli& c) {
   o.hardening = c.no_hardening ? Hardening::skip : Hardening::check;
   AuditReport r = audit_jail(jail_dir(c.config_dir, c.jail), o);
   Severity threshold = *severity_from(c.fail_on); // checked by CLI11
-  std::cout << (c.json ? format_audit_json(r, threshold) : format_audit_text(r, threshold));
+  std::cout << (c.json ? format_audit_json(r, threshold)
+                       : format_audit_text(r, threshold,
+                                           c.verbose ? AuditDetail::verbose : AuditDetail::summary));
   return audit_fails(r, threshold) ? 1 : 0;
 }
 
@@ -648,6 +676,8 @@ Runner setup_audit(CLI::App& cmd) {
       ->check(CLI::IsMember(severities()))
       ->capture_default_str();
   cmd.add_flag("--no-integrity", audit->no_integrity, "Do not hash the files the manifest records");
+  cmd.add_flag("--verbose,-v", audit->verbose,
+               "List each site's changed, added and removed files (the JSON always has them)");
   cmd.add_flag("--no-hardening", audit->no_hardening,
                "Do not parse ELF files for PIE, RELRO, NX, canary, FORTIFY");
   return [audit] { return run_audit(*audit); };
@@ -766,6 +796,42 @@ Runner setup_destroy(CLI::App& cmd) {
   return [destroy] { return run_destroy(*destroy); };
 }
 
+// --- site ----------------------------------------------------------------------------------------
+
+struct SiteCli {
+  std::string jail, docroot;
+  std::string config_dir = default_config_dir;
+  bool quiet = false;
+};
+
+/// `site accept`: an explicit act of root's, never a side effect of sync or audit, so that what an
+/// intruder changed in a site's code stays reported until an admin has looked at it and says so.
+int run_site_accept(const SiteCli& c) {
+  std::optional<std::string> docroot;
+  if (!c.docroot.empty()) docroot = c.docroot;
+  for (const SiteAccepted& a : accept_sites(jail_dir(c.config_dir, c.jail), docroot)) {
+    if (c.quiet) continue;
+    std::cout << "site " << a.docroot << ": accepted " << a.files << " files";
+    if (a.had_baseline)
+      std::cout << " (" << a.changes.changed.size() << " changed, " << a.changes.added.size() << " added, "
+                << a.changes.removed.size() << " removed since the last accept)";
+    std::cout << '\n';
+  }
+  return 0;
+}
+
+Runner setup_site(CLI::App& cmd) {
+  auto site = std::make_shared<SiteCli>();
+  cmd.require_subcommand(1);
+  CLI::App* accept = cmd.add_subcommand(
+      "accept", "Record the sites' code as it is now as the baseline audit compares them with");
+  accept->add_option("JAIL", site->jail, "The jail: NAME or DIR")->required()->transform(jail_argument);
+  accept->add_option("DOCROOT", site->docroot, "Only this site (its docroot in the jail)");
+  accept->add_flag("--quiet,-q", site->quiet, "Print nothing but errors");
+  add_config_dir(*accept, site->config_dir);
+  return [site] { return run_site_accept(*site); };
+}
+
 // The subcommands, in the order `jailbuild --help` lists them.
 const Command commands[] = {
     {"deps", "Print the shared-library closure of ELF files, as ld.so would load it", setup_deps},
@@ -778,6 +844,7 @@ const Command commands[] = {
     {"sync", "Bring jails up to date with the host after package upgrades", setup_sync},
     {"hook", "Run sync --all after every apt/dpkg run and daily", setup_hook},
     {"audit", "Find what makes a jail escapable or shows it was tampered with", setup_audit},
+    {"site", "Accept a jail's site code as the baseline audit compares it with (site accept)", setup_site},
     {"nginx-snippet", "Print the nginx lines that serve a jail's PHP through its php-fpm socket",
      setup_nginx_snippet},
     {"list", "List the jails of this host and their state (ok, drift, conflict, tampered, missing)",

@@ -75,6 +75,17 @@ json spec_json(const JailSpec& s) {
       files.push_back({{"source", f.source}, {"dest", f.dest}, {"secret", f.secret}});
     spec["files"] = files;
   }
+  if (!s.sites.empty()) {
+    json sites = json::array();
+    for (const SiteSpec& site : s.sites)
+      sites.push_back({{"docroot", site.docroot},
+                       {"owner", site.owner},
+                       {"writable", site.writable},
+                       {"writer", site.writer},
+                       {"source", site.source}});
+    spec["sites"] = sites;
+  }
+  if (!s.secrets.empty()) spec["secrets"] = s.secrets;
   return spec;
 }
 
@@ -97,6 +108,12 @@ JailSpec spec_from(const json& j) {
     for (const json& f : j.at("files"))
       s.files.push_back(
           {f.at("source").get<std::string>(), f.at("dest").get<std::string>(), f.at("secret").get<bool>()});
+  if (j.contains("sites"))
+    for (const json& site : j.at("sites"))
+      s.sites.push_back({site.at("docroot").get<std::string>(), site.at("owner").get<std::string>(),
+                         site.at("writable").get<std::vector<std::string>>(),
+                         site.at("writer").get<std::string>(), site.at("source").get<std::string>()});
+  if (j.contains("secrets")) s.secrets = j.at("secrets").get<std::vector<std::string>>();
   return s;
 }
 
@@ -123,15 +140,18 @@ json provenance_json(const Provenance& o) {
   json packages = json::array();
   for (const PackagePin& p : o.packages)
     packages.push_back({{"name", p.name}, {"version", p.version}});
-  return {{"host", o.host},
-          {"packed", o.packed},
-          {"packages_digest", o.packages_digest},
-          {"packages", packages},
-          {"min_kernel", o.min_kernel},
-          {"extra_digests", o.extra_digests},
-          {"unpacked", o.unpacked},
-          {"archive_sha256", o.archive_sha256},
-          {"unverified_digests", o.unverified_digests}};
+  json out = {{"host", o.host},
+              {"packed", o.packed},
+              {"packages_digest", o.packages_digest},
+              {"packages", packages},
+              {"min_kernel", o.min_kernel},
+              {"extra_digests", o.extra_digests},
+              {"unpacked", o.unpacked},
+              {"archive_sha256", o.archive_sha256},
+              {"unverified_digests", o.unverified_digests}};
+  // Added later: written only when there is one, so that other origins stay as they were.
+  if (!o.left_out_secrets.empty()) out["left_out_secrets"] = o.left_out_secrets;
+  return out;
 }
 
 /// A time stamp of an origin: a JSON integer. nlohmann's get<int64_t>() converts a float such as 1e30
@@ -190,6 +210,19 @@ Provenance provenance_from(const json& j) {
   o.unpacked = j.contains("unpacked") ? time_of(j.at("unpacked")) : 0;
   o.archive_sha256 = j.value("archive_sha256", "");
   o.unverified_digests = digests_from(j.value("unverified_digests", json()), "unverified_digests");
+  // Paths unpack shows and unpack --secrets writes: jail paths as an entry's, checked here.
+  if (j.contains("left_out_secrets"))
+    for (const json& p : j.at("left_out_secrets")) {
+      std::string path = p.get<std::string>();
+      if (path == "/" || !valid_entry_path(path) ||
+          std::any_of(path.begin(), path.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; }))
+        throw std::runtime_error("left_out_secrets: '" + printable(path) +
+                                 "' is not an absolute, normalised jail path outside /" + manifest_dir);
+      o.left_out_secrets.push_back(std::move(path));
+    }
+  std::sort(o.left_out_secrets.begin(), o.left_out_secrets.end());
+  o.left_out_secrets.erase(std::unique(o.left_out_secrets.begin(), o.left_out_secrets.end()),
+                           o.left_out_secrets.end());
   return o;
 }
 

@@ -11,6 +11,7 @@
 #include "jailbuild/jailfs.hpp"
 #include "jailbuild/package_db.hpp"
 #include "jailbuild/profile.hpp"
+#include "jailbuild/site.hpp"
 #include "jailbuild/text.hpp"
 
 #include <fnmatch.h>
@@ -43,7 +44,8 @@ class Builder {
 public:
   Builder(const HostRoot& host, const ProfileSet& profiles, const JailSpec& spec, Digests digests,
           const ElfReader& reader)
-      : host_(host), profiles_(profiles), spec_(spec), digests_(digests), reader_(reader) {}
+      : host_(host), profiles_(profiles), spec_(spec), writable_(all_writable(spec)), digests_(digests),
+        reader_(reader) {}
 
   Plan build() {
     check_spec(spec_); // before any work: a spec from a manifest is checked as the command line's
@@ -61,7 +63,7 @@ public:
     apply_writable();
     for (const BindSpec& b : spec_.binds)
       add_bind(b, "--bind");
-    for (const WritableSpec& w : spec_.writable)
+    for (const WritableSpec& w : writable_)
       for (const auto& [point, requested_by] : bind_points_)
         check_writable_beside_bind(w, point, requested_by);
     add_accounts();
@@ -722,7 +724,7 @@ private:
                     "is in /.jailbuild, jailbuild's manifest directory, which root reads: nothing of a "
                     "plan goes there (" +
                         e.requested_by + ")");
-      for (const WritableSpec& w : spec_.writable)
+      for (const WritableSpec& w : writable_)
         if (e.path != w.path && starts_with_dir(e.path, w.path))
           throw Error(w.path,
                       "--writable: holds " + e.path + " (" + e.requested_by +
@@ -731,7 +733,15 @@ private:
   }
 
   void apply_writable() {
-    for (const WritableSpec& w : spec_.writable) {
+    // A site's docroot belongs to the account owning its code (root: the code is read-only to every
+    // service); what lies below it is the admin's, never planned (site.hpp).
+    for (const SiteSpec& site : spec_.sites) {
+      want_user(site.owner);
+      std::string group = primary_group_of(site.owner);
+      want_group(group);
+      add_dir(site.docroot, 0755, uid_of(site.owner), gid_of(group), EntryRole::data, "site");
+    }
+    for (const WritableSpec& w : writable_) {
       (void)uid_of(w.owner); // "no such user" for an unknown owner, before its group is looked for
       want_user(w.owner);
       std::string group = w.group.empty() ? primary_group_of(w.owner) : w.group;
@@ -865,6 +875,7 @@ private:
   const HostRoot& host_;
   const ProfileSet& profiles_;
   JailSpec spec_;
+  std::vector<WritableSpec> writable_; ///< the spec's and its sites' writable directories
   Digests digests_;
   const ElfReader& reader_;
   ResolveCache resolver_{host_};

@@ -7,6 +7,7 @@
 #include "jailbuild/error.hpp"
 #include "jailbuild/hostfs.hpp"
 #include "jailbuild/plan_builder.hpp"
+#include "jailbuild/site.hpp"
 #include "jailbuild/text.hpp"
 
 #include <algorithm>
@@ -127,22 +128,28 @@ void check_spec(const JailSpec& spec) {
     check_exclude(x);
   for (const OwnFileSpec& f : spec.files)
     check_own_file(f);
-  for (const WritableSpec& w : spec.writable)
+  check_sites(spec.sites);
+  for (const std::string& s : spec.secrets)
+    if (std::optional<std::string> why = refused_jail_path(s, JailPathUse::bind_point))
+      throw Error(s, "secret: " + *why);
+  // A site's writable directories are writable directories like --writable's, checked alike.
+  const std::vector<WritableSpec> writable = all_writable(spec);
+  for (const WritableSpec& w : writable)
     if (std::optional<std::string> why = refused_jail_path(w.path, JailPathUse::writable))
       throw Error(w.path, error_label(JailPathUse::writable) + *why);
   for (const BindSpec& b : spec.binds) {
     check_bind_spec(b, "--bind");
   }
-  for (size_t i = 0; i < spec.writable.size(); ++i)
-    for (size_t j = 0; j < spec.writable.size(); ++j) {
-      const std::string& a = spec.writable[i].path;
-      const std::string& b = spec.writable[j].path;
+  for (size_t i = 0; i < writable.size(); ++i)
+    for (size_t j = 0; j < writable.size(); ++j) {
+      const std::string& a = writable[i].path;
+      const std::string& b = writable[j].path;
       if (i < j && a == b) throw Error(b, "--writable: declared twice");
       if (a != b && starts_with_dir(b, a))
         throw Error(b, "--writable: inside the writable directory " + a +
                            ": the service owning that one could replace this one before root makes it");
     }
-  for (const WritableSpec& w : spec.writable)
+  for (const WritableSpec& w : writable)
     for (const BindSpec& b : spec.binds)
       check_writable_beside_bind(w, b.dest, "--bind");
 }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "jailbuild/provenance.hpp"
+#include "jailbuild/site.hpp"
 
 #include "jailbuild/digest.hpp"
 #include "jailbuild/error.hpp"
@@ -434,6 +435,24 @@ AdoptedSpec adopt_archive_spec(Manifest& manifest, const std::vector<std::string
                            "its admin declares them");
     spec.files.clear();
   }
+
+  // Sites: a source is a host path, which an archive never chooses (a site whose docroot the archive
+  // left empty, with the source /root, would have root copy it into the jail at the next create); a
+  // site check_spec would refuse (a docroot covering /usr, writable dirs outside it) is dropped whole.
+  std::vector<SiteSpec> sites;
+  for (SiteSpec site : spec.sites) {
+    if (!site.source.empty())
+      out.warnings.push_back("the archive's site " + site.docroot + " names the source " + site.source +
+                             ", which is not used: only this host's admin chooses what is copied from it");
+    site.source.clear();
+    try {
+      check_sites({site});
+      sites.push_back(std::move(site));
+    } catch (const Error& e) {
+      out.warnings.push_back("the archive's site " + site.docroot + " dropped: " + e.message());
+    }
+  }
+  spec.sites = std::move(sites);
 
   // Writable directories: only plain ones.
   std::vector<WritableSpec> writable;

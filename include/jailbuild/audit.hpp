@@ -64,6 +64,17 @@ struct IntegrityStats {
   std::size_t modified = 0, missing = 0, unexpected = 0;
 };
 
+/// A site of the jail (site.hpp) as the audit compared it with its accepted baseline: one group, so
+/// that thousands of application files are one finding, not thousands.
+struct SiteAudit {
+  std::string docroot;
+  bool accepted = false;   ///< a baseline was accepted (create copied the source, or `site accept`)
+  int64_t accepted_at = 0; ///< unix time
+  std::size_t files = 0;   ///< files (and symlinks) in the site now, its writable directories left out
+  std::vector<std::string> changed, added, removed; ///< jail paths, sorted
+  std::vector<std::string> code_in_writable;        ///< *.php, .htaccess, ... where the services write
+};
+
 struct AuditReport {
   std::string jail; ///< the jail directory as given, without trailing slashes
   bool has_manifest = false;
@@ -71,7 +82,8 @@ struct AuditReport {
   std::vector<Finding> findings; ///< most severe first, then by path and rule
   IntegrityStats integrity;
   bool hardening_checked = false;
-  std::vector<ElfAudit> elves; ///< every ELF file, sorted by path
+  std::vector<ElfAudit> elves;  ///< every ELF file, sorted by path
+  std::vector<SiteAudit> sites; ///< the manifest's sites, when integrity was checked
 };
 
 /// Audits the jail at `dir`. Problems of the jail are findings; a per-file failure (an unreadable
@@ -84,7 +96,11 @@ bool audit_fails(const AuditReport& report, Severity threshold);
 
 /// Findings grouped by severity with counts, each with its rule, path, message and fix; then the
 /// integrity and checksec-style hardening summaries and the verdict against the threshold.
-std::string format_audit_text(const AuditReport& report, Severity threshold);
+/// How much the text shows of a site's changes: counts, or every changed, added and removed path.
+enum class AuditDetail { summary, verbose };
+
+std::string format_audit_text(const AuditReport& report, Severity threshold,
+                              AuditDetail detail = AuditDetail::summary);
 /// The report as JSON; the schema is documented in audit_report.cpp and the README.
 std::string format_audit_json(const AuditReport& report, Severity threshold);
 

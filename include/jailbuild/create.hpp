@@ -6,6 +6,7 @@
 #include "jailbuild/audit.hpp"
 #include "jailbuild/nginx_snippet.hpp"
 #include "jailbuild/plan.hpp"
+#include "jailbuild/site.hpp"
 
 #include <optional>
 #include <string>
@@ -48,6 +49,7 @@ struct CreateResult {
   std::string definition_path;
   /// The nginx snippets of CONFIG/nginx this create wrote, changed or removed (keep_nginx_snippets()).
   std::vector<SnippetFile> snippets;
+  std::vector<SiteInstalled> sites; ///< the sites whose source this create copied in
 };
 
 /// Creates (or brings up to date) the jail at options.dir: a sync against the previous manifest,

@@ -50,6 +50,9 @@ struct Provenance {
   /// audit reports them in the unpacked jail as it does in the packed one, so that packing a jail
   /// never launders what audit condemns.
   std::map<std::string, std::string> unverified_digests;
+  /// The secrets pack left out (pack.hpp: wp-config.php, private keys, what the spec declares), by
+  /// jail path, sorted: what the admin restores on the unpacking host (unpack --secrets).
+  std::vector<std::string> left_out_secrets;
   bool operator==(const Provenance&) const = default;
 };
 

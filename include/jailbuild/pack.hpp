@@ -45,6 +45,9 @@ struct PackOptions {
   /// The archive's timestamp; nullopt reads SOURCE_DATE_EPOCH, else uses the manifest's `updated`.
   std::optional<int64_t> source_date_epoch;
   Secrets secrets = Secrets::leave_out; ///< last: the tests initialise the others in order
+  /// With Secrets::leave_out: a second archive (root's, 0600) that holds the secrets left out, for
+  /// `unpack --secrets` on the other host; empty for none.
+  std::string secrets_to = {};
 };
 
 struct PackResult {
@@ -88,12 +91,16 @@ struct UnpackOptions {
   std::vector<std::string> profile_dirs = {};
   /// The configuration directory whose profiles.d is this host's (--config-dir).
   std::string config_dir = "/etc/jailbuild";
+  /// The archive of secrets pack left out (pack --secrets-to), put back where they were; empty: none.
+  /// As hostile as the archive: only files the archive lists as left-out secrets.
+  std::string secrets = {};
 };
 
 struct UnpackResult {
   std::string dir;
   std::size_t entries = 0;
   uint64_t bytes = 0;
+  std::vector<std::string> secrets; ///< jail paths of the secrets the archive left out
   /// From the host checks (a uid with another name here) and from rebuilding the archive's spec
   /// (its profile directories, binds and writable directories that were not kept).
   std::vector<std::string> warnings;

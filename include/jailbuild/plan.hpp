@@ -85,6 +85,17 @@ struct OwnFileSpec {
   bool operator==(const OwnFileSpec&) const = default;
 };
 
+/// A site the jail serves (site.hpp): its code lives in the jail below `docroot`, is the admin's (never
+/// planned, never touched by sync) and is audited as one group against a baseline root accepted.
+struct SiteSpec {
+  std::string docroot;               ///< jail path of the site's code
+  std::string owner = "root";        ///< owns the code; root: read-only to every service
+  std::vector<std::string> writable; ///< directories below docroot (relative) the services may write
+  std::string writer = "www-data";   ///< the service user owning the writable directories
+  std::string source;                ///< host directory copied in once by create when docroot is empty
+  bool operator==(const SiteSpec&) const = default;
+};
+
 struct JailSpec {
   std::string name; ///< the jail's name (its definition's file name); empty for a jail made before names
   std::vector<std::string> services;
@@ -96,6 +107,8 @@ struct JailSpec {
   std::vector<std::string> pools;        ///< php-fpm pools taken from the host's pool.d; empty: all
   std::vector<std::string> excludes;     ///< jail paths or globs never installed
   std::vector<OwnFileSpec> files;        ///< the admin's own files
+  std::vector<SiteSpec> sites;           ///< the sites whose code the jail holds
+  std::vector<std::string> secrets;      ///< jail paths pack leaves out (beside the known ones)
   bool operator==(const JailSpec&) const = default;
 };
 

@@ -51,7 +51,8 @@ struct AdoptedSpec {
 /// bind is removed from the spec and the plan, with a warning giving the --bind options that
 /// declare it on this host (profiles' binds come back with the first sync, from this host's
 /// profiles); a --writable directory that is not a plain jail directory of its own ("/", "..", a
-/// system directory, one inside another) is dropped with a warning. What the plan was made from
+/// system directory, one inside another) is dropped with a warning, and so is a site check_sites()
+/// refuses; a site's source (a host path create copies in) is dropped. What the plan was made from
 /// (inputs) and the packing host's file stamps are dropped too: the first sync plans again from
 /// this host, and no recorded digest or ELF fact stands in for a file of this host. `jail_dir`
 /// names the jail in the commands the warnings suggest.

@@ -194,7 +194,7 @@ bool under_mount(const Context& ctx, std::string path) {
 
 /// Checks every manifest entry against the walked tree and the digests just computed.
 void check_integrity(Context& ctx, const std::unordered_map<std::size_t, const FileResult*>& results,
-                     IntegrityStats& stats) {
+                     const std::vector<SiteScope>& sites, IntegrityStats& stats) {
   const Plan& plan = ctx.manifest->plan;
   const std::string fix = "jailbuild sync " + ctx.jail.root() + " restores it; find out first who changed it";
   std::set<std::string> planned;
@@ -281,6 +281,7 @@ void check_integrity(Context& ctx, const std::unordered_map<std::size_t, const F
     if (n.parent < 0 || n.mount || S_ISDIR(n.st.st_mode) || planned.count(n.path) ||
         inside_dir(n.path, std::string("/") + manifest_dir))
       continue;
+    if (in_site_code(sites, n.path)) continue; // judged as one group (check_sites)
     auto extra = extras.find(n.path);
     bool in_writable = std::any_of(writable_dirs.begin(), writable_dirs.end(),
                                    [&](const std::string& d) { return inside_dir(n.path, d); });
@@ -498,6 +499,9 @@ AuditReport audit_jail(const std::string& dir, const AuditOptions& options) {
   // Read the files: digests for the integrity check, headers and hardening for every ELF file.
   bool integrity = options.integrity == Integrity::check && use_manifest;
   bool hardening = options.hardening == Hardening::check;
+  // The sites' code is compared with the baselines root accepted, as one group per site; their files
+  // need no header read (they are neither planned nor judged one by one).
+  const std::vector<SiteScope> sites = integrity ? site_scopes(ctx) : std::vector<SiteScope>{};
   std::set<std::string> hashed;
   if (integrity)
     for (const PlanEntry& e : ctx.manifest->plan.entries)
@@ -511,7 +515,7 @@ AuditReport audit_jail(const std::string& dir, const AuditOptions& options) {
     if (n.mount || !S_ISREG(n.st.st_mode)) continue;
     bool hash = hashed.count(n.path) != 0;
     // Without hardening, only unexpected files need their header (is it an executable?).
-    bool header = hardening || (integrity && !hash);
+    bool header = hardening || (integrity && !hash && !in_site_code(sites, n.path));
     if (hash || header) results.push_back({i, hash, {}, false, ElfAudit::Type::other, {}, {}, {}, {}, {}});
   }
   // Biggest first, so that the two threads finish together.
@@ -553,12 +557,14 @@ AuditReport audit_jail(const std::string& dir, const AuditOptions& options) {
             "look for ELF files with huge symbol tables (sparse files planted to slow the audit), remove "
             "them, audit again");
   report.integrity.checked = integrity;
-  if (integrity)
-    check_integrity(ctx, by_node, report.integrity);
-  else
+  if (integrity) {
+    check_integrity(ctx, by_node, sites, report.integrity);
+    report.sites = check_sites(ctx, sites, std::max(1u, options.threads));
+  } else {
     report.integrity.skipped_because = untrusted             ? "manifest not root's alone"
                                        : report.has_manifest ? "--no-integrity"
                                                              : "no manifest";
+  }
   report.hardening_checked = hardening;
   std::sort(report.elves.begin(), report.elves.end(),
             [](const ElfAudit& a, const ElfAudit& b) { return a.path < b.path; });

@@ -9,6 +9,7 @@
 #include "jailbuild/jailfs.hpp"
 #include "jailbuild/manifest.hpp"
 #include "jailbuild/mounts.hpp"
+#include "jailbuild/site.hpp"
 
 #include <atomic>
 #include <cstddef>
@@ -110,5 +111,21 @@ void check_entries(Context& ctx); ///< one pass over every walked entry
 void check_mounts(Context& ctx);
 void check_name_service(Context& ctx); ///< nsswitch.conf, NSS modules, ld.so.preload
 void check_secrets(Context& ctx);      ///< private keys and shadow files readable by a service
+
+/// A site of the manifest's spec as the audit sees it (audit_sites.cpp).
+struct SiteScope {
+  const SiteSpec* site = nullptr;
+  std::vector<std::string> writable; ///< jail paths where the services may write: data, not code
+};
+/// The manifest's sites, but none whose docroot covers a system tree: a manifest may come from an
+/// archive, and a "site" at /usr would hide what changed there.
+std::vector<SiteScope> site_scopes(const Context& ctx);
+/// Whether a path is a site's code: below a docroot, not in one of its writable directories. Such
+/// files are judged by check_sites(), as a group, not one by one as unexpected files.
+bool in_site_code(const std::vector<SiteScope>& scopes, std::string_view path);
+/// Compares each site with its baseline (hashing only files whose stamp moved and whose size did
+/// not), one finding per site, and reports code (*.php, .htaccess, ...) in its writable directories
+/// one by one. Never follows a symlink nor opens anything but regular files.
+std::vector<SiteAudit> check_sites(Context& ctx, const std::vector<SiteScope>& scopes, unsigned threads);
 
 } // namespace jailbuild::audit

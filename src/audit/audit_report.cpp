@@ -23,7 +23,11 @@
 //                             "nx": 392, "canary": 250, "fortify": 180},
 //                 "files": [{"path": "/usr/sbin/nginx", "type": "executable" | "library" | "other",
 //                            "pie": true, "relro": "full" | "partial" | "none", "nx": true,
-//                            "canary": true, "fortify": true, "error": null | "..."}]}
+//                            "canary": true, "fortify": true, "error": null | "..."}]},
+//   "sites": [{"docroot": "/var/www/blog",  only when the manifest declares sites and integrity was checked
+//              "accepted": 1764783000 | null, when the baseline was accepted (null: none)
+//              "files": 2591, "changed": [...], "added": [...], "removed": [...],  jail paths
+//              "code_in_writable": [...]}]       *.php, .htaccess, ... where the services write
 // }
 // "pie" counts executables only: a library is position-independent by nature.
 #include "jailbuild/audit.hpp"
@@ -146,7 +150,31 @@ std::string upper(std::string_view s) {
 
 } // namespace
 
-std::string format_audit_text(const AuditReport& report, Severity threshold) {
+/// A site's changed, added and removed paths under its finding (--verbose); a name a service chose is
+/// printed with its control characters escaped, so that it cannot forge lines of the report.
+void print_site_paths(std::ostringstream& out, const AuditReport& report, const std::string& docroot) {
+  for (const SiteAudit& site : report.sites) {
+    if (site.docroot != docroot) continue;
+    for (const auto& [what, paths] : {std::pair{"changed", &site.changed}, std::pair{"added", &site.added},
+                                      std::pair{"removed", &site.removed}})
+      for (const std::string& p : *paths) {
+        out << "      " << what << ": ";
+        for (char c : p) {
+          auto u = static_cast<unsigned char>(c);
+          if (u < 0x20 || u == 0x7f || c == '\\') {
+            char buf[5];
+            std::snprintf(buf, sizeof buf, "\\x%02x", u);
+            out << buf;
+          } else {
+            out << c;
+          }
+        }
+        out << '\n';
+      }
+  }
+}
+
+std::string format_audit_text(const AuditReport& report, Severity threshold, AuditDetail detail) {
   std::ostringstream out;
   out << "audit of " << report.jail << ": " << report.findings.size() << " finding"
       << (report.findings.size() == 1 ? "" : "s");
@@ -163,6 +191,7 @@ std::string format_audit_text(const AuditReport& report, Severity threshold) {
     for (const Finding& f : report.findings) {
       if (f.severity != s) continue;
       out << "  " << f.rule << "  " << f.path << "\n    " << f.message << "\n    fix: " << f.fix << '\n';
+      if (f.rule == "site" && detail == AuditDetail::verbose) print_site_paths(out, report, f.path);
     }
   }
   out << '\n';
@@ -244,6 +273,18 @@ std::string format_audit_json(const AuditReport& report, Severity threshold) {
                       {"findings", findings},
                       {"integrity", integrity},
                       {"hardening", hardening}};
+  if (!report.sites.empty()) {
+    ordered_json sites = ordered_json::array();
+    for (const SiteAudit& site : report.sites)
+      sites.push_back({{"docroot", site.docroot},
+                       {"accepted", site.accepted ? ordered_json(site.accepted_at) : ordered_json()},
+                       {"files", site.files},
+                       {"changed", site.changed},
+                       {"added", site.added},
+                       {"removed", site.removed},
+                       {"code_in_writable", site.code_in_writable}});
+    doc["sites"] = sites;
+  }
   return json_report_text(doc, 2);
 }
 

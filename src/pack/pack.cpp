@@ -463,6 +463,17 @@ PackResult pack_with_libarchive(const PackOptions& options) {
   const int64_t mtime = archive_time(options, manifest);
   refuse_output_inside(options);
   remove_leftovers(options.output, result.warnings);
+  if (!options.secrets_to.empty()) {
+    if (options.secrets == Secrets::include)
+      throw Error(options.secrets_to,
+                  "--secrets-to keeps apart what pack leaves out; --include-secrets leaves out nothing");
+    if (options.secrets_to == options.output)
+      throw Error(options.secrets_to, "the secrets archive must be another file");
+    PackOptions apart = options;
+    apart.output = options.secrets_to;
+    refuse_output_inside(apart);
+    remove_leftovers(options.secrets_to, result.warnings);
+  }
   // dpkg's file lists take as long to read as the jail takes to walk: read them meanwhile.
   std::future<std::vector<PackagePin>> packages;
   if (!manifest.provenance)
@@ -479,19 +490,24 @@ PackResult pack_with_libarchive(const PackOptions& options) {
   // Private keys never leave the host by accident: left out, listed, and marked secret in the
   // archive's manifest (which is then written anew, else byte for byte) so that unpack says the
   // jail needs them instead of refusing an incomplete archive.
+  std::vector<LeftOutSecret> left_out;
   if (options.secrets == Secrets::leave_out) {
-    result.secrets = take_out_secrets(jail, scan.items, manifest.plan);
-    for (const std::string& s : result.secrets)
-      result.warnings.push_back(
-          s + ": a secret (a private key), left out of the archive (--include-secrets packs it)");
-    if (!result.secrets.empty()) manifest_text = manifest_to_json(manifest);
+    left_out = take_out_secrets(jail, scan.items, manifest.plan);
+    for (const LeftOutSecret& secret : left_out) {
+      result.secrets.push_back(secret.path);
+      result.warnings.push_back(secret.path + ": left out: secret (" + secret.why +
+                                "); --include-secrets packs it, --secrets-to FILE keeps it apart");
+    }
+    if (!left_out.empty()) manifest_text = manifest_to_json(manifest);
   }
   mark_hardlinks(scan.items);
 
   // Record where the files came from, and the digest of every file the plan does not list.
   const PlanIndex plan = index_of(manifest.plan);
-  const Provenance provenance =
-      provenance_for(manifest, jail, scan.items, plan, packages, mtime, result.warnings);
+  Provenance provenance = provenance_for(manifest, jail, scan.items, plan, packages, mtime, result.warnings);
+  // Which files the admin must restore on the other host: unpack lists them ("left out: secret").
+  provenance.left_out_secrets = result.secrets;
+  std::sort(provenance.left_out_secrets.begin(), provenance.left_out_secrets.end());
 
   // Write the manifest and the provenance first, then every item, verifying each file as it streams.
   ScopedUtf8Locale utf8;
@@ -527,9 +543,21 @@ PackResult pack_with_libarchive(const PackOptions& options) {
   if (!problems.empty()) throw Error(options.dir, "cannot pack this jail:" + joined(problems));
   writer.close();
 
+  // The secrets apart, written whole before the archive is published, renamed into place after it.
+  std::optional<OutputFile> secrets_out;
+  if (!options.secrets_to.empty()) {
+    secrets_out.emplace(options.secrets_to);
+    ArchiveWriter secrets(*secrets_out, compression_for(options.secrets_to));
+    uint64_t ignored = 0;
+    for (const LeftOutSecret& secret : left_out)
+      pack_file(secrets, jail, PackItem{secret.path, {}, {}, {}}, nullptr, mtime, buffer.get(), ignored);
+    secrets.close();
+  }
+
   // Publish: rename into place, then FILE.sha256.
   result.sha256 = out.commit();
   write_checksum_file(options.output, result.sha256);
+  if (secrets_out) secrets_out->commit();
   return result;
 }
 

@@ -77,11 +77,27 @@ JailScan scan_jail(const std::string& root, const Plan& plan, StateFiles state);
 /// the manifest describes (missing or different entries, setuid files, devices, non-UTF-8 names).
 std::vector<std::string> check_against_plan(const std::vector<PackItem>& items, const Plan& plan);
 
-/// Takes the secrets out of `items`: files the plan marks secret, and files of at most 64 KiB that
-/// hold a PEM private key (a site's TLS key the admin put in the jail, one a profile copied), except
-/// programs and libraries. Returns their jail paths; marks those the plan lists secret in `plan`, so
-/// that the archive's manifest says they were left out (unpack then warns instead of refusing).
-std::vector<std::string> take_out_secrets(const JailFs& jail, std::vector<PackItem>& items, Plan& plan);
+/// A secret pack left out, and why it is one (for the admin's list).
+struct LeftOutSecret {
+  std::string path; ///< jail path
+  std::string why;  ///< "declared secret", "a PEM private key", "WordPress configuration", ...
+};
+
+/// Why a jail path names a secret by its name alone, or nullopt: wp-config.php anywhere, .env
+/// anywhere, Debian's /etc/wordpress/config-*.php, phpMyAdmin's /etc/phpmyadmin/config-db.php and
+/// /var/lib/phpmyadmin/blowfish_secret.inc.php.
+std::optional<std::string> secret_by_name(std::string_view path);
+
+/// Why a file's first bytes make it a secret, or nullopt: a PEM private key, or a PHP configuration
+/// that sets phpMyAdmin's blowfish_secret to something.
+std::optional<std::string> secret_by_content(std::string_view head);
+
+/// Takes the secrets out of `items`: files the plan marks secret or the spec declares (secrets, a
+/// site's secrets), files secret_by_name() names, and files whose first 64 KiB secret_by_content()
+/// recognises, except programs and libraries. Marks those the plan lists secret in `plan`, so that
+/// the archive's manifest says they were left out (unpack then warns instead of refusing); the others
+/// (a site's wp-config.php) are listed in the provenance's left_out_secrets by the caller.
+std::vector<LeftOutSecret> take_out_secrets(const JailFs& jail, std::vector<PackItem>& items, Plan& plan);
 
 /// The newest ELF ABI tag of the jail's libc, as "3.2.0"; "" when there is none.
 std::string min_kernel_of(const JailFs& jail, const Plan& plan, std::vector<std::string>& warnings);

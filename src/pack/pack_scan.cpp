@@ -329,30 +329,73 @@ std::vector<std::string> check_against_plan(const std::vector<PackItem>& items, 
   return problems;
 }
 
-std::vector<std::string> take_out_secrets(const JailFs& jail, std::vector<PackItem>& items, Plan& plan) {
+std::optional<std::string> secret_by_name(std::string_view path) {
+  std::string_view name = path.substr(path.rfind('/') + 1);
+  if (name == "wp-config.php") return "WordPress configuration (database password, keys)";
+  if (name == ".env") return "an environment file (credentials)";
+  if (path.starts_with("/etc/wordpress/") && name.starts_with("config-") && name.ends_with(".php") &&
+      path.find('/', 15) == std::string_view::npos)
+    return "Debian's WordPress configuration (database password, keys)";
+  if (path == "/etc/phpmyadmin/config-db.php") return "phpMyAdmin's database credentials";
+  if (path == "/var/lib/phpmyadmin/blowfish_secret.inc.php") return "phpMyAdmin's blowfish secret";
+  return std::nullopt;
+}
+
+std::optional<std::string> secret_by_content(std::string_view head) {
+  if (is_private_key_text(head)) return "a PEM private key";
+  // $cfg['blowfish_secret'] = '...': phpMyAdmin's cookie encryption key, when it is set to something.
+  for (std::size_t at = head.find("blowfish_secret"); at != std::string_view::npos;
+       at = head.find("blowfish_secret", at + 1)) {
+    std::size_t i = at + 15;
+    auto skip = [&](std::string_view chars) {
+      while (i < head.size() && chars.find(head[i]) != std::string_view::npos)
+        ++i;
+    };
+    skip("'\" \t]");
+    if (i >= head.size() || head[i] != '=') continue;
+    ++i;
+    skip(" \t");
+    if (i + 1 < head.size() && (head[i] == '\'' || head[i] == '"') && head[i + 1] != head[i])
+      return "phpMyAdmin's blowfish secret";
+  }
+  return std::nullopt;
+}
+
+std::vector<LeftOutSecret> take_out_secrets(const JailFs& jail, std::vector<PackItem>& items, Plan& plan) {
   std::unordered_map<std::string_view, PlanEntry*> planned;
   for (PlanEntry& e : plan.entries)
     planned.emplace(e.path, &e);
-  constexpr off_t most = 64 << 10; // far above a PEM key; larger files are not read for this
-  std::vector<std::string> secrets;
+  const std::set<std::string> declared(plan.spec.secrets.begin(), plan.spec.secrets.end());
+  // Far above a PEM key or a configuration's secrets; of a larger file only that much is read, so a
+  // 10 GB sparse file a service planted costs one read.
+  constexpr std::size_t most = 64 << 10;
+  std::vector<LeftOutSecret> secrets;
   std::string head;
   std::erase_if(items, [&](const PackItem& item) {
     if (!S_ISREG(item.st.st_mode)) return false;
     auto it = planned.find(item.path);
     PlanEntry* entry = it == planned.end() ? nullptr : it->second;
-    bool secret = entry && entry->secret;
-    if (!secret && item.st.st_size <= most &&
-        !(entry && (entry->role == EntryRole::executable || entry->role == EntryRole::library))) {
-      UniqueFd fd(jail.open_read(item.path));
-      head.resize(static_cast<std::size_t>(item.st.st_size));
+    // The programs and libraries the jail runs with are never "secrets": leaving one out would
+    // make the archive a jail that does not run.
+    if (entry && (entry->role == EntryRole::executable || entry->role == EntryRole::library)) return false;
+    std::optional<std::string> why;
+    if (entry && entry->secret)
+      why = "marked secret";
+    else if (declared.count(item.path))
+      why = "declared secret";
+    else
+      why = secret_by_name(item.path);
+    if (!why) {
+      UniqueFd fd(jail.open_read(item.path)); // a regular file, never through a symlink
+      head.resize(std::min(most, static_cast<std::size_t>(item.st.st_size)));
       ssize_t n = ::pread(fd.get(), head.data(), head.size(), 0);
       if (n < 0) throw system_error(jail.path(item.path), "cannot read", errno);
       head.resize(static_cast<std::size_t>(n));
-      secret = is_private_key_text(head);
+      why = secret_by_content(head);
     }
-    if (!secret) return false;
+    if (!why) return false;
     if (entry) entry->secret = true;
-    secrets.push_back(item.path);
+    secrets.push_back({item.path, *why});
     return true;
   });
   return secrets;

@@ -30,6 +30,7 @@
 #include <fcntl.h>
 #include <fstream>
 #include <optional>
+#include <set>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <unordered_map>
@@ -413,6 +414,62 @@ void keep_unverified_outside_service_dirs(Manifest& manifest, std::vector<std::s
                      some + (moved.size() > 10 ? ", ...)" : ")"));
 }
 
+/// A secret is a configuration file or a key: far below this. A bigger entry is no secret pack kept.
+constexpr int64_t max_secret_bytes = 16 << 20;
+
+/// Puts back the secrets pack kept apart (pack --secrets-to) into the jail just unpacked. The file is
+/// as hostile as any archive: only regular files, each at a path the archive listed as a left-out
+/// secret and only once, nothing setuid, nothing over 16 MiB, names checked as unpack's, every
+/// write through JailFs (no symlink followed, the parent the archive made). A secret the manifest
+/// plans gets the manifest's owner and mode and must have its digest; any other (a site's
+/// wp-config.php) is root's, with the file's group and at most 0640 (readable by the site's group,
+/// writable by no service). Returns the paths it restored.
+std::vector<std::string> restore_secrets(const std::string& file, JailFs& jail, const Manifest& manifest,
+                                         const std::set<std::string>& left_out, const UnpackLimits& limits) {
+  ArchiveReader reader(file, limits.max_bytes);
+  std::unordered_map<std::string, const PlanEntry*> planned;
+  for (const PlanEntry& e : manifest.plan.entries)
+    planned.emplace(e.path, &e);
+  std::set<std::string> restored;
+  uint64_t entries = 0;
+  while (archive_entry* e = reader.next()) {
+    const std::string rel = checked_name(reader, archive_entry_pathname(e), "path");
+    const std::string path = "/" + rel;
+    auto refuse = [&](const std::string& why) -> Error { return Error(file, rel + ": " + why); };
+    if (++entries > 10'000) throw refuse("more entries than a secrets archive has");
+    if (!left_out.count(path)) throw refuse("not a secret the archive left out");
+    if (restored.count(path)) throw refuse("given twice");
+    if (archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e) || archive_entry_symlink(e))
+      throw refuse("not a regular file");
+    const mode_t perm = archive_entry_perm(e);
+    if (perm & (S_ISUID | S_ISGID | S_ISVTX)) throw refuse("setuid, setgid or sticky");
+    if (!archive_entry_size_is_set(e) || archive_entry_size(e) < 0 ||
+        archive_entry_size(e) > max_secret_bytes)
+      throw refuse("over 16 MiB, or of no size");
+    const int64_t gid = archive_entry_gid(e);
+    if (gid < 0 || gid > 0xfffffffe) throw refuse("a group id beyond 32 bits");
+    auto it = planned.find(path);
+    const PlanEntry* entry = it == planned.end() ? nullptr : it->second;
+    if (entry && !(entry->kind == EntryKind::file && entry->secret))
+      throw refuse("the manifest says it is no secret");
+    // A file the manifest does not plan is written only where the services' own content lies (a
+    // site, a state directory), never into a tree the jail runs with.
+    if (!entry && in_jail_system_tree(path)) throw refuse("an unplanned secret in a system directory");
+    const mode_t mode = entry ? entry->mode : perm & 0640;
+    const uid_t uid = entry ? entry->uid : 0;
+    const gid_t gid_out = entry ? entry->gid : static_cast<gid_t>(gid);
+    CopyResult written = jail.write_stream(
+        rel, [&] { return reader.block(rel); }, mode, uid, gid_out);
+    if (entry && !entry->digest.empty() && written.digest != entry->digest) {
+      jail.remove(rel);
+      throw refuse("differs from the digest its manifest gives");
+    }
+    restored.insert(path);
+  }
+  reader.finish();
+  return {restored.begin(), restored.end()};
+}
+
 } // namespace
 
 UnpackResult unpack_with_libarchive(const UnpackOptions& options) {
@@ -449,15 +506,27 @@ UnpackResult unpack_with_libarchive(const UnpackOptions& options) {
   target.mark(jail);
   Extractor extractor(reader, jail, manifest, options.limits, entries);
   extractor.run();
-  if (!extractor.secrets().empty()) {
+  // What pack left out: the manifest's secrets and the others its origin lists (a site's
+  // wp-config.php), which the admin restores from their own copy (unpack --secrets).
+  std::set<std::string> left_out(extractor.secrets().begin(), extractor.secrets().end());
+  left_out.insert(manifest.provenance->left_out_secrets.begin(), manifest.provenance->left_out_secrets.end());
+  if (!options.secrets.empty()) {
+    // Before anything is registered: a refused secrets file fails the unpack, which removes the jail.
+    for (const std::string& p : restore_secrets(options.secrets, jail, manifest, left_out, options.limits))
+      left_out.erase(p);
+  }
+  if (!left_out.empty()) {
     std::string paths;
-    for (const std::string& p : extractor.secrets())
+    for (const std::string& p : left_out)
       paths += (paths.empty() ? "" : ", ") + p;
-    result.warnings.push_back("the archive left out " + std::to_string(extractor.secrets().size()) +
-                              " secret(s) the jail needs (" + paths +
-                              "): declare them on this host (create --file SRC:DEST) or copy them, then run "
-                              "`jailbuild sync " +
-                              result.dir + "`");
+    result.secrets.assign(left_out.begin(), left_out.end());
+    result.warnings.push_back(
+        "the archive left out " + std::to_string(left_out.size()) +
+        " secret(s) the jail needs (left out: secret: " + paths +
+        "): restore them (unpack --secrets FILE from pack --secrets-to, create --file SRC:DEST, or "
+        "copy them), "
+        "then run `jailbuild sync " +
+        result.dir + "`");
   }
   const std::string sha256 = reader.finish();
   if (published && *published != sha256)

@@ -20,6 +20,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <set>
 
 #include <cstdio>
 #include <fcntl.h>
@@ -417,7 +418,8 @@ TEST_CASE("manifest: the origin round-trips and old manifests without one still 
                             {{"/var/www/x", std::string(64, 'a')}},
                             7,
                             "cd",
-                            {{"/etc/x.conf", std::string(64, 'e')}}};
+                            {{"/etc/x.conf", std::string(64, 'e')}},
+                            {"/var/www/wp-config.php"}};
   Manifest back = manifest_from_json(manifest_to_json(m), "m");
   REQUIRE(back.provenance);
   CHECK(*back.provenance == *m.provenance);
@@ -1410,4 +1412,72 @@ TEST_CASE("unpack_jail: ARCHIVE.sha256 counts only when root wrote it where only
   REQUIRE(::truncate((own + "/a.tar.sha256").c_str(), off_t{3} << 30) == 0);
   with_memory_cap(std::size_t{512} << 20, [&] { error = unpack(own + "/a.tar", r); });
   CHECK(contains(error, own + "/a.tar.sha256: does not begin with a sha256"));
+}
+
+TEST_CASE(
+    "pack_jail: wp-config.php, .env, a blowfish secret and a key in a big file stay out of the archive, "
+    "listed; --secrets-to keeps them apart, unpack --secrets puts back only those" *
+    doctest::skip(!is_root())) {
+  TempDir top("secrets", 0700);
+  make_jail(top / "jail");
+  // The attack is the leak itself: before, each of these went into the archive for anyone holding it.
+  write_text(top / "jail/var/www/wp-config.php", "<?php define('DB_PASSWORD', 'hunter2');\n");
+  write_text(top / "jail/var/www/.env", "DB_PASSWORD=hunter2\n");
+  write_text(top / "jail/var/www/config.inc.php",
+             "<?php $cfg['blowfish_secret'] = 'hunter2hunter2hunter2';\n");
+  // A key at the head of a file far over 64 KiB: only the head is read, and it is enough.
+  write_text(top / "jail/var/www/bundle.pem",
+             "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n" +
+                 std::string(1 << 20, '#'));
+  write_text(top / "jail/var/www/harmless.php", "<?php $cfg['blowfish_secret'] = '';\n");
+  PackOptions options{top / "jail", top / "j.tar", StateFiles::leave_out, 1600000000};
+  options.secrets_to = top / "secrets.tar";
+  PackResult packed = pack_jail(options);
+  const std::set<std::string> secrets = {"/var/www/.env", "/var/www/bundle.pem", "/var/www/config.inc.php",
+                                         "/var/www/wp-config.php"};
+  CHECK(std::set<std::string>(packed.secrets.begin(), packed.secrets.end()) == secrets);
+  std::set<std::string> in_archive, apart;
+  for (const ArchiveEntryFacts& e : list_archive(top / "j.tar"))
+    in_archive.insert("/" + e.name);
+  for (const ArchiveEntryFacts& e : list_archive(top / "secrets.tar"))
+    apart.insert("/" + e.name);
+  for (const std::string& s : secrets)
+    CHECK_MESSAGE(!in_archive.count(s), s);
+  CHECK(in_archive.count("/var/www/harmless.php"));
+  CHECK(apart == secrets);
+  CHECK((lstat_of(top / "secrets.tar").st_mode & 07777) == 0600);
+
+  // Without the secrets: the jail unpacks and says which files to restore.
+  UnpackResult bare = unpack_jail({top / "j.tar", top / "bare", top / "state", {}});
+  CHECK(std::set<std::string>(bare.secrets.begin(), bare.secrets.end()) == secrets);
+  CHECK(!fs::exists(top / "bare/var/www/wp-config.php"));
+  // With them: back in place, root's, no more than 0640.
+  UnpackOptions with{top / "j.tar", top / "copy", top / "state", {}};
+  with.secrets = top / "secrets.tar";
+  UnpackResult restored = unpack_jail(with);
+  CHECK(restored.secrets.empty());
+  CHECK(read_text(top / "copy/var/www/wp-config.php") == read_text(top / "jail/var/www/wp-config.php"));
+  CHECK((lstat_of(top / "copy/var/www/wp-config.php").st_mode & 0137) == 0);
+  // A secrets archive holding a file pack did not leave out (the jail's passwd) is refused whole.
+  write_text(top / "evil/etc/passwd", "root::0:0::/:/bin/sh\n");
+  {
+    archive* a = archive_write_new();
+    archive_write_set_format_pax_restricted(a);
+    REQUIRE(archive_write_open_filename(a, (top / "evil.tar").c_str()) == ARCHIVE_OK);
+    archive_entry* e = archive_entry_new();
+    const std::string body = read_text(top / "evil/etc/passwd");
+    archive_entry_set_pathname(e, "etc/passwd");
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_size(e, static_cast<la_int64_t>(body.size()));
+    archive_write_header(a, e);
+    archive_write_data(a, body.data(), body.size());
+    archive_entry_free(e);
+    archive_write_close(a);
+    archive_write_free(a);
+  }
+  UnpackOptions evil{top / "j.tar", top / "evil-copy", top / "state", {}};
+  evil.secrets = top / "evil.tar";
+  CHECK(contains(error_of([&] { unpack_jail(evil); }), "etc/passwd: not a secret the archive left out"));
+  CHECK(!fs::exists(top / "evil-copy/etc"));
 }

@@ -181,18 +181,34 @@ std::optional<std::string> HostRoot::read_regular(std::string_view host_path, co
   std::string p(host_path);
   auto resolved = resolve(p);
   if (!resolved) return why = "no such file", std::nullopt;
+  return read_opened(p, resolved->path, max_read_size, why, 0);
+}
+
+std::optional<std::string> HostRoot::read_resolved_file(std::string_view resolved_path,
+                                                        std::uint64_t max_size) const {
+  const char* why = nullptr;
+  std::string p(resolved_path);
+  return read_opened(p, p, std::min(max_size, max_read_size), why, O_NOFOLLOW);
+}
+
+std::optional<std::string> HostRoot::read_opened(const std::string& shown, const std::string& resolved,
+                                                 std::uint64_t max_size, const char*& why, int flags) const {
   // O_NONBLOCK: opening a FIFO would wait for a writer, and the apt hook's sync with it, forever.
   // fstat() then refuses it and anything else that is not a regular file (a device, a socket).
-  UniqueFd fd(::open(real(resolved->path).c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
-  if (!fd) throw system_error(p, "cannot open", errno);
+  UniqueFd fd(::open(real(resolved).c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | flags));
+  if (!fd && (flags & O_NOFOLLOW) && (errno == ENOENT || errno == ELOOP)) {
+    if (log_) log_->saw(resolved, nullptr, Scrutiny::whole, false);
+    return why = "no such file", std::nullopt; // gone, or a symlink: not the resolved file asked for
+  }
+  if (!fd) throw system_error(shown, "cannot open", errno);
   struct stat st;
-  if (::fstat(fd.get(), &st) != 0) throw system_error(p, "cannot stat", errno);
-  if (log_) log_->saw(resolved->path, &st, Scrutiny::whole, false);
+  if (::fstat(fd.get(), &st) != 0) throw system_error(shown, "cannot stat", errno);
+  if (log_) log_->saw(resolved, &st, Scrutiny::whole, false);
   if (!S_ISREG(st.st_mode)) return why = "not a regular file", std::nullopt;
-  const std::string too_big = "larger than " + std::to_string(max_read_size >> 20) + " MiB: not read";
-  if (static_cast<std::uint64_t>(st.st_size) > max_read_size) throw Error(p, too_big);
-  std::string data = read_all(fd.get(), p, max_read_size + 1);
-  if (data.size() > max_read_size) throw Error(p, too_big); // it grew while we read
+  const std::string too_big = "larger than " + std::to_string(max_size >> 20) + " MiB: not read";
+  if (static_cast<std::uint64_t>(st.st_size) > max_size) throw Error(shown, too_big);
+  std::string data = read_all(fd.get(), shown, max_size + 1);
+  if (data.size() > max_size) throw Error(shown, too_big); // it grew while we read
   return data;
 }
 

@@ -227,25 +227,27 @@ std::optional<PackageDb> PackageDb::load(const HostRoot& host) {
     auto it = db.by_key_.find(name.substr(0, name.size() - 5));
     if (it == db.by_key_.end() || !db.packages_[it->second].installed) continue;
     std::string path = info->path + "/" + name;
-    std::optional<struct stat> st = host.lstat(path, Scrutiny::whole);
-    if (!st || !S_ISREG(st->st_mode)) continue;
     // Bounded before anything is read: the database is the host's, but a 2 GiB "list" is no list.
-    if (static_cast<std::uint64_t>(st->st_size) > max_list_size)
-      throw Error(path, "dpkg file list larger than " + std::to_string(max_list_size >> 20) +
-                            " MiB: not read (a real one is a few MiB at most)");
-    total += static_cast<std::uint64_t>(st->st_size);
+    std::optional<std::string> text = host.read_resolved_file(path, max_list_size);
+    if (!text) continue;
+    total += text->size();
     if (total > max_lists_size)
       throw Error(info->path, "dpkg file lists larger than " + std::to_string(max_lists_size >> 20) +
                                   " MiB together: not read");
-    std::string& text = db.lists_[it->second];
-    text = host.read_file(path);
-    if (text.size() > max_list_size)
-      throw Error(path, "dpkg file list larger than " + std::to_string(max_list_size >> 20) +
-                            " MiB: not read (a real one is a few MiB at most)");
+    db.lists_[it->second] = std::move(*text);
   }
-  for (size_t i = 0; i < db.lists_.size(); ++i)
-    for (std::string_view p : parse_dpkg_list(db.lists_[i]).paths)
-      if (is_shared_object_name(p)) db.shared_objects_.try_emplace(p, i);
+  // The index of shared objects by the path a list names. No check of the lines here: only a lookup
+  // of a closure's (clean, canonical) paths can match one, and what the rule takes is checked below.
+  for (size_t i = 0; i < db.lists_.size(); ++i) {
+    std::string_view text = db.lists_[i];
+    while (!text.empty()) {
+      size_t nl = text.find('\n');
+      std::string_view line = text.substr(0, nl);
+      text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+      if (line.find(".so") != std::string_view::npos && is_shared_object_name(line))
+        db.shared_objects_.try_emplace(line, i);
+    }
+  }
   return db;
 }
 
@@ -267,7 +269,7 @@ const DpkgPackage* PackageDb::owner_of(std::string_view host_path) const {
 
 bool PackageDb::usable(const std::string& path, bool directory_ok) const {
   if (!in_allowed_tree(merged(path))) return false;
-  std::optional<ResolvedPath> resolved = host_->resolve(path);
+  std::optional<ResolvedPath> resolved = resolver_->resolve(path);
   if (!resolved || !in_allowed_tree(merged(resolved->path))) return false;
   std::optional<struct stat> st = host_->stat(resolved->path, Scrutiny::passed);
   return st && (S_ISREG(st->st_mode) || (directory_ok && S_ISDIR(st->st_mode)));
@@ -325,8 +327,9 @@ ModuleWalk walk_with_modules(const HostRoot& host, const std::vector<WalkRoot>& 
   const size_t before_modules = walk.so_far().objects.size();
   std::optional<PackageDb> db = PackageDb::load(host);
   if (db) {
-    std::map<std::string, PackageDb::Finds> finds;        // by package: each list is searched once
-    std::set<std::pair<std::string, std::string>> walked; // (module, program)
+    std::map<std::string, PackageDb::Finds> finds;                // by package: each list is searched once
+    std::set<std::pair<std::string, std::string>> done;           // (package, program)
+    std::map<std::string, std::optional<ElfIdentity>> identities; // by module path
     std::set<std::string> config_seen;
     size_t looked = 0;
     // Modules have closures, whose libraries may have modules: until nothing new (a handful of rounds).
@@ -346,17 +349,22 @@ ModuleWalk walk_with_modules(const HostRoot& host, const std::vector<WalkRoot>& 
           if (config_seen.insert(c.path).second) out.config.push_back(c);
         for (const RuntimeFile& la : it->second.libtool)
           if (config_seen.insert(la.path).second) out.libtool.push_back(la);
-        std::vector<std::string> programs = walk.namespaces_holding(looked);
-        for (const RuntimeFile& m : it->second.modules) {
-          // As ld.so: an object of another class or machine is not loaded into this process.
-          std::optional<ResolvedPath> at = host.resolve(m.path);
-          std::optional<ElfIdentity> id = at ? probe_elf(host.real(at->path)) : std::nullopt;
-          if (!id || id->elf_class != obj.elf.elf_class || id->endian != obj.elf.endian ||
-              id->machine != obj.elf.machine)
-            continue;
-          for (const std::string& program : programs)
-            if (walked.emplace(m.path, program).second)
-              more.push_back({m.path, program, "module dir of " + m.package + " (dpkg)"});
+        for (const std::string& program : walk.namespaces_holding(looked)) {
+          // Once per package and process: its other libraries (and its modules, which it owns too)
+          // would only name the same modules again.
+          if (!done.emplace(owner->name, program).second) continue;
+          for (const RuntimeFile& m : it->second.modules) {
+            auto [id, unprobed] = identities.try_emplace(m.path);
+            if (unprobed) {
+              std::optional<ResolvedPath> at = host.resolve(m.path);
+              if (at) id->second = probe_elf(host.real(at->path));
+            }
+            // As ld.so: an object of another class or machine is not loaded into this process.
+            if (!id->second || id->second->elf_class != obj.elf.elf_class ||
+                id->second->endian != obj.elf.endian || id->second->machine != obj.elf.machine)
+              continue;
+            more.push_back({m.path, program, "module dir of " + m.package + " (dpkg)"});
+          }
         }
       }
       if (more.empty()) break;

@@ -50,6 +50,11 @@ public:
   /// read_file() of a file that may be missing or not a regular file (an ld.so.conf include): nullopt
   /// then. Any other failure (EACCES, EIO, too large) throws as read_file() does.
   std::optional<std::string> read_file_if_regular(std::string_view host_path) const;
+  /// read_file_if_regular() of a path already resolved (in a directory listed): no resolving again,
+  /// a symlink there is nullopt, as a missing file. At most `max_size` bytes (and max_read_size):
+  /// more throws Error naming the path before anything is read. For many files of one directory
+  /// (dpkg's ~930 file lists), which resolving one by one would cost a lstat() per component each.
+  std::optional<std::string> read_resolved_file(std::string_view resolved_path, std::uint64_t max_size) const;
   /// Host paths matching a glob pattern (absolute, host-relative), sorted.
   std::vector<std::string> glob(std::string_view pattern) const;
   /// True when the host path exists (symlinks followed below the root).
@@ -73,6 +78,9 @@ public:
 private:
   /// The content of a regular file, or nullopt with `why` ("no such file", "not a regular file").
   std::optional<std::string> read_regular(std::string_view host_path, const char*& why) const;
+  /// The reading of both: open (with `flags`), fstat, record, bound, read.
+  std::optional<std::string> read_opened(const std::string& shown, const std::string& resolved,
+                                         std::uint64_t max_size, const char*& why, int flags) const;
   /// lstat(2) or, following symlinks, stat(2) of a host path, recorded.
   std::optional<struct stat> look(std::string_view host_path, Scrutiny scrutiny, bool follow) const;
   std::string root_; // without trailing slash; "" for "/"

@@ -9,6 +9,7 @@
 #include "jailbuild/walk.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -87,11 +88,12 @@ public:
   static const std::vector<std::string_view>& module_dir_patterns();
 
 private:
-  explicit PackageDb(const HostRoot& host) : host_(&host) {}
+  explicit PackageDb(const HostRoot& host) : host_(&host), resolver_(std::make_unique<ResolveCache>(host)) {}
   const DpkgPackage* find(std::string_view name, std::string_view arch) const;
   bool usable(const std::string& path, bool directory_ok) const;
 
   const HostRoot* host_;
+  std::unique_ptr<ResolveCache> resolver_; ///< one plan's: the host does not change meanwhile
   std::vector<DpkgPackage> packages_;
   std::unordered_map<std::string, size_t> by_key_; ///< "name:arch" and "name" -> packages_ index
   std::vector<std::string> lists_;                 ///< each package's list text, by packages_ index

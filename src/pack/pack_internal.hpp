@@ -83,14 +83,15 @@ struct LeftOutSecret {
   std::string why;  ///< "declared secret", "a PEM private key", "WordPress configuration", ...
 };
 
-/// Why a jail path names a secret by its name alone, or nullopt: wp-config.php anywhere, .env
-/// anywhere, Debian's /etc/wordpress/config-*.php, phpMyAdmin's /etc/phpmyadmin/config-db.php and
+/// Why a jail path names a secret by its name alone, or nullopt: .env anywhere, Debian's
+/// /etc/wordpress/config-*.php, phpMyAdmin's /etc/phpmyadmin/config-db.php and
 /// /var/lib/phpmyadmin/blowfish_secret.inc.php.
 std::optional<std::string> secret_by_name(std::string_view path);
 
-/// Why a file's first bytes make it a secret, or nullopt: a PEM private key, or a PHP configuration
-/// that sets phpMyAdmin's blowfish_secret to something.
-std::optional<std::string> secret_by_content(std::string_view head);
+/// Why a file's first bytes make it a secret, or nullopt: a PEM private key, a PHP configuration
+/// that sets phpMyAdmin's blowfish_secret to something, or a wp-config.php that holds the database
+/// password or keys (Debian's, which only loads /etc/wordpress/config-HOST.php, does not).
+std::optional<std::string> secret_by_content(std::string_view path, std::string_view head);
 
 /// Takes the secrets out of `items`: files the plan marks secret or the spec declares (secrets, a
 /// site's secrets), files secret_by_name() names, and files whose first 64 KiB secret_by_content()

@@ -331,7 +331,6 @@ std::vector<std::string> check_against_plan(const std::vector<PackItem>& items, 
 
 std::optional<std::string> secret_by_name(std::string_view path) {
   std::string_view name = path.substr(path.rfind('/') + 1);
-  if (name == "wp-config.php") return "WordPress configuration (database password, keys)";
   if (name == ".env") return "an environment file (credentials)";
   if (path.starts_with("/etc/wordpress/") && name.starts_with("config-") && name.ends_with(".php") &&
       path.find('/', 15) == std::string_view::npos)
@@ -341,8 +340,16 @@ std::optional<std::string> secret_by_name(std::string_view path) {
   return std::nullopt;
 }
 
-std::optional<std::string> secret_by_content(std::string_view head) {
+std::optional<std::string> secret_by_content(std::string_view path, std::string_view head) {
   if (is_private_key_text(head)) return "a PEM private key";
+  // wp-config.php holds the database password and the keys, unless it only loads them from elsewhere
+  // (Debian's loads /etc/wordpress/config-HOST.php, itself a secret by name): without it the archive
+  // is no WordPress site. Only this name is looked at so: WordPress's own code names DB_PASSWORD too.
+  if (path.substr(path.rfind('/') + 1) == "wp-config.php")
+    for (std::string_view key :
+         {"DB_PASSWORD", "AUTH_KEY", "SECURE_AUTH_KEY", "LOGGED_IN_KEY", "NONCE_KEY", "AUTH_SALT"})
+      if (head.find(key) != std::string_view::npos)
+        return "WordPress configuration (database password, keys)";
   // $cfg['blowfish_secret'] = '...': phpMyAdmin's cookie encryption key, when it is set to something.
   for (std::size_t at = head.find("blowfish_secret"); at != std::string_view::npos;
        at = head.find("blowfish_secret", at + 1)) {
@@ -391,7 +398,7 @@ std::vector<LeftOutSecret> take_out_secrets(const JailFs& jail, std::vector<Pack
       ssize_t n = ::pread(fd.get(), head.data(), head.size(), 0);
       if (n < 0) throw system_error(jail.path(item.path), "cannot read", errno);
       head.resize(static_cast<std::size_t>(n));
-      why = secret_by_content(head);
+      why = secret_by_content(item.path, head);
     }
     if (!why) return false;
     if (entry) entry->secret = true;

@@ -305,7 +305,7 @@ check "the secrets are back" 'for s in "${secrets[@]}"; do [ -e "$jail2/$s" ] ||
 config_group_workaround "$jail2"
 jail_start "$jail2" "$port" || flunk "nginx and php-fpm start in the second jail"
 out=$(curl -sSL "$wp/?p=$post_id")
-check "the second jail serves the post" 'grep -q "Post from a jail" <<<"$out"'
+check "the second jail serves the post" 'grep -q "Post from a jail" <<<"$out" || { head -c 600 <<<"$out"; for s in "${secrets[@]}" var/www/wordpress/wp-config.php; do stat -c "%a %U:%G %n" "$jail2/$s"; done; tail -5 "$jail2"/var/log/php*-fpm.log; false; }'
 check "the second jail serves the uploaded image" '[ "$(curl -sS -o /dev/null -w "%{http_code}" "$media_url")" = 200 ]'
 phase ""
 finish

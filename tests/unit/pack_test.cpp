@@ -1430,6 +1430,11 @@ TEST_CASE(
              "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n" +
                  std::string(1 << 20, '#'));
   write_text(top / "jail/var/www/harmless.php", "<?php $cfg['blowfish_secret'] = '';\n");
+  // Debian's wp-config.php only loads /etc/wordpress/config-HOST.php (a secret by name): without it
+  // the unpacked site would ask to be set up again.
+  fs::create_directories(top / "jail/var/www/debian");
+  write_text(top / "jail/var/www/debian/wp-config.php",
+             "<?php require_once('/etc/wordpress/config-' . $host . '.php'); define('DB_NAME', 'wp');\n");
   PackOptions options{top / "jail", top / "j.tar", StateFiles::leave_out, 1600000000};
   options.secrets_to = top / "secrets.tar";
   PackResult packed = pack_jail(options);
@@ -1444,6 +1449,7 @@ TEST_CASE(
   for (const std::string& s : secrets)
     CHECK_MESSAGE(!in_archive.count(s), s);
   CHECK(in_archive.count("/var/www/harmless.php"));
+  CHECK(in_archive.count("/var/www/debian/wp-config.php"));
   CHECK(apart == secrets);
   CHECK((lstat_of(top / "secrets.tar").st_mode & 07777) == 0600);
 

@@ -801,6 +801,7 @@ Runner setup_destroy(CLI::App& cmd) {
 struct SiteCli {
   std::string jail, docroot;
   std::string config_dir = default_config_dir;
+  std::string state_dir = default_state_dir; // accepted as by every command naming a jail; unused
   bool quiet = false;
 };
 
@@ -829,6 +830,7 @@ Runner setup_site(CLI::App& cmd) {
   accept->add_option("DOCROOT", site->docroot, "Only this site (its docroot in the jail)");
   accept->add_flag("--quiet,-q", site->quiet, "Print nothing but errors");
   add_config_dir(*accept, site->config_dir);
+  add_state_dir(*accept, site->state_dir);
   return [site] { return run_site_accept(*site); };
 }
 

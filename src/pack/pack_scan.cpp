@@ -86,8 +86,16 @@ public:
     for (const PlanEntry& e : plan.entries)
       planned_.emplace(e.path, &e);
     state_dirs_.insert(std::begin(runtime_dirs), std::end(runtime_dirs));
+    // A site's writable directories (uploads) hold the site's data, not runtime state: a backup
+    // without them loses what the site's users uploaded.
+    auto in_site = [&](const std::string& path) {
+      return std::any_of(plan.spec.sites.begin(), plan.spec.sites.end(), [&](const SiteSpec& site) {
+        return path == site.docroot || path.starts_with(site.docroot + "/");
+      });
+    };
     for (const PlanEntry& e : plan.entries)
-      if (e.role == EntryRole::state && e.kind == EntryKind::directory) state_dirs_.insert(e.path);
+      if (e.role == EntryRole::state && e.kind == EntryKind::directory && !in_site(e.path))
+        state_dirs_.insert(e.path);
   }
 
   void run() {

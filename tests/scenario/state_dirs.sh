@@ -82,6 +82,10 @@ traced snippet nginx-snippet app
 check "nginx-snippet accepts them ($(head -c 300 "$tmp/out.snippet"))" '! grep -q "not expected" "$tmp/out.snippet"'
 never_default snippet
 
+traced site site accept app -q
+check "site accept accepts them ($(head -c 300 "$tmp/out.site"))" '! grep -q "not expected" "$tmp/out.site"'
+never_default site
+
 traced list list --json
 check "list lists the jail of the given registry ($(head -c 300 "$tmp/out.list"))" 'grep -q "\"$jail\"" "$tmp/out.list"'
 check_trace "list reads the given registry" 'grep -q "\"$state/jails\"" "$tmp/trace.list"'

@@ -77,6 +77,7 @@ nginx_config "$php" "$port" "$pma_port" >"$own/nginx-site.conf"
 # profile binds the host's /run/mysqld; the test's server has its own), the upload directories.
 create_args=(--with "nginx,php-fpm,phpmyadmin" --profiles-dir "$tmp/profiles"
   --bind "$tmp/mysqld:/run/mysqld:rw,noexec"
+  --site /var/www/wordpress --site /var/lib/wordpress/wp-content
   --writable /var/lib/wordpress/wp-content/uploads:www-data --writable /var/lib/phpmyadmin/tmp:www-data
   --file "$own/config-$host.php:/etc/wordpress/config-$host.php"
   --file "$own/nginx-site.conf:/etc/nginx/jailbuild-site.conf")
@@ -102,8 +103,13 @@ check "create the jail (nginx, php-fpm, phpmyadmin, the socket bind, upload dirs
 echo "$out"
 check "WordPress's extensions are in the jail" \
   'for e in mysqli imagick gd intl mbstring xml curl; do ls "$jail"/etc/php/$php/fpm/conf.d/*-$e.ini >/dev/null || exit 1; done'
-install_site_code "$jail" # today a copy by hand; SWITCH to `--site` (issue #18 part C): see lib/wordpress.sh
+# The two sites' code is the admin's to place: Debian's WordPress links into /usr/share/php,
+# /usr/share/javascript and /etc/wordpress, which a site's `source` copies as links (they would dangle in
+# the jail), so the admin copies it resolved and accepts it as the baseline audit compares with.
+install_site_code "$jail"
 check "WordPress's code copied into the jail's docroot" '[ -f "$jail/var/www/wordpress/wp-login.php" ] && [ -f "$jail/var/lib/wordpress/wp-content/themes/twentytwentythree/theme.json" ]'
+out=$("$JB" site accept "$jail" --state-dir "$tmp/state" --config-dir "$tmp/config" 2>&1)
+check "site accept records both sites' code as the baseline" '[ $? -eq 0 ] && [ -n "$(ls "$jail/.jailbuild/sites/")" ] || { echo "$out"; false; }'
 
 # --- the socket bind and the services ------------------------------------------------------------------
 phase "mount and start"
@@ -232,6 +238,9 @@ for (sev, rule), n in sorted(groups.items()):
 ' "$tmp/audit.json" 2>&1 || cat "$tmp/audit.err")
 echo "$summary"
 check "audit: no high or critical finding" 'grep -Eq "^counts critical=0 high=0 " <<<"$summary"'
+check "audit: the sites' files are two groups, not thousands of unexpected files" \
+  '! grep -Eq "integrity-unexpected +[0-9]+  e.g. /var/(www/wordpress|lib/wordpress)/" <<<"$summary" &&
+   [ "$(python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(len(d[\"sites\"]))" "$tmp/audit.json")" = 2 ]'
 
 # --- sync after an extension appears on the host: site code and uploads untouched ----------------------
 phase "sync"
@@ -255,18 +264,18 @@ check "the site still serves after sync" 'grep -q "Post from a jail" <<<"$out" |
 # --- pack without secrets, unpack on a second path, secrets back from a separate file -------------------
 phase "pack and unpack"
 secrets=("etc/wordpress/config-$host.php" etc/phpmyadmin/config-db.php var/lib/phpmyadmin/blowfish_secret.inc.php)
-# The admin's separate copy of the secrets (today by hand; SWITCH to `pack --secrets-to FILE` when part C
-# brings it).
-(umask 077 && tar -C "$jail" -cf "$tmp/secrets.tar" "${secrets[@]}")
-out=$(jbs pack "$jail" -o "$tmp/wp.tar.zst" 2>&1)
-check "pack the jail" '[ $? -eq 0 ] || { echo "$out"; false; }'
+# The secrets go into a separate archive of the admin's (pack --secrets-to), kept apart from the backup.
+out=$(jbs pack "$jail" -o "$tmp/wp.tar.zst" --secrets-to "$tmp/secrets.tar" 2>&1)
+check "pack the jail, its secrets kept apart" '[ $? -eq 0 ] && [ "$(stat -c %a "$tmp/secrets.tar")" = 600 ] || { echo "$out"; false; }'
+check "the secrets archive holds the secrets" \
+  'for s in "${secrets[@]}"; do tar -tf "$tmp/secrets.tar" | grep -qx "\(\./\)\?$s" || exit 1; done'
 cut -c1-300 <<<"$out" # what pack left out, and why
 listing=$(tar --zstd -tf "$tmp/wp.tar.zst")
 for s in "${secrets[@]}"; do
   check "the archive leaves out the secret /$s" '! grep -qx "\(\./\)\?$s" <<<"$listing"'
 done
 check "the archive holds the site's upload" 'grep -q "var/lib/wordpress/wp-content/$dir/jb-photo.png" <<<"$listing"'
-out=$(jbs unpack "$tmp/wp.tar.zst" "$jail2" --name wp2 --profiles-dir "$tmp/profiles" 2>&1)
+out=$(jbs unpack "$tmp/wp.tar.zst" "$jail2" --name wp2 --profiles-dir "$tmp/profiles" --secrets "$tmp/secrets.tar" 2>&1)
 check "unpack on a second path" '[ $? -eq 0 ] || { echo "$out"; false; }'
 echo "$out"
 sed 's/^/  /' "$tmp/config/jails/wp2.toml"

@@ -9,9 +9,7 @@
 # leaves the site's code and uploads untouched, and `pack` -> `unpack` to a second path serves the site
 # again without its secrets, which come back from a separate file.
 #
-# Some checks fail until the rest of issue #18 is merged; they stay as the issue demands them:
-# ImageMagick's coders in the jail (part A), profile files keeping their group (config-db.php, part B),
-# site code and secrets (part C). Nothing of the host changes: the database, the jails, state and
+# Nothing of the host changes: the database, the jails, state and
 # definitions live in a temp dir; the extension "added on the host" is missing only in a mount
 # namespace of the test's own at create.
 set -u
@@ -119,7 +117,6 @@ check "jailbuild mount binds MariaDB's socket directory" '[ -S "$jail/run/mysqld
 cfg=$jail/etc/wordpress/config-$host.php
 check "WordPress's config in the jail keeps its group (www-data reads it, others do not)" \
   '[ "$(stat -c %a:%U:%G "$cfg")" = 640:root:www-data ] || { stat -c %a:%U:%G "$cfg"; false; }'
-config_group_workaround "$jail"
 write_probes "$jail"
 jail_start "$jail" "$port" || { flunk "nginx and php-fpm start in the jail"; cat "$jail"/var/log/nginx/*.log "$jail"/var/log/php*-fpm.log; finish; }
 pass "nginx and php-fpm start in the jail"
@@ -311,7 +308,6 @@ for s in "${secrets[@]}"; do
   [ -e "$jail2/$s" ] || { echo "restored by hand: /$s"; tar -C "$jail2" -xpf "$tmp/secrets.tar" "$s"; }
 done
 check "the secrets are back" 'for s in "${secrets[@]}"; do [ -e "$jail2/$s" ] || exit 1; done'
-config_group_workaround "$jail2"
 jail_start "$jail2" "$port" || flunk "nginx and php-fpm start in the second jail"
 out=$(curl -sSL "$wp/?p=$post_id")
 check "the second jail serves the post" 'grep -q "Post from a jail" <<<"$out" || { head -c 600 <<<"$out"; for s in "${secrets[@]}" var/www/wordpress/wp-config.php; do stat -c "%a %U:%G %n" "$jail2/$s"; done; tail -5 "$jail2"/var/log/php*-fpm.log; false; }'

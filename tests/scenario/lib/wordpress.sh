@@ -181,26 +181,13 @@ http {
 NGINX
 }
 
-# config_group_workaround JAIL: WordPress's config in JAIL made 0640 root:www-data again when jailbuild
-# installed it otherwise (root:root today: the group of the admin's files is not kept, issue #18 parts
-# B/C); without it WordPress cannot read its database password and nothing after it could run. The
-# check that demands the group stays failed. REMOVE once those parts are merged.
-config_group_workaround() {
-  local cfg=$1/etc/wordpress/config-$host.php
-  [ "$(stat -c %a:%U:%G "$cfg")" != 640:root:www-data ] || return 0
-  echo "WORKAROUND: chgrp www-data $cfg; chmod 0640 $cfg"
-  chgrp www-data "$cfg" && chmod 0640 "$cfg"
-}
-
-# --- the site's code: how it enters the jail today ------------------------------------------------
+# --- the site's code: how it enters the jail ------------------------------------------------
 
 # install_site_code JAIL: WordPress's code (/usr/share/wordpress, its symlinks into /usr/share/php,
 # /usr/share/javascript and /etc/wordpress resolved) copied into the docroot /var/www/wordpress, and
 # Debian's wp-content (themes, plugins; not the host's uploads) into /var/lib/wordpress/wp-content,
 # root's and read-only to the site; uploads are the --writable directory create made.
-# SWITCH (issue #18 part C, `--site` / [[sites]] with a `source` copied at create): give create
-# `--site` for /var/www/wordpress (source /usr/share/wordpress) and /var/lib/wordpress/wp-content
-# (source /var/lib/wordpress/wp-content, writable uploads) in site_args, and drop this call.
+# Not a site's `source`: that copies Debian's symlinks as links, which would dangle in the jail.
 install_site_code() {
   local jail=$1
   mkdir -p "$jail/var/www/wordpress" "$jail/var/lib/wordpress/wp-content"

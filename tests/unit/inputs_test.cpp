@@ -233,3 +233,23 @@ TEST_CASE("inputs: the manifest keeps the record exactly") {
   Manifest none;
   CHECK(manifest_from_json(manifest_to_json(none), "test").inputs.empty());
 }
+
+TEST_CASE("inputs: dpkg's database files are one record, their directory, which dpkg's renames change") {
+  Host h;
+  write_text(h.dir / "var/lib/dpkg/info/libfoo1.list", "/usr/lib/libfoo.so.1.0\n");
+  write_text(h.dir / "var/lib/dpkg/info/libbar1.list", "/usr/lib/libbar.so.1\n");
+  PlanInputs inputs = h.record([](const HostRoot& host) {
+    host.read_file("/var/lib/dpkg/info/libfoo1.list");
+    host.read_file("/var/lib/dpkg/info/libbar1.list");
+  });
+  CHECK_FALSE(find(inputs, "/var/lib/dpkg/info/libfoo1.list"));
+  CHECK_FALSE(find(inputs, "/var/lib/dpkg/info/libbar1.list"));
+  CHECK(std::any_of(inputs.host.begin(), inputs.host.end(), [](const Input& in) {
+    return in.path == "/var/lib/dpkg/info" && in.scrutiny == Scrutiny::whole;
+  }));
+  CHECK(h.unchanged(inputs));
+  // An upgrade as dpkg does it: the new list written beside the old, then renamed over it.
+  write_text(h.dir / "var/lib/dpkg/info/libfoo1.list-new", "/usr/lib/libfoo.so.2.0\n");
+  fs::rename(h.dir / "var/lib/dpkg/info/libfoo1.list-new", h.dir / "var/lib/dpkg/info/libfoo1.list");
+  CHECK_FALSE(h.unchanged(inputs));
+}

@@ -133,3 +133,22 @@ jail_stop() {
   stop_pid "$jail/run/nginx-site.pid"
   stop_pid "$jail/run/php/php$php-fpm.pid"
 }
+
+# host_nginx_conf DIR < SERVERS: an nginx configuration for a host nginx a test runs itself, its pid,
+# error log and temp files in DIR, with the server blocks read from stdin. Print it to DIR/nginx.conf.
+host_nginx_conf() {
+  local dir=$1
+  cat <<NGINX
+user www-data;
+pid $dir/nginx.pid;
+error_log $dir/nginx-error.log;
+worker_processes 1;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path $dir/nginx-body;
+  fastcgi_temp_path $dir/nginx-fastcgi;
+NGINX
+  cat
+  echo "}"
+}

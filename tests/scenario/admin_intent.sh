@@ -13,18 +13,13 @@ trap 'rm -rf --one-file-system "$tmp"' EXIT
 host=$tmp/host jail=$tmp/jail pdir=$tmp/profiles state=$tmp/state
 triplet=$(gcc -print-multiarch)
 . "$(dirname "$0")/lib/checks.sh"
+. "$(dirname "$0")/lib/fakehost.sh"
 jb_sync() { "$JB" sync "$jail" --state-dir "$state" --config-dir "$state.config" "$@"; }
 jb_create() { "$JB" create "$jail" --with app --host-root "$host" --profiles-dir "$pdir" --state-dir "$state" --config-dir "$state.config" "$@"; }
 
 # --- a fake host: the real libc and dynamic linker, a program and its configuration
-mkdir -p "$host"/usr/{lib/"$triplet",lib64,bin} "$host"/etc/app/sites "$pdir"
-ln -s usr/lib "$host/lib"; ln -s usr/lib64 "$host/lib64"; ln -s usr/bin "$host/bin"
-cp -L /lib/"$triplet"/libc.so.6 "$host/usr/lib/$triplet/"
-interp=$(readelf -l /bin/true | sed -n 's/.*interpreter: \(.*\)]/\1/p')
-cp -L "$interp" "$host/usr/lib/$triplet/$(basename "$interp")"
-[ "$(dirname "$interp")" = /lib64 ] && ln -s "/lib/$triplet/$(basename "$interp")" "$host/usr/lib64/$(basename "$interp")"
-printf 'root:x:0:0:root:/root:/bin/bash\nwww-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\n' > "$host/etc/passwd"
-printf 'root:x:0:\nwww-data:x:33:\n' > "$host/etc/group"
+fake_host "$host" "$triplet"
+mkdir -p "$host"/etc/app/sites "$pdir"
 echo 'int main(void) { return 0; }' > "$tmp/app.c"
 gcc -o "$host/usr/bin/app" "$tmp/app.c"
 echo "setting=1" > "$host/etc/app/app.conf"

@@ -119,16 +119,7 @@ PHP
 jb nginx-snippet "$jail" --config-dir "$tmp/state.config" --docroot /var/www/site > "$tmp/site.conf"
 check "nginx-snippet" '[ $? -eq 0 ] && grep -q "fastcgi_pass unix:$tmp/sock/site.sock;" "$tmp/site.conf"'
 cat "$tmp/site.conf"
-cat > "$tmp/nginx.conf" <<EOF2
-user www-data;
-pid $tmp/nginx.pid;
-error_log $tmp/nginx-error.log;
-worker_processes 1;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path $tmp/nginx-body;
-  fastcgi_temp_path $tmp/nginx-fastcgi;
+host_nginx_conf "$tmp" > "$tmp/nginx.conf" <<EOF2
   server {
     listen 127.0.0.1:$port;
     include $tmp/site.conf;
@@ -139,7 +130,6 @@ http {
     ssl_certificate_key $tmp/tls/server.key;
     root $tmp/tls/www;
   }
-}
 EOF2
 check "nginx -t with the snippet" '/usr/sbin/nginx -t -c "$tmp/nginx.conf" 2>/dev/null'
 "$fpm" --fpm-config "$tmp/php-fpm.conf" --nodaemonize &

@@ -85,18 +85,8 @@ check "nginx-snippet" '[ $? -eq 0 ] && grep -q "fastcgi_pass unix:$jail/run/php/
 before=$(stat -c %y "$snippet")
 out=$(jb sync blog --state-dir "$tmp/state" --config-dir "$tmp/state.config" 2>&1)
 check "a no-op sync leaves the snippet alone" '[ -f "$snippet" ] && [ "$(stat -c %y "$snippet")" = "$before" ] && ! grep -q "nginx snippet" <<<"$out" || { echo "$out"; false; }'
-cat > "$tmp/nginx.conf" <<EOF2
-user www-data;
-pid $tmp/nginx.pid;
-error_log $tmp/nginx-error.log;
-worker_processes 1;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path $tmp/nginx-body;
-  fastcgi_temp_path $tmp/nginx-fastcgi;
+host_nginx_conf "$tmp" > "$tmp/nginx.conf" <<EOF2
   server { listen 127.0.0.1:$port; include $snippet; }
-}
 EOF2
 check "nginx -t with the snippet" '/usr/sbin/nginx -t -c "$tmp/nginx.conf" 2>/dev/null'
 chroot "$jail" "/usr/sbin/php-fpm$php" --fpm-config "/etc/php/$php/fpm/php-fpm.conf"

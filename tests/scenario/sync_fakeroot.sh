@@ -19,17 +19,12 @@ trap cleanup EXIT
 host=$tmp/host jail=$tmp/jail pdir=$tmp/profiles state=$tmp/state src=$tmp/src
 triplet=$(gcc -print-multiarch)
 . "$(dirname "$0")/lib/checks.sh"
+. "$(dirname "$0")/lib/fakehost.sh"
 jb_sync() { "$JB" sync "$jail" --state-dir "$state" --config-dir "$state.config" "$@"; }
 
 # --- a fake host: merged /usr, the real libc and dynamic linker, an app with a library and a plugin
-mkdir -p "$host"/usr/{lib/"$triplet",lib64,bin} "$host"/etc/app "$host"/opt/app/{bin,lib,plugins} "$src" "$pdir"
-ln -s usr/lib "$host/lib"; ln -s usr/lib64 "$host/lib64"; ln -s usr/bin "$host/bin"
-cp -L /lib/"$triplet"/libc.so.6 "$host/usr/lib/$triplet/"
-interp=$(readelf -l /bin/true | sed -n 's/.*interpreter: \(.*\)]/\1/p')
-cp -L "$interp" "$host/usr/lib/$triplet/$(basename "$interp")"
-[ "$(dirname "$interp")" = /lib64 ] && ln -s "/lib/$triplet/$(basename "$interp")" "$host/usr/lib64/$(basename "$interp")"
-printf 'root:x:0:0:root:/root:/bin/bash\nwww-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\n' > "$host/etc/passwd"
-printf 'root:x:0:\nwww-data:x:33:\n' > "$host/etc/group"
+fake_host "$host" "$triplet"
+mkdir -p "$host"/etc/app "$host"/opt/app/{bin,lib,plugins} "$src" "$pdir"
 echo "setting=1" > "$host/etc/app/app.conf"
 echo "other=1" > "$host/etc/app/other.conf"
 

@@ -124,19 +124,9 @@ PHP
 mkdir -p "$tmp/nginx"
 out=$(jb nginx-snippet blog --nginx host -o "$tmp/nginx/blog.conf" 2>&1 && jb nginx-snippet shop --nginx host -o "$tmp/nginx/shop.conf" 2>&1)
 check "nginx-snippet blog and shop (by name)" '[ $? -eq 0 ] && grep -q "fastcgi_pass unix:$shop/run/php/shop.sock;" "$tmp/nginx/shop.conf" || { echo "$out"; false; }'
-cat > "$tmp/nginx.conf" <<EOF2
-user www-data;
-pid $tmp/nginx.pid;
-error_log $tmp/nginx-error.log;
-worker_processes 1;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path $tmp/nginx-body;
-  fastcgi_temp_path $tmp/nginx-fastcgi;
+host_nginx_conf "$tmp" > "$tmp/nginx.conf" <<EOF2
   server { listen 127.0.0.1:$port_blog; include $tmp/nginx/blog.conf; }
   server { listen 127.0.0.1:$port_shop; include $tmp/nginx/shop.conf; }
-}
 EOF2
 check "nginx -t with both snippets" '/usr/sbin/nginx -t -c "$tmp/nginx.conf" 2>/dev/null'
 for jail in "$blog" "$shop"; do

@@ -140,11 +140,21 @@ std::vector<DpkgPackage> parse_dpkg_status(std::string_view text) {
       current.name = value;
     } else if (field == "Architecture") {
       current.arch = value;
+    } else if (field == "Version") {
+      current.version = value;
+    } else if (field == "Multi-Arch") {
+      current.multi_arch = value;
     } else if (field == "Source") {
       current.source = value.substr(0, value.find(' '));
       has_source = !current.source.empty();
     } else if (field == "Status") {
-      current.installed = has_suffix(value, " installed");
+      // The last word says whether the files are there. An apt run in progress leaves packages
+      // "triggers-pending" or "half-configured" for a moment: they must not look removed (a sync from
+      // the apt hook would take their modules out of the jail).
+      current.installed = false;
+      for (std::string_view state :
+           {" installed", " triggers-pending", " triggers-awaited", " half-configured", " unpacked"})
+        current.installed = current.installed || has_suffix(value, state);
     } else if (field == "Depends" || field == "Pre-Depends" || field == "Recommends") {
       add_relation_names(value, current.depends);
     }

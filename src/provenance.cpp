@@ -6,6 +6,7 @@
 #include "jailbuild/error.hpp"
 #include "jailbuild/fd.hpp"
 #include "jailbuild/hostfs.hpp"
+#include "jailbuild/package_db.hpp"
 #include "jailbuild/text.hpp"
 
 #include <algorithm>
@@ -47,45 +48,11 @@ std::optional<std::string> read_whole(const std::string& path) {
 
 /// Installed packages and their versions, keyed as dpkg names their file lists: "name:arch" for
 /// Multi-Arch: same packages, "name" for the others. Empty when the host has no dpkg database.
-/// dpkg states in which a package's files are on disk in its version: an apt run in progress leaves
-/// packages "triggers-pending" or "half-configured" for a moment, and they must not look removed.
-bool files_present(const std::string& status) {
-  for (const char* state :
-       {" installed", " triggers-pending", " triggers-awaited", " half-configured", " unpacked"})
-    if (status.ends_with(state)) return true;
-  return false;
-}
-
 std::map<std::string, std::string> installed_versions(const HostRoot& host) {
   std::map<std::string, std::string> versions;
   if (!host.exists(dpkg_status)) return versions;
-  std::istringstream in(host.read_file(dpkg_status));
-  std::string name, arch, version, status, multi_arch;
-  auto flush = [&] {
-    // "install ok installed", "hold ok installed": the last word says whether the files are there.
-    if (!name.empty() && files_present(status))
-      versions[multi_arch == "same" ? name + ":" + arch : name] = version;
-    for (std::string* field : {&name, &arch, &version, &status, &multi_arch})
-      field->clear();
-  };
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty()) {
-      flush();
-      continue;
-    }
-    auto field = [&](std::string_view key, std::string& into) {
-      if (line.starts_with(key) && line.size() > key.size() && line[key.size()] == ':') {
-        into = line.substr(key.size() + 1);
-        into.erase(0, into.find_first_not_of(' '));
-      }
-    };
-    field("Package", name);
-    field("Architecture", arch);
-    field("Version", version);
-    field("Status", status);
-    field("Multi-Arch", multi_arch);
-  }
-  flush();
+  for (const DpkgPackage& p : parse_dpkg_status(host.read_file(dpkg_status)))
+    if (p.installed) versions[p.multi_arch == "same" ? p.name + ":" + p.arch : p.name] = p.version;
   return versions;
 }
 

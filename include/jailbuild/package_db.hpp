@@ -23,8 +23,12 @@ struct DpkgPackage {
   std::string name;                 ///< "libmagickcore-6.q16-6"
   std::string arch;                 ///< "amd64", "all"; empty when the paragraph has none
   std::string source;               ///< the source package's name (no version); the name when absent
+  std::string version;              ///< "8:6.9.11.60+dfsg-1.6+deb12u16"
+  std::string multi_arch;           ///< "same", "foreign", ...; empty when the paragraph has none
   std::vector<std::string> depends; ///< names in Pre-Depends, Depends, Recommends (every alternative)
-  bool installed = false;           ///< Status: ... installed
+  /// Its files are on disk in its version (Status: installed, and the states an apt run in progress
+  /// leaves for a moment: triggers-pending, triggers-awaited, half-configured, unpacked).
+  bool installed = false;
   bool operator==(const DpkgPackage&) const = default;
 };
 

@@ -53,6 +53,21 @@ TEST_CASE("parse_dpkg_status: fields, relationships, continuation lines, no trai
   CHECK(pkgs[2].installed);
 }
 
+TEST_CASE("parse_dpkg_status: version, Multi-Arch, and files on disk while an apt run is in progress") {
+  std::vector<DpkgPackage> pkgs = parse_dpkg_status(
+      "Package: libssl3\nStatus: install ok triggers-pending\nArchitecture: amd64\nMulti-Arch: same\n"
+      "Version: 3.0.17-1~deb12u2\n\nPackage: half\nStatus: install ok half-configured\n\n"
+      "Package: unpacked\nStatus: install ok unpacked\n\nPackage: gone\nStatus: purge ok not-installed\n");
+  REQUIRE(pkgs.size() == 4);
+  CHECK(pkgs[0].version == "3.0.17-1~deb12u2");
+  CHECK(pkgs[0].multi_arch == "same");
+  // A sync from the apt hook must not take a package's modules out of the jail for a moment.
+  CHECK(pkgs[0].installed);
+  CHECK(pkgs[1].installed);
+  CHECK(pkgs[2].installed);
+  CHECK(!pkgs[3].installed);
+}
+
 TEST_CASE("PackageDb::load: no dpkg database is no rule, not an error") {
   TempDir root("pkgdb");
   CHECK(!PackageDb::load(HostRoot(root.path)).has_value());

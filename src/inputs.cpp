@@ -147,7 +147,9 @@ void InputLog::note(std::unordered_map<std::string, Input>& into, std::string_vi
 
 void InputLog::saw(std::string_view host_path, const struct stat* st, Scrutiny scrutiny, bool follow) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (st && S_ISREG(st->st_mode) && dirname_of(host_path) == dpkg_info_dir) {
+  if (st && S_ISREG(st->st_mode) && host_path.size() > dpkg_info_dir.size() &&
+      host_path.starts_with(dpkg_info_dir) && host_path[dpkg_info_dir.size()] == '/' &&
+      host_path.find('/', dpkg_info_dir.size() + 1) == std::string_view::npos) {
     // dpkg's database files (a plan reads every package's file list) change only through dpkg,
     // which writes each as FILE-new and renames it into place: the directory's times say it. One
     // record instead of ~1,000, each of which a no-op sync would look at again.

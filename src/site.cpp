@@ -11,6 +11,7 @@
 #include "jailbuild/jailfs.hpp"
 #include "jailbuild/manifest.hpp"
 #include "jailbuild/plan_builder.hpp"
+#include "jailbuild/profile.hpp"
 #include "jailbuild/text.hpp"
 
 #include <algorithm>
@@ -372,6 +373,17 @@ std::optional<SiteCopy> copy_site_source(JailFs& jail, const SiteSpec& site, con
   }
   const std::string root = host_root == "/" ? "" : host_root;
   const std::string source = root + site.source;
+  // Root copies the source path by path: whoever may write one of its directories (Debian's
+  // /var/lib/wordpress/wp-content is www-data's) could swap an entry for a link to /etc/shadow between
+  // root's look and root's copy. So the source and the directories above it are a trusted place, as a
+  // profile directory is, and so is every directory below it (checked as the walk meets them).
+  if (std::optional<std::string> why = profile_dir_problem(source))
+    throw Error(site.source, "refusing to copy a site's source from here: " + *why);
+  auto untrusted_dir = [](const struct stat& st) -> std::optional<std::string> {
+    if (st.st_uid != 0) return "owned by uid " + std::to_string(st.st_uid) + ", not root";
+    if (st.st_mode & (S_IWGRP | S_IWOTH)) return std::string("writable by group or others");
+    return std::nullopt;
+  };
   SiteCopy copied;
   struct Todo {
     std::string host, jail;
@@ -395,6 +407,11 @@ std::optional<SiteCopy> copy_site_source(JailFs& jail, const SiteSpec& site, con
       if (::lstat(host.c_str(), &st) != 0) throw system_error(host, "cannot inspect", errno);
       // The code is the owner's to write; group and others only read it, and nothing is setuid.
       const mode_t mode = st.st_mode & 0755;
+      if (S_ISDIR(st.st_mode))
+        if (std::optional<std::string> why = untrusted_dir(st))
+          throw Error(host, "refusing to copy a site's source with a directory a service could change "
+                            "while root copies it: " +
+                                *why + " (copy the code yourself, then `jailbuild site accept`)");
       if (planned.count(dest)) {
         if (S_ISDIR(st.st_mode)) todo.push_back({host, dest});
         continue;

@@ -125,4 +125,25 @@ for evil in evil1 evil2 evil3; do
   n=$((n + 1))
 done
 check "nothing was written through them" '[ "$(head -c 5 /etc/passwd)" = "root:" ] && ! grep -q pwned /etc/passwd'
+
+# --- a site's source a service user can change while root copies it -----------------------------------
+# Debian's /var/lib/wordpress/wp-content is www-data's on the host. Root copies a source path by path:
+# whoever may write one of its directories can swap an entry for a link to /etc/shadow between root's
+# look and root's copy, and the jail's www-data then reads it. Such a source is refused whole.
+src=$tmp/src
+mkdir -p "$src/code" "$src/uploads"
+echo '<?php echo 1;' >"$src/code/index.php"
+chmod 0755 "$src" "$src/code"
+chown www-data "$src/uploads"
+ln -s /etc/shadow "$src/uploads/leak" # what a swap would leave there, as a link: copied as a link
+out=$("$JB" create "$tmp/j3" --with sh --site /var/www/s3:root:"$src" --state-dir "$tmp/state9" --config-dir "$tmp/config9" 2>&1)
+check "a site source with a directory a service user owns is refused, nothing made" \
+  '[ $? -eq 2 ] && echo "$out" | grep -q "$src/uploads.*owned by uid 33" && [ ! -e "$tmp/j3" ]' || echo "$out"
+chown root "$src/uploads" && chmod 0777 "$src/uploads"
+out=$("$JB" create "$tmp/j3" --with sh --site /var/www/s3:root:"$src" --state-dir "$tmp/state9" --config-dir "$tmp/config9" 2>&1)
+check "so is one with a directory anyone may write" \
+  '[ $? -eq 2 ] && echo "$out" | grep -q "$src/uploads.*writable by group or others" && [ ! -e "$tmp/j3" ]' || echo "$out"
+chmod 0755 "$src/uploads"
+out=$("$JB" create "$tmp/j3" --with sh --site /var/www/s3:root:"$src" --state-dir "$tmp/state9" --config-dir "$tmp/config9" 2>&1)
+check "a root-only source is copied" '[ $? -eq 0 ] && [ -f "$tmp/j3/var/www/s3/code/index.php" ] && [ -L "$tmp/j3/var/www/s3/uploads/leak" ]' || echo "$out"
 finish

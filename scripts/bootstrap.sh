@@ -23,6 +23,14 @@ packages=(
   strace
   # the fuzzers (scripts/fuzz.sh): clang, its libFuzzer and sanitizer runtimes
   clang libclang-rt-14-dev
+  # systemd units: systemd as PID 1 in a container (tests/scenario/lib/nspawn.sh), systemd-analyze
+  systemd-container
+  # AppArmor profiles: compiled with apparmor_parser, matched with apparmor-utils' Python library
+  apparmor apparmor-utils python3-apparmor
+  # OCI export: Debian's container tools as oracles (runc: crun refuses this machine's cgroup layout)
+  podman skopeo umoci runc
+  # the Debian package, man pages and completion; tmux captures the progress display
+  debhelper dpkg-dev lintian scdoc bash-completion tmux
 )
 
 missing=()
